@@ -1,0 +1,88 @@
+"""Errors as values: a `FRY-xxxxxx` code plus a message a person can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Code:
+    """A documented error code."""
+
+    code: str
+    title: str
+
+
+# Documents and records (the ingest door).
+MALFORMED_DOCUMENT = Code("FRY-100001", "malformed document")
+MISSING_SCHEMA = Code("FRY-100002", "missing xtkschema")
+UNKNOWN_SCHEMA = Code("FRY-100003", "unknown schema")
+SCHEMA_NOT_STAGED = Code("FRY-100004", "schema not staged")
+UNKNOWN_ATTRIBUTE = Code("FRY-100005", "unknown attribute")
+BAD_VALUE = Code("FRY-100006", "value of the wrong type")
+VALUE_TOO_LONG = Code("FRY-100007", "value too long")
+MISSING_KEY_VALUE = Code("FRY-100008", "missing key value")
+BAD_KEY = Code("FRY-100009", "invalid _key")
+BAD_OPERATION = Code("FRY-100010", "invalid _operation")
+NO_KEY = Code("FRY-100011", "no reconciliation key")
+EMPTY_CALL = Code("FRY-100012", "no record in the document")
+NOT_NULL = Code("FRY-100013", "value required")
+MIXED_SCHEMAS = Code("FRY-100014", "several schemas in one call")
+TOO_MANY_RECORDS = Code("FRY-100015", "too many records in one call")
+DOCUMENT_TOO_LARGE = Code("FRY-100016", "document too large or too deep")
+
+# Schema files.
+MALFORMED_SCHEMA = Code("FRY-200001", "malformed schema file")
+INVALID_SCHEMA = Code("FRY-200002", "invalid schema definition")
+STAGING_OF_STAGING = Code("FRY-200003", "a staging schema cannot be staged")
+INCOMPATIBLE_CHANGE = Code("FRY-200004", "incompatible schema change")
+
+# Staging store.
+STAGING_UNAVAILABLE = Code("FRY-300001", "staging database unavailable")
+EMBEDDED_START_FAILED = Code("FRY-300002", "embedded PostgreSQL failed to start")
+NOT_FOUND = Code("FRY-300003", "not found")
+CONFIG_ERROR = Code("FRY-300004", "configuration error")
+
+
+class FerryError(Exception):
+    """An error a caller can act on; never a bare traceback."""
+
+    def __init__(
+        self,
+        code: Code,
+        message: str,
+        *,
+        position: int | None = None,
+        attribute: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.position = position
+        self.attribute = attribute
+        self.detail = detail
+        super().__init__(self.text)
+
+    @property
+    def text(self) -> str:
+        """The code followed by the message, as Campaign puts it in a faultstring."""
+        return f"{self.code.code} {self.message}"
+
+    def at(self, position: int) -> FerryError:
+        """The same error, located at the record `position` (1-based) of its call."""
+        if self.position is not None:
+            return self
+        message = f"Record {position}: {self.message}"
+        return FerryError(self.code, message, position=position, attribute=self.attribute, detail=self.detail)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view for REST replies and logs."""
+        out: dict[str, Any] = {"code": self.code.code, "message": self.message}
+        if self.position is not None:
+            out["position"] = self.position
+        if self.attribute is not None:
+            out["attribute"] = self.attribute
+        if self.detail is not None:
+            out["detail"] = self.detail
+        return out

@@ -1,0 +1,119 @@
+"""Documents as they arrive (XML element, JSON object or array, NDJSON line, CSV row) → raw records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from ferry import errors
+from ferry.errors import FerryError
+from ferry.xmlsafe import parse_xml
+
+CONTROL_ATTRIBUTES = frozenset({"xtkschema", "_key", "_operation"})
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A record before validation: names and values as the client sent them."""
+
+    position: int
+    xtkschema: str | None
+    fields: Mapping[str, Any]
+    key: str | None
+    operation: str | None
+
+
+def records_from_xml(root: etree._Element) -> list[RawRecord]:
+    """One record, or every child of a `<name-collection>` (or an SDK-style root holding records)."""
+    root_schema = root.get("xtkschema")
+    tag = etree.QName(root).localname
+    children = [child for child in root if isinstance(child.tag, str)]
+    if tag.endswith("-collection"):
+        return [_xml_record(child, index + 1, root_schema) for index, child in enumerate(children)]
+    return [_xml_record(root, 1, root_schema)]
+
+
+def _xml_record(node: etree._Element, position: int, inherited_schema: str | None) -> RawRecord:
+    fields: dict[str, Any] = {}
+    for raw_name, value in node.attrib.items():
+        name = etree.QName(raw_name).localname if "}" in str(raw_name) else str(raw_name)
+        if name not in CONTROL_ATTRIBUTES:
+            fields[name] = value
+    for child in node:
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child).localname
+        if len(child) or child.attrib:
+            raise FerryError(errors.UNKNOWN_ATTRIBUTE, f"element <{name}> is not an attribute of the schema "
+                             "(links and sub-elements are not supported)", position=position, attribute=name)
+        if name in fields:
+            raise FerryError(errors.MALFORMED_DOCUMENT, f"{name!r} is given twice", position=position, attribute=name)
+        fields[name] = child.text or ""
+    return RawRecord(
+        position=position,
+        xtkschema=node.get("xtkschema") or inherited_schema,
+        fields=fields,
+        key=node.get("_key"),
+        operation=node.get("_operation"),
+    )
+
+
+def records_from_xml_bytes(data: bytes | str) -> list[RawRecord]:
+    """Parse an XML document with the hardened parser, then read its records."""
+    return records_from_xml(parse_xml(data))
+
+
+def record_from_mapping(obj: Any, position: int, default_schema: str | None = None) -> RawRecord:
+    """A JSON object (or CSV row) with the same attribute names, plus `xtkschema`, `_key`, `_operation`."""
+    if not isinstance(obj, Mapping):
+        raise FerryError(errors.MALFORMED_DOCUMENT, f"record {position} is a {type(obj).__name__}, not an object",
+                         position=position)
+    fields: dict[str, Any] = {}
+    for name, value in obj.items():
+        if not isinstance(name, str):
+            raise FerryError(errors.MALFORMED_DOCUMENT, "attribute names must be strings", position=position)
+        if name in CONTROL_ATTRIBUTES:
+            continue
+        if isinstance(value, dict | list):
+            raise FerryError(errors.UNKNOWN_ATTRIBUTE, f"{name!r} holds an object or array; attributes take "
+                             "scalar values", position=position, attribute=name)
+        fields[name] = value
+    schema = obj.get("xtkschema") or default_schema
+    key = obj.get("_key")
+    operation = obj.get("_operation")
+    for control, value in (("xtkschema", schema), ("_key", key), ("_operation", operation)):
+        if value is not None and not isinstance(value, str):
+            raise FerryError(errors.MALFORMED_DOCUMENT, f"{control} must be a string", position=position)
+    return RawRecord(position=position, xtkschema=schema, fields=fields, key=key, operation=operation)
+
+
+def records_from_json(data: Any, default_schema: str | None = None) -> list[RawRecord]:
+    """A JSON object (one record) or array (a collection)."""
+    items = data if isinstance(data, list) else [data]
+    return [record_from_mapping(item, index + 1, default_schema) for index, item in enumerate(items)]
+
+
+def parse_json_bytes(data: bytes | str) -> Any:
+    """Decode JSON text, refusing it with a FRY error when malformed."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise FerryError(errors.MALFORMED_DOCUMENT, f"not valid JSON ({exc})") from None
+
+
+def iter_ndjson(lines: Iterable[bytes | str], default_schema: str | None = None) -> Iterator[RawRecord]:
+    """One record per non-empty line; positions count records, not blank lines."""
+    position = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        position += 1
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            raise FerryError(errors.MALFORMED_DOCUMENT, f"line is not valid JSON ({exc})", position=position) from None
+        yield record_from_mapping(obj, position, default_schema)

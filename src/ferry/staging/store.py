@@ -1,0 +1,159 @@
+"""The write path of staging and the reads of its state: requests, rows, counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from ferry.ingest.operations import Call
+from ferry.schema.model import Schema
+from ferry.schema.registry import SchemaRegistry
+from ferry.staging.ddl import COPY_TYPES, STAGING_SCHEMA, staging_table_name, table_ident
+
+_ROW_HEAD = ("_uuid", "_request_id", "_op", "_key", "_present")
+_ROW_HEAD_TYPES = ("uuid", "uuid", "text", "text[]", "text[]")
+STATES = ("staged", "synced", "skipped", "failed")
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Row counts per state of one staged schema and the age of its oldest unsynced row."""
+
+    schema_id: str
+    counts: dict[str, int]
+    oldest_unsynced: dt.datetime | None
+
+    @property
+    def lag_seconds(self) -> float:
+        """Seconds since the oldest unsynced row was received (0 when none)."""
+        if self.oldest_unsynced is None:
+            return 0.0
+        return max(0.0, (dt.datetime.now(dt.UTC) - self.oldest_unsynced).total_seconds())
+
+
+class StagingStore:
+    """Stages accepted calls and answers questions about what was staged."""
+
+    def __init__(self, pool: ConnectionPool, registry: SchemaRegistry) -> None:
+        self._pool = pool
+        self.registry = registry
+
+    def stage(self, calls: Sequence[Call]) -> None:
+        """Write every call in one transaction (one COPY per schema): all are durable, or none."""
+        if not calls:
+            return
+        with self._pool.connection() as conn, conn.transaction():
+            write_calls(conn, self.registry, calls)
+
+    def status(self) -> list[SchemaStatus]:
+        """Counts per state for every staged schema."""
+        result = []
+        with self._pool.connection() as conn:
+            for schema in self.registry.staged():
+                result.append(schema_status(conn, schema))
+        return result
+
+    def record(self, row_uuid: uuid.UUID) -> dict[str, Any] | None:
+        """The staged row with this UUID, from whichever staged schema holds it."""
+        with self._pool.connection() as conn:
+            conn.row_factory = dict_row  # type: ignore[assignment]
+            for schema in self.registry.staged():
+                query = sql.SQL("SELECT * FROM {} WHERE _uuid = %s").format(table_ident(schema))
+                row = conn.execute(query, (row_uuid,)).fetchone()
+                if row is not None:
+                    return _public_row(schema, row)
+        return None
+
+    def request(self, request_id: uuid.UUID) -> dict[str, Any] | None:
+        """A call and the state of each of its rows, in document order."""
+        with self._pool.connection() as conn:
+            conn.row_factory = dict_row  # type: ignore[assignment]
+            head = conn.execute("SELECT * FROM ferry.requests WHERE id = %s", (request_id,)).fetchone()
+            if head is None:
+                return None
+            schema = self.registry.get(head["schema_id"])
+            rows: list[dict[str, Any]] = []
+            if schema is not None and schema.staged:
+                query = sql.SQL("SELECT * FROM {} WHERE _request_id = %s ORDER BY _seq").format(table_ident(schema))
+                rows = [_public_row(schema, row) for row in conn.execute(query, (request_id,))]
+        return {**head, "records": rows}
+
+
+def write_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequence[Call]) -> None:
+    """Insert the requests and COPY their rows, inside the caller's transaction."""
+    with conn.cursor() as cur, cur.copy(
+        "COPY ferry.requests (id, schema_id, method, operator, origin, record_count) FROM STDIN"
+    ) as copy:
+        for call in calls:
+            copy.write_row((call.request_id, call.schema_id, call.method.value, call.operator, call.origin,
+                            len(call.operations)))
+    by_schema: dict[str, list[Call]] = defaultdict(list)
+    for call in calls:
+        by_schema[call.schema_id].append(call)
+    for schema_id, schema_calls in by_schema.items():
+        schema = registry.get(schema_id)
+        if schema is None or not schema.staged:
+            raise LookupError(f"schema {schema_id} is not staged in this registry")
+        _copy_rows(conn, schema, schema_calls)
+
+
+def _copy_rows(conn: psycopg.Connection, schema: Schema, calls: Sequence[Call]) -> None:
+    names = schema.attribute_names
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in (*_ROW_HEAD, *names))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table_ident(schema), columns)
+    types = [*_ROW_HEAD_TYPES, *(COPY_TYPES[attr.type] for attr in schema.attributes)]
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        copy.set_types(types)
+        for call in calls:
+            for op in call.operations:
+                values = op.values
+                copy.write_row(
+                    (op.uuid, call.request_id, op.op.value, list(op.key) if op.key is not None else None,
+                     list(values), *(values.get(name) for name in names))
+                )
+
+
+def schema_status(conn: psycopg.Connection, schema: Schema) -> SchemaStatus:
+    """Counts per state of one staged schema."""
+    query = sql.SQL(
+        "SELECT _state, count(*), min(_received_at) FILTER (WHERE _state = 'staged') FROM {} GROUP BY _state"
+    ).format(table_ident(schema))
+    counts = dict.fromkeys(STATES, 0)
+    oldest: dt.datetime | None = None
+    for state, count, first in conn.execute(query):
+        counts[state] = int(count)
+        if first is not None:
+            oldest = first
+    return SchemaStatus(schema_id=schema.id, counts=counts, oldest_unsynced=oldest)
+
+
+def _public_row(schema: Schema, row: dict[str, Any]) -> dict[str, Any]:
+    present = row["_present"] or []
+    return {
+        "uuid": row["_uuid"],
+        "schema": schema.id,
+        "request_id": row["_request_id"],
+        "sequence": row["_seq"],
+        "operation": row["_op"],
+        "key": row["_key"],
+        "state": row["_state"],
+        "reason": row["_reason"],
+        "batch_id": row["_batch_id"],
+        "received_at": row["_received_at"],
+        "done_at": row["_done_at"],
+        "values": {name: row[name] for name in present if name in row},
+    }
+
+
+def staging_table(schema: Schema) -> str:
+    """The qualified staging table name, for messages and docs."""
+    return f"{STAGING_SCHEMA}.{staging_table_name(schema)}"

@@ -1,0 +1,77 @@
+"""Shared fixtures: a real PostgreSQL for every test run, a fresh database whenever a test needs one.
+
+PostgreSQL comes from FERRY_TEST_DATABASE_URL when set, else from an embedded server started for the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from ferry.config import Settings
+from ferry.staging import StagingDatabase
+from ferry.staging.embedded import EmbeddedPostgres
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A superuser connection to the test server (configured, or embedded for this run)."""
+    configured = os.environ.get("FERRY_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    folder = Path(tempfile.mkdtemp(prefix="ferry-test-pg-"))
+    server = EmbeddedPostgres(folder)
+    try:
+        yield server.start("postgres")
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def new_database(pg_admin_url: str) -> Iterator[Callable[[], str]]:
+    """A factory of fresh, empty databases (dropped when the run ends); returns a connection string."""
+    run = uuid.uuid4().hex[:8]
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"ferry_test_{run}_{len(created)}"
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        return make_conninfo(pg_admin_url, dbname=name)
+
+    yield make
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database_url(new_database: Callable[[], str]) -> str:
+    """A fresh database for one test."""
+    return new_database()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings pointing at a fresh staging database and a private data folder."""
+    return Settings.from_env(database_url=database_url, data_dir=tmp_path / "ferry-data",
+                             warehouse_url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+
+
+@pytest.fixture
+def staging_db(settings: Settings) -> Iterator[StagingDatabase]:
+    """An open staging database (migrated, built-in schemas installed) on a fresh database."""
+    with StagingDatabase.open(settings) as db:
+        yield db
