@@ -1,0 +1,30 @@
+"""The `ferry` command: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+app = typer.Typer(
+    name="ferry",
+    help="Campaign v8 FFDA-style ingestion: Ingest / IngestExt into PostgreSQL staging, replicated to a warehouse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # One line per command module; each exposes register(app).
+    from ferry.cli import foundation_cmd
+
+    foundation_cmd.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app()
