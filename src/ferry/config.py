@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -11,18 +12,36 @@ from ferry import errors
 from ferry.errors import FerryError
 
 
-def _env_float(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    if text is None or text == "":
-        return default
+def _file_values(known: dict[str, Any]) -> dict[str, Any]:
+    path = Path(os.environ.get("FERRY_CONFIG") or "ferry.toml")
+    if not path.is_file():
+        return {}
     try:
-        return float(text)
-    except ValueError:
-        raise FerryError(errors.CONFIG_ERROR, f"{name}={text!r} is not a number") from None
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise FerryError(errors.CONFIG_ERROR, f"{path}: {exc}") from None
+    table = data.get("ferry", data)
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise FerryError(errors.CONFIG_ERROR, f"{path}: unknown settings {', '.join(unknown)}")
+    return dict(table)
 
 
-def _env_int(name: str, default: int) -> int:
-    return int(_env_float(name, default))
+def _convert(name: str, type_: Any, value: Any) -> Any:
+    """Text from the environment or a file → the field's type, with a clear error."""
+    kind = str(type_)
+    try:
+        if "Path" in kind:
+            return Path(value)
+        if kind == "bool":
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        if kind == "int":
+            return int(float(value))
+        if kind == "float":
+            return float(value)
+    except (TypeError, ValueError):
+        raise FerryError(errors.CONFIG_ERROR, f"setting {name}={value!r} is not a valid {kind}") from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -50,28 +69,19 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
-        """Read `FERRY_*` variables, then apply non-None overrides (command-line flags)."""
-        base = cls(
-            data_dir=Path(os.environ.get("FERRY_DATA_DIR") or "./ferry-data"),
-            database_url=os.environ.get("FERRY_DATABASE_URL") or None,
-            warehouse_url=os.environ.get("FERRY_WAREHOUSE_URL") or None,
-            admin_password=os.environ.get("FERRY_ADMIN_PASSWORD") or None,
-            sync_interval=_env_float("FERRY_SYNC_INTERVAL", 3600.0),
-            batch_rows=_env_int("FERRY_BATCH_ROWS", 50_000),
-            batch_bytes=_env_int("FERRY_BATCH_BYTES", 64 * 1024 * 1024),
-            retention_days=_env_float("FERRY_RETENTION_DAYS", 7.0),
-            session_ttl=_env_float("FERRY_SESSION_TTL", 86_400.0),
-            rate_limit=_env_float("FERRY_RATE_LIMIT", 0.0),
-            max_body_bytes=_env_int("FERRY_MAX_BODY_BYTES", 64 * 1024 * 1024),
-            max_records_per_call=_env_int("FERRY_MAX_RECORDS_PER_CALL", 100_000),
-            pool_size=_env_int("FERRY_POOL_SIZE", 10),
-            log_json=os.environ.get("FERRY_LOG_JSON", "").lower() in ("1", "true", "yes"),
-        )
-        known = {f.name for f in fields(cls)}
-        unknown = set(overrides) - known
+        """Defaults, then `ferry.toml` (or FERRY_CONFIG), then `FERRY_*` variables, then non-None overrides."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(overrides) - set(known)
         if unknown:
             raise FerryError(errors.CONFIG_ERROR, f"unknown settings: {', '.join(sorted(unknown))}")
-        return replace(base, **{name: value for name, value in overrides.items() if value is not None})
+        values: dict[str, Any] = {}
+        values.update(_file_values(known))
+        for name in known:
+            text = os.environ.get(f"FERRY_{name.upper()}")
+            if text:
+                values[name] = text
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        return cls(**{name: _convert(name, known[name].type, value) for name, value in values.items()})
 
     @property
     def effective_warehouse_url(self) -> str:

@@ -2,8 +2,155 @@
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from ferry.cli.common import DataDir, console, fail, human_age, open_staging, settings_for
+from ferry.errors import FerryError
+from ferry.ingest.bulk import load_file
+from ferry.ingest.files import FileFormat
+from ferry.ingest.operations import Method
+from ferry.schema.loader import load_schema_file
+
+schema_app = typer.Typer(help="Apply and list schemas.", no_args_is_help=True)
+
+CONFIG_TEMPLATE = """\
+# ferry configuration. Environment variables (FERRY_*) override these values; command-line flags override both.
+[ferry]
+# database_url = "postgresql://user@host/db"     # staging; default: embedded PostgreSQL under data_dir
+# warehouse_url = "duckdb:///ferry-data/warehouse.duckdb"   # or postgresql://… or snowflake://…
+data_dir = "ferry-data"
+sync_interval = 3600        # seconds between runs of ffdaReplicateStagingData
+retention_days = 7          # synced and skipped rows are purged after this
+"""
+
+
+def init(
+    path: Annotated[Path, typer.Argument(help="Folder to initialise.")] = Path("."),
+) -> None:
+    """Create ferry.toml and a schemas/ folder holding the dem:sampleTable example."""
+    path.mkdir(parents=True, exist_ok=True)
+    config = path / "ferry.toml"
+    if config.exists():
+        console.print(f"{config} exists, left as it is")
+    else:
+        config.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+        console.print(f"wrote {config}")
+    schemas = path / "schemas"
+    schemas.mkdir(exist_ok=True)
+    sample = schemas / "dem_sampleTable.xml"
+    if not sample.exists():
+        text = (resources.files("ferry.schema") / "examples" / "dem_sampleTable.xml").read_text(encoding="utf-8")
+        sample.write_text(text, encoding="utf-8")
+        console.print(f"wrote {sample}")
+    console.print("next: [bold]ferry schema apply schemas/[/] then [bold]ferry serve[/]")
+
+
+def _schema_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.xml")) if path.is_dir() else [path])
+    return files
+
+
+@schema_app.command("apply")
+def schema_apply(
+    paths: Annotated[list[Path], typer.Argument(help="srcSchema XML files or folders of them.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Load schemas, then create or evolve their staging tables (columns are added, never dropped)."""
+    files = _schema_files(paths)
+    if not files:
+        console.print("no schema file found")
+        raise typer.Exit(1)
+    try:
+        schemas = [load_schema_file(file) for file in files]
+    except FerryError as exc:
+        fail(exc)
+    with open_staging(settings_for(data_dir)) as db:
+        for schema in schemas:
+            change = db.catalog.apply(schema)
+            if not schema.staged:
+                console.print(f"{schema.id}: stored (not staged)")
+                continue
+            if change.created:
+                what = "staging table created"
+            elif change.changed:
+                what = "staging table evolved"
+            else:
+                what = "unchanged"
+            console.print(f"{schema.id}: {what} (staging schema {schema.staging_id})")
+            for name in change.added:
+                console.print(f"  + column {name}")
+            for name in change.widened:
+                console.print(f"  ~ column {name} widened")
+            for name in change.removed:
+                console.print(f"  [yellow]! attribute {name} is no longer in the schema; its column and data are "
+                              "kept[/]")
+            for note in change.refused:
+                console.print(f"  [yellow]! {note}[/]")
+
+
+@schema_app.command("list")
+def schema_list(data_dir: DataDir = None) -> None:
+    """List applied schemas with their staging state."""
+    with open_staging(settings_for(data_dir)) as db:
+        table = Table("schema", "staged", "staging schema", "attributes", "keys")
+        for schema in db.registry:
+            keys = "; ".join(",".join("@" + name for name in key.fields) for key in schema.keys)
+            table.add_row(schema.id, "yes" if schema.staged else "no", schema.staging_id if schema.staged else "",
+                          str(len(schema.attributes)), keys)
+        console.print(table)
+
+
+def ingest(
+    file: Annotated[Path, typer.Argument(help="XML, JSON, NDJSON or CSV file.", exists=True, dir_okay=False)],
+    schema: Annotated[str, typer.Option("--schema", help="Staged schema, e.g. nms:recipient.")],
+    ext: Annotated[bool, typer.Option("--ext", help="IngestExt (insertOrUpdate / update / delete) instead of "
+                                      "Ingest (insert only).")] = False,
+    fmt: Annotated[FileFormat | None, typer.Option("--format", help="Override the format the extension implies.")]
+    = None,
+    chunk: Annotated[int, typer.Option("--chunk", help="Records per COPY and commit.", min=1)] = 10_000,
+    data_dir: DataDir = None,
+) -> None:
+    """Stage a bulk file; good records are staged in chunks, refused ones are listed with their reason."""
+    method = Method.INGEST_EXT if ext else Method.INGEST
+    with open_staging(settings_for(data_dir)) as db:
+        size = file.stat().st_size
+        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
+            task = bar.add_task(f"staging {file.name}", total=size)
+            report = load_file(db.store, db.registry, file, schema, method, fmt=fmt, chunk_rows=chunk,
+                               progress=lambda done: bar.update(task, completed=done))
+        console.print(f"[bold]{report.staged}[/] records staged into {report.schema_id} "
+                      f"({len(report.requests)} requests), [bold]{report.refused}[/] refused")
+        for error in report.refusals[:20]:
+            console.print(f"  [red]{error.code.code}[/] {error.message}")
+        if report.refused > 20:
+            console.print(f"  … and {report.refused - 20} more")
+        if report.refused:
+            raise typer.Exit(2)
+
+
+def status(data_dir: DataDir = None) -> None:
+    """Rows per state for every staged schema, and the age of the oldest unsynced row."""
+    with open_staging(settings_for(data_dir)) as db:
+        table = Table("schema", "staged", "synced", "skipped", "failed", "oldest unsynced")
+        for item in db.store.status():
+            counts = item.counts
+            table.add_row(item.schema_id, str(counts["staged"]), str(counts["synced"]), str(counts["skipped"]),
+                          str(counts["failed"]), human_age(item.lag_seconds) if item.oldest_unsynced else "-")
+        console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Attach the foundation commands to `app`."""
+    app.command("init")(init)
+    app.add_typer(schema_app, name="schema")
+    app.command("ingest")(ingest)
+    app.command("status")(status)

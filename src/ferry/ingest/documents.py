@@ -33,11 +33,12 @@ def records_from_xml(root: etree._Element) -> list[RawRecord]:
     tag = etree.QName(root).localname
     children = [child for child in root if isinstance(child.tag, str)]
     if tag.endswith("-collection"):
-        return [_xml_record(child, index + 1, root_schema) for index, child in enumerate(children)]
-    return [_xml_record(root, 1, root_schema)]
+        return [xml_record(child, index + 1, root_schema) for index, child in enumerate(children)]
+    return [xml_record(root, 1, root_schema)]
 
 
-def _xml_record(node: etree._Element, position: int, inherited_schema: str | None) -> RawRecord:
+def xml_record(node: etree._Element, position: int, inherited_schema: str | None) -> RawRecord:
+    """One record element: its attributes, and simple child elements holding a value."""
     fields: dict[str, Any] = {}
     for raw_name, value in node.attrib.items():
         name = etree.QName(raw_name).localname if "}" in str(raw_name) else str(raw_name)

@@ -1,0 +1,70 @@
+"""What every command shares: options, opening staging, printing errors as codes and messages."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from ferry.config import Settings
+from ferry.errors import FerryError
+from ferry.staging.database import StagingDatabase
+
+console = Console()
+err_console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data folder (embedded PostgreSQL, DuckDB warehouse). Default ./ferry-data "
+                 "or FERRY_DATA_DIR.", show_default=False),
+]
+
+
+def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
+    """Settings from the environment and the config file, with command-line flags on top."""
+    try:
+        return Settings.from_env(data_dir=data_dir, **overrides)
+    except FerryError as exc:
+        fail(exc)
+
+
+def fail(exc: FerryError) -> NoReturn:
+    """Print a FerryError the way a person reads it and exit non-zero."""
+    err_console.print(f"[bold red]{exc.code.code}[/] {exc.message}")
+    if exc.detail:
+        err_console.print(exc.detail)
+    sys.exit(1)
+
+
+@contextmanager
+def open_staging(settings: Settings) -> Iterator[StagingDatabase]:
+    """Open staging for a command; FerryErrors become a message and exit code 1."""
+    try:
+        db = StagingDatabase.open(settings)
+    except FerryError as exc:
+        fail(exc)
+    try:
+        yield db
+    except FerryError as exc:
+        fail(exc)
+    finally:
+        db.close()
+
+
+def human_age(seconds: float) -> str:
+    """`3h 02m`, `45s`: a short age for tables."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    return f"{hours // 24}d {hours % 24:02d}h"
