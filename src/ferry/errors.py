@@ -71,7 +71,7 @@ class FerryError(Exception):
 
     def at(self, position: int) -> FerryError:
         """The same error, located at the record `position` (1-based) of its call."""
-        if self.position is not None:
+        if self.message.startswith("Record "):
             return self
         message = f"Record {position}: {self.message}"
         return FerryError(self.code, message, position=position, attribute=self.attribute, detail=self.detail)

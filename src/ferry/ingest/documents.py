@@ -33,8 +33,15 @@ def records_from_xml(root: etree._Element) -> list[RawRecord]:
     tag = etree.QName(root).localname
     children = [child for child in root if isinstance(child.tag, str)]
     if tag.endswith("-collection"):
-        return [xml_record(child, index + 1, root_schema) for index, child in enumerate(children)]
-    return [xml_record(root, 1, root_schema)]
+        return [_located_xml(child, index + 1, root_schema) for index, child in enumerate(children)]
+    return [_located_xml(root, 1, root_schema)]
+
+
+def _located_xml(node: etree._Element, position: int, inherited_schema: str | None) -> RawRecord:
+    try:
+        return xml_record(node, position, inherited_schema)
+    except FerryError as exc:
+        raise exc.at(position) from None
 
 
 def xml_record(node: etree._Element, position: int, inherited_schema: str | None) -> RawRecord:
@@ -95,7 +102,13 @@ def record_from_mapping(obj: Any, position: int, default_schema: str | None = No
 def records_from_json(data: Any, default_schema: str | None = None) -> list[RawRecord]:
     """A JSON object (one record) or array (a collection)."""
     items = data if isinstance(data, list) else [data]
-    return [record_from_mapping(item, index + 1, default_schema) for index, item in enumerate(items)]
+    records = []
+    for index, item in enumerate(items):
+        try:
+            records.append(record_from_mapping(item, index + 1, default_schema))
+        except FerryError as exc:
+            raise exc.at(index + 1) from None
+    return records
 
 
 def parse_json_bytes(data: bytes | str) -> Any:
@@ -117,4 +130,7 @@ def iter_ndjson(lines: Iterable[bytes | str], default_schema: str | None = None)
             obj = json.loads(line)
         except (ValueError, RecursionError) as exc:
             raise FerryError(errors.MALFORMED_DOCUMENT, f"line is not valid JSON ({exc})", position=position) from None
-        yield record_from_mapping(obj, position, default_schema)
+        try:
+            yield record_from_mapping(obj, position, default_schema)
+        except FerryError as exc:
+            raise exc.at(position) from None

@@ -82,7 +82,14 @@ def _one_line(line: bytes, position: int, schema_id: str) -> RawRecord:
 
 def _csv(stream: IO[bytes], schema_id: str) -> Iterator[RawRecord | RecordError]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.DictReader(text)
+    try:
+        yield from _csv_rows(csv.DictReader(text), schema_id)
+    finally:
+        # Leave the caller's stream open (it reports progress from it).
+        text.detach()
+
+
+def _csv_rows(reader: csv.DictReader[str], schema_id: str) -> Iterator[RawRecord | RecordError]:
     for position, row in enumerate(reader, start=1):
         if None in row:
             yield RecordError(FerryError(errors.MALFORMED_DOCUMENT, "the row has more fields than the header",

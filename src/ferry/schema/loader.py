@@ -23,7 +23,9 @@ _TRUE = {"true", "1"}
 RESERVED_NAMES = frozenset({"created", "lastModified", "delete", "xtkschema"})
 
 
-def _fail(origin: str, node: etree._Element | None, reason: str, code: errors.Code = errors.INVALID_SCHEMA) -> FerryError:
+def _fail(
+    origin: str, node: etree._Element | None, reason: str, code: errors.Code = errors.INVALID_SCHEMA
+) -> FerryError:
     line = f":{node.sourceline}" if node is not None and node.sourceline else ""
     return FerryError(code, f"{origin}{line}: {reason}")
 

@@ -60,7 +60,7 @@ def staging_table_name(schema: Schema) -> str:
     return f"{schema.namespace}_{schema.name}".lower()
 
 
-def table_ident(schema: Schema) -> sql.Composed:
+def table_ident(schema: Schema) -> sql.Identifier:
     """The qualified, quoted staging table of `schema`."""
     return sql.Identifier(STAGING_SCHEMA, staging_table_name(schema))
 
@@ -72,7 +72,7 @@ def column_type(attr: Attribute) -> str:
     return PG_TYPES[attr.type]
 
 
-def create_table(schema: Schema) -> list[sql.Composable]:
+def create_table(schema: Schema) -> list[sql.Composed]:
     """Statements creating the staging table of `schema` and its indexes."""
     table = table_ident(schema)
     name = staging_table_name(schema)

