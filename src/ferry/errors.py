@@ -44,6 +44,19 @@ EMBEDDED_START_FAILED = Code("FRY-300002", "embedded PostgreSQL failed to start"
 NOT_FOUND = Code("FRY-300003", "not found")
 CONFIG_ERROR = Code("FRY-300004", "configuration error")
 
+# Operators, sessions, rights and the REST API.
+BAD_CREDENTIALS = Code("FRY-600001", "bad login or password")
+SESSION_INVALID = Code("FRY-600002", "session expired or invalid")
+FORBIDDEN = Code("FRY-600003", "not allowed for this operator")
+RATE_LIMITED = Code("FRY-600004", "too many calls")
+OPERATOR_EXISTS = Code("FRY-600005", "operator already exists")
+UNKNOWN_OPERATOR = Code("FRY-600006", "unknown operator")
+BAD_OPERATOR = Code("FRY-600007", "invalid operator definition")
+BODY_TOO_LARGE = Code("FRY-600008", "request body too large")
+UNSUPPORTED_MEDIA_TYPE = Code("FRY-600009", "unsupported content type")
+BAD_REQUEST = Code("FRY-600010", "malformed request")
+RECORD_NOT_FOUND = Code("FRY-600011", "record or request not found")
+
 
 class FerryError(Exception):
     """An error a caller can act on; never a bare traceback."""

@@ -19,6 +19,9 @@ def _register() -> None:
     from ferry.cli import foundation_cmd
 
     foundation_cmd.register(app)
+    from ferry.cli import operator_cmd
+
+    operator_cmd.register(app)
 
 
 _register()

@@ -1,0 +1,266 @@
+"""Operators, logon, session checks, rights and rate limits, backed by the staging PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from ferry import errors
+from ferry.auth.models import CAMPAIGN_BAD_LOGON, CAMPAIGN_SESSION_INVALID, AuthError, LogonResult, Operator
+from ferry.auth.passwords import hash_password, needs_rehash, verify_password
+from ferry.auth.ratelimit import TokenBuckets
+from ferry.auth.tokens import digest, new_security_token, new_session_token
+from ferry.config import Settings
+from ferry.errors import FerryError
+
+ADMIN_LOGIN = "admin"
+_LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+_SCHEMA_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*:[A-Za-z][A-Za-z0-9_]*$")
+_BAD_LOGON_MESSAGE = "Invalid login or password."
+_SESSION_MESSAGE = "Session has expired or is invalid. Please reconnect."
+
+
+@dataclass(frozen=True)
+class _Cached:
+    security_hash: bytes
+    operator: Operator
+    fresh_until: float  # monotonic
+    expires_at: dt.datetime
+
+
+def _operator(row: Any) -> Operator:
+    return Operator(id=int(row[0]), login=row[1], admin=bool(row[2]), schemas=frozenset(row[3] or ()),
+                    disabled=bool(row[4]))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def session_invalid() -> AuthError:
+    """The refusal for a missing, unknown, expired, revoked or mismatched token pair."""
+    return AuthError(errors.SESSION_INVALID, _SESSION_MESSAGE, campaign_code=CAMPAIGN_SESSION_INVALID,
+                     http_status=401)
+
+
+class Authenticator:
+    """The auth door of one ferry process; thread-safe, shared by the SOAP router and the REST API."""
+
+    cache_seconds = 1.5
+    cache_size = 10_000
+
+    def __init__(self, pool: ConnectionPool, settings: Settings) -> None:
+        self._pool = pool
+        self.settings = settings
+        self._cache: OrderedDict[bytes, _Cached] = OrderedDict()
+        self._lock = threading.Lock()
+        self._buckets = TokenBuckets(settings.rate_limit)
+
+    # -- sessions ---------------------------------------------------------------------------------------------
+
+    def logon(self, login: str, password: str) -> LogonResult:
+        """Open a session; a wrong login, wrong password or disabled operator all get the same XSV-350022."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT id, login, admin, schemas, disabled, password_hash FROM ferry.operators "
+                               "WHERE login = %s", (login or "",)).fetchone()
+        stored = row[5] if row is not None else None
+        # Always verify (against a dummy hash for an unknown login) so timing does not reveal logins.
+        ok = verify_password(stored, password or "")
+        if row is None or not ok or row[4]:
+            raise AuthError(errors.BAD_CREDENTIALS, _BAD_LOGON_MESSAGE, campaign_code=CAMPAIGN_BAD_LOGON,
+                            http_status=401)
+        operator = _operator(row)
+        session_token, security_token = new_session_token(), new_security_token()
+        expires_at = _now() + dt.timedelta(seconds=self.settings.session_ttl)
+        with self._pool.connection() as conn, conn.transaction():
+            if stored is not None and needs_rehash(stored):
+                conn.execute("UPDATE ferry.operators SET password_hash = %s WHERE id = %s",
+                             (hash_password(password), operator.id))
+            conn.execute("INSERT INTO ferry.sessions (session_hash, security_hash, operator_id, expires_at) "
+                         "VALUES (%s, %s, %s, %s)",
+                         (digest(session_token), digest(security_token), operator.id, expires_at))
+            # Housekeeping: sessions dead for a day are of no use, even for audit.
+            conn.execute("DELETE FROM ferry.sessions WHERE expires_at < now() - interval '1 day'")
+        return LogonResult(session_token, security_token, operator, expires_at)
+
+    def check(self, session_token: str | None, security_token: str | None) -> Operator:
+        """The operator owning this token pair; AuthError XSV-350008 (HTTP 401) otherwise."""
+        if not session_token or not security_token:
+            raise session_invalid()
+        session_hash, security_hash = digest(session_token), digest(security_token)
+        cached = self._cached(session_hash)
+        if cached is not None:
+            if not hmac.compare_digest(cached.security_hash, security_hash):
+                raise session_invalid()
+            return cached.operator
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT s.security_hash, s.expires_at, s.revoked_at, o.id, o.login, o.admin, o.schemas, o.disabled "
+                "FROM ferry.sessions s JOIN ferry.operators o ON o.id = s.operator_id WHERE s.session_hash = %s",
+                (session_hash,)).fetchone()
+        if row is None:
+            raise session_invalid()
+        stored_security, expires_at, revoked_at = bytes(row[0]), row[1], row[2]
+        operator = _operator(row[3:])
+        pair_ok = hmac.compare_digest(stored_security, security_hash)
+        if not pair_ok or revoked_at is not None or expires_at <= _now() or operator.disabled:
+            raise session_invalid()
+        self._remember(session_hash, _Cached(stored_security, operator, time.monotonic() + self.cache_seconds,
+                                             expires_at))
+        return operator
+
+    async def check_async(self, session_token: str | None, security_token: str | None) -> Operator:
+        """`check` for the event loop: answered from the cache when fresh, else in a worker thread."""
+        if session_token and security_token:
+            cached = self._cached(digest(session_token))
+            if cached is not None:
+                if not hmac.compare_digest(cached.security_hash, digest(security_token)):
+                    raise session_invalid()
+                return cached.operator
+        return await asyncio.to_thread(self.check, session_token, security_token)
+
+    def logoff(self, session_token: str | None) -> None:
+        """Revoke the session (at once in this process; others' caches forget it within `cache_seconds`)."""
+        if not session_token:
+            return
+        session_hash = digest(session_token)
+        with self._lock:
+            self._cache.pop(session_hash, None)
+        with self._pool.connection() as conn:
+            conn.execute("UPDATE ferry.sessions SET revoked_at = now() WHERE session_hash = %s AND revoked_at IS NULL",
+                         (session_hash,))
+
+    def _cached(self, session_hash: bytes) -> _Cached | None:
+        with self._lock:
+            entry = self._cache.get(session_hash)
+            if entry is None:
+                return None
+            if entry.fresh_until < time.monotonic() or entry.expires_at <= _now():
+                del self._cache[session_hash]
+                return None
+            return entry
+
+    def _remember(self, session_hash: bytes, entry: _Cached) -> None:
+        with self._lock:
+            self._cache[session_hash] = entry
+            self._cache.move_to_end(session_hash)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def _forget_operator(self, operator_id: int) -> None:
+        with self._lock:
+            for key in [key for key, entry in self._cache.items() if entry.operator.id == operator_id]:
+                del self._cache[key]
+
+    # -- rights and limits ------------------------------------------------------------------------------------
+
+    def can_ingest(self, operator: Operator, schema_id: str) -> bool:
+        """True when the operator is admin or holds a right on this staged schema (named `ns:name` or `ns:nameStg`)."""
+        if operator.disabled:
+            return False
+        if operator.admin:
+            return True
+        return schema_id in operator.schemas or f"{schema_id}Stg" in operator.schemas
+
+    def require_ingest(self, operator: Operator, schema_id: str) -> None:
+        """Raise AuthError (HTTP 403) unless `can_ingest`."""
+        if not self.can_ingest(operator, schema_id):
+            raise AuthError(errors.FORBIDDEN, f"operator {operator.login!r} has no right to ingest into {schema_id}",
+                            http_status=403)
+
+    def rate_limit(self, operator: Operator) -> None:
+        """Spend one call of the operator's budget (`settings.rate_limit` calls/s); AuthError HTTP 429 when spent."""
+        wait = self._buckets.take(operator.id)
+        if wait > 0:
+            raise AuthError(errors.RATE_LIMITED, f"more than {self.settings.rate_limit:g} calls per second for "
+                            f"operator {operator.login!r}; retry in {wait:.2f} s", http_status=429, retry_after=wait)
+
+    # -- operators --------------------------------------------------------------------------------------------
+
+    def ensure_admin(self, password: str) -> bool:
+        """Create operator `admin` (admin right) only when no operator exists yet; True if it was created."""
+        if not password:
+            return False
+        password_hash = hash_password(password)
+        with self._pool.connection() as conn, conn.transaction():
+            # Serialises concurrent first starts: exactly one creates admin.
+            conn.execute("LOCK TABLE ferry.operators IN SHARE ROW EXCLUSIVE MODE")
+            if conn.execute("SELECT 1 FROM ferry.operators LIMIT 1").fetchone() is not None:
+                return False
+            conn.execute("INSERT INTO ferry.operators (login, password_hash, admin) VALUES (%s, %s, true)",
+                         (ADMIN_LOGIN, password_hash))
+        return True
+
+    def add_operator(self, login: str, password: str, admin: bool = False, schemas: Iterable[str] = ()) -> Operator:
+        """Create an operator; FRY-600005 if the login is taken, FRY-600007 for a bad login, password or schema."""
+        if not _LOGIN.match(login or ""):
+            raise FerryError(errors.BAD_OPERATOR, f"login {login!r} must be 1-64 letters, digits or _ . @ - "
+                             "starting with a letter or digit")
+        if not password:
+            raise FerryError(errors.BAD_OPERATOR, "the password must not be empty")
+        rights = sorted(set(schemas))
+        for schema_id in rights:
+            if not _SCHEMA_ID.match(schema_id):
+                raise FerryError(errors.BAD_OPERATOR, f"schema {schema_id!r} must look like namespace:name")
+        password_hash = hash_password(password)
+        try:
+            with self._pool.connection() as conn:
+                row = conn.execute(
+                    "INSERT INTO ferry.operators (login, password_hash, admin, schemas) VALUES (%s, %s, %s, %s) "
+                    "RETURNING id, login, admin, schemas, disabled", (login, password_hash, admin, rights)).fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise FerryError(errors.OPERATOR_EXISTS, f"operator {login!r} already exists") from None
+        assert row is not None
+        return _operator(row)
+
+    def get_operator(self, login: str) -> Operator | None:
+        """The operator with this login, or None."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT id, login, admin, schemas, disabled FROM ferry.operators WHERE login = %s",
+                               (login,)).fetchone()
+        return _operator(row) if row is not None else None
+
+    def list_operators(self) -> list[Operator]:
+        """Every operator, by login."""
+        with self._pool.connection() as conn:
+            rows = conn.execute("SELECT id, login, admin, schemas, disabled FROM ferry.operators "
+                                "ORDER BY login").fetchall()
+        return [_operator(row) for row in rows]
+
+    def disable(self, login: str) -> Operator:
+        """Disable an operator and revoke its sessions; FRY-600006 if unknown."""
+        with self._pool.connection() as conn, conn.transaction():
+            row = conn.execute("UPDATE ferry.operators SET disabled = true, updated_at = now() WHERE login = %s "
+                               "RETURNING id, login, admin, schemas, disabled", (login,)).fetchone()
+            if row is None:
+                raise FerryError(errors.UNKNOWN_OPERATOR, f"no operator {login!r}")
+            conn.execute("UPDATE ferry.sessions SET revoked_at = now() WHERE operator_id = %s AND revoked_at IS NULL",
+                         (row[0],))
+        operator = _operator(row)
+        self._forget_operator(operator.id)
+        return operator
+
+    def set_password(self, login: str, password: str) -> None:
+        """Replace an operator's password and revoke its open sessions; FRY-600006 if unknown."""
+        if not password:
+            raise FerryError(errors.BAD_OPERATOR, "the password must not be empty")
+        password_hash = hash_password(password)
+        with self._pool.connection() as conn, conn.transaction():
+            row = conn.execute("UPDATE ferry.operators SET password_hash = %s, updated_at = now() WHERE login = %s "
+                               "RETURNING id", (password_hash, login)).fetchone()
+            if row is None:
+                raise FerryError(errors.UNKNOWN_OPERATOR, f"no operator {login!r}")
+            conn.execute("UPDATE ferry.sessions SET revoked_at = now() WHERE operator_id = %s AND revoked_at IS NULL",
+                         (row[0],))
+        self._forget_operator(int(row[0]))

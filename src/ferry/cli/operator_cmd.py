@@ -1,0 +1,79 @@
+"""`ferry operator add|list|disable`: who may call ferry, and on which schemas."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ferry.auth import Authenticator
+from ferry.cli.common import DataDir, console, fail, open_staging, settings_for
+from ferry.errors import FerryError
+
+operator_app = typer.Typer(help="Add, list and disable operators.", no_args_is_help=True)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@operator_app.command("add")
+def add(
+    login: Annotated[str, typer.Argument(help="The operator's login.")],
+    admin: Annotated[bool, typer.Option("--admin", help="Grant every right (ingest anywhere, see all requests).")]
+    = False,
+    schema: Annotated[list[str] | None, typer.Option("--schema", help="A staged schema (ns:name) this operator may "
+                                                     "ingest into; repeat for several.")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line "
+                                                 "of standard input instead of prompting.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an operator with a password (prompted, hidden) and its rights."""
+    password = _read_password(password_stdin)
+    settings = settings_for(data_dir)
+    with open_staging(settings) as db:
+        try:
+            operator = Authenticator(db.pool, settings).add_operator(login, password, admin=admin,
+                                                                     schemas=schema or ())
+        except FerryError as exc:
+            fail(exc)
+    rights = "admin" if operator.admin else ", ".join(sorted(operator.schemas)) or "no schema yet"
+    console.print(f"operator [bold]{operator.login}[/] created ({rights})")
+
+
+@operator_app.command("list")
+def list_(data_dir: DataDir = None) -> None:
+    """List operators and their rights."""
+    settings = settings_for(data_dir)
+    with open_staging(settings) as db:
+        operators = Authenticator(db.pool, settings).list_operators()
+    table = Table("login", "admin", "schemas", "state")
+    for operator in operators:
+        table.add_row(operator.login, "yes" if operator.admin else "", ", ".join(sorted(operator.schemas)),
+                      "disabled" if operator.disabled else "enabled")
+    console.print(table)
+
+
+@operator_app.command("disable")
+def disable(
+    login: Annotated[str, typer.Argument(help="The operator to disable.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Disable an operator: its logons are refused and its open sessions revoked."""
+    settings = settings_for(data_dir)
+    with open_staging(settings) as db:
+        try:
+            Authenticator(db.pool, settings).disable(login)
+        except FerryError as exc:
+            fail(exc)
+    console.print(f"operator [bold]{login}[/] disabled")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `ferry operator` to `app`."""
+    app.add_typer(operator_app, name="operator")

@@ -1,0 +1,47 @@
+"""`ferry operator add|list|disable` against a real PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from ferry.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FERRY_CONFIG", raising=False)
+    return {"FERRY_DATABASE_URL": database_url, "COLUMNS": "200"}
+
+
+def test_add_list_disable(env: dict[str, str], database_url: str) -> None:
+    added = runner.invoke(app, ["operator", "add", "ann", "--schema", "nms:recipient", "--password-stdin"],
+                          input="pw-ann\n", env=env)
+    assert added.exit_code == 0, added.output
+    assert "ann" in added.output and "nms:recipient" in added.output
+    admin = runner.invoke(app, ["operator", "add", "root", "--admin"], input="pw\npw\n", env=env)
+    assert admin.exit_code == 0, admin.output
+    listing = runner.invoke(app, ["operator", "list"], env=env)
+    assert listing.exit_code == 0
+    assert "ann" in listing.output and "root" in listing.output and "nms:recipient" in listing.output
+    disabled = runner.invoke(app, ["operator", "disable", "ann"], env=env)
+    assert disabled.exit_code == 0, disabled.output
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT login, admin, disabled, password_hash FROM ferry.operators ORDER BY login")
+        found = rows.fetchall()
+    assert [(r[0], r[1], r[2]) for r in found] == [("ann", False, True), ("root", True, False)]
+    assert all(r[3].startswith("$argon2id$") for r in found)
+
+
+def test_errors_are_codes_and_exit_1(env: dict[str, str]) -> None:
+    runner.invoke(app, ["operator", "add", "ann", "--password-stdin"], input="pw\n", env=env)
+    again = runner.invoke(app, ["operator", "add", "ann", "--password-stdin"], input="pw\n", env=env)
+    assert again.exit_code == 1 and "FRY-600005" in again.output
+    unknown = runner.invoke(app, ["operator", "disable", "nobody"], env=env)
+    assert unknown.exit_code == 1 and "FRY-600006" in unknown.output
