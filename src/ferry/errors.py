@@ -44,6 +44,13 @@ EMBEDDED_START_FAILED = Code("FRY-300002", "embedded PostgreSQL failed to start"
 NOT_FOUND = Code("FRY-300003", "not found")
 CONFIG_ERROR = Code("FRY-300004", "configuration error")
 
+# Sync workflow and warehouses.
+WAREHOUSE_UNAVAILABLE = Code("FRY-500001", "warehouse unavailable")
+WAREHOUSE_URL = Code("FRY-500002", "unsupported warehouse URL")
+WAREHOUSE_REJECTED = Code("FRY-500003", "value rejected by the warehouse")
+SYNC_BUSY = Code("FRY-500004", "another worker is syncing this schema")
+SYNC_UNKNOWN_SCHEMA = Code("FRY-500005", "no staged schema by that name")
+
 # Operators, sessions, rights and the REST API.
 BAD_CREDENTIALS = Code("FRY-600001", "bad login or password")
 SESSION_INVALID = Code("FRY-600002", "session expired or invalid")

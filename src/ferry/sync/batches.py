@@ -1,0 +1,155 @@
+"""Staging side of a sync: the per-schema lock, claiming a batch, reading it as Arrow, marking its rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import adbc_driver_postgresql.dbapi as adbc
+import psycopg
+import pyarrow as pa
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+from ferry.schema.model import Schema
+from ferry.staging.ddl import table_ident
+from ferry.warehouse.base import BatchOutcome
+
+_LOCK_CLASS = 0x46455253  # "FERS": advisory locks of the sync, one per schema (objid = hashtext(schema id)).
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A batch of staged rows marked with its id, not yet marked done."""
+
+    batch_id: uuid.UUID
+    first_seq: int
+    rows: int
+
+
+@contextmanager
+def schema_lock(pool: ConnectionPool, schema_id: str, *, wait: bool) -> Iterator[bool]:
+    """Hold the schema's session advisory lock (released if this process dies); yields False when busy."""
+    with pool.connection() as conn:
+        if wait:
+            conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (_LOCK_CLASS, schema_id))
+            got = True
+        else:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (_LOCK_CLASS, schema_id)).fetchone()
+            got = bool(row and row[0])
+        try:
+            yield got
+        finally:
+            if got and not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_LOCK_CLASS, schema_id))
+
+
+def pending_batches(pool: ConnectionPool, schema: Schema) -> list[Claimed]:
+    """Batches claimed by a worker that died before marking them, oldest first."""
+    with pool.connection() as conn:
+        rows = conn.execute("SELECT batch_id, first_seq, row_count FROM ferry.sync_batches WHERE schema_id = %s "
+                            "ORDER BY first_seq", (schema.id,)).fetchall()
+    return [Claimed(row[0], int(row[1]), int(row[2])) for row in rows]
+
+
+def high_water(pool: ConnectionPool, schema: Schema) -> int:
+    """The last staged `_seq` now: a run stops there so a steady stream cannot keep it going forever."""
+    with pool.connection() as conn:
+        row = conn.execute(sql.SQL("SELECT coalesce(max(_seq), 0) FROM {}").format(table_ident(schema))).fetchone()
+    return int(row[0]) if row else 0
+
+
+def claim(pool: ConnectionPool, schema: Schema, max_rows: int, max_bytes: int, high: int) -> Claimed | None:
+    """Mark the next staged rows (in `_seq` order, bounded by rows and bytes) with a new batch id; commit."""
+    batch_id = uuid.uuid4()
+    table = table_ident(schema)
+    query = sql.SQL(
+        "WITH s AS (SELECT _seq, pg_column_size(t.*) AS size FROM {t} t "
+        "WHERE _state = 'staged' AND _batch_id IS NULL AND _seq <= %(high)s ORDER BY _seq LIMIT %(rows)s "
+        "FOR UPDATE SKIP LOCKED), "
+        "c AS (SELECT _seq, sum(size) OVER (ORDER BY _seq) AS run, min(_seq) OVER () AS first FROM s) "
+        "UPDATE {t} u SET _batch_id = %(batch)s FROM c WHERE u._seq = c._seq "
+        "AND (c.run <= %(bytes)s OR c._seq = c.first) RETURNING u._seq"
+    ).format(t=table)
+    with pool.connection() as conn, conn.transaction():
+        seqs = [row[0] for row in conn.execute(query, {"high": high, "rows": max_rows, "batch": batch_id,
+                                                       "bytes": max_bytes})]
+        if not seqs:
+            return None
+        claimed = Claimed(batch_id, min(seqs), len(seqs))
+        conn.execute("INSERT INTO ferry.sync_batches (batch_id, schema_id, first_seq, row_count) "
+                     "VALUES (%s, %s, %s, %s)", (batch_id, schema.id, claimed.first_seq, claimed.rows))
+    return claimed
+
+
+def adbc_uri(conninfo: str) -> str:
+    """A libpq URI for ADBC from whatever psycopg accepts (URI or `key=value` string)."""
+    if conninfo.startswith(("postgresql://", "postgres://")):
+        return conninfo
+    return "postgresql://?" + urlencode(conninfo_to_dict(conninfo))
+
+
+class BatchReader:
+    """Reads claimed batches from staging as Arrow tables over one binary (ADBC) connection."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conn: Any = adbc.connect(adbc_uri(conninfo), autocommit=True)
+
+    def read(self, schema: Schema, batch_id: uuid.UUID) -> pa.Table:
+        """The batch's rows still `staged`, in `_seq` order, with the columns the sync needs."""
+        names = ", ".join(sql.Identifier(n).as_string(None) for n in schema.attribute_names)
+        table = table_ident(schema).as_string(None)
+        cur = self._conn.cursor()
+        try:
+            cur.execute(f"SELECT _seq, _uuid::text AS _uuid, _op, _key, _present, {names} FROM {table} "  # noqa: S608
+                        "WHERE _batch_id = $1::uuid AND _state = 'staged' ORDER BY _seq",
+                        parameters=(str(batch_id),))
+            result: pa.Table = cur.fetch_arrow_table()
+        finally:
+            cur.close()
+        return _plain(result)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    # Drop ADBC's per-field metadata so tables compare and concatenate cleanly.
+    return table.cast(pa.schema([pa.field(f.name, f.type) for f in table.schema]))
+
+
+def mark(pool: ConnectionPool, schema: Schema, batch_id: uuid.UUID, outcome: BatchOutcome) -> None:
+    """Set every row of the batch to its final state, and forget the batch; one staging transaction."""
+    table = table_ident(schema)
+    special = [(seq, "skipped", reason) for seq, reason in outcome.skipped]
+    special += [(seq, "failed", error) for seq, error in outcome.failed]
+    with pool.connection() as conn, conn.transaction():
+        if special:
+            conn.execute(
+                sql.SQL("UPDATE {} t SET _state = v.state, _reason = v.reason, _done_at = now() "
+                        "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(seq, state, reason) "
+                        "WHERE t._seq = v.seq AND t._batch_id = %s AND t._state = 'staged'").format(table),
+                ([s[0] for s in special], [s[1] for s in special], [s[2] for s in special], batch_id))
+        conn.execute(sql.SQL("UPDATE {} SET _state = 'synced', _done_at = now() "
+                             "WHERE _batch_id = %s AND _state = 'staged'").format(table), (batch_id,))
+        conn.execute("DELETE FROM ferry.sync_batches WHERE batch_id = %s", (batch_id,))
+
+
+def purge(conn: psycopg.Connection, schema: Schema, retention_days: float, chunk: int = 50_000) -> int:
+    """Delete `synced` / `skipped` rows done longer ago than the retention; never `staged` or `failed`."""
+    query = sql.SQL(
+        "DELETE FROM {t} WHERE _seq IN (SELECT _seq FROM {t} WHERE _state IN ('synced', 'skipped') "
+        "AND _done_at < now() - make_interval(secs => %s) LIMIT %s)"
+    ).format(t=table_ident(schema))
+    total = 0
+    while True:
+        cur = conn.execute(query, (retention_days * 86_400.0, chunk))
+        total += cur.rowcount
+        if cur.rowcount < chunk:
+            return total

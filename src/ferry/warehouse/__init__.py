@@ -1,0 +1,35 @@
+"""Warehouse adapters behind one small interface; `open_warehouse(url)` picks the engine from the URL."""
+
+from __future__ import annotations
+
+from ferry import errors
+from ferry.errors import FerryError
+from ferry.warehouse.base import BatchOutcome, Warehouse
+from ferry.warehouse.tables import table_name
+
+
+def open_warehouse(url: str) -> Warehouse:
+    """`duckdb:///path/file.duckdb` (or `duckdb:///:memory:`), `postgresql://…`; `snowflake://` comes later."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "duckdb":
+        from ferry.warehouse.duckdb_wh import DuckDBWarehouse
+
+        path = url.split("://", 1)[1]
+        path = path[1:] if path.startswith("/") and path[1:] == ":memory:" else path
+        return DuckDBWarehouse(url, path or ":memory:")
+    if scheme in ("postgresql", "postgres"):
+        from ferry.warehouse.postgres_wh import PostgresWarehouse
+
+        try:
+            return PostgresWarehouse(url)
+        except Exception as exc:
+            raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"cannot connect to the PostgreSQL warehouse: "
+                             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}") from None
+    if scheme == "snowflake":
+        raise FerryError(errors.WAREHOUSE_URL, "the Snowflake warehouse is not available yet; use duckdb:///path or "
+                         "postgresql://…")
+    raise FerryError(errors.WAREHOUSE_URL, f"warehouse URL {url!r} is not supported; use duckdb:///path/file.duckdb "
+                     "or postgresql://user@host/database")
+
+
+__all__ = ["BatchOutcome", "Warehouse", "open_warehouse", "table_name"]

@@ -1,0 +1,203 @@
+"""The warehouse interface and the engine-independent part of applying a batch exactly once."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ferry import errors
+from ferry.errors import FerryError
+from ferry.schema.model import Schema
+from ferry.warehouse.fold import (
+    DELETED,
+    INSERTED,
+    REASONS,
+    SKIPPED_EXISTS,
+    SKIPPED_MISSING,
+    UPDATED,
+    distinct_keys,
+    fold,
+    segments,
+)
+
+Hook = Callable[[str], None]
+ErrorKind = Literal["data", "outage", "other"]
+COUNT_NAMES = ("read", "inserted", "updated", "deleted", "skipped", "failed")
+
+
+@dataclass
+class BatchOutcome:
+    """What applying one batch did: counts, and the rows that did not end `synced`."""
+
+    batch_id: str
+    counts: dict[str, int]
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    from_ledger: bool = False
+
+    def to_json(self) -> str:
+        """The compact form kept in the ledger (rows not listed ended `synced`)."""
+        return json.dumps({"counts": self.counts, "skipped": self.skipped, "failed": self.failed})
+
+    @classmethod
+    def from_json(cls, batch_id: str, text: str) -> BatchOutcome:
+        """Read back a ledger entry."""
+        data = json.loads(text)
+        return cls(batch_id, dict(data["counts"]), [(int(s), str(r)) for s, r in data["skipped"]],
+                   [(int(s), str(e)) for s, e in data["failed"]], from_ledger=True)
+
+
+class Transaction(ABC):
+    """One open warehouse transaction, as the engine-independent apply drives it."""
+
+    @abstractmethod
+    def existing(self, schema: Schema, key: Sequence[str], keys: pa.Table) -> pa.Table:
+        """The distinct key values among `keys` that some record holds now."""
+
+    @abstractmethod
+    def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table) -> None:
+        """Apply folded changes (see `ferry.warehouse.fold`) with set-based statements."""
+
+    @abstractmethod
+    def write_ledger(self, batch_id: str, schema_id: str, outcome: BatchOutcome) -> None:
+        """Record the batch as applied, in this transaction."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Commit."""
+
+    @abstractmethod
+    def rollback(self) -> None:
+        """Roll back (never raises)."""
+
+
+class Warehouse(ABC):
+    """A target database: tables per staged schema, batches applied exactly once with a ledger."""
+
+    url: str
+
+    @abstractmethod
+    def ensure_table(self, schema: Schema) -> None:
+        """Create the schema's table, or add its new columns (never drops any); and the ledger."""
+
+    @abstractmethod
+    def batch_applied(self, batch_id: str) -> BatchOutcome | None:
+        """The ledger entry of a batch, or None when it was never committed."""
+
+    @abstractmethod
+    def read(self, schema: Schema) -> list[dict[str, Any]]:
+        """Every record of the schema's table (tests and small tools only)."""
+
+    @abstractmethod
+    def truncate(self, schema: Schema) -> None:
+        """Delete every record of the schema and the whole ledger (tests, re-initialisation)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    @abstractmethod
+    def _begin(self) -> Transaction:
+        """Open a transaction."""
+
+    @abstractmethod
+    def _classify(self, exc: BaseException) -> ErrorKind:
+        """Is this a bad value (data), an unreachable engine (outage), or a bug (other)?"""
+
+    def apply_batch(self, schema: Schema, batch_id: str, batch: pa.Table, hook: Hook | None = None) -> BatchOutcome:
+        """Apply staged rows (`_seq` order) and write the ledger row, in one transaction.
+
+        Rows the warehouse rejects are found by bisection and reported `failed`; the others are applied.
+        A warehouse outage raises FerryError(WAREHOUSE_UNAVAILABLE) and leaves nothing applied.
+        """
+        failed: dict[int, str] = {}
+        rows = batch
+        while True:
+            try:
+                return self._attempt(schema, batch_id, rows, batch.num_rows, failed, hook, commit=True)
+            except Exception as exc:
+                self._raise_unless_data(exc)
+                error = _message(exc)
+            # Invariant: rows[:lo] applies, rows[:hi] fails with `error`.
+            lo, hi = 0, rows.num_rows
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                trial = self._trial(schema, rows.slice(0, mid))
+                if trial is None:
+                    lo = mid
+                else:
+                    hi, error = mid, trial
+            seq = int(rows.column("_seq")[hi - 1].as_py())
+            failed[seq] = error
+            rows = rows.filter(pc.not_equal(rows.column("_seq"), seq))
+
+    def _trial(self, schema: Schema, rows: pa.Table) -> str | None:
+        try:
+            self._attempt(schema, "", rows, rows.num_rows, {}, None, commit=False)
+        except Exception as exc:
+            self._raise_unless_data(exc)
+            return _message(exc)
+        return None
+
+    def _raise_unless_data(self, exc: Exception) -> None:
+        kind = self._classify(exc)
+        if kind == "outage":
+            raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"{self.url.split('://')[0]} warehouse unavailable: "
+                             f"{_message(exc)}") from exc
+        if kind != "data":
+            raise exc
+
+    def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
+                 hook: Hook | None, *, commit: bool) -> BatchOutcome:
+        tx = self._begin()
+        try:
+            parts: list[pa.Table] = []
+            for key, segment in segments(rows):
+                existing = tx.existing(schema, key, distinct_keys(segment, key))
+                groups, outcomes = fold(schema, key, segment, existing)
+                if groups.num_rows:
+                    tx.apply_groups(schema, key, groups)
+                parts.append(outcomes)
+            outcome = _summarise(batch_id, read, parts, failed)
+            if not commit:
+                tx.rollback()
+                return outcome
+            tx.write_ledger(batch_id, schema.id, outcome)
+            if hook:
+                hook("after_load")
+            tx.commit()
+        except BaseException:
+            tx.rollback()
+            raise
+        if hook:
+            hook("after_commit")
+        return outcome
+
+
+def _summarise(batch_id: str, read: int, parts: list[pa.Table], failed: dict[int, str]) -> BatchOutcome:
+    counts = dict.fromkeys(COUNT_NAMES, 0)
+    counts["read"] = read
+    counts["failed"] = len(failed)
+    skipped: list[tuple[int, str]] = []
+    names = {INSERTED: "inserted", UPDATED: "updated", DELETED: "deleted"}
+    for part in parts:
+        for item in pc.value_counts(part.column("outcome")).to_pylist():
+            value, count = item["values"], int(item["counts"])
+            counts[names.get(value, "skipped")] += count
+        for code in (SKIPPED_EXISTS, SKIPPED_MISSING):
+            seqs = part.filter(pc.equal(part.column("outcome"), code)).column("_seq").to_pylist()
+            skipped.extend((int(seq), REASONS[code]) for seq in seqs)
+    skipped.sort()
+    return BatchOutcome(batch_id, counts, skipped, sorted(failed.items()))
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    return first[:500]

@@ -1,0 +1,136 @@
+"""The embedded DuckDB warehouse (`duckdb:///path/file.duckdb`): Arrow registered in place, MERGE per group set."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ferry.schema.model import Schema
+from ferry.warehouse import statements
+from ferry.warehouse.base import BatchOutcome, ErrorKind, Transaction, Warehouse
+from ferry.warehouse.tables import DUCKDB_TYPES, LEDGER, quote, stamp_columns, table_name
+
+_DATA_ERRORS: tuple[type[BaseException], ...] = (
+    duckdb.ConstraintException, duckdb.ConversionException, duckdb.OutOfRangeException,
+    duckdb.InvalidInputException, duckdb.TypeMismatchException,
+)
+_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    duckdb.IOException, duckdb.ConnectionException, duckdb.TransactionException, duckdb.OutOfMemoryException,
+)
+
+
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB file (or `:memory:`); one connection, a cursor per transaction."""
+
+    def __init__(self, url: str, path: str) -> None:
+        self.url = url
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(path)
+        self._lock = threading.Lock()
+        self._merge = tuple(int(p) for p in duckdb.__version__.split(".")[:2]) >= (1, 4)
+        self._con.execute(f"CREATE TABLE IF NOT EXISTS {LEDGER} (batch_id VARCHAR PRIMARY KEY, schema_id VARCHAR, "
+                          "applied_at TIMESTAMPTZ, counts VARCHAR, outcomes VARCHAR)")
+
+    def ensure_table(self, schema: Schema) -> None:
+        """Create the table or add the schema's new columns."""
+        columns = [(a.name, DUCKDB_TYPES[a.type]) for a in schema.attributes]
+        columns += [(name, "TIMESTAMPTZ") for name in stamp_columns(schema)]
+        table = quote(table_name(schema))
+        with self._lock:
+            cur = self._con.cursor()
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ("
+                        + ", ".join(f"{quote(n)} {t}" for n, t in columns) + ")")
+            have = {row[0] for row in cur.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main'",
+                [table_name(schema)]).fetchall()}
+            for name, kind in columns:
+                if name not in have:
+                    cur.execute(f"ALTER TABLE {table} ADD COLUMN {quote(name)} {kind}")
+
+    def batch_applied(self, batch_id: str) -> BatchOutcome | None:
+        """The ledger entry of a batch, or None."""
+        row = self._con.cursor().execute(f"SELECT outcomes FROM {LEDGER} WHERE batch_id = ?",  # noqa: S608
+                                         [batch_id]).fetchone()
+        return None if row is None else BatchOutcome.from_json(batch_id, row[0])
+
+    def read(self, schema: Schema) -> list[dict[str, Any]]:
+        """All records, as dicts."""
+        result: list[dict[str, Any]] = self._con.cursor().sql(
+            f"SELECT * FROM {quote(table_name(schema))}").to_arrow_table().to_pylist()  # noqa: S608
+        return result
+
+    def truncate(self, schema: Schema) -> None:
+        """Empty the schema's table and the ledger."""
+        cur = self._con.cursor()
+        cur.execute(f"DELETE FROM {quote(table_name(schema))}")  # noqa: S608
+        cur.execute(f"DELETE FROM {LEDGER}")  # noqa: S608
+
+    def close(self) -> None:
+        """Close the database file."""
+        self._con.close()
+
+    def _begin(self) -> Transaction:
+        cur = self._con.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        return _DuckTransaction(cur, self._merge)
+
+    def _classify(self, exc: BaseException) -> ErrorKind:
+        if isinstance(exc, _DATA_ERRORS):
+            return "data"
+        if isinstance(exc, _OUTAGE_ERRORS):
+            return "outage"
+        return "other"
+
+
+class _DuckTransaction(Transaction):
+    def __init__(self, cur: duckdb.DuckDBPyConnection, merge: bool) -> None:
+        self._cur = cur
+        self._merge = merge
+
+    def existing(self, schema: Schema, key: Sequence[str], keys: pa.Table) -> pa.Table:
+        table = quote(table_name(schema))
+        cols = ", ".join(f"t.{quote(k)}" for k in key)
+        on = " AND ".join(f"t.{quote(k)} = k.{quote(k)}" for k in key)
+        self._cur.register("__ferry_keys", keys)
+        try:
+            return self._cur.sql(
+                f"SELECT DISTINCT {cols} FROM {table} t JOIN __ferry_keys k ON {on}").to_arrow_table()  # noqa: S608
+        finally:
+            self._cur.unregister("__ferry_keys")
+
+    def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table) -> None:
+        table = quote(table_name(schema))
+        names = [n for n in schema.attribute_names if n in groups.column_names]
+        self._cur.register("__ferry_g", groups)
+        try:
+            self._cur.execute(statements.delete_sql(table, key, "__ferry_g"))
+            if self._merge:
+                self._cur.execute(statements.merge_sql(schema, table, key, names, "__ferry_g", "now()"))
+            else:
+                self._cur.execute(statements.update_sql(schema, table, key, names, "__ferry_g", "now()"))
+                self._cur.execute(statements.insert_sql(schema, table, names, "__ferry_g", "now()"))
+        finally:
+            self._cur.unregister("__ferry_g")
+
+    def write_ledger(self, batch_id: str, schema_id: str, outcome: BatchOutcome) -> None:
+        self._cur.execute(f"INSERT INTO {LEDGER} VALUES (?, ?, now(), ?, ?)",  # noqa: S608
+                          [batch_id, schema_id, json.dumps(outcome.counts), outcome.to_json()])
+
+    def commit(self) -> None:
+        self._cur.execute("COMMIT")
+        self._cur.close()
+
+    def rollback(self) -> None:
+        try:
+            self._cur.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        finally:
+            self._cur.close()

@@ -1,0 +1,64 @@
+"""The set-based statements applying folded groups (table `g`) to a target table; DuckDB and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ferry.schema.model import ID_ATTRIBUTE, Schema
+from ferry.warehouse.tables import CREATED, LAST_MODIFIED, quote, stamp_columns
+
+
+def _match(target: str, key: Sequence[str], source: str = "g") -> str:
+    return " AND ".join(f"{target}.{quote(k)} = {source}.{quote('__k_' + k)}" for k in key)
+
+
+def delete_sql(table: str, key: Sequence[str], groups: str) -> str:
+    """Delete every record of the groups that delete (delete-then-insert inserts afterwards)."""
+    return f"DELETE FROM {table} USING {groups} AS g WHERE g.__del AND {_match(table, key)}"  # noqa: S608
+
+
+def _assignments(schema: Schema, names: Sequence[str], now: str) -> str:
+    sets = [f"{quote(n)} = CASE WHEN g.{quote('__p_' + n)} THEN g.{quote(n)} ELSE t.{quote(n)} END"
+            for n in names if n != ID_ATTRIBUTE]
+    if LAST_MODIFIED in stamp_columns(schema):
+        sets.append(f"{quote(LAST_MODIFIED)} = {now}")
+    return ", ".join(sets)
+
+
+def _insert_columns(schema: Schema, names: Sequence[str], now: str) -> tuple[str, str]:
+    stamps = stamp_columns(schema)
+    columns = ", ".join(quote(n) for n in (*names, *stamps))
+    values = ", ".join([*(f"g.{quote(n)}" for n in names), *(now for _ in stamps)])
+    return columns, values
+
+
+def merge_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str) -> str:
+    """One MERGE: overlay updates on existing records, insert new ones."""
+    columns, values = _insert_columns(schema, names, now)
+    return (
+        f"MERGE INTO {table} AS t USING {groups} AS g ON {_match('t', key)} "  # noqa: S608
+        f"WHEN MATCHED AND g.__upd AND NOT g.__create THEN UPDATE SET {_assignments(schema, names, now)} "
+        f"WHEN NOT MATCHED AND g.__create THEN INSERT ({columns}) VALUES ({values})"
+    )
+
+
+def update_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str) -> str:
+    """UPDATE … FROM, for engines without MERGE."""
+    return (f"UPDATE {table} AS t SET {_assignments(schema, names, now)} FROM {groups} AS g "  # noqa: S608
+            f"WHERE g.__upd AND NOT g.__create AND NOT g.__del AND {_match('t', key)}")
+
+
+def insert_sql(schema: Schema, table: str, names: Sequence[str], groups: str, now: str) -> str:
+    """INSERT … SELECT, for engines without MERGE."""
+    columns, values = _insert_columns(schema, names, now)
+    return f"INSERT INTO {table} ({columns}) SELECT {values} FROM {groups} AS g WHERE g.__create"  # noqa: S608
+
+
+def table_columns(schema: Schema, types: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, type) of every column of the target table, timestamps last."""
+    columns = [(attr.name, types[attr.name]) for attr in schema.attributes]
+    columns += [(name, types[name]) for name in stamp_columns(schema)]
+    return columns
+
+
+__all__ = ["CREATED", "delete_sql", "insert_sql", "merge_sql", "table_columns", "update_sql"]
