@@ -1,0 +1,118 @@
+"""Prometheus metrics at `GET /metrics`: calls, records, refusals, latency, and the staging backlog.
+
+Each app gets its own CollectorRegistry (tests build many apps). Code anywhere counts a call with
+`observe_call(where, method, protocol, outcome, seconds, records=..., schema=..., code=...)`, where `where` is
+the app, a request, `app.state`, the runtime, or the `Metrics` itself; it is a no-op when metrics are not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("ok", "refused", "error")
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _Backlog(Collector):
+    """Rows per state and oldest unsynced age per staged schema, read from staging at scrape time."""
+
+    def __init__(self, runtime: Any) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        rows = GaugeMetricFamily("ferry_staging_rows", "Staged rows by schema and state (staged = backlog).",
+                                 labels=["schema", "state"])
+        age = GaugeMetricFamily("ferry_staging_oldest_unsynced_seconds",
+                                "Age of the oldest row not yet synced, per schema (0 when none).", labels=["schema"])
+        up = GaugeMetricFamily("ferry_staging_up", "1 when the staging database answered this scrape.")
+        try:
+            statuses = self._runtime.db.store.status()
+        except Exception as exc:  # a scrape must answer even when staging is down
+            log.warning("metrics: staging status unavailable: %s", exc)
+            up.add_metric([], 0.0)
+            yield up
+            return
+        for status in statuses:
+            for state, count in status.counts.items():
+                rows.add_metric([status.schema_id, state], float(count))
+            age.add_metric([status.schema_id], status.lag_seconds)
+        up.add_metric([], 1.0)
+        yield from (rows, age, up)
+
+
+class Metrics:
+    """The metric series of one app."""
+
+    def __init__(self, runtime: Any | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.calls = Counter("ferry_calls", "API calls by method, protocol and outcome (ok, refused, error).",
+                             ["method", "protocol", "outcome"], registry=self.registry)
+        self.records = Counter("ferry_records_staged", "Records staged by accepted calls.",
+                               ["schema", "protocol"], registry=self.registry)
+        self.refusals = Counter("ferry_refusals", "Refused calls by error code (FRY-…, XSV-…, SOP-…).",
+                                ["code", "protocol"], registry=self.registry)
+        self.latency = Histogram("ferry_request_seconds", "Time to answer an API call, in seconds.",
+                                 ["method", "protocol"], buckets=_BUCKETS, registry=self.registry)
+        if runtime is not None:
+            self.registry.register(_Backlog(runtime))
+
+    def observe_call(self, method: str, protocol: str, outcome: str, seconds: float, *, records: int = 0,
+                     schema: str | None = None, code: str | None = None) -> None:
+        """Count one answered call; `records` staged into `schema`; `code` of a refusal or error."""
+        self.calls.labels(method, protocol, outcome).inc()
+        self.latency.labels(method, protocol).observe(max(0.0, seconds))
+        if records and schema:
+            self.records.labels(schema, protocol).inc(records)
+        if code and outcome != "ok":
+            self.refusals.labels(code, protocol).inc()
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+
+def metrics_of(where: Any) -> Metrics | None:
+    """The Metrics of an app, request, app.state or runtime (anything with `.metrics` / `.state.metrics`)."""
+    for candidate in (where, getattr(where, "metrics", None), getattr(getattr(where, "state", None), "metrics", None),
+                      getattr(getattr(getattr(where, "app", None), "state", None), "metrics", None)):
+        if isinstance(candidate, Metrics):
+            return candidate
+    return None
+
+
+def observe_call(where: Any, method: str, protocol: str, outcome: str, seconds: float, *, records: int = 0,
+                 schema: str | None = None, code: str | None = None) -> None:
+    """Count one answered call on the metrics installed for `where`; nothing happens when none are installed.
+
+    method: `Ingest`, `IngestExt`, `Logon`, … (SOAP) or the REST route name; protocol: `soap` | `rest`;
+    outcome: `ok` | `refused` (a fault the caller caused) | `error` (ours).
+    """
+    metrics = metrics_of(where)
+    if metrics is not None:
+        metrics.observe_call(method, protocol, outcome, seconds, records=records, schema=schema, code=code)
+
+
+def install(app: FastAPI, runtime: Any) -> Metrics:
+    """Create the app's metrics (`app.state.metrics`) and serve them at `GET /metrics`."""
+    metrics = Metrics(runtime)
+    app.state.metrics = metrics
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format)",
+             response_class=Response)
+    async def scrape() -> Response:
+        # The backlog collector queries PostgreSQL: keep that off the event loop.
+        body = await asyncio.to_thread(metrics.render)
+        return Response(content=body, media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

@@ -1,0 +1,307 @@
+"""The REST API under `/api/v1`: logon / logoff, ingest and ingest-ext per schema, state of what was sent.
+
+`build_router(runtime)` returns a router that already carries the `/api/v1` prefix: `app.include_router(...)`.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the real types of the nested endpoints'
+# dependencies (local names), which string annotations would hide from it.
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from psycopg import sql
+
+from ferry import errors
+from ferry.auth import Authenticator, Operator
+from ferry.errors import FerryError
+from ferry.ingest import Call, Method, Op, build_call
+from ferry.server import metrics
+from ferry.server.rest_models import (
+    AttributeView,
+    ErrorReply,
+    IngestReply,
+    KeyView,
+    LogoffReply,
+    LogonReply,
+    LogonRequest,
+    OperatorView,
+    RecordState,
+    RequestState,
+    SchemaStatusView,
+    SchemaView,
+    StagedRecord,
+    StatusReply,
+)
+from ferry.server.rest_support import check_same_schema, error_response, media_type, parse_records, read_body
+from ferry.staging.ddl import table_ident
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+PROTOCOL = "rest"
+# Parsing and validating a big body is CPU work: off the event loop above this size.
+_THREAD_BODY_BYTES = 256 * 1024
+
+_bearer = HTTPBearer(auto_error=False, scheme_name="BearerSession", description="The session token from logon.")
+_session_header = APIKeyHeader(name="X-Session-Token", auto_error=False, scheme_name="SessionToken",
+                               description="The session token (Campaign style), instead of a bearer token.")
+_security_header = APIKeyHeader(name="X-Security-Token", auto_error=False, scheme_name="SecurityToken",
+                                description="The security token from logon; always required with the session token.")
+_session_cookie = APIKeyCookie(name="__sessiontoken", auto_error=False, scheme_name="SessionCookie",
+                               description="The session token as a cookie.")
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorReply, "description": text}
+    for status, text in ((400, "Malformed request or document"), (401, "Missing, unknown or expired tokens"),
+                         (403, "No right on this schema"), (404, "Unknown schema, record or request"),
+                         (413, "Body or call too large"), (415, "Unsupported content type"),
+                         (422, "A record is refused (code, position, attribute)"), (429, "Rate limit exceeded"),
+                         (503, "Staging unavailable"))
+}
+
+_INGEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "One record (JSON object), several (JSON array), or NDJSON (one object per line). "
+                       "`xtkschema` may be omitted (the URL names the schema); `_key` and `_operation` as in "
+                       "Campaign.",
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [{"type": "object", "additionalProperties": True},
+                                     {"type": "array", "items": {"type": "object", "additionalProperties": True}}]},
+                "example": [{"email": "ann@example.com", "firstName": "Ann"}],
+            },
+            "application/x-ndjson": {"schema": {"type": "string"},
+                                     "example": '{"email": "ann@example.com"}\n{"email": "bob@example.com"}\n'},
+        },
+    }
+}
+
+
+class FerryRoute(APIRoute):
+    """Turns every refusal into `{error: {...}}` with its status and counts each call in the metrics."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+        method = self.name
+
+        async def handler(request: Request) -> Response:
+            started = time.perf_counter()
+            outcome, code = "ok", None
+            try:
+                response = await original(request)
+            except FerryError as exc:
+                response = error_response(exc)
+                outcome, code = ("error" if response.status_code >= 500 else "refused"), exc.code.code
+            except RequestValidationError as exc:
+                response = error_response(FerryError(errors.BAD_REQUEST, _validation_message(exc)))
+                outcome, code = "refused", errors.BAD_REQUEST.code
+            except Exception:
+                log.exception("REST %s failed", method)
+                response = error_response(FerryError(errors.STAGING_UNAVAILABLE, "the call failed inside ferry; "
+                                                     "nothing was staged by it. Retry, or see the server log"))
+                outcome, code = "error", errors.STAGING_UNAVAILABLE.code
+            staged: tuple[str, int] | None = getattr(request.state, "ferry_staged", None)
+            metrics.observe_call(request.app, method, PROTOCOL, outcome, time.perf_counter() - started,
+                                 records=staged[1] if staged else 0, schema=staged[0] if staged else None, code=code)
+            return response
+
+        return handler
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+    return "invalid request: " + "; ".join(parts)
+
+
+def build_router(runtime: Any) -> APIRouter:
+    """The `/api/v1` router bound to `runtime` (settings, db, registry, writer, auth)."""
+    router = APIRouter(prefix=API_PREFIX, route_class=FerryRoute, responses=_ERRORS)
+    auth: Authenticator = runtime.auth
+
+    async def tokens(
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+        session_header: Annotated[str | None, Security(_session_header)],
+        security: Annotated[str | None, Security(_security_header)],
+        cookie: Annotated[str | None, Security(_session_cookie)],
+    ) -> tuple[str | None, str | None]:
+        session = bearer.credentials if bearer is not None else session_header or cookie
+        return session, security
+
+    async def current_operator(
+        pair: Annotated[tuple[str | None, str | None], Depends(tokens)],
+    ) -> Operator:
+        operator = await auth.check_async(*pair)
+        auth.rate_limit(operator)
+        return operator
+
+    Caller = Annotated[Operator, Depends(current_operator)]
+
+    @router.post("/logon", response_model=LogonReply, tags=["session"], summary="Open a session")
+    async def logon(body: LogonRequest) -> LogonReply:
+        """Check an operator's login and password; answer the session and security tokens."""
+        result = await asyncio.to_thread(auth.logon, body.login, body.password)
+        return LogonReply(sessionToken=result.session_token, securityToken=result.security_token,
+                          expiresAt=result.expires_at, operator=_operator_view(result.operator))
+
+    @router.post("/logoff", response_model=LogoffReply, tags=["session"], summary="Close the session")
+    async def logoff(pair: Annotated[tuple[str | None, str | None], Depends(tokens)]) -> LogoffReply:
+        """Revoke the session; its tokens are refused from now on."""
+        await auth.check_async(*pair)
+        await asyncio.to_thread(auth.logoff, pair[0])
+        return LogoffReply()
+
+    async def ingest_call(request: Request, schema_name: str, method: Method, operator: Operator) -> IngestReply:
+        registry = runtime.registry
+        schema = registry.resolve_staged(schema_name)
+        auth.require_ingest(operator, schema.id)
+        body = await read_body(request, runtime.settings.max_body_bytes)
+        content_type = media_type(request)
+
+        def prepare() -> Call:
+            records = parse_records(body, content_type, schema_name)
+            check_same_schema(registry, schema, records)
+            return build_call(registry, method, records, operator=operator.login, origin=PROTOCOL,
+                              max_records=runtime.settings.max_records_per_call)
+
+        call = await asyncio.to_thread(prepare) if len(body) > _THREAD_BODY_BYTES else prepare()
+        await runtime.writer.submit(call)
+        request.state.ferry_staged = (call.schema_id, len(call.operations))
+        return _ingest_reply(call)
+
+    @router.post("/ingest/{schema}", response_model=IngestReply, tags=["ingest"], openapi_extra=_INGEST_BODY,
+                 summary="Ingest: insert records (xtk:session#Ingest)")
+    async def ingest(request: Request, schema: str, operator: Caller) -> IngestReply:
+        """Stage inserts; with `_key` an existing record is left untouched (its row ends `skipped`).
+
+        The call is atomic: every record is staged, or none is and the first error names its position."""
+        return await ingest_call(request, schema, Method.INGEST, operator)
+
+    @router.post("/ingest-ext/{schema}", response_model=IngestReply, tags=["ingest"], openapi_extra=_INGEST_BODY,
+                 summary="IngestExt: insertOrUpdate, update, delete (xtk:session#IngestExt)")
+    async def ingest_ext(request: Request, schema: str, operator: Caller) -> IngestReply:
+        """Stage updates and deletes by `_key` (or `id`); `_operation` defaults to insertOrUpdate."""
+        return await ingest_call(request, schema, Method.INGEST_EXT, operator)
+
+    @router.get("/records/{record_uuid}", response_model=RecordState, tags=["state"],
+                summary="State of one staged record")
+    async def record(record_uuid: str, operator: Caller) -> RecordState:
+        """staged, synced, skipped (with reason) or failed (with error)."""
+        found = await asyncio.to_thread(_record_state, runtime, _parse_uuid(record_uuid, "record"), operator)
+        if found is None:
+            raise _not_found("record", record_uuid)
+        return found
+
+    @router.get("/requests/{request_id}", response_model=RequestState, tags=["state"],
+                summary="State of one call and of each of its records")
+    async def request_state(request_id: str, operator: Caller) -> RequestState:
+        """Records in document order with their state; operators see only their own calls unless admin."""
+        head = await asyncio.to_thread(runtime.db.store.request, _parse_uuid(request_id, "request"))
+        if head is None or not _may_see(operator, head.get("operator")):
+            raise _not_found("request", request_id)
+        return _request_state(head)
+
+    @router.get("/schemas", response_model=list[SchemaView], tags=["schemas"], summary="Staged schemas")
+    async def schemas(operator: Caller) -> list[SchemaView]:
+        """Every schema calls may ingest into, with its attributes and keys."""
+        return [_schema_view(schema) for schema in runtime.registry.staged()]
+
+    @router.get("/status", response_model=StatusReply, tags=["state"], summary="Staging counts and lag")
+    async def status(operator: Caller) -> StatusReply:
+        """Rows per state and the age of the oldest unsynced row, per staged schema."""
+        found = await asyncio.to_thread(runtime.db.store.status)
+        return StatusReply(schemas=[
+            SchemaStatusView(schema=item.schema_id, counts=item.counts, oldestUnsynced=item.oldest_unsynced,
+                             lagSeconds=round(item.lag_seconds, 3))
+            for item in found
+        ])
+
+    return router
+
+
+def _operator_view(operator: Operator) -> OperatorView:
+    return OperatorView(login=operator.login, admin=operator.admin, schemas=sorted(operator.schemas))
+
+
+def _ingest_reply(call: Call) -> IngestReply:
+    records = [
+        StagedRecord(position=op.position, uuid=str(op.uuid), state="staged", operation=op.op.value,
+                     id=str(op.values["id"]) if op.op is Op.INSERT and "id" in op.values else None)
+        for op in call.operations
+    ]
+    return IngestReply(requestId=str(call.request_id), schema=call.schema_id, method=call.method.value,
+                       result=call.result, count=len(records), records=records)
+
+
+def _parse_uuid(text: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise _not_found(what, text) from None
+
+
+def _not_found(what: str, ident: str) -> FerryError:
+    return FerryError(errors.RECORD_NOT_FOUND, f"no {what} {ident[:64]!r} visible to this operator")
+
+
+def _may_see(operator: Operator, owner: str | None) -> bool:
+    # Someone else's request answers 404, not 403: its existence is not this operator's business.
+    return operator.admin or owner == operator.login
+
+
+def _record_state(runtime: Any, row_uuid: uuid.UUID, operator: Operator) -> RecordState | None:
+    row = runtime.db.store.record(row_uuid)
+    if row is None:
+        return None
+    schema = runtime.registry.get(row["schema"])
+    with runtime.db.pool.connection() as conn:
+        owner = conn.execute("SELECT operator FROM ferry.requests WHERE id = %s", (row["request_id"],)).fetchone()
+        if owner is None or not _may_see(operator, owner[0]):
+            return None
+        position = None
+        if schema is not None:
+            query = sql.SQL("SELECT count(*) FROM {} WHERE _request_id = %s AND _seq <= %s").format(
+                table_ident(schema))
+            found = conn.execute(query, (row["request_id"], row["sequence"])).fetchone()
+            position = int(found[0]) if found else None
+    return _record_view(row, position)
+
+
+def _record_view(row: dict[str, Any], position: int | None) -> RecordState:
+    failed = row["state"] == "failed"
+    return RecordState(uuid=str(row["uuid"]), schema=row["schema"], requestId=str(row["request_id"]),
+                       position=position, operation=row["operation"], key=row["key"], state=row["state"],
+                       reason=None if failed else row["reason"], error=row["reason"] if failed else None,
+                       receivedAt=row["received_at"], doneAt=row["done_at"], values=row["values"])
+
+
+def _request_state(head: dict[str, Any]) -> RequestState:
+    records = [_record_view(row, index + 1) for index, row in enumerate(head["records"])]
+    counts: dict[str, int] = {}
+    for item in records:
+        counts[item.state] = counts.get(item.state, 0) + 1
+    return RequestState(requestId=str(head["id"]), schema=head["schema_id"], method=head["method"],
+                        operator=head["operator"], origin=head["origin"], receivedAt=head["received_at"],
+                        recordCount=head["record_count"], counts=counts, records=records)
+
+
+def _schema_view(schema: Any) -> SchemaView:
+    return SchemaView(
+        id=schema.id, stagingId=schema.staging_id, label=schema.label,
+        attributes=[AttributeView(name=attr.name, type=str(attr.type), length=attr.length, notNull=attr.not_null,
+                                  label=attr.label) for attr in schema.attributes],
+        keys=[KeyView(name=key.name, fields=list(key.fields), internal=key.internal) for key in schema.keys],
+    )
+
