@@ -378,3 +378,8 @@ async def test_openapi_describes_every_route_and_docs_are_served(api: Api) -> No
         "type": "apiKey", "in": "header", "name": "X-Security-Token",
         "description": spec["components"]["securitySchemes"]["SecurityToken"]["description"]}
     assert (await api.client.get("/docs")).status_code == 200
+
+
+async def test_unknown_api_routes_answer_in_the_error_format(api: Api) -> None:
+    assert_error(await api.client.get("/api/v1/nothing/here"), 404, "FRY-300003")
+    assert_error(await api.client.delete("/api/v1/records"), 404, "FRY-300003")

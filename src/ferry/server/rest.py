@@ -228,6 +228,11 @@ def build_router(runtime: Any) -> APIRouter:
             for item in found
         ])
 
+    @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def unknown_route(path: str) -> Response:
+        """Any other path under /api/v1 answers in the API's error format, not FastAPI's."""
+        raise FerryError(errors.NOT_FOUND, f"no API route /api/v1/{path[:100]}; see /docs")
+
     return router
 
 
