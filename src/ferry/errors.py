@@ -64,6 +64,15 @@ UNSUPPORTED_MEDIA_TYPE = Code("FRY-600009", "unsupported content type")
 BAD_REQUEST = Code("FRY-600010", "malformed request")
 RECORD_NOT_FOUND = Code("FRY-600011", "record or request not found")
 
+# Queries (xtk:queryDef and the REST read API).
+BAD_QUERY = Code("FRY-700001", "invalid query definition")
+EXPRESSION_SYNTAX = Code("FRY-700002", "invalid expression")
+QUERY_UNKNOWN_ATTRIBUTE = Code("FRY-700003", "attribute not in the schema")
+FUNCTION_NOT_ALLOWED = Code("FRY-700004", "function not allowed")
+EXPRESSION_TOO_COMPLEX = Code("FRY-700005", "expression too long or too deeply nested")
+QUERY_TYPE_MISMATCH = Code("FRY-700006", "value does not fit the compared expression")
+QUERY_NO_RECORD = Code("FRY-700007", "no record matches the query")
+
 
 class FerryError(Exception):
     """An error a caller can act on; never a bare traceback."""
