@@ -1,0 +1,97 @@
+"""The scheduler: every staged schema synced every `sync_interval` seconds, the purge, and runs on demand."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+
+from ferry.config import Settings
+from ferry.errors import FerryError
+from ferry.staging.database import StagingDatabase
+from ferry.sync.workflow import RunResult, purge, run_once
+from ferry.warehouse.base import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Runs syncs on one worker thread (runs of this process never overlap; other processes are kept out by the
+    per-schema PostgreSQL lock). `start()` adds the periodic loop; `trigger()` works with or without it."""
+
+    def __init__(self, db: StagingDatabase, warehouse: Warehouse, settings: Settings) -> None:
+        self.db = db
+        self.warehouse = warehouse
+        self.settings = settings
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferry-sync")
+        self._futures: dict[uuid.UUID, Future[RunResult]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the periodic loop (first run right away)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="ferry-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop the loop, let the current run finish, release the worker."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def trigger(self, schema_id: str | None = None) -> list[uuid.UUID]:
+        """Queue a sync of one schema (or of every staged schema) now; returns the run ids."""
+        self.db.reload_schemas()
+        if schema_id is None:
+            schema_ids = [schema.id for schema in self.db.registry.staged()]
+        else:
+            schema = self.db.registry.resolve_staged(schema_id)
+            schema_ids = [schema.id]
+        run_ids = []
+        for sid in schema_ids:
+            run_id = uuid.uuid4()
+            with self._lock:
+                self._futures[run_id] = self._executor.submit(self._run, sid, run_id)
+            run_ids.append(run_id)
+        return run_ids
+
+    def wait(self, run_ids: list[uuid.UUID], timeout: float | None = None) -> list[RunResult]:
+        """Wait for runs started by `trigger` and return their results (in the same order)."""
+        with self._lock:
+            futures = [self._futures[run_id] for run_id in run_ids]
+        wait_futures(futures, timeout=timeout)
+        results = [future.result(timeout=0) for future in futures]
+        with self._lock:
+            for run_id in run_ids:
+                self._futures.pop(run_id, None)
+        return results
+
+    def _run(self, schema_id: str, run_id: uuid.UUID) -> RunResult:
+        return run_once(self.db, self.warehouse, schema_id, self.settings, run_id=run_id)
+
+    def _loop(self) -> None:
+        interval = max(1.0, float(self.settings.sync_interval))
+        next_due = time.monotonic()
+        while not self._stop.is_set():
+            if time.monotonic() >= next_due:
+                next_due = time.monotonic() + interval
+                try:
+                    run_ids = self.trigger(None)
+                    self._executor.submit(purge, self.db, self.settings)
+                    self.wait(run_ids)
+                except FerryError as exc:
+                    log.warning("scheduled sync: %s", exc.text)
+                except RuntimeError:
+                    return  # the executor was shut down by stop()
+                except Exception:
+                    log.exception("scheduled sync failed")
+            self._stop.wait(max(0.05, min(1.0, next_due - time.monotonic())))
