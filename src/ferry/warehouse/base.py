@@ -198,6 +198,10 @@ def _summarise(batch_id: str, read: int, parts: list[pa.Table], failed: dict[int
 
 
 def _message(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
+    text = str(exc).strip()
+    if "ERROR:" in text:
+        # libpq via ADBC: "…Failed to execute query '<the statement>': ERROR:  value too long…"
+        text = text.rsplit("ERROR:", 1)[1].strip()
+    lines = text.splitlines()
+    first = lines[0].strip() if lines else type(exc).__name__
     return first[:500]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Sequence
@@ -103,7 +104,7 @@ class _DuckTransaction(Transaction):
             return self._cur.sql(
                 f"SELECT DISTINCT {cols} FROM {table} t JOIN __ferry_keys k ON {on}").to_arrow_table()  # noqa: S608
         finally:
-            self._cur.unregister("__ferry_keys")
+            _unregister(self._cur, "__ferry_keys")
 
     def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table) -> None:
         table = quote(table_name(schema))
@@ -117,7 +118,7 @@ class _DuckTransaction(Transaction):
                 self._cur.execute(statements.update_sql(schema, table, key, names, "__ferry_g", "now()"))
                 self._cur.execute(statements.insert_sql(schema, table, names, "__ferry_g", "now()"))
         finally:
-            self._cur.unregister("__ferry_g")
+            _unregister(self._cur, "__ferry_g")
 
     def write_ledger(self, batch_id: str, schema_id: str, outcome: BatchOutcome) -> None:
         self._cur.execute(f"INSERT INTO {LEDGER} VALUES (?, ?, now(), ?, ?)",  # noqa: S608
@@ -134,3 +135,9 @@ class _DuckTransaction(Transaction):
             pass
         finally:
             self._cur.close()
+
+
+def _unregister(cur: duckdb.DuckDBPyConnection, name: str) -> None:
+    # In an aborted transaction this fails too; the original error is the one to report.
+    with contextlib.suppress(duckdb.Error):
+        cur.unregister(name)
