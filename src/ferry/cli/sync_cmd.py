@@ -1,0 +1,101 @@
+"""`ferry sync [SCHEMA] [--wait]` and `ferry workflows` (the history of runs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from rich.table import Table
+
+from ferry.cli.common import DataDir, console, fail, open_staging, settings_for
+from ferry.errors import FerryError
+from ferry.sync import RunResult, run_once
+from ferry.warehouse import open_warehouse
+from ferry.workflows import list_runs
+
+
+def sync(
+    schema: Annotated[str | None, typer.Argument(help="Staged schema (e.g. nms:recipient); default: all.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for a worker already syncing the schema instead of "
+                                       "skipping it.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Run ffdaReplicateStagingData now, in this process, until everything staged so far is synced.
+
+    The sync always runs synchronously here; without --wait a schema another worker is already syncing is skipped.
+    """
+    settings = settings_for(data_dir)
+    with open_staging(settings) as db:
+        db.reload_schemas()
+        if schema is None:
+            schema_ids = [s.id for s in db.registry.staged()]
+        else:
+            try:
+                schema_ids = [db.registry.resolve_staged(schema).id]
+            except FerryError as exc:
+                fail(exc)
+        try:
+            warehouse = open_warehouse(settings.effective_warehouse_url)
+        except FerryError as exc:
+            fail(exc)
+        results: list[RunResult] = []
+        try:
+            pending = {item.schema_id: item.counts["staged"] for item in db.store.status()}
+            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console, transient=True) as bar:
+                for schema_id in schema_ids:
+                    task = bar.add_task(f"sync {schema_id}", total=max(1, pending.get(schema_id, 0)))
+
+                    def advance(result: RunResult, task: TaskID = task) -> None:
+                        bar.update(task, completed=result.counts["read"])
+
+                    results.append(run_once(db, warehouse, schema_id, settings, wait=wait, progress=advance))
+        finally:
+            warehouse.close()
+    table = Table("schema", "state", "batches", "read", "inserted", "updated", "deleted", "skipped", "failed",
+                  "seconds")
+    for r in results:
+        seconds = (r.ended_at - r.started_at).total_seconds() if r.ended_at else 0.0
+        c = r.counts
+        table.add_row(r.schema_id or "", _state(r.state), str(r.batches), str(c["read"]), str(c["inserted"]),
+                      str(c["updated"]), str(c["deleted"]), str(c["skipped"]), str(c["failed"]), f"{seconds:.1f}")
+    console.print(table)
+    for r in results:
+        if r.error:
+            console.print(f"{r.schema_id}: [red]{r.error}[/]")
+    if any(r.state == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+def workflows(
+    schema: Annotated[str | None, typer.Argument(help="Only runs of this schema.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
+    data_dir: DataDir = None,
+) -> None:
+    """The latest runs of the sync and purge workflows, newest first."""
+    with open_staging(settings_for(data_dir)) as db:
+        runs = list_runs(db.pool, schema, limit=limit)
+    table = Table("started (UTC)", "workflow", "schema", "state", "read", "ins", "upd", "del", "skip", "fail", "s",
+                  "error")
+    for run in runs:
+        ended = run["ended_at"]
+        seconds = f"{(ended - run['started_at']).total_seconds():.1f}" if ended else "-"
+        started = run["started_at"].astimezone(dt.UTC).strftime("%m-%d %H:%M:%S")
+        table.add_row(started, run["workflow"], run["schema_id"] or "", _state(run["state"]),
+                      str(run["rows_read"]), str(run["rows_inserted"]),
+                      str(run["rows_updated"]), str(run["rows_deleted"]), str(run["rows_skipped"]),
+                      str(run["rows_failed"]), seconds, run["error"] or "")
+    console.print(table)
+
+
+def _state(state: str) -> str:
+    colour = {"succeeded": "green", "failed": "red", "skipped": "yellow"}.get(state, "white")
+    return f"[{colour}]{state}[/]"
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `sync` and `workflows` to `app`."""
+    app.command("sync")(sync)
+    app.command("workflows")(workflows)
