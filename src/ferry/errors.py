@@ -44,6 +44,13 @@ EMBEDDED_START_FAILED = Code("FRY-300002", "embedded PostgreSQL failed to start"
 NOT_FOUND = Code("FRY-300003", "not found")
 CONFIG_ERROR = Code("FRY-300004", "configuration error")
 
+# Server and SOAP router.
+SOAP_MALFORMED = Code("FRY-400001", "malformed SOAP request")
+SOAP_MISSING_PARAMETER = Code("FRY-400002", "missing SOAP parameter")
+SOAP_UNKNOWN_METHOD = Code("FRY-400003", "unknown SOAP method")
+SERVER_INTERNAL = Code("FRY-400004", "internal server error")
+SERVER_STOPPING = Code("FRY-400005", "server shutting down")
+
 # Sync workflow and warehouses.
 WAREHOUSE_UNAVAILABLE = Code("FRY-500001", "warehouse unavailable")
 WAREHOUSE_URL = Code("FRY-500002", "unsupported warehouse URL")

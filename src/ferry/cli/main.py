@@ -22,6 +22,9 @@ def _register() -> None:
     from ferry.cli import operator_cmd
 
     operator_cmd.register(app)
+    from ferry.cli import serve_cmd
+
+    serve_cmd.register(app)
     from ferry.cli import sync_cmd
 
     sync_cmd.register(app)

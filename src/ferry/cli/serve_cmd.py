@@ -1,0 +1,74 @@
+"""`ferry serve`: the SOAP router, REST API, health and metrics on uvicorn, in one process."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ferry.cli.common import DataDir, console, fail, settings_for
+from ferry.errors import FerryError
+
+log = logging.getLogger(__name__)
+
+
+def _loop_and_http() -> tuple[str, str]:
+    """uvloop and httptools when installed (they are, with uvicorn[standard]), else the pure-Python ones."""
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    try:
+        import httptools  # noqa: F401
+
+        http = "httptools"
+    except ImportError:
+        http = "h11"
+    return loop, http
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on. Default 127.0.0.1 or FERRY_HOST.",
+                                             show_default=False)] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on. Default 8080 or FERRY_PORT.",
+                                             show_default=False)] = None,
+    data_dir: DataDir = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve ferry until SIGTERM / SIGINT; in-flight calls are committed before it exits."""
+    import uvicorn
+
+    from ferry.server.app import create_app
+    from ferry.server.runtime import Runtime
+
+    settings = settings_for(data_dir, host=host, port=port)
+    try:
+        runtime = Runtime(settings)
+    except FerryError as exc:
+        fail(exc)
+    try:
+        if settings.admin_password and runtime.auth.ensure_admin(settings.admin_password):
+            console.print("operator [bold]admin[/] created from FERRY_ADMIN_PASSWORD")
+        app = create_app(runtime)
+        loop, http = _loop_and_http()
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, loop=loop, http=http, lifespan="on",
+                                log_level=log_level, timeout_graceful_shutdown=30, server_header=False)
+        where = Path(settings.data_dir).resolve()
+        staging = "configured PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {where}"
+        console.print(f"ferry listening on http://{settings.host}:{settings.port} "
+                      f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1, staging: {staging})", highlight=False)
+        # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
+        # shutdown (which drains the group committer).
+        uvicorn.Server(config).run()
+    finally:
+        runtime.close()
+        console.print("ferry stopped")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ferry serve` to the CLI."""
+    app.command("serve")(serve)

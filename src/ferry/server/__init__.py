@@ -1,0 +1,1 @@
+"""The ASGI server: Campaign SOAP router, REST API, health, metrics, around one Runtime."""

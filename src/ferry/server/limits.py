@@ -1,0 +1,122 @@
+"""Request hardening: a body-size limit checked while the body streams in (never buffered first), and `//` paths.
+
+`BodyLimitMiddleware` answers 413 from the Content-Length alone, or as soon as a streamed body passes the limit:
+the receive channel raises `BodyTooLarge` (a FerryError FRY-600008), which any handler may turn into its own
+error reply; when none does, the middleware answers 413 itself.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ferry import errors
+from ferry.errors import FerryError
+from ferry.soap import writer
+
+SOAP_PATH_PREFIX = "/nl/jsp/"
+
+
+class BodyTooLarge(FerryError):
+    """The request body passed `settings.max_body_bytes`."""
+
+    def __init__(self, limit: int, declared: int | None = None) -> None:
+        size = f"{declared} bytes" if declared is not None else "larger than the limit"
+        super().__init__(errors.BODY_TOO_LARGE, f"the request body is {size}; the limit is {limit} bytes "
+                         "(setting max_body_bytes); split the call")
+        self.limit = limit
+
+
+def too_large_body(path: str, exc: FerryError) -> tuple[bytes, str]:
+    """The 413 reply body: a SOAP fault for SOAP paths, a JSON error elsewhere."""
+    if path.startswith(SOAP_PATH_PREFIX):
+        return writer.fault(exc.text), writer.CONTENT_TYPE
+    return json.dumps({"error": exc.to_dict()}).encode("utf-8"), "application/json"
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over `max_bytes` with HTTP 413, reading at most `max_bytes` of them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _reply_413(scope, send, BodyTooLarge(limit, declared))
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await _reply_413(scope, send, exc)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _reply_413(scope: Scope, send: Send, exc: FerryError) -> None:
+    body, content_type = too_large_body(scope.get("path", ""), exc)
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class CollapseSlashesMiddleware:
+    """`//nl/jsp/soaprouter.jsp` (an SDK endpoint with a trailing slash) routes like `/nl/jsp/soaprouter.jsp`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("//"):
+            scope = dict(scope)
+            scope["path"] = "/" + path.lstrip("/")
+        await self.app(scope, receive, send)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The whole body, raising BodyTooLarge past `limit` bytes (also when no middleware is installed)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

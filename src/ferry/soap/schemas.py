@@ -1,0 +1,92 @@
+"""Schema descriptions served through `xtk:persist#GetEntityIfMoreRecent` (reference acc-js-sdk-protocol.md §5)."""
+
+from __future__ import annotations
+
+from ferry.schema.model import Schema
+from ferry.schema.registry import SchemaRegistry
+from ferry.schema.staging import derive_staging_schema
+from ferry.soap.writer import attr
+
+# Ingest / IngestExt / Write / WriteCollection / GetEntityIfMoreRecent sit in the persist interface, as in
+# Campaign v8: the SDK then calls them with URN `xtk:persist|xtk:session`.
+XTK_SESSION = """<schema namespace="xtk" name="session" implements="xtk:persist" label="Sessions">
+  <interface name="persist">
+    <method name="Write" static="true"><parameters><param name="doc" type="DOMDocument"/></parameters></method>
+    <method name="WriteCollection" static="true"><parameters><param name="doc" type="DOMDocument"/></parameters>
+    </method>
+    <method name="Ingest" static="true"><parameters>
+      <param name="doc" type="DOMDocument"/><param name="sUuids" type="string" inout="out"/></parameters></method>
+    <method name="IngestExt" static="true"><parameters><param name="doc" type="DOMDocument"/></parameters></method>
+    <method name="GetEntityIfMoreRecent" static="true"><parameters>
+      <param name="pk" type="string"/><param name="md5" type="string"/>
+      <param name="doc" type="DOMDocument" inout="out"/><param name="mustExist" type="boolean"/></parameters></method>
+  </interface>
+  <element name="session"/>
+  <element name="userInfo"/>
+  <methods>
+    <method name="Logon" static="true"><parameters>
+      <param name="login" type="string"/><param name="password" type="string"/>
+      <param name="parameters" type="DOMElement"/>
+      <param name="sessionToken" type="string" inout="out"/><param name="sessionInfo" type="DOMElement" inout="out"/>
+      <param name="securityToken" type="string" inout="out"/></parameters></method>
+    <method name="Logoff" static="true"/>
+    <method name="GetServerTime" static="true"><parameters>
+      <param name="serverTime" type="datetime" inout="out"/></parameters></method>
+    <method name="GetOption" static="true"><parameters><param name="name" type="string"/>
+      <param name="value" type="string" inout="out"/><param name="type" type="byte" inout="out"/></parameters></method>
+  </methods>
+</schema>"""
+
+ENTITY_SCHEMA = "xtk:schema"
+
+
+def data_schema_xml(schema: Schema) -> str:
+    """A schema as `<schema namespace name><element><attribute/>…</element></schema>` (enough for getSchema)."""
+    head = f'<schema namespace="{attr(schema.namespace)}" name="{attr(schema.name)}" label="{attr(schema.label)}"'
+    if schema.staging_source:
+        head += f' stgSrcSchema="{attr(schema.staging_source)}"'
+    lines = [head + ">"]
+    element = f'  <element name="{attr(schema.name)}" label="{attr(schema.label)}"'
+    if schema.autopk:
+        element += ' autopk="true"'
+    if schema.autouuid:
+        element += ' autouuid="true"'
+    if schema.auto_stg:
+        element += ' autoStg="true"'
+    lines.append(element + ">")
+    for key in schema.keys:
+        internal = ' internal="true"' if key.internal else ""
+        fields = "".join(f'<keyfield xpath="@{attr(name)}"/>' for name in key.fields)
+        lines.append(f'    <key name="{attr(key.name)}"{internal}>{fields}</key>')
+    for attribute in schema.attributes:
+        text = f'    <attribute name="{attr(attribute.name)}" type="{attr(attribute.type.value)}"'
+        if attribute.length:
+            text += f' length="{attribute.length}"'
+        if attribute.label:
+            text += f' label="{attr(attribute.label)}"'
+        if attribute.not_null:
+            text += ' notNull="true"'
+        lines.append(text + "/>")
+    lines.append("  </element>")
+    lines.append("</schema>")
+    return "\n".join(lines)
+
+
+def describe(registry: SchemaRegistry, pk: str) -> str | None:
+    """The entity named by `pk` (`xtk:schema|ns:name`): xtk:session, a staged schema or its `Stg`; None if unknown."""
+    entity, sep, schema_id = pk.partition("|")
+    if not sep or entity.strip() != ENTITY_SCHEMA:
+        return None
+    schema_id = schema_id.strip()
+    if schema_id == "xtk:session":
+        return XTK_SESSION
+    schema = registry.get(schema_id)
+    if schema is not None and schema.staged:
+        return data_schema_xml(schema)
+    if schema_id.endswith("Stg"):
+        source = registry.get(schema_id[:-3])
+        if source is not None and source.staged:
+            staging = derive_staging_schema(source)
+            if staging.id == schema_id:
+                return data_schema_xml(staging)
+    return None

@@ -1,0 +1,90 @@
+"""A document/literal WSDL for `xtk:session`, as Campaign's `/nl/jsp/schemawsdl.jsp` serves, loadable by zeep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ferry.soap.writer import SOAP_ENCODING, attr
+
+XSD_TYPES = {"string": "s:string", "datetime": "s:dateTime", "byte": "s:byte", "boolean": "s:boolean",
+             "DOMElement": "tns:Element", "DOMDocument": "tns:Element"}
+
+
+@dataclass(frozen=True)
+class WsdlMethod:
+    """One operation: inputs after `sessiontoken`, outputs, with Campaign's element names (`strLogin`, …)."""
+
+    name: str
+    inputs: tuple[tuple[str, str], ...] = ()
+    outputs: tuple[tuple[str, str], ...] = ()
+
+
+SESSION_METHODS = (
+    WsdlMethod("Logon", (("strLogin", "string"), ("strPassword", "string"), ("elemParameters", "DOMElement")),
+               (("pstrSessionToken", "string"), ("pSessionInfo", "DOMElement"), ("pstrSecurityToken", "string"))),
+    WsdlMethod("Logoff"),
+    WsdlMethod("GetServerTime", (), (("ptmServerTime", "datetime"),)),
+    WsdlMethod("GetOption", (("strName", "string"),), (("pstrValue", "string"), ("pbyteType", "byte"))),
+    WsdlMethod("Ingest", (("domDoc", "DOMDocument"),), (("pstrSUuids", "string"),)),
+    WsdlMethod("IngestExt", (("domDoc", "DOMDocument"),)),
+)
+
+SERVICES = {"xtk:session": SESSION_METHODS}
+
+
+def _elements(fields: tuple[tuple[str, str], ...]) -> str:
+    return "".join(f'<s:element minOccurs="0" maxOccurs="1" name="{name}" type="{XSD_TYPES[kind]}"/>'
+                   for name, kind in fields)
+
+
+def wsdl(schema_id: str, location: str) -> str | None:
+    """The WSDL of `schema_id` with its endpoint at `location`; None when ferry serves no such SOAP service."""
+    methods = SERVICES.get(schema_id)
+    if methods is None:
+        return None
+    urn = f"urn:{schema_id}"
+    service = schema_id.replace(":", "_")
+    types, messages, ports, bindings = [], [], [], []
+    for method in methods:
+        name = method.name
+        types.append(f'<s:element name="{name}"><s:complexType><s:sequence>'
+                     '<s:element minOccurs="0" maxOccurs="1" name="sessiontoken" type="s:string"/>'
+                     f'{_elements(method.inputs)}</s:sequence></s:complexType></s:element>')
+        types.append(f'<s:element name="{name}Response"><s:complexType><s:sequence>'
+                     f'{_elements(method.outputs)}</s:sequence></s:complexType></s:element>')
+        messages.append(f'<wsdl:message name="{name}In"><wsdl:part name="parameters" element="tns:{name}"/>'
+                        f'</wsdl:message><wsdl:message name="{name}Out">'
+                        f'<wsdl:part name="parameters" element="tns:{name}Response"/></wsdl:message>')
+        ports.append(f'<wsdl:operation name="{name}"><wsdl:input message="tns:{name}In"/>'
+                     f'<wsdl:output message="tns:{name}Out"/></wsdl:operation>')
+        bindings.append(f'<wsdl:operation name="{name}"><soap:operation soapAction="{schema_id}#{name}" '
+                        f'style="document"/><wsdl:input><soap:body encodingStyle="{SOAP_ENCODING}" use="literal"/>'
+                        f'</wsdl:input><wsdl:output><soap:body encodingStyle="{SOAP_ENCODING}" use="literal"/>'
+                        '</wsdl:output></wsdl:operation>')
+    nl = "\n"
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<wsdl:definitions xmlns="{urn}" xmlns:s="http://www.w3.org/2001/XMLSchema" \
+xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:tns="{urn}" \
+xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" targetNamespace="{urn}">
+<wsdl:types>
+<s:schema elementFormDefault="qualified" targetNamespace="{urn}">
+<s:complexType name="Element"><s:sequence><s:any processContents="lax" minOccurs="0" maxOccurs="unbounded"/>\
+</s:sequence><s:anyAttribute processContents="lax"/></s:complexType>
+{nl.join(types)}
+</s:schema>
+</wsdl:types>
+{nl.join(messages)}
+<wsdl:portType name="{service}MethodsSoap">
+{nl.join(ports)}
+</wsdl:portType>
+<wsdl:binding name="{service}MethodsSoap" type="tns:{service}MethodsSoap">
+<soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+{nl.join(bindings)}
+</wsdl:binding>
+<wsdl:service name="XtkSession">
+<wsdl:port binding="tns:{service}MethodsSoap" name="{service}MethodsSoap">
+<soap:address location="{attr(location)}"/>
+</wsdl:port>
+</wsdl:service>
+</wsdl:definitions>
+"""
