@@ -123,6 +123,8 @@ def _string(source: str, start: int) -> tuple[str, int]:
             i += 2
         elif ch == quote:
             return "".join(out), i + 1
+        elif ch == "\x00":
+            raise syntax_error(source, i + 1, "NUL character in a string")
         else:
             out.append(ch)
             i += 1
