@@ -1,0 +1,123 @@
+"""Sync rate: N staged rows of nms:recipient into a DuckDB or PostgreSQL warehouse; then one 100k-row upsert batch.
+
+    python bench/sync_rate.py --rows 1000000 --warehouse duckdb [--admin-url postgresql://postgres@127.0.0.1/postgres]
+
+Stages N keyless inserts directly with SQL (the write path has its own bench), syncs them with the default batch
+size and reports rows/s and memory (peak and per-batch RSS); then stages `--upsert` IngestExt insertOrUpdate rows
+keyed on @email (half hit existing records, half are new) and times their sync as one batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from ferry.config import Settings
+from ferry.staging import StagingDatabase
+from ferry.sync import RunResult, run_once
+from ferry.warehouse import open_warehouse
+
+
+def rss_mb() -> float:
+    """Current resident set size in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_mb() -> float:
+    """Peak resident set size of this process in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stage_inserts(db: StagingDatabase, rows: int, start: int, op: str, key: list[str] | None) -> None:
+    """Stage rows with SQL, 200k per statement: emails e{start}..e{start+rows-1}@x.test."""
+    request = uuid.uuid4()
+    with db.pool.connection() as conn:
+        conn.execute("INSERT INTO ferry.requests (id, schema_id, method, record_count, origin) "
+                     "VALUES (%s, 'nms:recipient', 'IngestExt', %s, 'bench')", (request, rows))
+        for lo in range(start, start + rows, 200_000):
+            hi = min(start + rows, lo + 200_000) - 1
+            conn.execute(
+                "INSERT INTO ferry_stg.nms_recipient (_uuid, _request_id, _op, _key, _present, id, email, "
+                "\"firstName\", \"lastName\", gender, \"blackList\") "
+                "SELECT u, %s, %s, %s, "
+                "CASE WHEN %s = 'insert' THEN ARRAY['id','email','firstName','lastName','gender','blackList'] "
+                "ELSE ARRAY['email','firstName','lastName','gender','blackList'] END, "
+                "CASE WHEN %s = 'insert' THEN u::text END, 'e' || g || '@x.test', 'First' || g, 'Last' || (g %% 977), "
+                "(g %% 3)::smallint, g %% 50 = 0 "
+                "FROM (SELECT g, gen_random_uuid() AS u FROM generate_series(%s::bigint, %s::bigint) g) s",
+                (request, op, key, op, op, lo, hi))
+
+
+def timed_sync(db: StagingDatabase, url: str, settings: Settings, label: str) -> RunResult:
+    """One run of the workflow, with per-batch RSS."""
+    warehouse = open_warehouse(url)
+    samples: list[float] = []
+    started = time.perf_counter()
+    try:
+        result = run_once(db, warehouse, "nms:recipient", settings, progress=lambda r: samples.append(rss_mb()))
+    finally:
+        warehouse.close()
+    seconds = time.perf_counter() - started
+    read = result.counts["read"]
+    print(f"{label}: {result.state} {read} rows in {seconds:.1f}s = {read / seconds:,.0f} rows/s, "
+          f"{result.batches} batches, counts {result.counts}")
+    if samples:
+        print(f"  RSS per batch (MB): first {samples[0]:.0f}, max {max(samples):.0f}, last {samples[-1]:.0f}; "
+              f"peak RSS {peak_mb():.0f} MB")
+    if result.error:
+        print("  error:", result.error)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--upsert", type=int, default=100_000)
+    parser.add_argument("--warehouse", choices=["duckdb", "postgresql"], default="duckdb")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1/postgres")
+    args = parser.parse_args()
+
+    run = uuid.uuid4().hex[:8]
+    names = [f"ferry_bench_stg_{run}", f"ferry_bench_wh_{run}"]
+    with psycopg.connect(args.admin_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    tmp = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
+    staging_url = make_conninfo(args.admin_url, dbname=names[0])
+    if args.warehouse == "duckdb":
+        url = f"duckdb:///{tmp / 'warehouse.duckdb'}"
+    else:
+        url = args.admin_url.rsplit("/", 1)[0] + "/" + names[1]
+    settings = Settings.from_env(database_url=staging_url, data_dir=tmp)
+    try:
+        with StagingDatabase.open(settings) as db:
+            t0 = time.perf_counter()
+            stage_inserts(db, args.rows, 0, "insert", None)
+            print(f"staged {args.rows} rows in {time.perf_counter() - t0:.1f}s; batch_rows={settings.batch_rows}")
+            timed_sync(db, url, settings, f"sync {args.rows} inserts into {args.warehouse}")
+            if args.upsert:
+                half = args.upsert // 2
+                stage_inserts(db, args.upsert, args.rows - half, "insertOrUpdate", ["email"])
+                one_batch = dataclasses.replace(settings, batch_rows=args.upsert, batch_bytes=1 << 40)
+                timed_sync(db, url, one_batch,
+                           f"one {args.upsert}-row insertOrUpdate batch into a {args.rows}-row {args.warehouse} table")
+    finally:
+        with psycopg.connect(args.admin_url, autocommit=True) as conn:
+            for name in names:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+if __name__ == "__main__":
+    main()
