@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,6 +31,29 @@ def _loop_and_http() -> tuple[str, str]:
     except ImportError:
         http = "h11"
     return loop, http
+
+
+def _server_class() -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, minus re-raising SIGTERM / SIGINT after its graceful shutdown.
+
+        uvicorn re-raises the captured signal once it has stopped, which would kill the process before ferry closes
+        the staging pool and stops the embedded PostgreSQL; ferry exits normally instead.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    captured = getattr(self, "_captured_signals", None)
+                    if isinstance(captured, list):
+                        captured.clear()
+
+    return Server
 
 
 def serve(
@@ -63,7 +88,7 @@ def serve(
                       f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1, staging: {staging})", highlight=False)
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).
-        uvicorn.Server(config).run()
+        _server_class()(config).run()
     finally:
         runtime.close()
         console.print("ferry stopped")
