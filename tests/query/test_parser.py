@@ -144,3 +144,16 @@ def test_error_text_carries_the_code() -> None:
     with pytest.raises(FerryError) as caught:
         parse_expression("pg_sleep(10)")
     assert caught.value.text.startswith("FRY-700004 ")
+
+
+def test_long_flat_chains_are_bounded() -> None:
+    with pytest.raises(FerryError) as caught:
+        parse_expression(" + ".join(["@g"] * 300) + " = 1")
+    assert caught.value.code == errors.EXPRESSION_TOO_COMPLEX
+    assert parse_expression(" + ".join(["@g"] * 60) + " = 1") is not None
+
+
+def test_nul_in_a_string_is_refused() -> None:
+    with pytest.raises(FerryError) as caught:
+        parse_expression("@a = 'x\x00y'")
+    assert "NUL" in caught.value.message

@@ -127,3 +127,10 @@ def test_query_from_params_refusals(kwargs: dict[str, object]) -> None:
     with pytest.raises(FerryError) as caught:
         query_from_params("nms:recipient", **kwargs)  # type: ignore[arg-type]
     assert caught.value.code.code.startswith("FRY-700")
+
+
+def test_many_conditions_make_a_shallow_tree() -> None:
+    from ferry.query.ast import depth
+    many = "".join("<condition expr='@a = 1'/>" for _ in range(200))
+    query = parse(f"<queryDef schema='nms:recipient'><where>{many}</where></queryDef>")
+    assert query.where is not None and depth(query.where) <= 10

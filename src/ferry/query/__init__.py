@@ -1,4 +1,12 @@
-"""Campaign queries (xtk:queryDef and the REST read API): parse, compile to bound SQL, shape results."""
+"""Campaign queries (xtk:queryDef and the REST read API): parse, compile to bound SQL, shape results.
+
+Flow: `parse_query_def(<queryDef>)` or `query_from_params(...)` → `compile_query(query, schema, table, dialect)`
+→ run `sql` with `params` on the warehouse → `rows_to_xml(...)` (SOAP) or `rows_to_json(...)` (REST).
+Choices: `get`/`getIfExists` read LIMIT 1 (the first row in orderBy order); an unnamed computed node is called
+expr0, expr1, … (counting unnamed computed nodes only); no select node means every schema attribute; a
+condition's boolOperator links it to the next sibling, AND binding tighter than OR; an empty string counts as
+NULL (IS NULL matches it, and results leave it out) as in Campaign.
+"""
 
 from ferry.query.ast import Expr
 from ferry.query.compiler import CompiledQuery, Dialect, OutputColumn, compile_query, quote_identifier

@@ -97,3 +97,14 @@ def walk(node: Expr) -> list[Expr]:
     for child in children(node):
         out.extend(walk(child))
     return out
+
+
+def depth(node: Expr) -> int:
+    """The height of the tree, computed without recursion (trees are checked before recursive compilation)."""
+    deepest = 0
+    stack: list[tuple[Expr, int]] = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children(current))
+    return deepest

@@ -23,6 +23,8 @@ from ferry.schema import Schema
 from ferry.schema.types import TEXT_TYPES, AttrType, coerce
 
 Dialect = TypingLiteral["duckdb", "postgres"]
+# Compilation recurses over the tree (a few frames per level); keep well inside Python's recursion limit.
+MAX_TREE_HEIGHT = 128
 
 _MARKER = re.compile("\x00([0-9]+)\x00")
 _INTEGERS = frozenset({AttrType.BYTE, AttrType.SHORT, AttrType.LONG, AttrType.INT, AttrType.INT64})
@@ -94,6 +96,12 @@ def compile_query(query: QueryDef, schema: Schema, table: str, dialect: Dialect,
     """
     if dialect not in ("duckdb", "postgres"):
         raise ValueError(f"unsupported dialect {dialect!r}")
+    trees = [n.expr for n in query.select] + [n.expr for n in query.order_by]
+    if query.where is not None:
+        trees.append(query.where)
+    if any(ast.depth(tree) > MAX_TREE_HEIGHT for tree in trees):
+        raise FerryError(errors.EXPRESSION_TOO_COMPLEX,
+                         f"the query nests more than {MAX_TREE_HEIGHT} levels of operators and conditions")
     return _Compiler(schema, dialect).compile(query, table, max_rows)
 
 

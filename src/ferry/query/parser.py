@@ -9,11 +9,13 @@ from decimal import Decimal
 
 from ferry import errors
 from ferry.errors import FerryError
-from ferry.query.ast import AttrRef, Binary, Call, Expr, InList, IsNull, Literal, Unary
+from ferry.query.ast import AttrRef, Binary, Call, Expr, InList, IsNull, Literal, Unary, depth
 from ferry.query.functions import lookup
 from ferry.query.tokens import Kind, Token, shown, syntax_error, tokenize
 
 MAX_DEPTH = 32
+# Height of the parsed tree: long flat chains (a + b + c …) nest too, and compilation recurses over the tree.
+MAX_TREE_HEIGHT = 64
 MAX_IN_ITEMS = 1000
 _COMPARE = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -22,7 +24,11 @@ def parse_expression(source: str) -> Expr:
     """Parse one expression; refuse anything outside the grammar with a FerryError naming text and column."""
     if not source.strip():
         raise FerryError(errors.EXPRESSION_SYNTAX, "empty expression")
-    return _Parser(source).parse()
+    tree = _Parser(source).parse()
+    if depth(tree) > MAX_TREE_HEIGHT:
+        raise FerryError(errors.EXPRESSION_TOO_COMPLEX,
+                         f"expression has more than {MAX_TREE_HEIGHT} levels of operators; split it into conditions")
+    return tree
 
 
 class _Parser:

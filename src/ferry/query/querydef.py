@@ -207,20 +207,22 @@ def _combine(conditions: list[etree._Element], counter: list[int], depth: int) -
             raise FerryError(errors.EXPRESSION_TOO_COMPLEX, f"more than {MAX_CONDITIONS} conditions")
         terms.append(_condition(condition, counter, depth))
     # Split into OR-separated runs of AND-joined terms.
-    disjuncts: list[Expr] = []
-    current = terms[0]
+    runs: list[list[Expr]] = [[terms[0]]]
     for condition, term in zip(conditions[:-1], terms[1:], strict=True):
         if _bool_operator(condition) == "OR":
-            disjuncts.append(current)
-            current = term
+            runs.append([term])
         else:
-            current = Binary("AND", current, term)
-    disjuncts.append(current)
-    result = disjuncts[0]
-    for term in disjuncts[1:]:
-        result = Binary("OR", result, term)
+            runs[-1].append(term)
     _bool_operator(conditions[-1])  # validate even the last one, whose operator links to nothing
-    return result
+    return _balanced("OR", [_balanced("AND", run) for run in runs])
+
+
+def _balanced(op: str, terms: list[Expr]) -> Expr:
+    """Join terms with an associative operator as a balanced tree (shallow, whatever the number of terms)."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return Binary(op, _balanced(op, terms[:middle]), _balanced(op, terms[middle:]))
 
 
 def _condition(condition: etree._Element, counter: list[int], depth: int) -> Expr:
