@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from psycopg_pool import ConnectionPool
 
+from ferry.auth import Authenticator
 from ferry.config import Settings
 from ferry.schema.loader import load_schema_file
 from ferry.staging import StagingDatabase
@@ -112,6 +114,25 @@ def server(new_database: Callable[[], str], tmp_path_factory: pytest.TempPathFac
     finally:
         code = stop_server(running)
         assert code == 0, running.log.read_text()
+
+
+@pytest.fixture(scope="session")
+def launch() -> tuple[Callable[..., Server], Callable[[Server], int]]:
+    """`(start_server, stop_server)` for tests that need a differently configured server."""
+    return start_server, stop_server
+
+
+def add_operator(server: Server, login: str, password: str, schemas: list[str]) -> None:
+    """Create an operator in the server's database (what `ferry operator add` does)."""
+    with ConnectionPool(server.db_url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool:
+        Authenticator(pool, Settings.from_env(database_url=server.db_url)).add_operator(login, password,
+                                                                                        schemas=schemas)
+
+
+@pytest.fixture(scope="session")
+def operators() -> Callable[[Server, str, str, list[str]], None]:
+    """`add_operator(server, login, password, schemas)`."""
+    return add_operator
 
 
 @pytest.fixture(scope="session")

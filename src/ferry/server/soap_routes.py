@@ -32,7 +32,7 @@ from ferry.auth import AuthError, Operator
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, build_call, records_from_xml
 from ferry.server import metrics
-from ferry.server.limits import read_limited
+from ferry.server.limits import BodyTooLarge, read_limited
 from ferry.soap import envelope, schemas, writer, wsdl
 from ferry.soap.envelope import SoapRequest, parse_request
 from ferry.soap.writer import Output
@@ -51,6 +51,11 @@ DOC_PARAMS = ("doc", "domDoc", "document")
 BUILD_NUMBER = "9999"
 
 
+def threshold() -> int:
+    """Body size above which lxml work moves to a worker thread (a function so tests can lower it)."""
+    return THREAD_BODY_BYTES
+
+
 @dataclass
 class SoapContext:
     """What a method handler gets: the HTTP request, the parsed call, the runtime, the caller and the body size."""
@@ -66,7 +71,7 @@ class SoapContext:
     @property
     def big(self) -> bool:
         """True when the work on this call's document belongs in a worker thread."""
-        return self.body_size > THREAD_BODY_BYTES
+        return self.body_size > threshold()
 
 
 Handler = Callable[[SoapContext], Awaitable[list[Output]]]
@@ -109,7 +114,7 @@ class SoapRouter:
         ctx: SoapContext | None = None
         try:
             body = await read_limited(request, self.runtime.settings.max_body_bytes)
-            soap = await asyncio.to_thread(parse_request, body) if len(body) > THREAD_BODY_BYTES \
+            soap = await asyncio.to_thread(parse_request, body) if len(body) > threshold() \
                 else parse_request(body)
             name = soap.method
             method = self.find(soap.urn, soap.method)
@@ -125,6 +130,10 @@ class SoapRouter:
             ctx = SoapContext(request, soap, self.runtime, operator, len(body), session)
             outputs = await method.handler(ctx)
             return Response(writer.response(soap.urn, soap.method, outputs), media_type=writer.CONTENT_TYPE)
+        except BodyTooLarge as exc:
+            outcome, code = "refused", exc.code.code
+            return Response(writer.fault(exc.text), status_code=413, media_type=writer.CONTENT_TYPE,
+                            headers={"Connection": "close"})
         except AuthError as exc:
             outcome, code = "refused", exc.campaign_code
             if exc.http_status == 429:
