@@ -12,12 +12,11 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from ferry.auth import Authenticator
 from ferry.config import Settings
 from ferry.server import metrics
-from ferry.server.rest import build_router
+from ferry.server.app import create_app
+from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
-from ferry.staging.group_commit import GroupCommitter
 
 pytestmark = pytest.mark.anyio
 
@@ -29,17 +28,15 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def client(staging_db: StagingDatabase, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    writer = GroupCommitter(staging_db.pool, lambda: staging_db.registry)
-    await writer.start()
-    runtime = SimpleNamespace(settings=settings, db=staging_db, registry=staging_db.registry, writer=writer,
-                              auth=Authenticator(staging_db.pool, settings))
+    runtime = Runtime(settings, db=staging_db)
     runtime.auth.add_operator("ann", "pw", schemas=["nms:recipient"])
-    app = FastAPI()
-    app.include_router(build_router(runtime))
-    metrics.install(app, runtime)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ferry") as http:
-        yield http
-    await writer.close()
+    app = create_app(runtime)
+    await runtime.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ferry") as http:
+            yield http
+    finally:
+        await runtime.stop()
 
 
 async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

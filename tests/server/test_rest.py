@@ -15,36 +15,19 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
-from ferry.auth import Authenticator
 from ferry.config import Settings
-from ferry.schema.loader import load_schema_file
-from ferry.schema.registry import SchemaRegistry
-from ferry.server import metrics
-from ferry.server.rest import build_router
+from ferry.schema.loader import load_schema_file, parse_schema
+from ferry.server.app import create_app
+from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
-from ferry.staging.group_commit import GroupCommitter
 
 pytestmark = pytest.mark.anyio
 
 
 @dataclass
-class StandInRuntime:
-    """What build_router needs from the server runtime."""
-
-    settings: Settings
-    db: StagingDatabase
-    writer: GroupCommitter
-    auth: Authenticator
-
-    @property
-    def registry(self) -> SchemaRegistry:
-        return self.db.registry
-
-
-@dataclass
 class Api:
     client: httpx.AsyncClient
-    runtime: StandInRuntime
+    runtime: Runtime
     app: FastAPI
 
     async def logon(self, login: str, password: str = "pw") -> dict[str, str]:
@@ -69,20 +52,17 @@ async def api(staging_db: StagingDatabase, settings: Settings, limits: dict[str,
     sample = Path(str(resources.files("ferry.schema") / "examples" / "dem_sampleTable.xml"))
     staging_db.catalog.apply(load_schema_file(sample))
     staging_db.reload_schemas()
-    tuned = dataclasses.replace(settings, **limits)
-    writer = GroupCommitter(staging_db.pool, lambda: staging_db.registry)
-    await writer.start()
-    runtime = StandInRuntime(tuned, staging_db, writer, Authenticator(staging_db.pool, tuned))
+    runtime = Runtime(dataclasses.replace(settings, **limits), db=staging_db)
     runtime.auth.add_operator("ann", "pw", schemas=["nms:recipient"])
     runtime.auth.add_operator("bob", "pw", schemas=["nms:recipient", "dem:sampleTableStg"])
     runtime.auth.add_operator("root", "pw", admin=True)
-    app = FastAPI()
-    app.include_router(build_router(runtime))
-    metrics.install(app, runtime)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ferry") as client:
-        yield Api(client, runtime, app)
-    await writer.close()
+    app = create_app(runtime)
+    await runtime.start()  # ASGITransport does not run the lifespan
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ferry") as client:
+            yield Api(client, runtime, app)
+    finally:
+        await runtime.stop()
 
 
 def staged_rows(db: StagingDatabase) -> list[tuple[Any, ...]]:
@@ -383,3 +363,14 @@ async def test_openapi_describes_every_route_and_docs_are_served(api: Api) -> No
 async def test_unknown_api_routes_answer_in_the_error_format(api: Api) -> None:
     assert_error(await api.client.get("/api/v1/nothing/here"), 404, "FRY-300003")
     assert_error(await api.client.delete("/api/v1/records"), 404, "FRY-300003")
+
+
+async def test_a_schema_applied_by_another_process_is_found_without_restart(api: Api) -> None:
+    late = parse_schema('<srcSchema namespace="cus" name="late"><element name="late" autoStg="true">'
+                        '<attribute name="code" type="string" length="10"/></element></srcSchema>')
+    api.runtime.db.catalog.apply(late)  # this process's registry does not know it yet
+    api.runtime.schema_refresh_seconds = 0.0
+    headers = await api.logon("root")
+    reply = await api.client.post("/api/v1/ingest/cus:late", json={"code": "A1"}, headers=headers)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["schema"] == "cus:late"

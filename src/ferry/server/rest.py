@@ -24,6 +24,7 @@ from ferry import errors
 from ferry.auth import Authenticator, Operator
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, Op, build_call
+from ferry.schema.model import Schema
 from ferry.server import metrics
 from ferry.server.rest_models import (
     AttributeView,
@@ -163,9 +164,20 @@ def build_router(runtime: Any) -> APIRouter:
         await asyncio.to_thread(auth.logoff, pair[0])
         return LogoffReply()
 
+    async def resolve(schema_name: str) -> Schema:
+        try:
+            return runtime.registry.resolve_staged(schema_name)  # type: ignore[no-any-return]
+        except FerryError as exc:
+            # A schema applied by another process since this one loaded its registry: look again, once.
+            refresh = getattr(runtime, "refresh_schemas", None)
+            if exc.code not in (errors.UNKNOWN_SCHEMA, errors.SCHEMA_NOT_STAGED) or refresh is None \
+                    or not await refresh():
+                raise
+        return runtime.registry.resolve_staged(schema_name)  # type: ignore[no-any-return]
+
     async def ingest_call(request: Request, schema_name: str, method: Method, operator: Operator) -> IngestReply:
+        schema = await resolve(schema_name)
         registry = runtime.registry
-        schema = registry.resolve_staged(schema_name)
         auth.require_ingest(operator, schema.id)
         body = await read_body(request, runtime.settings.max_body_bytes)
         content_type = media_type(request)
