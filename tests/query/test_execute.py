@@ -285,6 +285,10 @@ def test_rest_parameters_and_json(engine: Any, recipient: Schema) -> None:
     ('<select><node expr="@email"/><node expr="@firstName" alias="email"/></select>', errors.BAD_QUERY),
     ('<select><node expr="@gender"/><node expr="count()"/></select><orderBy><node expr="@email"/></orderBy>',
      errors.BAD_QUERY),
+    ('<select><node expr="@gender"/><node expr="@email"/></select><groupBy><node expr="@gender"/></groupBy>',
+     errors.BAD_QUERY),
+    ('<select><node expr="count()"/></select><groupBy><node expr="count()"/></groupBy>', errors.BAD_QUERY),
+    ('<having><condition expr="@email"/></having>', errors.QUERY_TYPE_MISMATCH),
 ])
 def test_compile_refusals(recipient: Schema, body: str, code: errors.Code) -> None:
     from ferry.query import compile_query
@@ -292,3 +296,34 @@ def test_compile_refusals(recipient: Schema, body: str, code: errors.Code) -> No
     with pytest.raises(FerryError) as caught:
         compile_query(query, recipient, '"nms_recipient"', "duckdb")
     assert caught.value.code == code
+
+
+def test_explicit_group_by_and_having(engine: Any, recipient: Schema) -> None:
+    xml = engine.xml(qd(body='<select><node expr="@origin"/><node expr="count()" alias="n"/>'
+                             '<node expr="Max(@firstName)" alias="last"/></select>'
+                             '<where>' + cond("@origin IS NOT NULL") + '</where>'
+                             '<groupBy><node expr="@origin"/></groupBy>'
+                             '<having><condition expr="count() &gt; 1" boolOperator="OR"/>'
+                             '<condition expr="Max(@firstName) = \'Eve\'"/></having>'
+                             '<orderBy><node expr="count()" sortDesc="true"/></orderBy>'), recipient)
+    assert xml == ('<recipient-collection><recipient origin="web" n="2" last="Cid"/>'
+                   '<recipient origin="shop" n="1" last="Eve"/></recipient-collection>')
+
+
+def test_group_by_an_expression_not_selected(engine: Any, recipient: Schema) -> None:
+    xml = engine.xml(qd(body='<select><node expr="count()" alias="n"/></select>'
+                             '<groupBy><node expr="Concat(@gender, \'-\')"/></groupBy>'
+                             '<orderBy><node expr="count()"/><node expr="Concat(@gender, \'-\')"/></orderBy>'),
+                     recipient)
+    assert xml == ('<recipient-collection><recipient n="1"/><recipient n="2"/><recipient n="2"/>'
+                   '</recipient-collection>')
+
+
+def test_distinct_cannot_group_by_unselected_nodes(recipient: Schema) -> None:
+    from ferry.query import compile_query
+    query = parse_query_def(etree.fromstring(qd(body='<select><node expr="count()"/></select>'
+                                                     '<groupBy><node expr="@gender"/></groupBy>',
+                                                extra=' distinct="true"')))
+    with pytest.raises(FerryError) as caught:
+        compile_query(query, recipient, '"nms_recipient"', "postgres")
+    assert caught.value.code == errors.BAD_QUERY

@@ -83,7 +83,8 @@ EXPRESSIONS = [
     "@email\" = 'x'",
     "@nope = 1",
     "@emai = 'x'",
-    "[@email] = 'x'",
+    "[@email/@x] = 'x'",
+    "[@email]] = 'x'",
     "[location/@city] = 'x'",
     "@email = 'x' UNION SELECT 1",
     "@email = 'x'\u037e DROP",
@@ -122,7 +123,9 @@ def test_hostile_expressions_are_refused(engine: Any, recipient: Any, expression
     '<queryDef schema="nms:recipient"><where><condition sql="1=1; DROP TABLE nms_recipient"/></where></queryDef>',
     '<queryDef schema="nms:recipient"><where><condition expr="@id = \'r1\'" boolOperator="; DROP"/></where>'
     '</queryDef>',
-    '<queryDef schema="nms:recipient"><having><condition expr="count() > 1"/></having></queryDef>',
+    '<queryDef schema="nms:recipient"><having><condition expr="count() > 1; DROP TABLE x"/></having></queryDef>',
+    '<queryDef schema="nms:recipient"><groupBy><node expr="1) UNION SELECT 1 --"/></groupBy></queryDef>',
+    '<queryDef schema="nms:recipient"><where><subQuery schema="nms:recipient"/></where></queryDef>',
     '<queryDef schema="nms:recipient"><select><node expr="pg_sleep(10)"/></select></queryDef>',
 ])
 def test_hostile_query_defs_are_refused(engine: Any, recipient: Any, query_xml: str) -> None:

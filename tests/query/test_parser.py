@@ -38,6 +38,10 @@ def test_string_escapes(source: str, value: str) -> None:
     assert parse_expression(source) == Literal(value)
 
 
+def test_bracketed_attribute_is_the_plain_attribute() -> None:
+    assert parse_expression("[@email] = 'x'") == parse_expression("@email = 'x'")
+
+
 def test_numbers_and_constants() -> None:
     assert parse_expression("42") == Literal(42)
     assert parse_expression("-42") == Literal(-42)

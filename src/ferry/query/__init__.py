@@ -5,7 +5,8 @@ Flow: `parse_query_def(<queryDef>)` or `query_from_params(...)` → `compile_que
 Choices: `get`/`getIfExists` read LIMIT 1 (the first row in orderBy order); an unnamed computed node is called
 expr0, expr1, … (counting unnamed computed nodes only); no select node means every schema attribute; a
 condition's boolOperator links it to the next sibling, AND binding tighter than OR; an empty string counts as
-NULL (IS NULL matches it, and results leave it out) as in Campaign.
+NULL (IS NULL matches it, and results leave it out) as in Campaign. <groupBy>/<having> are honoured;
+without <groupBy>, aggregate nodes group by the other selected nodes.
 """
 
 from ferry.query.ast import Expr

@@ -96,9 +96,8 @@ def compile_query(query: QueryDef, schema: Schema, table: str, dialect: Dialect,
     """
     if dialect not in ("duckdb", "postgres"):
         raise ValueError(f"unsupported dialect {dialect!r}")
-    trees = [n.expr for n in query.select] + [n.expr for n in query.order_by]
-    if query.where is not None:
-        trees.append(query.where)
+    trees = [n.expr for n in query.select] + [n.expr for n in query.order_by] + [n.expr for n in query.group_by]
+    trees += [tree for tree in (query.where, query.having) if tree is not None]
     if any(ast.depth(tree) > MAX_TREE_HEIGHT for tree in trees):
         raise FerryError(errors.EXPRESSION_TOO_COMPLEX,
                          f"the query nests more than {MAX_TREE_HEIGHT} levels of operators and conditions")
@@ -138,15 +137,22 @@ class _Compiler:
                     for i, n in enumerate(nodes)]
         columns = [OutputColumn(name, part.type, node.expr.name if isinstance(node.expr, AttrRef) else None,
                                 part.aggregate) for name, part, node in zip(names, compiled, nodes, strict=True)]
+        where_part = ["WHERE", where] if where else []
+        # Grouping keys that are not selected ride along as trailing hidden columns, so that GROUP BY and
+        # ORDER BY can name them by position (the same expression with bound values is never written twice).
+        hidden: list[_Sql] = []
+        group = self._group_by(query, nodes, compiled, hidden)
+        having = self._having(query)
+        if hidden and query.distinct:
+            raise FerryError(errors.BAD_QUERY, "distinct queries can only group by selected nodes")
         select_list = ", ".join(f"{part.text} AS {quote_identifier(f'c{i}')}" for i, part in enumerate(compiled))
-        parts = ["SELECT DISTINCT" if query.distinct else "SELECT", select_list, "FROM", table]
-        if where:
-            parts += ["WHERE", where]
-        grouped = any(part.aggregate for part in compiled)
-        if grouped:
-            keys = [str(i + 1) for i, part in enumerate(compiled) if not part.aggregate]
-            if keys:
-                parts += ["GROUP BY", ", ".join(keys)]
+        select_list += "".join(f", {part.text} AS {quote_identifier(f'h{i}')}" for i, part in enumerate(hidden))
+        parts = ["SELECT DISTINCT" if query.distinct else "SELECT", select_list, "FROM", table, *where_part]
+        if group:
+            parts += ["GROUP BY", group]
+        if having:
+            parts += ["HAVING", having]
+        grouped = bool(group or having) or any(part.aggregate for part in compiled)
         order = self._order_by(query, nodes, grouped)
         if order:
             parts += ["ORDER BY", order]
@@ -185,18 +191,57 @@ class _Compiler:
         self._require(part, {AttrType.BOOLEAN}, "a where condition")
         return part.text
 
+    def _group_by(self, query: QueryDef, nodes: tuple[SelectNode, ...], compiled: list[_Sql],
+                  hidden: list[_Sql]) -> str:
+        """Explicit <groupBy> nodes, else the non-aggregate select nodes when any node aggregates."""
+        if not query.group_by:
+            if not any(part.aggregate for part in compiled):
+                return ""
+            return ", ".join(str(i + 1) for i, part in enumerate(compiled) if not part.aggregate)
+        keys: list[str] = []
+        for index, node in enumerate(query.group_by):
+            # A selected expression is named by its position, so SELECT and GROUP BY stay the same expression.
+            position = next((i for i, s in enumerate(nodes) if s.expr == node.expr), None)
+            if position is not None:
+                part = compiled[position]
+            else:
+                part = self._in_context(f"groupBy node {index + 1} {shown(node.source)}", self._expr, node.expr)
+                hidden.append(part)
+                position = len(nodes) + len(hidden) - 1
+            if part.aggregate:
+                raise FerryError(errors.BAD_QUERY, f"groupBy node {index + 1} {shown(node.source)}: cannot group "
+                                 "by an aggregate")
+            keys.append(str(position + 1))
+        grouped = {node.expr for node in query.group_by}
+        for index, (node, part) in enumerate(zip(nodes, compiled, strict=True)):
+            if not part.aggregate and node.expr not in grouped:
+                raise FerryError(errors.BAD_QUERY, f"select node {index + 1} {shown(node.source)} must be an "
+                                 "aggregate or appear in groupBy")
+        return ", ".join(keys)
+
+    def _having(self, query: QueryDef) -> str:
+        if query.having is None:
+            return ""
+        part = self._in_context("having", self._expr, query.having)
+        self._require(part, {AttrType.BOOLEAN}, "a having condition")
+        return part.text
+
     def _order_by(self, query: QueryDef, nodes: tuple[SelectNode, ...], grouped: bool) -> str:
         items: list[str] = []
         for index, node in enumerate(query.order_by):
             direction = "DESC NULLS FIRST" if node.desc else "ASC NULLS LAST"
             position = next((i for i, s in enumerate(nodes) if s.expr == node.expr), None)
+            if position is None:
+                hidden_keys = [g.expr for g in query.group_by if g.expr not in {s.expr for s in nodes}]
+                if node.expr in hidden_keys:
+                    position = len(nodes) + hidden_keys.index(node.expr)
             if position is not None:
                 items.append(f"{position + 1} {direction}")
                 continue
             part = self._in_context(f"orderBy node {index + 1} {shown(node.source)}", self._expr, node.expr)
             if grouped and not part.aggregate:
-                raise FerryError(errors.BAD_QUERY, f"orderBy node {index + 1} {shown(node.source)}: a query with "
-                                 "aggregates can only be ordered by selected nodes or aggregates")
+                raise FerryError(errors.BAD_QUERY, f"orderBy node {index + 1} {shown(node.source)}: a grouped "
+                                 "query can only be ordered by selected nodes, groupBy nodes or aggregates")
             items.append(f"{part.text} {direction}")
         return ", ".join(items)
 

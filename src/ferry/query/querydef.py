@@ -20,7 +20,7 @@ MAX_CONDITION_DEPTH = 16
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SCHEMA_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*\Z")
 # Children of <queryDef> that ferry reads; any other element is refused rather than silently ignored.
-_KNOWN_CHILDREN = frozenset({"select", "where", "orderBy"})
+_KNOWN_CHILDREN = frozenset({"select", "where", "orderBy", "groupBy", "having"})
 
 
 class Operation(StrEnum):
@@ -62,6 +62,8 @@ class QueryDef:
     line_count: int | None = None
     start_line: int = 0
     distinct: bool = False
+    group_by: tuple[SelectNode, ...] = ()
+    having: Expr | None = None
 
     @property
     def schema_short_name(self) -> str:
@@ -137,7 +139,8 @@ def parse_query_def(element: etree._Element) -> QueryDef:
         raise _bad(f"expected a <queryDef> element, got <{_local(element) or '?'}>")
     for child in _elements(element):
         if _local(child) not in _KNOWN_CHILDREN:
-            raise _bad(f"<{_local(child)}> in a queryDef is not supported (supported: select, where, orderBy)")
+            raise _bad(f"<{_local(child)}> in a queryDef is not supported "
+                       " (supported: select, where, orderBy, groupBy, having)")
     select: list[SelectNode] = []
     for part in _children(element, "select"):
         for index, node in enumerate(_nodes(part, "select")):
@@ -150,13 +153,16 @@ def parse_query_def(element: etree._Element) -> QueryDef:
             source = node.get("expr")
             order.append(OrderNode(_expression(source, f"orderBy node {index + 1}"), str(source),
                                    _flag(node.get("sortDesc"))))
-    conditions: list[etree._Element] = []
-    for part in _children(element, "where"):
-        conditions.extend(_conditions(part))
+    group: list[SelectNode] = []
+    for part in _children(element, "groupBy"):
+        for index, node in enumerate(_nodes(part, "groupBy")):
+            source = node.get("expr")
+            group.append(SelectNode(_expression(source, f"groupBy node {index + 1}"), str(source)))
     counter = [0]
-    where_expr = _combine(conditions, counter, 1) if conditions else None
-    if len(select) > MAX_NODES or len(order) > MAX_NODES:
-        raise FerryError(errors.EXPRESSION_TOO_COMPLEX, f"more than {MAX_NODES} select or orderBy nodes")
+    where_expr = _where(element, "where", counter)
+    having = _where(element, "having", counter)
+    if max(len(select), len(order), len(group)) > MAX_NODES:
+        raise FerryError(errors.EXPRESSION_TOO_COMPLEX, f"more than {MAX_NODES} select, orderBy or groupBy nodes")
     return QueryDef(
         schema_id=_schema_id(element.get("schema")),
         operation=_operation(element.get("operation")),
@@ -166,7 +172,16 @@ def parse_query_def(element: etree._Element) -> QueryDef:
         line_count=_count(element.get("lineCount"), "lineCount"),
         start_line=_count(element.get("startLine"), "startLine") or 0,
         distinct=_flag(element.get("distinct")),
+        group_by=tuple(group),
+        having=having,
     )
+
+
+def _where(element: etree._Element, name: str, counter: list[int]) -> Expr | None:
+    conditions: list[etree._Element] = []
+    for part in _children(element, name):
+        conditions.extend(_conditions(part, name))
+    return _combine(conditions, counter, 1) if conditions else None
 
 
 def _children(element: etree._Element, name: str) -> list[etree._Element]:
@@ -181,11 +196,11 @@ def _nodes(part: etree._Element, where: str) -> list[etree._Element]:
     return nodes
 
 
-def _conditions(part: etree._Element) -> list[etree._Element]:
+def _conditions(part: etree._Element, where: str = "where") -> list[etree._Element]:
     found = _elements(part)
     for node in found:
         if _local(node) != "condition":
-            raise _bad(f"<{_local(node)}> in <where> is not supported; use <condition expr=\"…\"/>")
+            raise _bad(f"<{_local(node)}> in <{where}> is not supported; use <condition expr=\"…\"/>")
     return found
 
 

@@ -70,7 +70,8 @@ def rows_to_xml(query: QueryDef, schema_short_name: str, columns: Sequence[Outpu
 
 def _record(tag: str, columns: Sequence[OutputColumn], row: Sequence[Any]) -> etree._Element:
     element = etree.Element(tag)
-    for column, value in zip(columns, row, strict=True):
+    # Rows may carry trailing hidden columns (grouping keys that are not selected): zip stops at the columns.
+    for column, value in zip(columns, row, strict=False):
         if value is None:
             continue
         text = value_text(column, value)
@@ -100,4 +101,4 @@ def rows_to_json(query: QueryDef, columns: Sequence[OutputColumn],
         return [{"count": int(rows[0][0] or 0) if rows else 0}]
     if query.operation is Operation.GET and not rows:
         raise QueryNotFound(query.schema_id)
-    return [{column.name: json_value(value) for column, value in zip(columns, row, strict=True)} for row in rows]
+    return [{column.name: json_value(value) for column, value in zip(columns, row, strict=False)} for row in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -10,6 +11,7 @@ from ferry import errors
 from ferry.errors import FerryError
 
 MAX_EXPRESSION_LENGTH = 4000
+_BRACKETED = re.compile(r"\[@([A-Za-z_][A-Za-z0-9_]*)\]")
 
 KEYWORDS = frozenset({"AND", "OR", "NOT", "LIKE", "IS", "NULL", "IN", "TRUE", "FALSE"})
 _OPERATORS = ("<=", ">=", "<>", "!=", "=", "<", ">", "(", ")", ",", "+", "-", "*", "/")
@@ -85,6 +87,10 @@ def tokenize(source: str) -> list[Token]:
             raise syntax_error(source, col, f"comment {shown(source[i:i + 2])} is not allowed")
         elif ch == ";":
             raise syntax_error(source, col, "';' is not allowed")
+        elif ch == "[" and (bracketed := _BRACKETED.match(source, i)):
+            # [@name] is Campaign's bracketed spelling of the plain attribute @name.
+            tokens.append(Token(Kind.ATTR, bracketed.group(0), col, bracketed.group(1)))
+            i = bracketed.end()
         elif ch == "[":
             raise syntax_error(source, col, "element paths such as [link/@x] are not supported",
                                "only attributes of the schema (@name) can be queried")
