@@ -319,7 +319,7 @@ def test_group_by_an_expression_not_selected(engine: Any, recipient: Schema) -> 
                    '</recipient-collection>')
 
 
-def test_distinct_cannot_group_by_unselected_nodes(recipient: Schema) -> None:
+def test_distinct_cannot_use_unselected_nodes(recipient: Schema) -> None:
     from ferry.query import compile_query
     query = parse_query_def(etree.fromstring(qd(body='<select><node expr="count()"/></select>'
                                                      '<groupBy><node expr="@gender"/></groupBy>',
@@ -327,3 +327,28 @@ def test_distinct_cannot_group_by_unselected_nodes(recipient: Schema) -> None:
     with pytest.raises(FerryError) as caught:
         compile_query(query, recipient, '"nms_recipient"', "postgres")
     assert caught.value.code == errors.BAD_QUERY
+    query = parse_query_def(etree.fromstring(qd(body='<select><node expr="@gender"/></select>'
+                                                     '<orderBy><node expr="@email"/></orderBy>',
+                                                extra=' distinct="true"')))
+    with pytest.raises(FerryError) as caught:
+        compile_query(query, recipient, '"nms_recipient"', "postgres")
+    assert caught.value.code == errors.BAD_QUERY
+
+
+def test_warehouse_stamp_columns_as_extra_attributes(fresh_engine: Any, recipient: Schema) -> None:
+    # The warehouse adds created/lastModified; a caller exposes them by extending the schema it compiles with.
+    import datetime as dt
+
+    from ferry.schema import Attribute, AttrType
+    kind = "TIMESTAMPTZ" if fresh_engine.dialect == "duckdb" else "timestamptz"
+    fresh_engine.fetch(f'ALTER TABLE "nms_recipient" ADD COLUMN "created" {kind}', [])
+    mark = "?" if fresh_engine.dialect == "duckdb" else "%s"
+    fresh_engine.fetch(f'UPDATE "nms_recipient" SET "created" = {mark}',
+                       [dt.datetime(2024, 1, 2, 4, 4, 5, 678000, tzinfo=dt.timezone(dt.timedelta(hours=1)))])
+    stamped = recipient.with_attributes((*recipient.attributes, Attribute("created", AttrType.DATETIME)))
+    xml = fresh_engine.xml(qd("get", '<select><node expr="@created"/></select><where>'
+                                     + cond("@id = 'r1' AND @created >= '2024-01-02T03:04:05.000Z'") + '</where>'),
+                           stamped)
+    assert xml == '<recipient created="2024-01-02T03:04:05.678Z"/>'
+    assert fresh_engine.xml(qd("count", '<where>' + cond("@created < '2024-01-02T03:04:05Z'") + '</where>'),
+                            stamped) == '<recipient count="0"/>'

@@ -238,6 +238,9 @@ class _Compiler:
             if position is not None:
                 items.append(f"{position + 1} {direction}")
                 continue
+            if query.distinct:
+                raise FerryError(errors.BAD_QUERY, f"orderBy node {index + 1} {shown(node.source)}: a distinct "
+                                 "query can only be ordered by selected nodes")
             part = self._in_context(f"orderBy node {index + 1} {shown(node.source)}", self._expr, node.expr)
             if grouped and not part.aggregate:
                 raise FerryError(errors.BAD_QUERY, f"orderBy node {index + 1} {shown(node.source)}: a grouped "
