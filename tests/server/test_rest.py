@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from ferry.config import Settings
 from ferry.schema.loader import load_schema_file, parse_schema
 from ferry.server.app import create_app
+from ferry.server.rest_models import IngestReply
 from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
 
@@ -145,6 +146,7 @@ async def test_ingest_one_json_object(api: Api) -> None:
                                   headers=headers)
     assert reply.status_code == 200, reply.text
     body = reply.json()
+    assert IngestReply.model_validate(body).model_dump(by_alias=True) == body  # the documented shape
     assert body["schema"] == "nms:recipient" and body["method"] == "Ingest" and body["count"] == 1
     record = body["records"][0]
     assert record["position"] == 1 and record["state"] == "staged" and record["operation"] == "insert"
