@@ -376,3 +376,31 @@ async def test_a_schema_applied_by_another_process_is_found_without_restart(api:
     reply = await api.client.post("/api/v1/ingest/cus:late", json={"code": "A1"}, headers=headers)
     assert reply.status_code == 200, reply.text
     assert reply.json()["schema"] == "cus:late"
+
+
+async def test_a_bad_ndjson_line_refuses_the_call_with_its_position(api: Api) -> None:
+    headers = {**await api.logon("ann"), "Content-Type": "application/x-ndjson"}
+    lines = b'{"email": "a@x"}\n\n{"email": "b@x"}\n{"email": \n{"email": "d@x"}\n'
+    error = assert_error(await api.client.post("/api/v1/ingest/nms:recipient", content=lines, headers=headers), 400,
+                         "FRY-100001")
+    assert error["position"] == 3
+    assert staged_rows(api.runtime.db) == []
+
+
+async def test_ingest_ext_by_id_without_key_and_refused_without_any_key(api: Api) -> None:
+    headers = await api.logon("ann")
+    inserted = (await api.client.post("/api/v1/ingest/nms:recipient", json={"email": "a@x"}, headers=headers)).json()
+    record_id = inserted["records"][0]["id"]
+    update = {"id": record_id, "_operation": "update", "firstName": "Ann"}
+    reply = await api.client.post("/api/v1/ingest-ext/nms:recipient", json=update, headers=headers)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["records"][0]["operation"] == "update"
+    assert_error(await api.client.post("/api/v1/ingest-ext/nms:recipient", json={"firstName": "x"}, headers=headers),
+                 422, "FRY-100011")
+
+
+async def test_a_disabled_operator_cannot_log_on_and_loses_its_session(api: Api) -> None:
+    headers = await api.logon("ann")
+    api.runtime.auth.disable("ann")
+    assert_error(await api.client.get("/api/v1/status", headers=headers), 401, "FRY-600002")
+    assert_error(await api.client.post("/api/v1/logon", json={"login": "ann", "password": "pw"}), 401, "FRY-600001")
