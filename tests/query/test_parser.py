@@ -116,6 +116,8 @@ def test_deep_but_allowed_nesting() -> None:
     ("@a = 'x\\n'", errors.EXPRESSION_SYNTAX, "unknown escape"),
     ("@a = 1 | 2", errors.EXPRESSION_SYNTAX, "unexpected '|' at column 8"),
     ("@a = 0x10", errors.EXPRESSION_SYNTAX, "malformed number"),
+    ("@a = 9223372036854775808", errors.EXPRESSION_SYNTAX, "too large"),
+    ("@a = 1." + "1" * 50, errors.EXPRESSION_SYNTAX, "too long"),
     ("Lower(@a, @b)", errors.EXPRESSION_SYNTAX, "Lower takes 1 argument(s), not 2"),
     ("GetDate(1)", errors.EXPRESSION_SYNTAX, "GetDate takes 0"),
     ("", errors.EXPRESSION_SYNTAX, "empty expression"),

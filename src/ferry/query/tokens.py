@@ -150,7 +150,9 @@ def _number(source: str, start: int) -> tuple[Token, int]:
         raise syntax_error(source, start + 1, f"malformed number {shown(source[start:_name_end(source, i)])}")
     text = source[start:i]
     if is_decimal:
+        if len(text) > 40:
+            raise syntax_error(source, start + 1, f"number {shown(text)} is too long")
         return Token(Kind.DECIMAL, text, start + 1, Decimal(text)), i
-    if len(text) > 19:
+    if len(text) > 19 or int(text) > 2**63 - 1:
         raise syntax_error(source, start + 1, f"number {shown(text)} is too large")
     return Token(Kind.INTEGER, text, start + 1, int(text)), i
