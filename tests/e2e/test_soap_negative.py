@@ -98,13 +98,13 @@ def test_entity_declaration_deep_in_a_big_body(server: Any, tokens: tuple[str, s
 
 
 def test_100_mb_body_is_refused_before_it_is_read(server: Any, unchanged: None) -> None:
-    """Content-Length of 100 MB: 413 comes back after 1 MB was sent; the server never waits for the rest."""
+    """A declared 100 MB body gets 413 before a single body byte was sent: the server never reads it."""
     url = urlparse(server.url)
+    assert url.hostname is not None and url.port is not None
     size = 100 * 1024 * 1024
     with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
         sock.sendall(f"POST /nl/jsp/soaprouter.jsp HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: text/xml\r\n"
                      f"Content-Length: {size}\r\n\r\n".encode())
-        sock.sendall(b"<" + b"a" * (1024 * 1024))
         reply = b""
         while b"</SOAP-ENV:Envelope>" not in reply:
             chunk = sock.recv(65536)
@@ -116,6 +116,28 @@ def test_100_mb_body_is_refused_before_it_is_read(server: Any, unchanged: None) 
     assert b"FRY-600008 the request body is 104857600 bytes; the limit is" in reply
     # The worker keeps serving.
     assert httpx.get(f"{server.url}/r/test", timeout=5).status_code == 200
+
+
+def test_streamed_body_over_the_limit(short_lived: Any) -> None:
+    """A chunked body (no Content-Length) is cut off at the limit (1 MB here) while it streams: 413."""
+    sent = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal sent
+        yield b"<SOAP-ENV:Envelope>"
+        for _ in range(100):  # 100 x 64 KB = 6.4 MB offered
+            sent += 1
+            yield b" " * 65536
+
+    try:
+        reply = httpx.post(f"{short_lived.url}/nl/jsp/soaprouter.jsp", content=chunks(), timeout=30)
+    except httpx.TransportError:
+        pass  # the server may close while the client is still writing; what matters is below
+    else:
+        assert reply.status_code == 413
+        assert b"FRY-600008" in reply.content
+    assert sent < 100
+    assert httpx.get(f"{short_lived.url}/r/test", timeout=5).status_code == 200
 
 
 def test_deep_nesting(server: Any, tokens: tuple[str, str], unchanged: None) -> None:
@@ -189,10 +211,10 @@ def test_unknown_method(server: Any, tokens: tuple[str, str], unchanged: None) -
 @pytest.fixture(scope="module")
 def short_lived(new_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory,
                 launch: Any) -> Iterator[Any]:
-    """A second server whose sessions last one second and which allows 5 calls per second per operator."""
+    """A second server: sessions last one second, 5 calls per second per operator, bodies up to 1 MB."""
     start_server, stop_server = launch
     running = start_server(new_database(), tmp_path_factory.mktemp("ferry-short"), FERRY_SESSION_TTL="1",
-                           FERRY_RATE_LIMIT="5")
+                           FERRY_RATE_LIMIT="5", FERRY_MAX_BODY_BYTES=str(1024 * 1024))
     try:
         yield running
     finally:

@@ -67,7 +67,7 @@ def serve(
     """Serve ferry until SIGTERM / SIGINT; in-flight calls are committed before it exits."""
     import uvicorn
 
-    from ferry.server.app import create_app
+    from ferry.server.app import create_app, serving_app
     from ferry.server.runtime import Runtime
 
     settings = settings_for(data_dir, host=host, port=port)
@@ -80,8 +80,8 @@ def serve(
             console.print("operator [bold]admin[/] created from FERRY_ADMIN_PASSWORD")
         app = create_app(runtime)
         loop, http = _loop_and_http()
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, loop=loop, http=http, lifespan="on",
-                                log_level=log_level, timeout_graceful_shutdown=30, server_header=False)
+        config = uvicorn.Config(serving_app(app), host=settings.host, port=settings.port, loop=loop, http=http,
+                                lifespan="on", log_level=log_level, timeout_graceful_shutdown=30, server_header=False)
         where = Path(settings.data_dir).resolve()
         staging = "configured PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {where}"
         console.print(f"ferry listening on http://{settings.host}:{settings.port} "

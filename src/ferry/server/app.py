@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ferry
 from ferry.server import health, metrics, rest, soap_routes
@@ -14,6 +16,27 @@ from ferry.server.limits import BodyLimitMiddleware, CollapseSlashesMiddleware
 from ferry.server.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+class SoapFastPath:
+    """Serves `POST /nl/jsp/soaprouter.jsp` straight from ASGI, skipping FastAPI's routing and middleware stack.
+
+    Unitary SOAP calls are the hot path; the route stays registered on the app for OpenAPI and for in-process
+    callers. The SOAP router enforces the body limit itself (413 as a SOAP fault).
+    """
+
+    def __init__(self, app: FastAPI, soap: soap_routes.SoapRouter) -> None:
+        self.app = app
+        self.soap = soap
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] == "POST"
+                and scope["path"].lstrip("/") == soap_routes.SOAP_ROUTER_PATH[1:]):
+            scope["app"] = self.app
+            response = await self.soap.handle(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -40,3 +63,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(CollapseSlashesMiddleware)
     return app
+
+
+def serving_app(app: FastAPI) -> ASGIApp:
+    """What uvicorn runs: the app behind the SOAP fast path."""
+    return SoapFastPath(app, app.state.soap)

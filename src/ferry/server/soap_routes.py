@@ -113,7 +113,11 @@ class SoapRouter:
         name, outcome, code = "unknown", "ok", None
         ctx: SoapContext | None = None
         try:
-            body = await read_limited(request, self.runtime.settings.max_body_bytes)
+            limit = self.runtime.settings.max_body_bytes
+            declared = request.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge(limit, int(declared))
+            body = await read_limited(request, limit)
             soap = await asyncio.to_thread(parse_request, body) if len(body) > threshold() \
                 else parse_request(body)
             name = soap.method
