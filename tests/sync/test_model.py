@@ -45,19 +45,25 @@ Record = tuple[dict[str, Any], str | None, str | None]
 
 
 @st.composite
-def records(draw: st.DrawFn, method: Method) -> Record:
-    """One raw record: fields (a random subset: partial updates), _key, _operation."""
+def records(draw: st.DrawFn, method: Method, focus: bool) -> Record:
+    """One raw record: fields (a random subset: partial updates), _key, _operation.
+
+    With `focus`, only keyless inserts and @email keys, so long runs of rows fold together in one segment.
+    """
     fields = draw(st.dictionaries(st.sampled_from(sorted(VALUES)), st.none(), max_size=4))
     fields = {name: draw(st.sampled_from(VALUES[name])) for name in fields}
+    if "email" not in fields and draw(st.integers(0, 3)) > 0:
+        # Most records carry an email, so keyless inserts and @email operations meet often.
+        fields["email"] = draw(st.sampled_from(EMAILS))
     if method is Method.INGEST:
-        key = draw(st.sampled_from([None, None, "@email", "@a,@b"]))
+        key = draw(st.sampled_from([None, None, None, "@email"] if focus else [None, None, None, "@email", "@a,@b"]))
         op = None
     else:
-        op = draw(st.sampled_from([None, "insert", "insertOrUpdate", "update", "delete", "delete"]))
-        key = draw(st.sampled_from([None, "@email", "@email", "@a,@b", "@id"]))
+        op = draw(st.sampled_from([None, "insert", "insertOrUpdate", "update", "update", "delete"]))
+        key = draw(st.sampled_from(["@email"] if focus else [None, "@email", "@email", "@email", "@a,@b", "@id"]))
         if key is None and op != "insert":
             fields["id"] = draw(st.sampled_from(IDS))
-    if key is None and "id" not in fields and draw(st.integers(0, 4)) == 0:
+    if key is None and "id" not in fields and not focus and draw(st.integers(0, 4)) == 0:
         fields["id"] = draw(st.sampled_from(IDS))
     for name in KEYS.get(key or "", ()):
         fields[name] = draw(st.sampled_from(KEY_VALUES[name]))
@@ -66,14 +72,16 @@ def records(draw: st.DrawFn, method: Method) -> Record:
 
 @st.composite
 def steps(draw: st.DrawFn) -> list[tuple[str, Any]]:
-    """Calls (collections of 1-3 records) with syncs (random batch sizes) in between."""
+    """Calls (collections of 1-4 records) with syncs (random batch sizes) in between."""
     out: list[tuple[str, Any]] = []
-    for _ in range(draw(st.integers(1, 12))):
+    focus = draw(st.booleans())
+    for _ in range(draw(st.integers(1, 14))):
         if draw(st.integers(0, 4)) == 0:
             out.append(("sync", draw(st.sampled_from([1, 2, 3, 7, 1000]))))
             continue
         method = draw(st.sampled_from([Method.INGEST, Method.INGEST_EXT, Method.INGEST_EXT]))
-        out.append(("call", (method, draw(st.lists(records(method), min_size=1, max_size=3)))))
+        out.append(("call", (method, draw(st.lists(records(method, focus), min_size=1, max_size=4)))))
+    out.append(("sync", draw(st.sampled_from([3, 1000, 1000]))))
     return out
 
 

@@ -61,8 +61,8 @@ class Transaction(ABC):
         """The distinct key values among `keys` that some record holds now."""
 
     @abstractmethod
-    def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table) -> None:
-        """Apply folded changes (see `ferry.warehouse.fold`) with set-based statements."""
+    def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table, news: pa.Table) -> None:
+        """Apply a folded segment (see `ferry.warehouse.fold`): delete, overlay updates, insert new records."""
 
     @abstractmethod
     def write_ledger(self, batch_id: str, schema_id: str, outcome: BatchOutcome) -> None:
@@ -160,9 +160,9 @@ class Warehouse(ABC):
             parts: list[pa.Table] = []
             for key, segment in segments(rows):
                 existing = tx.existing(schema, key, distinct_keys(segment, key))
-                groups, outcomes = fold(schema, key, segment, existing)
-                if groups.num_rows:
-                    tx.apply_groups(schema, key, groups)
+                groups, news, outcomes = fold(schema, key, segment, existing)
+                if groups.num_rows or news.num_rows:
+                    tx.apply_groups(schema, key, groups, news)
                 parts.append(outcomes)
             outcome = _summarise(batch_id, read, parts, failed)
             if not commit:

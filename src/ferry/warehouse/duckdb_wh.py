@@ -106,19 +106,23 @@ class _DuckTransaction(Transaction):
         finally:
             _unregister(self._cur, "__ferry_keys")
 
-    def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table) -> None:
+    def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table, news: pa.Table) -> None:
         table = quote(table_name(schema))
         names = [n for n in schema.attribute_names if n in groups.column_names]
         self._cur.register("__ferry_g", groups)
+        self._cur.register("__ferry_n", news)
         try:
-            self._cur.execute(statements.delete_sql(table, key, "__ferry_g"))
-            if self._merge:
-                self._cur.execute(statements.merge_sql(schema, table, key, names, "__ferry_g", "now()"))
-            else:
-                self._cur.execute(statements.update_sql(schema, table, key, names, "__ferry_g", "now()"))
-                self._cur.execute(statements.insert_sql(schema, table, names, "__ferry_g", "now()"))
+            if groups.num_rows:
+                self._cur.execute(statements.delete_sql(table, key, "__ferry_g"))
+                if self._merge:
+                    self._cur.execute(statements.merge_sql(schema, table, key, names, "__ferry_g", "now()"))
+                else:
+                    self._cur.execute(statements.update_sql(schema, table, key, names, "__ferry_g", "now()"))
+            if news.num_rows:
+                self._cur.execute(statements.insert_sql(schema, table, news.column_names, "__ferry_n", "now()"))
         finally:
             _unregister(self._cur, "__ferry_g")
+            _unregister(self._cur, "__ferry_n")
 
     def write_ledger(self, batch_id: str, schema_id: str, outcome: BatchOutcome) -> None:
         self._cur.execute(f"INSERT INTO {LEDGER} VALUES (?, ?, now(), ?, ?)",  # noqa: S608

@@ -7,8 +7,8 @@ is independent: per key we compute, with window functions, whether a record exis
 hence each row's outcome, and the net effect:
 
 - `__del`: some row deletes → every original record with that key goes;
-- `__create`: a row after the last delete inserts → one new record (its values, defaults, then later updates);
-- `__upd`: otherwise, rows updating the originals → one overlay (per attribute: the last value present).
+- `__upd`: no delete, records existed, rows update them → one overlay (per attribute: the last value present);
+- news: each row after the last delete that creates a record → its values and defaults, then the later updates.
 """
 
 from __future__ import annotations
@@ -45,10 +45,19 @@ def _engine() -> duckdb.DuckDBPyConnection:
 
 
 def segments(batch: pa.Table) -> list[tuple[tuple[str, ...], pa.Table]]:
-    """Split a batch (in `_seq` order) into runs of rows sharing the same key spec."""
+    """Split a batch (in `_seq` order) into runs of rows sharing one key spec.
+
+    A *free* insert (no `_key`, its `id` the fresh staged UUID) can match no record and be matched only by rows
+    after it with its values, so it joins whatever run it falls in (the fold treats it as an insert that always
+    creates a record in its key group); only a run made of free inserts alone is keyed on `id`.
+    """
     if batch.num_rows == 0:
         return []
-    spec = pc.fill_null(pc.binary_join(batch.column("_key"), ","), ID_ATTRIBUTE).combine_chunks()
+    free = free_inserts(batch).combine_chunks()
+    keyed = pc.binary_join(batch.column("_key"), ",").combine_chunks()
+    # Keyless rows that are not free are keyed on id; free ones take the spec of the run around them.
+    spec = pc.if_else(free, pa.scalar(None, pa.string()), pc.fill_null(keyed, ID_ATTRIBUTE))
+    spec = pc.fill_null(pc.fill_null_backward(pc.fill_null_forward(spec)), ID_ATTRIBUTE)
     changed = pc.not_equal(spec.slice(1), spec.slice(0, len(spec) - 1))
     bounds = [int(i) + 1 for i in pc.indices_nonzero(changed).to_pylist()]
     starts = [0, *bounds]
@@ -57,18 +66,32 @@ def segments(batch: pa.Table) -> list[tuple[tuple[str, ...], pa.Table]]:
             for start, end in zip(starts, ends, strict=True)]
 
 
+def free_inserts(batch: pa.Table) -> pa.ChunkedArray:
+    """Rows inserting without `_key` a record whose id is the row's own staged UUID (no record can hold it)."""
+    return pc.and_(pc.and_(pc.is_null(batch.column("_key")), pc.equal(batch.column("_op"), "insert")),
+                   pc.fill_null(pc.equal(batch.column(ID_ATTRIBUTE), batch.column("_uuid")), False))
+
+
 def distinct_keys(segment: pa.Table, key: Sequence[str]) -> pa.Table:
     """The distinct key values of a segment (to ask the warehouse which exist)."""
     return segment.select(list(key)).group_by(list(key)).aggregate([])
 
 
-def fold(schema: Schema, key: Sequence[str], segment: pa.Table, existing: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(groups, outcomes): one change row per key value, and each row's `_seq` with its outcome code."""
+def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
+         existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """(groups, news, outcomes) of one segment keyed on `key`.
+
+    groups: per key value, `__del` (delete the records holding it) and `__upd` with the overlay (value and
+    `__p_` flag per attribute) for the records that existed before the batch; news: one full record per row that
+    creates one, with the later updates of its key group applied; outcomes: each row's `_seq` and outcome code.
+    """
     con = _engine()
     names = [attr.name for attr in schema.attributes if attr.name in segment.column_names]
     on = " AND ".join(f"s.{quote(k)} = e.{quote(k)}" for k in key)
     part = ", ".join(f"s.{quote(k)}" for k in key)
+    same = " AND ".join(f"ov.{quote(k)} IS NOT DISTINCT FROM c.{quote(k)}" for k in key)
     existing = existing.append_column("__hit", pa.array([True] * existing.num_rows, pa.bool_()))
+    segment = segment.append_column("__free", free_inserts(segment))
     con.register("seg", segment)
     con.register("ex", existing)
     try:
@@ -85,51 +108,67 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table, existing: pa.Tab
                 SELECT *, CASE WHEN __prev IS NULL THEN __e0 ELSE __prev <> 'delete' END AS __before FROM x
             )
             SELECT *,
-                CASE _op
+                CASE WHEN __free THEN '{INSERTED}' ELSE CASE _op
                     WHEN 'insert' THEN CASE WHEN __before THEN '{SKIPPED_EXISTS}' ELSE '{INSERTED}' END
                     WHEN 'insertOrUpdate' THEN CASE WHEN __before THEN '{UPDATED}' ELSE '{INSERTED}' END
                     WHEN 'update' THEN CASE WHEN __before THEN '{UPDATED}' ELSE '{SKIPPED_MISSING}' END
                     ELSE CASE WHEN __before THEN '{DELETED}' ELSE '{SKIPPED_MISSING}' END
-                END AS __outcome,
+                END END AS __outcome,
                 _seq > coalesce(__last_del, -1) AS __tail
             FROM y
         """)  # noqa: S608 - identifiers are quoted schema attribute names
         outcomes = con.sql("SELECT _seq, __outcome AS outcome FROM z ORDER BY _seq").to_arrow_table()
+
+        # Records that existed before the segment: deleted, or updated by the overlay of every updating row.
         columns = [f"{quote(k)} AS {quote('__k_' + k)}" for k in key]
+        for name in names:
+            if name == ID_ATTRIBUTE:
+                continue
+            cond = f"__outcome = '{UPDATED}' AND list_contains(_present, '{name}')"
+            columns.append(f"arg_max_null({quote(name)}, CASE WHEN {cond} THEN _seq END) AS {quote(name)}")
+            columns.append(f"coalesce(bool_or({cond}), false) AS {quote('__p_' + name)}")
+        groups = con.sql(f"""
+            SELECT {", ".join(columns)},
+                bool_or(__last_del IS NOT NULL) AS __del,
+                bool_or(__outcome = '{UPDATED}') AND bool_or(__e0) AND NOT bool_or(__last_del IS NOT NULL) AS __upd
+            FROM z GROUP BY {", ".join(quote(k) for k in key)}
+            HAVING bool_or(__last_del IS NOT NULL) OR (bool_or(__outcome = '{UPDATED}') AND bool_or(__e0))
+        """).to_arrow_table()  # noqa: S608
+
+        # New records: the creating row's values (defaults for absent ones), then later updates of its group.
+        values: list[str] = []
         params: list[object] = []
         for name in names:
             attr = schema.attribute(name)
             assert attr is not None
             col = quote(name)
             if name == ID_ATTRIBUTE:
-                # A new record's internal key: the row's id, else (insertOrUpdate) its staged UUID.
-                value = f"CASE WHEN list_contains(_present, 'id') THEN {col} ELSE _uuid END"
-                cond = f"__tail AND __outcome = '{INSERTED}'"
-            else:
-                value = col
-                cond = (f"__tail AND __outcome IN ('{INSERTED}', '{UPDATED}') "
-                        f"AND list_contains(_present, '{name}')")
+                # The row's id, else (insertOrUpdate) its staged UUID; updates never change it.
+                values.append(f"any_value(CASE WHEN list_contains(c._present, 'id') THEN c.{col} ELSE c._uuid END) "
+                              f"AS {col}")
+                continue
+            later = f"list_contains(ov._present, '{name}')"
             default = default_literal(attr)
-            merged = f"arg_max_null({value}, CASE WHEN {cond} THEN _seq END)"
+            fallback = "NULL"
             if default is not None:
-                # Only new records take the default; updates keep the flag false for absent attributes.
-                merged = f"CASE WHEN bool_or({cond}) THEN {merged} ELSE CAST(? AS {_duck_type(segment, name)}) END"
+                fallback = f"CAST(? AS {_duck_type(segment, name)})"
                 params.append(default)
-            columns.append(f"{merged} AS {col}")
-            columns.append(f"bool_or({cond}) AS {quote('__p_' + name)}")
-        groups = con.sql(f"""
-            SELECT {", ".join(columns)},
-                bool_or(__last_del IS NOT NULL) AS __del,
-                bool_or(__tail AND __outcome = '{INSERTED}') AS __create,
-                bool_or(__tail AND __outcome = '{UPDATED}') AS __upd
-            FROM z GROUP BY {", ".join(quote(k) for k in key)}
-            HAVING bool_or(__last_del IS NOT NULL) OR bool_or(__tail AND __outcome IN ('{INSERTED}', '{UPDATED}'))
+            values.append(
+                f"CASE WHEN bool_or({later}) THEN arg_max_null(ov.{col}, CASE WHEN {later} THEN ov._seq END) "
+                f"WHEN any_value(list_contains(c._present, '{name}')) THEN any_value(c.{col}) "
+                f"ELSE {fallback} END AS {col}")
+        news = con.sql(f"""
+            WITH c AS (SELECT * FROM z WHERE __tail AND __outcome = '{INSERTED}'),
+                 ov AS (SELECT * FROM z WHERE __tail AND __outcome = '{UPDATED}')
+            SELECT {", ".join(values)}
+            FROM c LEFT JOIN ov ON {same} AND ov._seq > c._seq
+            GROUP BY c._seq ORDER BY c._seq
         """, params=params).to_arrow_table()  # noqa: S608
     finally:
         con.unregister("seg")
         con.unregister("ex")
         con.execute("DROP TABLE IF EXISTS z")
-    return groups, outcomes
+    return groups, news, outcomes
 
 
 def _duck_type(table: pa.Table, name: str) -> str:

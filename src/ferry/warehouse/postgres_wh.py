@@ -21,6 +21,7 @@ from ferry.warehouse.tables import LEDGER, quote, stamp_columns, table_name
 
 _KEYS = "__ferry_keys"
 _GROUPS = "__ferry_g"
+_NEWS = "__ferry_n"
 
 
 def _pg_type(attr: Attribute) -> str:
@@ -161,16 +162,19 @@ class _PgTransaction(Transaction):
         result: pa.Table = self._cur.fetch_arrow_table()
         return result
 
-    def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table) -> None:
+    def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table, news: pa.Table) -> None:
         table = quote(table_name(schema))
         names = [n for n in schema.attribute_names if n in groups.column_names]
-        self._cur.adbc_ingest(_GROUPS, _for_postgres(groups), mode="replace", temporary=True)
-        self._cur.execute(statements.delete_sql(table, key, _GROUPS))
-        if self._owner._merge:
-            self._cur.execute(statements.merge_sql(schema, table, key, names, _GROUPS, "now()"))
-        else:
-            self._cur.execute(statements.update_sql(schema, table, key, names, _GROUPS, "now()"))
-            self._cur.execute(statements.insert_sql(schema, table, names, _GROUPS, "now()"))
+        if groups.num_rows:
+            self._cur.adbc_ingest(_GROUPS, _for_postgres(groups), mode="replace", temporary=True)
+            self._cur.execute(statements.delete_sql(table, key, _GROUPS))
+            if self._owner._merge:
+                self._cur.execute(statements.merge_sql(schema, table, key, names, _GROUPS, "now()"))
+            else:
+                self._cur.execute(statements.update_sql(schema, table, key, names, _GROUPS, "now()"))
+        if news.num_rows:
+            self._cur.adbc_ingest(_NEWS, _for_postgres(news), mode="replace", temporary=True)
+            self._cur.execute(statements.insert_sql(schema, table, news.column_names, _NEWS, "now()"))
 
     def write_ledger(self, batch_id: str, schema_id: str, outcome: BatchOutcome) -> None:
         self._cur.execute(f"INSERT INTO {LEDGER} VALUES ($1, $2, now(), $3, $4)",  # noqa: S608

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ferry.schema.model import ID_ATTRIBUTE, Schema
-from ferry.warehouse.tables import CREATED, LAST_MODIFIED, quote, stamp_columns
+from ferry.warehouse.tables import LAST_MODIFIED, quote, stamp_columns
 
 
 def _match(target: str, key: Sequence[str], source: str = "g") -> str:
@@ -25,40 +25,23 @@ def _assignments(schema: Schema, names: Sequence[str], now: str) -> str:
     return ", ".join(sets)
 
 
-def _insert_columns(schema: Schema, names: Sequence[str], now: str) -> tuple[str, str]:
-    stamps = stamp_columns(schema)
-    columns = ", ".join(quote(n) for n in (*names, *stamps))
-    values = ", ".join([*(f"g.{quote(n)}" for n in names), *(now for _ in stamps)])
-    return columns, values
-
-
 def merge_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str) -> str:
-    """One MERGE: overlay updates on existing records, insert new ones."""
-    columns, values = _insert_columns(schema, names, now)
+    """One MERGE overlaying updates on the records that existed before the segment."""
     return (
-        f"MERGE INTO {table} AS t USING {groups} AS g ON {_match('t', key)} "  # noqa: S608
-        f"WHEN MATCHED AND g.__upd AND NOT g.__create THEN UPDATE SET {_assignments(schema, names, now)} "
-        f"WHEN NOT MATCHED AND g.__create THEN INSERT ({columns}) VALUES ({values})"
+        f"MERGE INTO {table} AS t USING {groups} AS g ON {_match('t', key)} "
+        f"WHEN MATCHED AND g.__upd THEN UPDATE SET {_assignments(schema, names, now)}"
     )
 
 
 def update_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str) -> str:
     """UPDATE … FROM, for engines without MERGE."""
     return (f"UPDATE {table} AS t SET {_assignments(schema, names, now)} FROM {groups} AS g "  # noqa: S608
-            f"WHERE g.__upd AND NOT g.__create AND NOT g.__del AND {_match('t', key)}")
+            f"WHERE g.__upd AND {_match('t', key)}")
 
 
-def insert_sql(schema: Schema, table: str, names: Sequence[str], groups: str, now: str) -> str:
-    """INSERT … SELECT, for engines without MERGE."""
-    columns, values = _insert_columns(schema, names, now)
-    return f"INSERT INTO {table} ({columns}) SELECT {values} FROM {groups} AS g WHERE g.__create"  # noqa: S608
-
-
-def table_columns(schema: Schema, types: dict[str, str]) -> list[tuple[str, str]]:
-    """(name, type) of every column of the target table, timestamps last."""
-    columns = [(attr.name, types[attr.name]) for attr in schema.attributes]
-    columns += [(name, types[name]) for name in stamp_columns(schema)]
-    return columns
-
-
-__all__ = ["CREATED", "delete_sql", "insert_sql", "merge_sql", "table_columns", "update_sql"]
+def insert_sql(schema: Schema, table: str, names: Sequence[str], news: str, now: str) -> str:
+    """Insert the new records (full rows, defaults already applied)."""
+    stamps = stamp_columns(schema)
+    columns = ", ".join(quote(n) for n in (*names, *stamps))
+    values = ", ".join([*(f"n.{quote(n)}" for n in names), *(now for _ in stamps)])
+    return f"INSERT INTO {table} ({columns}) SELECT {values} FROM {news} AS n"  # noqa: S608
