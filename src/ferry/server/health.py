@@ -57,6 +57,8 @@ def build_router(runtime: Any) -> APIRouter:
         healthy = staging == "ok" and bool(getattr(runtime, "running", True))
         body = {"status": "ok" if healthy else "unavailable", "version": ferry.__version__, "staging": staging,
                 "writer": "running" if getattr(runtime, "running", True) else "stopped",
+                "groupCommit": {"batches": getattr(runtime.writer, "batches_written", None),
+                                "calls": getattr(runtime.writer, "calls_written", None)},
                 "uptimeSeconds": round(time.time() - getattr(runtime, "started_at", time.time()), 3),
                 "checkSeconds": round(time.perf_counter() - started, 4)}
         return JSONResponse(body, status_code=200 if healthy else 503)
