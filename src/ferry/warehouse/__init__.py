@@ -16,7 +16,12 @@ def open_warehouse(url: str) -> Warehouse:
 
         path = url.split("://", 1)[1]
         path = path[1:] if path.startswith("/") and path[1:] == ":memory:" else path
-        return DuckDBWarehouse(url, path or ":memory:")
+        try:
+            return DuckDBWarehouse(url, path or ":memory:")
+        except Exception as exc:
+            # Typically another process holds the file: DuckDB allows one writer process per file.
+            raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"cannot open the DuckDB warehouse {path}: "
+                             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}") from None
     if scheme in ("postgresql", "postgres"):
         from ferry.warehouse.postgres_wh import PostgresWarehouse
 

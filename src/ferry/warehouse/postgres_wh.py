@@ -24,6 +24,15 @@ _GROUPS = "__ferry_g"
 _NEWS = "__ferry_n"
 
 
+def _lookup_keys(schema: Schema) -> list[tuple[str, ...]]:
+    """Indexed column sets: `id` and the schema's keys and indexes, so a batch costs the same in a big table."""
+    found: list[tuple[str, ...]] = [("id",)]
+    for fields in [*(k.fields for k in schema.keys), *(i.fields for i in schema.indexes)]:
+        if fields not in found:
+            found.append(fields)
+    return found
+
+
 def _pg_type(attr: Attribute) -> str:
     if attr.type is AttrType.STRING and attr.length:
         return f"varchar({attr.length})"
@@ -65,6 +74,11 @@ class PostgresWarehouse(Warehouse):
                             + ", ".join(f"{quote(n)} {t}" for n, t in columns) + ")")
                 for name, kind in columns:
                     cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {kind}")
+                for fields in _lookup_keys(schema):
+                    # Not unique: the warehouse enforces no key (keyless inserts may duplicate an email).
+                    index = quote(f"{table_name(schema)}__{'_'.join(fields)}"[:63])
+                    cur.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} "
+                                f"({', '.join(quote(f) for f in fields)})")
                 conn.commit()
             except adbc_driver_manager.Error as exc:
                 self._reset()
@@ -155,6 +169,7 @@ class _PgTransaction(Transaction):
 
     def existing(self, schema: Schema, key: Sequence[str], keys: pa.Table) -> pa.Table:
         self._cur.adbc_ingest(_KEYS, keys, mode="replace", temporary=True)
+        self._cur.execute(f"ANALYZE {_KEYS}")
         cols = ", ".join(f"t.{quote(k)}" for k in key)
         on = " AND ".join(f"t.{quote(k)} = k.{quote(k)}" for k in key)
         self._cur.execute(f"SELECT DISTINCT {cols} FROM {quote(table_name(schema))} t "  # noqa: S608
@@ -167,6 +182,7 @@ class _PgTransaction(Transaction):
         names = [n for n in schema.attribute_names if n in groups.column_names]
         if groups.num_rows:
             self._cur.adbc_ingest(_GROUPS, _for_postgres(groups), mode="replace", temporary=True)
+            self._cur.execute(f"ANALYZE {_GROUPS}")
             self._cur.execute(statements.delete_sql(table, key, _GROUPS))
             if self._owner._merge:
                 self._cur.execute(statements.merge_sql(schema, table, key, names, _GROUPS, "now()"))
