@@ -121,6 +121,7 @@ def test_100_mb_body_is_refused_before_it_is_read(server: Any, unchanged: None) 
 def test_streamed_body_over_the_limit(short_lived: Any) -> None:
     """A chunked body (no Content-Length) is cut off at the limit (1 MB here) while it streams: 413."""
     sent = 0
+    before = short_lived.snapshot()
 
     def chunks() -> Iterator[bytes]:
         nonlocal sent
@@ -138,6 +139,7 @@ def test_streamed_body_over_the_limit(short_lived: Any) -> None:
         assert b"FRY-600008" in reply.content
     assert sent < 100
     assert httpx.get(f"{short_lived.url}/r/test", timeout=5).status_code == 200
+    assert short_lived.snapshot() == before
 
 
 def test_deep_nesting(server: Any, tokens: tuple[str, str], unchanged: None) -> None:

@@ -84,8 +84,9 @@ def serve(
                                 lifespan="on", log_level=log_level, timeout_graceful_shutdown=30, server_header=False)
         where = Path(settings.data_dir).resolve()
         staging = "configured PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {where}"
-        console.print(f"ferry listening on http://{settings.host}:{settings.port} "
-                      f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1, staging: {staging})", highlight=False)
+        # Plain print: one unwrapped line that scripts can read.
+        print(f"ferry listening on http://{settings.host}:{settings.port} "
+              f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1, staging: {staging})", flush=True)
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).
         _server_class()(config).run()
