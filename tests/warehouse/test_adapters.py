@@ -28,8 +28,9 @@ XML = """<srcSchema namespace="tst" name="thing" xtkschema="xtk:srcSchema">
 </srcSchema>"""
 
 
-def schema(extra: str = "") -> Schema:
-    return with_internal_id(parse_schema(XML.format(extra=extra)))
+def schema(extra: str = "", email_length: int = 64) -> Schema:
+    xml = XML.format(extra=extra).replace('length="64"', f'length="{email_length}"')
+    return with_internal_id(parse_schema(xml))
 
 
 def batch(rows: list[tuple[int, str, str, list[str] | None, dict[str, object]]], s: Schema) -> pa.Table:
@@ -45,7 +46,7 @@ def batch(rows: list[tuple[int, str, str, list[str] | None, dict[str, object]]],
         columns["_present"].append(list(values))
         for name in s.attribute_names:
             columns[name].append(values.get(name))
-    types = {"n": pa.int32(), "seen": pa.timestamp("us", tz="UTC")}
+    types = {"n": pa.int32(), "extra": pa.int64(), "seen": pa.timestamp("us", tz="UTC")}
     fields = [pa.field("_seq", pa.int64()), pa.field("_uuid", pa.string()), pa.field("_op", pa.string()),
               pa.field("_key", pa.list_(pa.string())), pa.field("_present", pa.list_(pa.string()))]
     fields += [pa.field(n, types.get(n, pa.string())) for n in s.attribute_names]
@@ -109,8 +110,10 @@ def test_table_evolves_and_batch_applies_once(warehouse: Warehouse) -> None:
     assert records == [("u1", "a", 7, "x", None), ("u2", "a", 3, "x", None), ("u4", "b", None, "none", None)]
     assert all(r["created"] is not None and r["lastModified"] >= r["created"] for r in warehouse.read(s))
 
-    grown = schema('<attribute name="extra" type="int64"/>')
+    grown = schema('<attribute name="extra" type="int64"/>', email_length=200)
     warehouse.ensure_table(grown)
     assert all(r["extra"] is None for r in warehouse.read(grown))
     warehouse.ensure_table(s)  # an older definition drops nothing
     assert "extra" in warehouse.read(grown)[0]
+    long_email = [(7, "u7", "insert", None, {"id": "u7", "email": "x" * 150})]
+    assert warehouse.apply_batch(grown, "batch-3", batch(long_email, grown)).counts["inserted"] == 1

@@ -74,6 +74,15 @@ class PostgresWarehouse(Warehouse):
                             + ", ".join(f"{quote(n)} {t}" for n, t in columns) + ")")
                 for name, kind in columns:
                     cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {kind}")
+                cur.execute("SELECT column_name, character_maximum_length FROM information_schema.columns "
+                            "WHERE table_schema = current_schema() AND table_name = $1 "
+                            "AND data_type = 'character varying'", parameters=(table_name(schema),))
+                lengths = {str(row[0]): row[1] for row in cur.fetchall()}
+                for name, kind in columns:
+                    # Staging widens a string attribute's length when the schema does; follow it, never narrow.
+                    have = lengths.get(name)
+                    if kind.startswith("varchar(") and have is not None and int(kind[8:-1]) > int(have):
+                        cur.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(name)} TYPE {kind}")
                 for fields in _lookup_keys(schema):
                     # Not unique: the warehouse enforces no key (keyless inserts may duplicate an email).
                     index = quote(f"{table_name(schema)}__{'_'.join(fields)}"[:63])
