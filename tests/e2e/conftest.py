@@ -144,8 +144,9 @@ def node_sdk() -> Path:
             pytest.fail("Node.js and npm are required for the SDK end-to-end tests")
         pytest.skip("Node.js / npm not installed")
     if not (NODE_DIR / "node_modules" / "@adobe" / "acc-js-sdk").is_dir():
-        result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--no-package-lock"], cwd=NODE_DIR,
-                                capture_output=True, text=True, timeout=300)
+        # `npm ci` installs exactly the committed package-lock.json (acc-js-sdk 1.2.0 and its dependencies).
+        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True,
+                                text=True, timeout=300)
         if result.returncode != 0:
             pytest.fail(f"npm install failed:\n{result.stdout}\n{result.stderr}")
     return NODE_DIR
