@@ -100,8 +100,8 @@ def preload(db: StagingDatabase, url: str, rows: int) -> None:
             con.execute(statement + select.format(uuid="uuid()::varchar", series=f"range({rows}) t(g)"))
     else:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute((statement + select.format(uuid="gen_random_uuid()::text",
-                                                    series=f"generate_series(0, {rows - 1}) g")))
+            conn.execute(statement + select.format(uuid="gen_random_uuid()::text",
+                                                    series=f"generate_series(0, {rows - 1}) g"))
             conn.execute("ANALYZE nms_recipient")
     print(f"preloaded {rows} warehouse records in {time.perf_counter() - t0:.1f}s")
 
