@@ -80,6 +80,12 @@ EXPRESSION_TOO_COMPLEX = Code("FRY-700005", "expression too long or too deeply n
 QUERY_TYPE_MISMATCH = Code("FRY-700006", "value does not fit the compared expression")
 QUERY_NO_RECORD = Code("FRY-700007", "no record matches the query")
 
+# Snowflake warehouse and unicity checks.
+SNOWFLAKE_MISSING = Code("FRY-800001", "the Snowflake connector is not installed")
+SNOWFLAKE_URL = Code("FRY-800002", "invalid Snowflake warehouse URL")
+SNOWFLAKE_AUTH = Code("FRY-800003", "Snowflake credentials missing or unreadable")
+DUPLICATED_KEY = Code("FRY-800010", "duplicated key in the warehouse")
+
 
 class FerryError(Exception):
     """An error a caller can act on; never a bare traceback."""
