@@ -6,6 +6,7 @@ import asyncio
 import re
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,3 +58,46 @@ def test_sigterm_commits_in_flight_calls(new_database: Callable[[], str], tmp_pa
         admins = conn.execute("SELECT login, admin FROM ferry.operators").fetchall()
     assert set(accepted) <= staged  # every call answered with success was committed
     assert admins == [("admin", True)]
+
+
+def test_embedded_postgres_is_stopped_on_exit(tmp_path: Any) -> None:
+    """Without FERRY_DATABASE_URL, serve starts its own PostgreSQL under --data-dir and stops it on SIGTERM."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {key: value for key, value in os.environ.items() if key not in ("FERRY_DATABASE_URL", "FERRY_CONFIG")}
+    data = tmp_path / "data"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "ferry.cli", "serve", "--port", str(port), "--data-dir",
+                                    str(data), "--log-level", "warning"], stdout=out, stderr=subprocess.STDOUT,
+                                   env={**env, "FERRY_ADMIN_PASSWORD": "secret"}, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError(log.read_text())
+        pid_file = next(data.rglob("postmaster.pid"))
+        postmaster = int(pid_file.read_text().split()[0])
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "ferry listening on http://127.0.0.1:" in log.read_text()
+    assert not pid_file.exists()  # PostgreSQL removes it on a clean shutdown
+    stat = Path(f"/proc/{postmaster}/stat")
+    # Gone, or a zombie waiting for whichever process adopted the daemonised postmaster to reap it.
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
