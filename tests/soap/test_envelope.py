@@ -92,6 +92,8 @@ def test_schema_descriptions_match_the_requested_id() -> None:
         root = etree.fromstring(found)
         assert f"{root.get('namespace')}:{root.get('name')}" == schema_id
     assert schemas.describe(registry, "xtk:schema|dem:plain") is None
+    schemas.register("xtk:queryDef", '<schema namespace="xtk" name="queryDef"/>')
+    assert schemas.describe(registry, "xtk:schema|xtk:queryDef") == '<schema namespace="xtk" name="queryDef"/>'
     assert schemas.describe(registry, "xtk:srcSchema|dem:t") is None
     session = etree.fromstring(schemas.describe(registry, "xtk:schema|xtk:session") or "")
     methods = session.find("methods")

@@ -38,6 +38,13 @@ XTK_SESSION = """<schema namespace="xtk" name="session" implements="xtk:persist"
 </schema>"""
 
 ENTITY_SCHEMA = "xtk:schema"
+# Descriptions other modules serve (e.g. `xtk:queryDef` with its ExecuteQuery method), by schema id.
+_EXTRA: dict[str, str] = {}
+
+
+def register(schema_id: str, xml: str) -> None:
+    """Serve `xml` for `xtk:schema|<schema_id>`; its root needs matching `namespace` and `name` attributes."""
+    _EXTRA[schema_id] = xml
 
 
 def data_schema_xml(schema: Schema) -> str:
@@ -80,6 +87,8 @@ def describe(registry: SchemaRegistry, pk: str) -> str | None:
     schema_id = schema_id.strip()
     if schema_id == "xtk:session":
         return XTK_SESSION
+    if schema_id in _EXTRA:
+        return _EXTRA[schema_id]
     schema = registry.get(schema_id)
     if schema is not None and schema.staged:
         return data_schema_xml(schema)
