@@ -31,8 +31,9 @@ def open_warehouse(url: str) -> Warehouse:
             raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"cannot connect to the PostgreSQL warehouse: "
                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}") from None
     if scheme == "snowflake":
-        raise FerryError(errors.WAREHOUSE_URL, "the Snowflake warehouse is not available yet; use duckdb:///path or "
-                         "postgresql://…")
+        from ferry.warehouse.snowflake_wh import SnowflakeWarehouse
+
+        return SnowflakeWarehouse(url)
     raise FerryError(errors.WAREHOUSE_URL, f"warehouse URL {url!r} is not supported; use duckdb:///path/file.duckdb "
                      "or postgresql://user@host/database")
 

@@ -1,0 +1,394 @@
+"""The Snowflake warehouse (`snowflake://user@account/DATABASE/SCHEMA?warehouse=…`), through snowflake-connector-python.
+
+Each folded segment travels as Parquet: PUT into a session-temporary stage, COPY INTO a session-temporary table,
+then DELETE + one MERGE into the target, all inside the batch's transaction with its ledger row. DDL (which
+commits in Snowflake) only runs before a transaction begins. Snowflake enforces no unique key, so keys already
+held by several records are refused row by row (`failed`, FRY-800010) and never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ferry import errors
+from ferry.errors import FerryError
+from ferry.schema.model import Schema
+from ferry.warehouse import statements
+from ferry.warehouse.base import BatchOutcome, ErrorKind, Hook, Transaction, Warehouse, _summarise
+from ferry.warehouse.fold import distinct_keys, fold, free_inserts, segments
+from ferry.warehouse.snowflake_types import (
+    STAMP_TYPE,
+    TIMESTAMP_TYPES,
+    column_type,
+    parquet_column,
+)
+from ferry.warehouse.snowflake_url import SnowflakeTarget, parse_url
+from ferry.warehouse.tables import LEDGER, quote, stamp_columns, table_name
+
+STAGE = "FERRY_LOAD"
+FLAGS = ("__del", "__upd")  # unquoted: the shared MERGE text names them unquoted
+NOW = "CURRENT_TIMESTAMP()"
+# Session, token and network failures the connector reports with these error numbers: reconnect and retry.
+_OUTAGE_ERRNOS = frozenset({390111, 390112, 390114, 390115, 250001, 250002, 250003, 251005, 251006})
+
+Column = tuple[str, str, bool]  # (name, Snowflake type, quoted?)
+
+
+def connector() -> Any:
+    """`snowflake.connector`, imported on first use; a clear FerryError when the extra is not installed."""
+    try:
+        return importlib.import_module("snowflake.connector")
+    except ImportError:
+        raise FerryError(errors.SNOWFLAKE_MISSING, "the Snowflake warehouse needs snowflake-connector-python: "
+                         "pip install 'ferry[snowflake]'") from None
+
+
+def duplicate_reason(schema: Schema, key: Sequence[str], values: Sequence[Any], count: int) -> str:
+    """The `failed` reason of a row whose key several warehouse records hold."""
+    held = ", ".join(f"@{k}={v!r}" for k, v in zip(key, values, strict=True))
+    return (f"{errors.DUPLICATED_KEY.code} duplicated key in the warehouse: {schema.id} {held} is held by {count} "
+            "records; the row was not applied (see ferry doctor unicity)")
+
+
+class SnowflakeWarehouse(Warehouse):
+    """One connector session (autocommit; explicit BEGIN/COMMIT per batch), used by one apply at a time."""
+
+    def __init__(self, url: str, target: SnowflakeTarget | None = None) -> None:
+        self._sf = connector()
+        self._target = target or parse_url(url)
+        self.url = self._target.display
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        self._prepared: dict[str, tuple[Column, ...]] = {}
+        with self._lock:
+            self._connection()
+
+    # -- session ------------------------------------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        if self._conn is not None:
+            return self._conn
+        try:
+            conn = self._sf.connect(**self._target.connect_args())
+        except self._sf.errors.Error as exc:
+            raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"cannot connect to Snowflake {self._target.display}: "
+                             f"{_first_line(exc)}") from None
+        self._conn = conn
+        self._prepared = {}
+        try:
+            row = self._run("SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()").fetchone()
+            if not row or not row[0] or not row[1]:
+                raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"Snowflake database or schema of "
+                                 f"{self._target.display} does not exist or the role lacks USAGE on it")
+            self._run(f"CREATE TABLE IF NOT EXISTS {LEDGER} (batch_id VARCHAR(36) NOT NULL, schema_id VARCHAR, "
+                      "applied_at TIMESTAMP_TZ, counts VARCHAR, outcomes VARCHAR, PRIMARY KEY (batch_id))")
+            self._run(f"CREATE TEMPORARY STAGE IF NOT EXISTS {STAGE} FILE_FORMAT = (TYPE = PARQUET)")
+        except BaseException:
+            self._drop()
+            raise
+        return conn
+
+    def _run(self, sql: str, params: Sequence[Any] | None = None, **kwargs: Any) -> Any:
+        cur = self._connection().cursor()
+        cur.execute(sql, params, **kwargs)
+        return cur
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self._prepared = {}
+        if conn is not None:
+            with contextlib.suppress(Exception):  # the session is being abandoned anyway
+                conn.close()
+
+    # -- Warehouse ----------------------------------------------------------------------------------------
+
+    def ensure_table(self, schema: Schema) -> None:
+        """Create the table or add the schema's new columns (Snowflake DDL, outside any transaction)."""
+        columns = _target_columns(schema)
+        table = quote(table_name(schema))
+        with self._lock:
+            try:
+                self._run(f"CREATE TABLE IF NOT EXISTS {table} ("
+                          + ", ".join(f"{quote(n)} {t}" for n, t in columns) + ")")
+                have = {str(r[0]) for r in self._run(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = CURRENT_SCHEMA() AND table_name = %s", (table_name(schema),)).fetchall()}
+                for name, kind in columns:
+                    if name not in have:
+                        self._run(f"ALTER TABLE {table} ADD COLUMN {quote(name)} {kind}")
+            except self._sf.errors.Error as exc:
+                self._raise_unless_data(exc)
+                raise
+            self._prepared.pop(table_name(schema), None)
+
+    def batch_applied(self, batch_id: str) -> BatchOutcome | None:
+        """The ledger entry of a batch, or None."""
+        with self._lock:
+            try:
+                row = self._run(f"SELECT outcomes FROM {LEDGER} WHERE batch_id = %s LIMIT 1",  # noqa: S608
+                                (batch_id,)).fetchone()
+            except self._sf.errors.Error as exc:
+                self._raise_unless_data(exc)
+                raise
+        return None if row is None else BatchOutcome.from_json(batch_id, str(row[0]))
+
+    def read(self, schema: Schema) -> list[dict[str, Any]]:
+        """All records, as dicts (timestamps NULL-checked separately: see `_select_list`)."""
+        names = [name for name, _ in _target_columns(schema)]
+        stamps = {a.name for a in schema.attributes if a.type in TIMESTAMP_TYPES} | set(stamp_columns(schema))
+        flags = [n for n in names if n in stamps]
+        select = ", ".join([quote(n) for n in names] + [f"{quote(n)} IS NULL" for n in flags])
+        with self._lock:
+            rows = self._run(f"SELECT {select} FROM {quote(table_name(schema))}").fetchall()  # noqa: S608
+        out = []
+        for row in rows:
+            record = dict(zip(names, row[:len(names)], strict=True))
+            for name, is_null in zip(flags, row[len(names):], strict=True):
+                if is_null:
+                    record[name] = None
+            out.append(record)
+        return out
+
+    def truncate(self, schema: Schema) -> None:
+        """Empty the schema's table and the ledger."""
+        with self._lock:
+            self._run(f"DELETE FROM {quote(table_name(schema))}")  # noqa: S608
+            self._run(f"DELETE FROM {LEDGER}")  # noqa: S608
+
+    def duplicates(self, schema: Schema, key: Sequence[str]) -> list[tuple[tuple[Any, ...], int]]:
+        """Key values held by more than one record, with their counts (most duplicated first)."""
+        cols = ", ".join(quote(k) for k in key)
+        not_null = " AND ".join(f"{quote(k)} IS NOT NULL" for k in key)
+        with self._lock:
+            rows = self._run(f"SELECT {cols}, COUNT(*) AS n FROM {quote(table_name(schema))} "  # noqa: S608
+                             f"WHERE {not_null} GROUP BY {cols} HAVING COUNT(*) > 1 "
+                             f"ORDER BY n DESC, {cols}").fetchall()
+        return [(tuple(row[:-1]), int(row[-1])) for row in rows]
+
+    def close(self) -> None:
+        """End the session (its temporary stage and tables go with it)."""
+        with self._lock:
+            self._drop()
+
+    def _begin(self) -> Transaction:
+        self._run("BEGIN")
+        return _SnowTransaction(self)
+
+    def _classify(self, exc: BaseException) -> ErrorKind:
+        sf = self._sf.errors
+        if not isinstance(exc, sf.Error):
+            return "other"
+        state = str(getattr(exc, "sqlstate", "") or "")
+        errno = getattr(exc, "errno", None)
+        if isinstance(exc, sf.ProgrammingError | sf.IntegrityError | sf.DataError) and state[:2] in ("22", "23"):
+            return "data"
+        if (isinstance(exc, sf.OperationalError | sf.InterfaceError) or state.startswith("08")
+                or errno in _OUTAGE_ERRNOS):
+            self._drop()
+            return "outage"
+        return "other"
+
+    # -- applying a batch ---------------------------------------------------------------------------------
+
+    def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
+                 hook: Hook | None, *, commit: bool) -> BatchOutcome:
+        """As `Warehouse._attempt`, plus: rows on keys already duplicated in the warehouse end `failed`."""
+        with self._lock:
+            self._prepare(schema)
+            tx = self._begin()
+            assert isinstance(tx, _SnowTransaction)
+            refused = dict(failed)
+            try:
+                parts: list[pa.Table] = []
+                for key, segment in segments(rows):
+                    existing, counts = tx.lookup(schema, key, distinct_keys(segment, key))
+                    segment = _refuse(schema, key, segment, counts, refused)
+                    if segment.num_rows == 0:
+                        continue
+                    groups, news, outcomes = fold(schema, key, segment, existing)
+                    if groups.num_rows or news.num_rows:
+                        tx.apply_groups(schema, key, groups, news)
+                    parts.append(outcomes)
+                outcome = _summarise(batch_id, read, parts, refused)
+                if not commit:
+                    tx.rollback()
+                    return outcome
+                tx.write_ledger(batch_id, schema.id, outcome)
+                if hook:
+                    hook("after_load")
+                tx.commit()
+            except BaseException:
+                tx.rollback()
+                raise
+        if hook:
+            hook("after_commit")
+        return outcome
+
+    def _prepare(self, schema: Schema) -> None:
+        """(Re)create the session's temporary key and group tables of a schema, before any transaction."""
+        name = table_name(schema)
+        layout = _group_columns(schema)
+        if self._prepared.get(name) == layout:
+            return
+        records = _record_columns(schema)
+        self._run(f"CREATE OR REPLACE TEMPORARY TABLE {_session_table('k', schema)} ({_ddl(records)})")
+        self._run(f"CREATE OR REPLACE TEMPORARY TABLE {_session_table('n', schema)} ({_ddl(records)})")
+        self._run(f"CREATE OR REPLACE TEMPORARY TABLE {_session_table('g', schema)} ({_ddl(layout)})")
+        self._prepared[name] = layout
+
+    def _load(self, table: str, layout: Sequence[Column], data: pa.Table, kinds: dict[str, Any]) -> None:
+        """Replace the rows of a session table with `data`: Parquet → PUT to the temporary stage → COPY INTO."""
+        self._run(f"DELETE FROM {table}")  # noqa: S608
+        if data.num_rows == 0:
+            return
+        types = {name: (kind, quoted) for name, kind, quoted in layout}
+        names = [n for n in data.column_names if n in types]
+        arrays = [parquet_column(kinds.get(n), data.column(n)) for n in names]
+        buffer = io.BytesIO()
+        pq.write_table(pa.table(arrays, names=names), buffer)
+        buffer.seek(0)
+        folder = uuid.uuid4().hex
+        self._run(f"PUT 'file://{folder}.parquet' @{STAGE}/{folder} AUTO_COMPRESS=FALSE OVERWRITE=TRUE",
+                  file_stream=buffer)
+        targets = ", ".join(quote(n) if types[n][1] else n for n in names)
+        select = ", ".join(f'$1:"{n}"::{types[n][0]}' for n in names)
+        result = self._run(f"COPY INTO {table} ({targets}) FROM (SELECT {select} FROM @{STAGE}/{folder}/) "  # noqa: S608
+                           "FILE_FORMAT = (TYPE = PARQUET) ON_ERROR = ABORT_STATEMENT PURGE = TRUE").fetchall()
+        loaded = sum(int(r[3]) for r in result if len(r) > 3 and str(r[1]).upper() in ("LOADED", "PARTIALLY_LOADED"))
+        if loaded != data.num_rows:
+            raise FerryError(errors.WAREHOUSE_REJECTED, f"COPY INTO {table} loaded {loaded} of {data.num_rows} rows")
+
+
+class _SnowTransaction(Transaction):
+    def __init__(self, owner: SnowflakeWarehouse) -> None:
+        self._owner = owner
+        self._done = False
+
+    def lookup(self, schema: Schema, key: Sequence[str], keys: pa.Table) -> tuple[pa.Table, dict[tuple[Any, ...], int]]:
+        """(distinct key values some record holds, {values: number of records holding them})."""
+        owner = self._owner
+        owner._load(_session_table("k", schema), _record_columns(schema), keys, _kinds(schema))
+        cols = ", ".join(f"t.{quote(k)}" for k in key)
+        on = " AND ".join(f"t.{quote(k)} = k.{quote(k)}" for k in key)
+        rows = owner._run(f"SELECT {cols}, COUNT(*) FROM {quote(table_name(schema))} t "  # noqa: S608
+                          f"JOIN {_session_table('k', schema)} k ON {on} GROUP BY {cols}").fetchall()
+        existing = pa.table({k: pa.array([row[i] for row in rows], type=keys.schema.field(k).type)
+                             for i, k in enumerate(key)})
+        return existing, {tuple(row[:-1]): int(row[-1]) for row in rows}
+
+    def existing(self, schema: Schema, key: Sequence[str], keys: pa.Table) -> pa.Table:
+        return self.lookup(schema, key, keys)[0]
+
+    def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table, news: pa.Table) -> None:
+        owner = self._owner
+        table = quote(table_name(schema))
+        if groups.num_rows:
+            kinds = _kinds(schema)
+            kinds.update({f"__k_{name}": kind for name, kind in _kinds(schema).items()})
+            owner._load(_session_table("g", schema), _group_columns(schema), groups, kinds)
+            names = [n for n in schema.attribute_names if n in groups.column_names]
+            owner._run(statements.delete_sql(table, key, _session_table("g", schema)))
+            owner._run(statements.merge_sql(schema, table, key, names, _session_table("g", schema), NOW))
+        if news.num_rows:
+            owner._load(_session_table("n", schema), _record_columns(schema), news, _kinds(schema))
+            owner._run(statements.insert_sql(schema, table, news.column_names, _session_table("n", schema), NOW))
+
+    def write_ledger(self, batch_id: str, schema_id: str, outcome: BatchOutcome) -> None:
+        self._owner._run(f"INSERT INTO {LEDGER} (batch_id, schema_id, applied_at, counts, outcomes) "  # noqa: S608
+                         f"VALUES (%s, %s, {NOW}, %s, %s)",
+                         (batch_id, schema_id, json.dumps(outcome.counts), outcome.to_json()))
+
+    def commit(self) -> None:
+        self._done = True
+        self._owner._run("COMMIT")
+
+    def rollback(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            if self._owner._conn is not None:
+                self._owner._run("ROLLBACK")
+        except Exception:
+            self._owner._drop()  # an unknown session state is not reused
+
+
+def _target_columns(schema: Schema) -> list[tuple[str, str]]:
+    columns = [(a.name, column_type(a)) for a in schema.attributes]
+    return columns + [(name, STAMP_TYPE) for name in stamp_columns(schema)]
+
+
+def _group_columns(schema: Schema) -> tuple[Column, ...]:
+    """The session table of folded groups: `__k_<a>`, `<a>`, `__p_<a>` for every attribute, then the flags."""
+    columns: list[Column] = []
+    for attr in schema.attributes:
+        kind = column_type(attr)
+        columns += [(f"__k_{attr.name}", kind, True), (attr.name, kind, True), (f"__p_{attr.name}", "BOOLEAN", True)]
+    return (*columns, *((flag, "BOOLEAN", False) for flag in FLAGS))
+
+
+def _ddl(columns: Sequence[Column]) -> str:
+    return ", ".join(f"{quote(n) if quoted else n} {kind}" for n, kind, quoted in columns)
+
+
+def _record_columns(schema: Schema) -> tuple[Column, ...]:
+    return tuple((a.name, column_type(a), True) for a in schema.attributes)
+
+
+def _kinds(schema: Schema) -> dict[str, Any]:
+    return {a.name: a.type for a in schema.attributes}
+
+
+def _session_table(kind: str, schema: Schema) -> str:
+    """`ferry_k_<table>` (keys looked up), `ferry_g_<table>` (folded groups), `ferry_n_<table>` (new records)."""
+    return quote(f"ferry_{kind}_{table_name(schema)}")
+
+
+def _refuse(schema: Schema, key: Sequence[str], segment: pa.Table, counts: dict[tuple[Any, ...], int],
+            refused: dict[int, str]) -> pa.Table:
+    """Drop the rows applied by a key that several records hold at their turn; record why in `refused`.
+
+    `counts` are the warehouse's records per key value before the segment. Within it, only free inserts (new
+    records keyed on their own UUID) can add a second record with a key value; a refused row changes nothing.
+    """
+    free = free_inserts(segment).to_pylist()
+    values = list(zip(*(segment.column(k).to_pylist() for k in key), strict=True))
+    added: dict[tuple[Any, ...], int] = {}
+    for value, is_free in zip(values, free, strict=True):
+        if is_free:
+            added[value] = added.get(value, 0) + 1
+    risky = {v for v in set(counts) | set(added) if counts.get(v, 0) + added.get(v, 0) > 1 and None not in v}
+    if not risky:
+        return segment
+    held = {v: counts.get(v, 0) for v in risky}
+    ops = segment.column("_op").to_pylist()
+    seqs = segment.column("_seq").to_pylist()
+    keep = [True] * segment.num_rows
+    for i, value in enumerate(values):
+        if value not in held:
+            continue
+        if free[i]:
+            held[value] += 1
+        elif held[value] > 1:
+            keep[i] = False
+            refused[int(seqs[i])] = duplicate_reason(schema, key, value, held[value])
+        elif ops[i] == "delete":
+            held[value] = 0
+        elif ops[i] in ("insert", "insertOrUpdate") and held[value] == 0:
+            held[value] = 1
+    return segment.filter(pa.array(keep, pa.bool_()))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
