@@ -50,6 +50,10 @@ SOAP_MISSING_PARAMETER = Code("FRY-400002", "missing SOAP parameter")
 SOAP_UNKNOWN_METHOD = Code("FRY-400003", "unknown SOAP method")
 SERVER_INTERNAL = Code("FRY-400004", "internal server error")
 SERVER_STOPPING = Code("FRY-400005", "server shutting down")
+SYNC_FAILED = Code("FRY-400010", "the sync run started by this call failed")
+WRITE_DUPLICATE_KEY = Code("FRY-400011", "Write: a record with this key already exists")
+WRITE_REJECTED = Code("FRY-400012", "Write: the warehouse refused a record")
+QUERY_FORBIDDEN = Code("FRY-400013", "no right to read this schema")
 
 # Sync workflow and warehouses.
 WAREHOUSE_UNAVAILABLE = Code("FRY-500001", "warehouse unavailable")
@@ -85,6 +89,12 @@ SNOWFLAKE_MISSING = Code("FRY-800001", "the Snowflake connector is not installed
 SNOWFLAKE_URL = Code("FRY-800002", "invalid Snowflake warehouse URL")
 SNOWFLAKE_AUTH = Code("FRY-800003", "Snowflake credentials missing or unreadable")
 DUPLICATED_KEY = Code("FRY-800010", "duplicated key in the warehouse")
+
+# Operator console.
+CONSOLE_CSRF = Code("FRY-900001", "console form token missing or wrong")
+CONSOLE_FORBIDDEN = Code("FRY-900002", "console action needs the admin right")
+CONSOLE_NOT_FOUND = Code("FRY-900003", "console page, row or run not found")
+CONSOLE_ROW_STATE = Code("FRY-900004", "the row is not in a state this action applies to")
 
 
 class FerryError(Exception):

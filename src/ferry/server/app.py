@@ -11,9 +11,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ferry
-from ferry.server import health, metrics, rest, soap_routes
+from ferry.server import console, health, metrics, query_routes, rest, soap_routes, sync_routes, write_routes
 from ferry.server.limits import BodyLimitMiddleware, CollapseSlashesMiddleware
 from ferry.server.runtime import Runtime
+from ferry.soap import catalog
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,19 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     soap = soap_routes.soap_router(runtime)
     app.state.soap = soap
+    catalog.install()
+    query_routes.register_soap(soap)
+    write_routes.register_soap(soap)
+    sync_routes.register_soap(soap)
     app.include_router(soap_routes.build_router(runtime, soap))
     app.include_router(health.build_router(runtime))
+    # Before rest's router: it ends with a catch-all route for unknown /api/v1 paths.
+    caller = query_routes.caller_dependency(runtime)
+    app.include_router(query_routes.build_router(runtime, caller))
+    app.include_router(sync_routes.build_router(runtime, caller))
     app.include_router(rest.build_router(runtime))
     metrics.install(app, runtime)
+    console.install(app, runtime)
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(CollapseSlashesMiddleware)
     return app
