@@ -78,6 +78,11 @@ def serve(
     try:
         if settings.admin_password and runtime.auth.ensure_admin(settings.admin_password):
             console.print("operator [bold]admin[/] created from FERRY_ADMIN_PASSWORD")
+        # The sync of every staged schema every settings.sync_interval seconds (FERRY_SYNC_INTERVAL), in-process.
+        try:
+            runtime.enable_scheduler()
+        except FerryError as exc:
+            fail(exc)
         app = create_app(runtime)
         loop, http = _loop_and_http()
         config = uvicorn.Config(serving_app(app), host=settings.host, port=settings.port, loop=loop, http=http,

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,42 @@ class _Backlog(Collector):
         yield from (rows, age, up)
 
 
+class _Sync(Collector):
+    """The sync workflow per staged schema, from its run records at scrape time: last success, rows per outcome,
+    runs per state."""
+
+    def __init__(self, runtime: Any) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        from ferry.sync import WORKFLOW
+        from ferry.workflows import sync_metrics
+
+        success = GaugeMetricFamily("ferry_sync_last_success_timestamp_seconds",
+                                    "When the sync of a schema last ended without error (Unix time).",
+                                    labels=["schema"])
+        rows = CounterMetricFamily("ferry_sync_rows", "Rows applied by the sync, by schema and outcome.",
+                                   labels=["schema", "outcome"])
+        runs = CounterMetricFamily("ferry_sync_runs", "Sync runs by schema and final state (failed = errors).",
+                                   labels=["schema", "state"])
+        try:
+            found = sync_metrics(self._runtime.db)
+            with self._runtime.db.pool.connection() as conn:
+                states = conn.execute("SELECT schema_id, state, count(*) FROM ferry.workflow_runs "
+                                      "WHERE workflow = %s GROUP BY 1, 2", (WORKFLOW,)).fetchall()
+        except Exception as exc:  # a scrape must answer even when staging is down
+            log.warning("metrics: sync history unavailable: %s", exc)
+            return
+        for item in found:
+            if item.last_success is not None:
+                success.add_metric([item.schema_id], item.last_success.timestamp())
+            for outcome, count in item.rows_synced_total.items():
+                rows.add_metric([item.schema_id, outcome], float(count))
+        for schema_id, state, count in states:
+            runs.add_metric([str(schema_id), str(state)], float(count))
+        yield from (success, rows, runs)
+
+
 class Metrics:
     """The metric series of one app."""
 
@@ -66,6 +102,7 @@ class Metrics:
                                  ["method", "protocol"], buckets=_BUCKETS, registry=self.registry)
         if runtime is not None:
             self.registry.register(_Backlog(runtime))
+            self.registry.register(_Sync(runtime))
 
     def observe_call(self, method: str, protocol: str, outcome: str, seconds: float, *, records: int = 0,
                      schema: str | None = None, code: str | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from ferry.config import Settings
 from ferry.schema.registry import SchemaRegistry
 from ferry.staging import StagingDatabase
 from ferry.staging.group_commit import GroupCommitter
+from ferry.warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,35 @@ class Runtime:
         self.running = False
         self._refreshed_at = 0.0
         self._refresh_lock = asyncio.Lock()
+        self._warehouse: Warehouse | None = None
+        self._sync: Any | None = None
+        self._open_lock = threading.Lock()
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The warehouse (`settings.effective_warehouse_url`), opened on first use."""
+        with self._open_lock:
+            if self._warehouse is None:
+                self._warehouse = open_warehouse(self.settings.effective_warehouse_url)
+            return self._warehouse
+
+    @property
+    def sync(self) -> Any:
+        """The sync service (`ferry.server.sync_routes.SyncService`): on-demand runs, and the periodic loop once
+        `enable_scheduler()` attached it."""
+        if self._sync is None:
+            from ferry.server.sync_routes import SyncService
+
+            warehouse = self.warehouse
+            with self._open_lock:
+                if self._sync is None:
+                    self._sync = SyncService(self.db, warehouse, self.settings, periodic=False)
+        return self._sync
+
+    def enable_scheduler(self) -> None:
+        """Run the sync of every staged schema every `settings.sync_interval` seconds while the app runs."""
+        self.sync.periodic = True
+        self.scheduler = self.sync
 
     @property
     def registry(self) -> SchemaRegistry:
@@ -57,6 +88,8 @@ class Runtime:
                 await self.scheduler.stop()
             except Exception:
                 log.exception("scheduler did not stop cleanly")
+        elif self._sync is not None:
+            await self._sync.stop()
         await self.writer.close()
 
     async def refresh_schemas(self) -> bool:
@@ -70,5 +103,11 @@ class Runtime:
 
     def close(self) -> None:
         """Close the staging pool (and stop the embedded PostgreSQL) when this runtime opened it."""
+        if self._warehouse is not None:
+            try:
+                self._warehouse.close()
+            except Exception:
+                log.exception("warehouse did not close cleanly")
+            self._warehouse = None
         if self._owns_db:
             self.db.close()

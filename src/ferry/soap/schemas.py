@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
-from ferry.schema.staging import derive_staging_schema
 from ferry.soap.writer import attr
 
 # Ingest / IngestExt / Write / WriteCollection / GetEntityIfMoreRecent sit in the persist interface, as in
@@ -89,13 +88,6 @@ def describe(registry: SchemaRegistry, pk: str) -> str | None:
         return XTK_SESSION
     if schema_id in _EXTRA:
         return _EXTRA[schema_id]
-    schema = registry.get(schema_id)
-    if schema is not None and schema.staged:
-        return data_schema_xml(schema)
-    if schema_id.endswith("Stg"):
-        source = registry.get(schema_id[:-3])
-        if source is not None and source.staged:
-            staging = derive_staging_schema(source)
-            if staging.id == schema_id:
-                return data_schema_xml(staging)
-    return None
+    from ferry.soap import catalog  # every built-in and user schema, with attributes (sqlname) and keys
+
+    return catalog.describe_data(registry, schema_id)

@@ -110,6 +110,24 @@ class Warehouse(ABC):
     def _classify(self, exc: BaseException) -> ErrorKind:
         """Is this a bad value (data), an unreachable engine (outage), or a bug (other)?"""
 
+    dialect: Literal["duckdb", "postgres"] = "duckdb"
+
+    def select(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run one read-only query (placeholders of `dialect`) and return its rows; engines without it refuse."""
+        raise FerryError(errors.WAREHOUSE_URL, f"the {self.url.split('://')[0]} warehouse does not serve queries")
+
+    def apply_atomic(self, schema: Schema, batch_id: str, batch: pa.Table,
+                     accept: Callable[[BatchOutcome], None]) -> BatchOutcome:
+        """Apply every row in one transaction or none (v7 Write): `accept` may raise to refuse the outcome before
+        the commit; a value the engine rejects raises FerryError(WAREHOUSE_REJECTED)."""
+        try:
+            return self._attempt(schema, batch_id, batch, batch.num_rows, {}, None, commit=True, accept=accept)
+        except FerryError:
+            raise
+        except Exception as exc:
+            self._raise_unless_data(exc)
+            raise FerryError(errors.WAREHOUSE_REJECTED, _message(exc)) from None
+
     def apply_batch(self, schema: Schema, batch_id: str, batch: pa.Table, hook: Hook | None = None) -> BatchOutcome:
         """Apply staged rows (`_seq` order) and write the ledger row, in one transaction.
 
@@ -154,7 +172,8 @@ class Warehouse(ABC):
             raise exc
 
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
-                 hook: Hook | None, *, commit: bool) -> BatchOutcome:
+                 hook: Hook | None, *, commit: bool,
+                 accept: Callable[[BatchOutcome], None] | None = None) -> BatchOutcome:
         tx = self._begin()
         try:
             parts: list[pa.Table] = []
@@ -165,6 +184,8 @@ class Warehouse(ABC):
                     tx.apply_groups(schema, key, groups, news)
                 parts.append(outcomes)
             outcome = _summarise(batch_id, read, parts, failed)
+            if accept is not None:
+                accept(outcome)
             if not commit:
                 tx.rollback()
                 return outcome

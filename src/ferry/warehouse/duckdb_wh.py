@@ -67,6 +67,11 @@ class DuckDBWarehouse(Warehouse):
             f"SELECT * FROM {quote(table_name(schema))}").to_arrow_table().to_pylist()  # noqa: S608
         return result
 
+    def select(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One read query on its own cursor (`?` placeholders)."""
+        rows: list[tuple[Any, ...]] = self._con.cursor().execute(sql, list(params)).fetchall()
+        return rows
+
     def truncate(self, schema: Schema) -> None:
         """Empty the schema's table and the ledger."""
         cur = self._con.cursor()

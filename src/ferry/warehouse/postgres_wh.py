@@ -96,6 +96,16 @@ class PostgresWarehouse(Warehouse):
             finally:
                 cur.close()
 
+    dialect = "postgres"
+
+    def select(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One read query (`%s` placeholders) on a short psycopg connection, in a read-only transaction."""
+        import psycopg
+
+        with psycopg.connect(self.url) as conn:
+            conn.read_only = True
+            return list(conn.execute(sql, list(params)).fetchall())
+
     def batch_applied(self, batch_id: str) -> BatchOutcome | None:
         """The ledger entry of a batch, or None."""
         with self._lock:

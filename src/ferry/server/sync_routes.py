@@ -1,0 +1,198 @@
+"""Starting the sync from outside: REST `/api/v1/sync…`, `/api/v1/workflows…`, and SOAP
+`nms:replicationStrategy#StartReplicateStagingData(schema)` (Campaign's own way to force the replication).
+
+`SyncService` adapts the thread-based `ferry.workflows.Scheduler` to the app's event loop: blocking work runs in
+worker threads. Rights: starting a sync of a schema needs the admin right or the ingest right on that schema;
+starting every schema (`POST /api/v1/sync`) and reading the run history need the admin right.
+StartReplicateStagingData waits at most `SOAP_WAIT_SECONDS` (well under the SDK's 5 s timeout) for the run; a
+longer run goes on in the background and the call returns once it has been started.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
+
+import asyncio
+import datetime as dt
+import uuid
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from ferry import errors
+from ferry.auth import AuthError, Operator
+from ferry.config import Settings
+from ferry.errors import FerryError
+from ferry.server.soap_routes import SoapContext, SoapRouter
+from ferry.soap.writer import Output
+from ferry.staging import StagingDatabase
+from ferry.sync import RunResult
+from ferry.warehouse.base import Warehouse
+from ferry.workflows import Scheduler, list_runs
+
+REPLICATION_URNS = frozenset({"nms:replicationStrategy"})
+SOAP_WAIT_SECONDS = 3.5
+REST_WAIT_SECONDS = 300.0
+
+REPLICATION_SCHEMA = """<schema namespace="nms" name="replicationStrategy" label="Replication strategies">
+  <element name="replicationStrategy" label="Replication strategy"/>
+  <methods>
+    <method name="StartReplicateStagingData" static="true"><parameters>
+      <param name="strSchema" type="string"/></parameters></method>
+  </methods>
+</schema>"""
+
+
+class SyncService:
+    """The sync scheduler of one process, awaitable: `start`/`stop` (periodic loop), `trigger`, `wait`."""
+
+    def __init__(self, db: StagingDatabase, warehouse: Warehouse, settings: Settings, *, periodic: bool) -> None:
+        self.scheduler = Scheduler(db, warehouse, settings)
+        self.periodic = periodic
+
+    async def start(self) -> None:
+        """Start the periodic loop when this service is periodic (`ferry serve`)."""
+        if self.periodic:
+            await asyncio.to_thread(self.scheduler.start)
+
+    async def stop(self) -> None:
+        """Stop the loop and let a run in progress finish."""
+        await asyncio.to_thread(self.scheduler.stop)
+
+    async def trigger(self, schema_id: str | None = None) -> list[uuid.UUID]:
+        """Queue a run now for one schema (`ns:name` or `ns:nameStg`) or for every staged schema."""
+        return await asyncio.to_thread(self.scheduler.trigger, schema_id)
+
+    async def wait(self, run_ids: list[uuid.UUID], timeout: float) -> list[RunResult] | None:
+        """The runs' results, or None when they have not all ended within `timeout` seconds."""
+        try:
+            return await asyncio.to_thread(self.scheduler.wait, run_ids, timeout)
+        except (TimeoutError, FutureTimeout):
+            return None
+
+
+def _require_sync_right(runtime: Any, operator: Operator, schema_id: str | None) -> None:
+    if operator.admin and not operator.disabled:
+        return
+    if schema_id is not None and runtime.auth.can_ingest(operator, schema_id):
+        return
+    what = f"start the sync of {schema_id}" if schema_id else "start the sync of every schema"
+    raise AuthError(errors.FORBIDDEN, f"operator {operator.login!r} may not {what} (admin or ingest right needed)",
+                    http_status=403)
+
+
+def _resolve(runtime: Any, schema_id: str) -> str:
+    try:
+        return str(runtime.registry.resolve_staged(schema_id).id)
+    except FerryError:
+        runtime.db.reload_schemas()
+        try:
+            return str(runtime.registry.resolve_staged(schema_id).id)
+        except FerryError as exc:
+            raise FerryError(errors.SYNC_UNKNOWN_SCHEMA, f"{schema_id!r} is not a staged schema: {exc.message}") \
+                from None
+
+
+# -- SOAP ---------------------------------------------------------------------------------------------------------
+
+
+async def start_replicate_staging_data(ctx: SoapContext) -> list[Output]:
+    """`nms:replicationStrategy#StartReplicateStagingData(strSchema)`: sync that schema now; return when done
+    (or after SOAP_WAIT_SECONDS with the run still going)."""
+    assert ctx.operator is not None
+    name = ctx.soap.text(("strSchema", "schema", "schemaName"), 1).strip()
+    if not name:
+        raise FerryError(errors.SOAP_MISSING_PARAMETER, "StartReplicateStagingData needs the schema id "
+                         "(e.g. nms:recipient) as its strSchema parameter")
+    schema_id = await asyncio.to_thread(_resolve, ctx.runtime, name)
+    _require_sync_right(ctx.runtime, ctx.operator, schema_id)
+    run_ids = await ctx.runtime.sync.trigger(schema_id)
+    results = await ctx.runtime.sync.wait(run_ids, SOAP_WAIT_SECONDS)
+    for result in results or ():
+        if result.state == "failed":
+            raise FerryError(errors.SYNC_FAILED, f"the sync of {schema_id} failed: {result.error}")
+    return []
+
+
+def register_soap(router: SoapRouter) -> None:
+    """Serve StartReplicateStagingData."""
+    router.add(REPLICATION_URNS, "StartReplicateStagingData", start_replicate_staging_data)
+
+
+# -- REST ---------------------------------------------------------------------------------------------------------
+
+
+def _run_view(run: Any) -> dict[str, Any]:
+    if isinstance(run, RunResult):
+        return {"id": str(run.run_id), "workflow": run.workflow, "schema": run.schema_id, "state": run.state,
+                "startedAt": _iso(run.started_at), "endedAt": _iso(run.ended_at), "batches": run.batches,
+                "rows": {k: int(v) for k, v in run.counts.items()}, "error": run.error}
+    rows = {name: int(run.get(f"rows_{name}") or 0)
+            for name in ("read", "inserted", "updated", "deleted", "skipped", "failed", "purged")}
+    return {"id": str(run["id"]), "workflow": run["workflow"], "schema": run["schema_id"], "state": run["state"],
+            "startedAt": _iso(run["started_at"]), "endedAt": _iso(run["ended_at"]), "batches": run.get("batches"),
+            "rows": rows, "error": run["error"]}
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _get_run(runtime: Any, run_id: uuid.UUID) -> dict[str, Any] | None:
+    from psycopg.rows import dict_row
+
+    with runtime.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        row: dict[str, Any] | None = cur.execute("SELECT * FROM ferry.workflow_runs WHERE id = %s",
+                                                 (run_id,)).fetchone()
+    return row
+
+
+def build_router(runtime: Any, current_operator: Any) -> APIRouter:
+    """`/api/v1/sync`, `/api/v1/sync/{schema}`, `/api/v1/workflows`, `/api/v1/workflows/{run_id}`.
+
+    `current_operator` is the REST API's dependency resolving the caller from its tokens.
+    """
+    from ferry.server.rest import API_PREFIX, FerryRoute
+
+    api = APIRouter(prefix=API_PREFIX, tags=["sync"], route_class=FerryRoute)
+    Caller = Annotated[Operator, Depends(current_operator)]
+
+    async def _start(schema_id: str | None, wait: bool) -> dict[str, Any]:
+        run_ids = await runtime.sync.trigger(schema_id)
+        if not wait:
+            return {"runs": [{"id": str(r), "state": "queued"} for r in run_ids]}
+        results = await runtime.sync.wait(run_ids, REST_WAIT_SECONDS)
+        if results is None:
+            return {"runs": [{"id": str(r), "state": "running"} for r in run_ids]}
+        return {"runs": [_run_view(r) for r in results]}
+
+    @api.post("/sync", summary="Start the sync of every staged schema now (admin)")
+    async def sync_all(request: Request, operator: Caller,
+                       wait: Annotated[bool, Query(description="Return when the runs have ended")] = False
+                       ) -> dict[str, Any]:
+        _require_sync_right(runtime, operator, None)
+        return await _start(None, wait)
+
+    @api.post("/sync/{schema}", summary="Start the sync of one staged schema now (ns:name or ns:nameStg)")
+    async def sync_schema(request: Request, schema: str, operator: Caller,
+                          wait: Annotated[bool, Query(description="Return when the run has ended")] = False
+                          ) -> dict[str, Any]:
+        schema_id = await asyncio.to_thread(_resolve, runtime, schema)
+        _require_sync_right(runtime, operator, schema_id)
+        return await _start(schema_id, wait)
+
+    @api.get("/workflows", summary="The latest workflow runs, newest first (admin)")
+    async def workflows(request: Request, operator: Caller, schema: str | None = None,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
+        _require_sync_right(runtime, operator, None)
+        runs = await asyncio.to_thread(list_runs, runtime.db.pool, schema, limit=limit)
+        return {"runs": [_run_view(run) for run in runs]}
+
+    @api.get("/workflows/{run_id}", summary="One workflow run (admin)")
+    async def workflow(request: Request, run_id: uuid.UUID, operator: Caller) -> dict[str, Any]:
+        _require_sync_right(runtime, operator, None)
+        run = await asyncio.to_thread(_get_run, runtime, run_id)
+        if run is None:
+            raise FerryError(errors.RECORD_NOT_FOUND, f"no workflow run {run_id}")
+        return _run_view(run)
+
+    return api

@@ -1,0 +1,87 @@
+"""The schema descriptions ferry serves through `xtk:persist#GetEntityIfMoreRecent` (pk `xtk:schema|ns:name`).
+
+Services: `xtk:session` (in `ferry.soap.schemas`), `xtk:queryDef` (ExecuteQuery, exactly as the protocol reference
+§5), `nms:replicationStrategy` (StartReplicateStagingData), plus whatever other modules add with
+`ferry.soap.schemas.register` (e.g. `nms:subscription`). Data schemas (every built-in and user schema, and the
+`…Stg` staging schema of a staged one) are described from the registry with attributes (name, type, length,
+label, sqlname) and keys, so `client.application.getSchema()` can build its schema object.
+"""
+
+from __future__ import annotations
+
+from ferry.schema.model import Schema
+from ferry.schema.registry import SchemaRegistry
+from ferry.schema.staging import derive_staging_schema
+from ferry.soap import schemas
+from ferry.soap.writer import attr
+
+XTK_QUERYDEF = """<schema namespace="xtk" name="queryDef" implements="xtk:persist" label="Queries">
+  <element name="queryDef"/>
+  <methods>
+    <method name="ExecuteQuery" const="true"><parameters>
+      <param name="output" type="DOMDocument" inout="out"/></parameters></method>
+  </methods>
+</schema>"""
+
+REPLICATION_STRATEGY = """<schema namespace="nms" name="replicationStrategy" label="Replication strategies">
+  <element name="replicationStrategy" label="Replication strategy"/>
+  <methods>
+    <method name="StartReplicateStagingData" static="true"><parameters>
+      <param name="strSchema" type="string"/></parameters></method>
+  </methods>
+</schema>"""
+
+
+def install() -> None:
+    """Serve the descriptions of the services ferry implements besides xtk:session (idempotent)."""
+    schemas.register("xtk:queryDef", XTK_QUERYDEF)
+    schemas.register("nms:replicationStrategy", REPLICATION_STRATEGY)
+
+
+def data_schema_xml(schema: Schema) -> str:
+    """A data schema as Campaign compiles it: `<schema><element><key/>…<attribute/>…</element></schema>`."""
+    head = f'<schema namespace="{attr(schema.namespace)}" name="{attr(schema.name)}" label="{attr(schema.label)}"'
+    if schema.staging_source:
+        head += f' stgSrcSchema="{attr(schema.staging_source)}"'
+    lines = [head + ">"]
+    element = f'  <element name="{attr(schema.name)}" label="{attr(schema.label)}"'
+    element += f' sqltable="{attr(schema.namespace.capitalize() + schema.name[:1].upper() + schema.name[1:])}"'
+    if schema.autopk:
+        element += ' autopk="true"'
+    if schema.autouuid:
+        element += ' autouuid="true"'
+    if schema.auto_stg:
+        element += ' autoStg="true"'
+    lines.append(element + ">")
+    for key in schema.keys:
+        internal = ' internal="true"' if key.internal else ""
+        fields = "".join(f'<keyfield xpath="@{attr(name)}"/>' for name in key.fields)
+        lines.append(f'    <key name="{attr(key.name)}"{internal}>{fields}</key>')
+    for attribute in schema.attributes:
+        text = f'    <attribute name="{attr(attribute.name)}" type="{attr(attribute.type.value)}"'
+        if attribute.length:
+            text += f' length="{attribute.length}"'
+        text += f' label="{attr(attribute.label or attribute.name)}" sqlname="{attr(attribute.sqlname)}"'
+        if attribute.not_null:
+            text += ' notNull="true"'
+        lines.append(text + "/>")
+    lines.append("  </element>")
+    lines.append("</schema>")
+    return "\n".join(lines)
+
+
+def describe_data(registry: SchemaRegistry, schema_id: str) -> str | None:
+    """A built-in or user schema, or the staging schema (`ns:nameStg`) of a staged one; None when unknown."""
+    schema = registry.get(schema_id)
+    if schema is not None:
+        return data_schema_xml(schema)
+    if schema_id.endswith("Stg"):
+        source = registry.get(schema_id[:-3])
+        if source is not None and source.staged:
+            staging = derive_staging_schema(source)
+            if staging.id == schema_id:
+                return data_schema_xml(staging)
+    return None
+
+
+install()
