@@ -27,9 +27,18 @@ SESSION_METHODS = (
     WsdlMethod("GetOption", (("strName", "string"),), (("pstrValue", "string"), ("pbyteType", "byte"))),
     WsdlMethod("Ingest", (("domDoc", "DOMDocument"),), (("pstrSUuids", "string"),)),
     WsdlMethod("IngestExt", (("domDoc", "DOMDocument"),)),
+    WsdlMethod("Write", (("domDoc", "DOMDocument"),)),
+    WsdlMethod("WriteCollection", (("domDoc", "DOMDocument"),)),
+    WsdlMethod("GetEntityIfMoreRecent", (("pk", "string"), ("md5", "string"), ("mustExist", "boolean")),
+               (("pdomDoc", "DOMDocument"),)),
 )
 
-SERVICES = {"xtk:session": SESSION_METHODS}
+# ExecuteQuery is an instance method: the queryDef travels as `document` (the "this" object), like the SDK sends it.
+QUERYDEF_METHODS = (WsdlMethod("ExecuteQuery", (("document", "DOMDocument"),), (("pdomOutput", "DOMDocument"),)),)
+REPLICATION_METHODS = (WsdlMethod("StartReplicateStagingData", (("strSchema", "string"),)),)
+
+SERVICES = {"xtk:session": SESSION_METHODS, "xtk:queryDef": QUERYDEF_METHODS,
+            "nms:replicationStrategy": REPLICATION_METHODS}
 
 
 def _elements(fields: tuple[tuple[str, str], ...]) -> str:
