@@ -16,14 +16,13 @@ PALETTE = {"inserted": "#2f7d4f", "updated": "#3f6fb5", "deleted": "#8a5a9e", "s
 
 
 def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2 or 5 times a power of ten at or above `value` (at least 1)."""
-    if value <= 1:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    """The top of the y axis: four equal steps of 1, 2 or 5 times a power of ten (whole steps, at least 1)."""
+    raw = max(value, 1.0) / 4
+    power = 10 ** math.floor(math.log10(raw))
     for step in (1, 2, 5, 10):
-        if value <= step * power:
-            return float(step * power)
-    return float(10 * power)
+        if raw <= step * power:
+            return float(max(1.0, step * power) * 4)
+    return float(max(1.0, 10 * power) * 4)
 
 
 def _fmt(value: float) -> str:
@@ -82,10 +81,10 @@ def line_chart(points: Sequence[tuple[dt.datetime, float]], *, title: str, y_lab
     parts = _frame(title, y_label, x_label, top)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     first, last = points[0][0], points[-1][0]
-    span = max(last - first, dt.timedelta(seconds=1))
+    span = last - first
 
     def xy(moment: dt.datetime, value: float) -> tuple[float, float]:
-        x = LEFT + 8 + (plot_w - 16) * ((moment - first) / span if len(points) > 1 else 0.5)
+        x = LEFT + 8 + (plot_w - 16) * ((moment - first) / span if span > dt.timedelta(0) else 0.5)
         return x, TOP + plot_h - plot_h * value / top
 
     coords = [xy(moment, value) for moment, value in points]
@@ -95,10 +94,13 @@ def line_chart(points: Sequence[tuple[dt.datetime, float]], *, title: str, y_lab
     for (moment, value), (x, y) in zip(points, coords, strict=True):
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}">'
                      f"<title>{escape(_time_label(moment, span))}: {value:g}</title></circle>")
-    ticks = {0, len(points) - 1, (len(points) - 1) // 2}
-    for i in sorted(ticks):
+    placed: list[float] = []
+    for i in (0, len(points) - 1, (len(points) - 1) // 2):
         x, _ = coords[i]
-        parts.append(_text(x, TOP + plot_h + 16, _time_label(points[i][0], span)))
+        if all(abs(x - other) > 70 for other in placed):  # no overlapping time labels
+            placed.append(x)
+            anchor = "start" if x < LEFT + 40 else "end" if x > WIDTH - RIGHT - 40 else "middle"
+            parts.append(_text(x, TOP + plot_h + 16, _time_label(points[i][0], span), anchor))
     parts.append("</svg>")
     return Markup("".join(parts))
 

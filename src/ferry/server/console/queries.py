@@ -74,8 +74,8 @@ def _next_run(scheduler: Any | None, schema_id: str, last: dict[str, Any] | None
             value = None
         if isinstance(value, dt.datetime):
             return value
-    if last is None:
-        return None
+    if scheduler is None or last is None:
+        return None  # no periodic loop in this process: runs happen on demand only
     started: dt.datetime = last["started_at"]
     return started + dt.timedelta(seconds=sync_interval)
 
@@ -298,7 +298,7 @@ def subscriber_counts(db: StagingDatabase) -> list[dict[str, Any]] | None:
         module = importlib.import_module("ferry.subscriptions")
     except ImportError:
         return None
-    counter = getattr(module, "service_counts", None) or getattr(module, "list_services", None)
+    counter = getattr(module, "service_counts", None)
     if not callable(counter):
         return None
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import threading
 import uuid
 from importlib import resources
@@ -40,10 +41,11 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
+SYNC_WAIT_SECONDS = 10.0
 FLASH = {
     "requeued": "Row re-queued: the next sync applies it.",
     "discarded": "Row discarded: it stays failed and is listed under discarded.",
-    "queued": "Sync queued; refresh to see the run.",
+    "queued": "Sync started; it is still running: reload to follow it.",
     "synced": "Sync finished.",
 }
 
@@ -64,6 +66,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("ferry.server.console", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["ts"] = _ts
+    env.filters["short"] = _short
     env.filters["ago"] = _ago
     env.filters["dur"] = _duration
     env.globals["css"] = (resources.files("ferry.server.console") / "static" / "console.css").read_text("utf-8")
@@ -72,6 +75,10 @@ def _environment() -> jinja2.Environment:
 
 def _ts(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+
+def _short(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).strftime("%m-%d %H:%M:%S") if value else "—"
 
 
 def _duration(seconds: float | None) -> str:
@@ -210,18 +217,27 @@ class Console:
                            interval=self.runtime.settings.sync_interval)
 
     async def sync_now(self, request: Request) -> Response:
-        """Start a sync of one schema: through the scheduler when attached, else right here in a worker thread."""
+        """Start a sync of one schema through the process's sync service; wait a little, then show the run."""
         session, form = await self.post(request)
         schema = self.schema(session, form.get("schema"))
-        scheduler = self.runtime.scheduler
-        if scheduler is not None and callable(getattr(scheduler, "trigger", None)):
-            await asyncio.to_thread(scheduler.trigger, schema.id)
-            return RedirectResponse(f"{PATH}/runs?done=queued", status_code=303)
         try:
-            run_id = await asyncio.to_thread(self._sync_inline, schema.id)
+            run_ids, finished = await self._trigger(schema.id)
         except FerryError as exc:
             raise ConsoleError(503, exc.code, exc.text) from None
-        return RedirectResponse(f"{PATH}/runs/{run_id}?done=synced", status_code=303)
+        if not run_ids:
+            return RedirectResponse(f"{PATH}/runs?done=queued", status_code=303)
+        done = "synced" if finished else "queued"
+        return RedirectResponse(f"{PATH}/runs/{run_ids[0]}?done={done}", status_code=303)
+
+    async def _trigger(self, schema_id: str) -> tuple[list[uuid.UUID], bool]:
+        """`runtime.sync` (trigger + wait) when the runtime has one, else `ferry.sync.run_once` in a worker thread."""
+        service = getattr(self.runtime, "sync", None)
+        if service is not None and callable(getattr(service, "trigger", None)):
+            run_ids: list[uuid.UUID] = await _maybe_await(service.trigger(schema_id))
+            waiter = getattr(service, "wait", None)
+            results = await _maybe_await(waiter(run_ids, SYNC_WAIT_SECONDS)) if callable(waiter) else None
+            return run_ids, results is not None
+        return [await asyncio.to_thread(self._sync_inline, schema_id)], True
 
     def _sync_inline(self, schema_id: str) -> uuid.UUID:
         from ferry.sync import run_once
@@ -325,6 +341,10 @@ class Console:
         services = await self.db_call(queries.subscriber_counts, self.runtime.db)
         return self.render("schemas.html", session=session, nav="schemas", schemas=self.runtime.registry.staged(),
                            statuses=statuses, services=services)
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 def _uuid(value: object) -> uuid.UUID | None:
