@@ -3,13 +3,16 @@ warehouse, driven through httpx's ASGI transport over SOAP and REST."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from lxml import etree
+from psycopg.conninfo import conninfo_to_dict
 
 from ferry.config import Settings
 from ferry.server.app import create_app
@@ -103,7 +106,23 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def compat(settings: Settings) -> AsyncIterator[Compat]:
-    """Admin, `ann` (ingest right on nms:recipient) and `dan` (no right on it); three recipients synced."""
+    """Admin, `ann` (ingest right on nms:recipient) and `dan` (no right on it); three recipients synced (DuckDB)."""
+    async with _compat(settings) as ready:
+        yield ready
+
+
+@pytest.fixture
+async def compat_pg(settings: Settings, new_database: Callable[[], str]) -> AsyncIterator[Compat]:
+    """The same, with a PostgreSQL warehouse (a second fresh database)."""
+    params = conninfo_to_dict(new_database())
+    port = f":{params['port']}" if params.get("port") else ""
+    url = f"postgresql://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}{port}/{params['dbname']}"
+    async with _compat(dataclasses.replace(settings, warehouse_url=url)) as ready:
+        yield ready
+
+
+@asynccontextmanager
+async def _compat(settings: Settings) -> AsyncIterator[Compat]:
     db = StagingDatabase.open(settings)
     runtime = Runtime(settings, db)
     runtime.auth.ensure_admin("secret")

@@ -87,3 +87,21 @@ async def test_rest_read_api(compat: Any) -> None:
     assert everything.json()["rows"][0]["email"] == "cid@y.org" and "lastModified" not in everything.json()["rows"][0]
     spec = (await compat.client.get("/openapi.json")).json()
     assert "/api/v1/data/{ns}/{name}" in spec["paths"]
+
+
+async def test_postgres_warehouse(compat_pg: Any) -> None:
+    """Queries (psycopg placeholders) and Write (one ADBC transaction) on a PostgreSQL warehouse."""
+    reply = await compat_pg.query('<queryDef schema="nms:recipient" operation="select"><select>'
+                                  '<node expr="Lower(@firstName)" alias="@low"/></select><where>'
+                                  "<condition expr=\"@email like '%@x.com'\"/></where>"
+                                  '<orderBy><node expr="@email"/></orderBy></queryDef>')
+    assert reply.fault is None, reply.body
+    assert _rows(reply.result()) == [{"low": "ann"}, {"low": "bob"}]
+    write = await compat_pg.soap("xtk:session", "Write", compat_pg.doc(
+        '<recipient xtkschema="nms:recipient" _operation="insert" email="ann@x.com"/>'))
+    assert write.fault is not None and "ODB-240000" in write.fault
+    ok = await compat_pg.soap("xtk:session", "Write", compat_pg.doc(
+        '<recipient xtkschema="nms:recipient" email="zed@x.com" firstName="Zed"/>'))
+    assert ok.fault is None, ok.body
+    rest = await compat_pg.get("/api/v1/data/nms/recipient", fields="email", filter="@firstName = 'Zed'")
+    assert rest.json()["rows"] == [{"email": "zed@x.com"}]

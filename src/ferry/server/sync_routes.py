@@ -33,14 +33,6 @@ REPLICATION_URNS = frozenset({"nms:replicationStrategy"})
 SOAP_WAIT_SECONDS = 3.5
 REST_WAIT_SECONDS = 300.0
 
-REPLICATION_SCHEMA = """<schema namespace="nms" name="replicationStrategy" label="Replication strategies">
-  <element name="replicationStrategy" label="Replication strategy"/>
-  <methods>
-    <method name="StartReplicateStagingData" static="true"><parameters>
-      <param name="strSchema" type="string"/></parameters></method>
-  </methods>
-</schema>"""
-
 
 class SyncService:
     """The sync scheduler of one process, awaitable: `start`/`stop` (periodic loop), `trigger`, `wait`."""
