@@ -28,6 +28,9 @@ def _register() -> None:
     from ferry.cli import sync_cmd
 
     sync_cmd.register(app)
+    from ferry.cli import doctor_cmd
+
+    doctor_cmd.register(app)
 
 
 _register()

@@ -44,6 +44,8 @@ class SnowflakeTarget:
             "user": self.user, "account": self.account, "database": self.database, "schema": self.schema,
             "autocommit": True, "application": "ferry",
             "session_parameters": {"TIMEZONE": "UTC", "QUERY_TAG": "ferry"},
+            # Bounds the connector's retries of a failing request (it retries HTTP 5xx with back-off).
+            "network_timeout": 600,
             **self.options,
         }
         if self.private_key_file:
