@@ -96,6 +96,15 @@ CONSOLE_FORBIDDEN = Code("FRY-900002", "console action needs the admin right")
 CONSOLE_NOT_FOUND = Code("FRY-900003", "console page, row or run not found")
 CONSOLE_ROW_STATE = Code("FRY-900004", "the row is not in a state this action applies to")
 
+# Subscriptions (services, Subscribe / Unsubscribe, one-click links).
+SERVICE_UNKNOWN = Code("FRY-110001", "unknown service")
+SERVICE_DISABLED = Code("FRY-110002", "service disabled")
+SERVICE_EXISTS = Code("FRY-110003", "service already exists")
+BAD_SERVICE = Code("FRY-110004", "invalid service definition")
+BAD_RECIPIENT = Code("FRY-110005", "invalid recipient document")
+LINK_INVALID = Code("FRY-110006", "invalid unsubscribe link")
+LINK_EXPIRED = Code("FRY-110007", "expired unsubscribe link")
+
 
 class FerryError(Exception):
     """An error a caller can act on; never a bare traceback."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ferry import errors
 from ferry.config import Settings
@@ -30,6 +31,20 @@ BACKOFF = 0.5
 
 _T = TypeVar("_T")
 Progress = Callable[["RunResult"], None]
+
+# Staged schemas whose rows are requests applied by their own code instead of the fold/MERGE: schema id →
+# "module:attribute" of an object with `prepare(db, warehouse, schema)` (once per run, instead of ensure_table)
+# and `apply(db, warehouse, schema, batch_id, rows, hook) -> BatchOutcome` (one transaction, ledger included).
+APPLIERS: dict[str, str] = {"nms:subscription": "ferry.subscriptions.applier:APPLIER"}
+
+
+def custom_applier(schema_id: str) -> Any | None:
+    """The applier registered for `schema_id` in `APPLIERS`, or None for the generic sync."""
+    target = APPLIERS.get(schema_id)
+    if target is None:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass
@@ -91,14 +106,18 @@ def run_once(db: StagingDatabase, warehouse: Warehouse, schema_id: str, settings
 
 def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: Settings, result: RunResult,
           progress: Progress | None, retries: int, backoff: float) -> None:
-    _retrying(lambda: warehouse.ensure_table(schema), retries, backoff)
+    applier = custom_applier(schema.id)
+    if applier is not None:
+        _retrying(lambda: applier.prepare(db, warehouse, schema), retries, backoff)
+    else:
+        _retrying(lambda: warehouse.ensure_table(schema), retries, backoff)
     reader = batches.BatchReader(db.url)
     try:
         for claimed in batches.pending_batches(db.pool, schema):
             batch_id = str(claimed.batch_id)
             done = _retrying(lambda: warehouse.batch_applied(batch_id), retries, backoff)  # noqa: B023
             if done is None:
-                done = _apply(reader, warehouse, schema, claimed, retries, backoff)
+                done = _apply(reader, warehouse, schema, claimed, retries, backoff, (db, applier))
             crash_point("before_mark")
             batches.mark(db.pool, schema, claimed.batch_id, done)
             result.add(done)
@@ -110,7 +129,7 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
             if claimed_next is None:
                 return
             crash_point("after_claim")
-            outcome = _apply(reader, warehouse, schema, claimed_next, retries, backoff)
+            outcome = _apply(reader, warehouse, schema, claimed_next, retries, backoff, (db, applier))
             crash_point("before_mark")
             batches.mark(db.pool, schema, claimed_next.batch_id, outcome)
             crash_point("after_mark")
@@ -122,7 +141,7 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
 
 
 def _apply(reader: batches.BatchReader, warehouse: Warehouse, schema: Schema, claimed: batches.Claimed,
-           retries: int, backoff: float) -> BatchOutcome:
+           retries: int, backoff: float, custom: tuple[StagingDatabase, Any] | None = None) -> BatchOutcome:
     rows = reader.read(schema, claimed.batch_id)
 
     def attempt() -> BatchOutcome:
@@ -130,6 +149,10 @@ def _apply(reader: batches.BatchReader, warehouse: Warehouse, schema: Schema, cl
         done = warehouse.batch_applied(str(claimed.batch_id))
         if done is not None:
             return done
+        if custom is not None and custom[1] is not None:
+            result: BatchOutcome = custom[1].apply(custom[0], warehouse, schema, str(claimed.batch_id), rows,
+                                                   crash_point)
+            return result
         return warehouse.apply_batch(schema, str(claimed.batch_id), rows, hook=crash_point)
 
     return _retrying(attempt, retries, backoff)
