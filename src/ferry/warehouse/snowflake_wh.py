@@ -166,10 +166,14 @@ class SnowflakeWarehouse(Warehouse):
             self._run(f"DELETE FROM {LEDGER}")  # noqa: S608
 
     def duplicates(self, schema: Schema, key: Sequence[str]) -> list[tuple[tuple[Any, ...], int]]:
-        """Key values held by more than one record, with their counts (most duplicated first)."""
+        """Key values held by more than one record, with their counts (most duplicated first; NULLs ignored)."""
         cols = ", ".join(quote(k) for k in key)
         not_null = " AND ".join(f"{quote(k)} IS NOT NULL" for k in key)
         with self._lock:
+            have = self._run("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = CURRENT_SCHEMA() "
+                             "AND table_name = %s", (table_name(schema),)).fetchone()
+            if not have or not have[0]:
+                return []  # never synced: nothing to check
             rows = self._run(f"SELECT {cols}, COUNT(*) AS n FROM {quote(table_name(schema))} "  # noqa: S608
                              f"WHERE {not_null} GROUP BY {cols} HAVING COUNT(*) > 1 "
                              f"ORDER BY n DESC, {cols}").fetchall()
