@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from ferry.config import Settings
+from ferry.server.app import create_app
+from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
 from ferry.subscriptions import services
 from ferry.sync.workflow import RunResult, run_once
@@ -47,3 +54,106 @@ def sync(settings: Settings) -> Callable[[StagingDatabase, Warehouse], RunResult
 def rows(wh: Warehouse, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     """A warehouse query (DuckDB `?` placeholders)."""
     return wh.select(sql, params or [])
+
+
+# -- the in-process app, driven over SOAP and REST -------------------------------------------------------------
+
+ENV = ('<SOAP-ENV:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+       'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+       'xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>{body}</SOAP-ENV:Body>'
+       '</SOAP-ENV:Envelope>')
+LITERAL = 'SOAP-ENV:encodingStyle="http://xml.apache.org/xml-soap/literalxml"'
+
+
+@dataclass
+class Api:
+    """SOAP and REST calls as admin against one in-process app."""
+
+    client: httpx.AsyncClient
+    runtime: Runtime
+    session: str
+    security: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.session}", "X-Security-Token": self.security}
+
+    async def soap(self, method: str, service: str | None, recipient: str, create: bool | None = None) -> str | None:
+        """Call nms:subscription#method; the fault string, or None on success (empty response checked)."""
+        params = "" if service is None else f'<service xsi:type="xsd:string">{service}</service>'
+        params += f'<content xsi:type="ns:Element" {LITERAL}>{recipient}</content>'
+        if create is not None:
+            params += f'<create xsi:type="xsd:boolean">{"true" if create else "false"}</create>'
+        body = (f'<m:{method} xmlns:m="urn:nms:subscription"><sessiontoken xsi:type="xsd:string">{self.session}'
+                f'</sessiontoken>{params}</m:{method}>')
+        reply = await self.client.post("/nl/jsp/soaprouter.jsp", content=ENV.format(body=body).encode(),
+                                       headers={"X-Security-Token": self.security})
+        assert reply.status_code == 200, reply.text
+        if "<faultstring>" in reply.text or "faultstring" in reply.text:
+            return reply.text
+        assert f"{method}Response" in reply.text, reply.text
+        return None
+
+    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.post(path, headers=self.headers, **kwargs)
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.client.get(path, params=params, headers=self.headers)
+
+    async def sync(self) -> dict[str, Any]:
+        reply = await self.post("/api/v1/sync/nms:subscription", params={"wait": "true"})
+        assert reply.status_code == 200, reply.text
+        run: dict[str, Any] = reply.json()["runs"][0]
+        assert run["state"] == "succeeded", run
+        return run
+
+    def staged(self) -> list[tuple[Any, ...]]:
+        """(serviceName, action, origin, _state, _reason) of every staged request, in order."""
+        with self.runtime.db.pool.connection() as conn:
+            return conn.execute('SELECT "serviceName", action, origin, _state, _reason '
+                                "FROM ferry_stg.nms_subscription ORDER BY _seq").fetchall()
+
+    def wh(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        wh = self.runtime.warehouse
+        return wh.select(sql.replace("?", "%s") if wh.dialect == "postgres" else sql, params or [])
+
+
+@asynccontextmanager
+async def _api(settings: Settings) -> AsyncIterator[Api]:
+    db = StagingDatabase.open(settings)
+    runtime = Runtime(settings, db)
+    runtime.auth.ensure_admin("secret")
+    services.add(db.pool, "news", label="Newsletter", channel="email")
+    services.add(db.pool, "sms_alerts", label="SMS alerts", channel="sms", validity_days=30)
+    app = create_app(runtime)
+    await runtime.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ferry.test") as client:
+            reply = await client.post("/api/v1/logon", json={"login": "admin", "password": "secret"})
+            yield Api(client, runtime, reply.json()["sessionToken"], reply.json()["securityToken"])
+    finally:
+        await runtime.stop()
+        runtime.close()
+        db.close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    """Admin on an in-process app: real PostgreSQL staging, DuckDB warehouse, services news and sms_alerts."""
+    async with _api(settings) as ready:
+        yield ready
+
+
+@pytest.fixture
+async def api_pg(settings: Settings, new_database: Callable[[], str]) -> AsyncIterator[Api]:
+    """The same with a PostgreSQL warehouse (a second fresh database)."""
+    params = conninfo_to_dict(new_database())
+    port = f":{params['port']}" if params.get("port") else ""
+    url = f"postgresql://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}{port}/{params['dbname']}"
+    async with _api(dataclasses.replace(settings, warehouse_url=url)) as ready:
+        yield ready

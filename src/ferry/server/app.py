@@ -11,7 +11,17 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ferry
-from ferry.server import console, health, metrics, query_routes, rest, soap_routes, sync_routes, write_routes
+from ferry.server import (
+    console,
+    health,
+    metrics,
+    query_routes,
+    rest,
+    soap_routes,
+    subscription_routes,
+    sync_routes,
+    write_routes,
+)
 from ferry.server.limits import BodyLimitMiddleware, CollapseSlashesMiddleware
 from ferry.server.runtime import Runtime
 from ferry.soap import catalog
@@ -61,12 +71,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     query_routes.register_soap(soap)
     write_routes.register_soap(soap)
     sync_routes.register_soap(soap)
+    subscription_routes.register_soap(soap)
     app.include_router(soap_routes.build_router(runtime, soap))
     app.include_router(health.build_router(runtime))
     # Before rest's router: it ends with a catch-all route for unknown /api/v1 paths.
     caller = query_routes.caller_dependency(runtime)
     app.include_router(query_routes.build_router(runtime, caller))
     app.include_router(sync_routes.build_router(runtime, caller))
+    app.include_router(subscription_routes.build_router(runtime, caller))
+    app.include_router(subscription_routes.link_router(runtime))
     app.include_router(rest.build_router(runtime))
     metrics.install(app, runtime)
     console.install(app, runtime)

@@ -115,7 +115,8 @@ def build_request(pool: ConnectionPool, action: int, service_names: str | None, 
         raise FerryError(errors.BAD_REQUEST, f"at most {MAX_SERVICES} services per call")
     if not names and action == SUBSCRIBE:
         raise FerryError(errors.SERVICE_UNKNOWN, "Subscribe needs a service name")
-    services: list[str | None] = [s.name for s in require_active(pool, names)] if names else [None]
+    found = require_active(pool, names, allow_disabled=action == UNSUBSCRIBE)
+    services: list[str | None] = [s.name for s in found] if names else [None]
     now = dt.datetime.now(dt.UTC)
     data = json.dumps(recipient.values, sort_keys=True)
     operations = []

@@ -109,12 +109,13 @@ def split_names(text: str | None) -> list[str]:
     return names
 
 
-def require_active(pool: ConnectionPool, names: list[str]) -> list[Service]:
-    """The named services, in order; FRY-110001 for an unknown one, FRY-110002 for a disabled one."""
+def require_active(pool: ConnectionPool, names: list[str], *, allow_disabled: bool = False) -> list[Service]:
+    """The named services, in order; FRY-110001 for an unknown one, FRY-110002 for a disabled one (unless allowed:
+    unsubscribing from a disabled service is fine)."""
     found: list[Service] = []
     for name in names:
         service = get(pool, name)
-        if service.disabled:
+        if service.disabled and not allow_disabled:
             raise FerryError(errors.SERVICE_DISABLED, f"service {name!r} is disabled and takes no new requests")
         found.append(service)
     return found
