@@ -31,6 +31,9 @@ def _register() -> None:
     from ferry.cli import doctor_cmd
 
     doctor_cmd.register(app)
+    from ferry.cli import service_cmd
+
+    service_cmd.register(app)
 
 
 _register()
