@@ -6,7 +6,9 @@ In CI (`CI=true`) a missing fakesnow or connector fails the tests instead of ski
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +37,12 @@ def _require_fakesnow() -> None:
         pytest.skip(message)
 
 
+def _die_with_parent() -> None:
+    # Linux: the server gets SIGKILL when pytest dies, even if pytest itself is killed (no orphaned servers).
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -50,7 +58,7 @@ def fakesnow_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     log = tmp_path_factory.mktemp("fakesnow") / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "fakesnow", "-s", "--host", "127.0.0.1", "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT)
+                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     try:
         deadline = time.monotonic() + 60
         while True:
