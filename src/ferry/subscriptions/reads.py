@@ -29,13 +29,16 @@ def subscribers(warehouse: Warehouse, service: str, *, limit: int = 1000, offset
 
 
 def history(warehouse: Warehouse, *, email: str | None = None, recipient_id: str | None = None) -> list[dict[str, Any]]:
-    """Every applied event of the recipient(s) with that email (or id), in date order, with action and origin."""
+    """Every applied event of the recipient(s) with that email (or id), in date order, with action and origin.
+
+    Events of one call share its date; they come by service name.
+    """
     if recipient_id is not None:
         where, param = 'h."recipientId" = ?', recipient_id
     else:
         where, param = 'h."recipientId" IN (SELECT "id" FROM nms_recipient WHERE "email" = ?)', email or ""
     query = ('SELECT h."recipientId", h."serviceName", h."action", h."date", h."origin", h."requestId" '
-             'FROM nms_subhisto h WHERE ' + where + ' ORDER BY h."date", h."created", h."id"')
+             'FROM nms_subhisto h WHERE ' + where + ' ORDER BY h."date", h."serviceName", h."id"')
     try:
         rows = warehouse.select(_sql(warehouse, query), [param])
     except Exception:  # no sync has created the tables yet: no history
