@@ -91,4 +91,20 @@ def test_status_shows_rows_per_state(env: dict[str, str], tmp_path: Path) -> Non
     run(env, "ingest", str(path), "--schema", "nms:recipient")
     output = run(env, "status")
     line = next(row for row in output.splitlines() if "nms:recipient" in row)
-    assert line.split()[3] == "2"
+    cells = [cell.strip() for cell in line.split("│") if cell.strip()]
+    assert cells[1] == "2"
+
+
+def test_status_shows_the_last_sync(env: dict[str, str], tmp_path: Path) -> None:
+    env = {**env, "FERRY_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'wh.duckdb'}"}
+    path = tmp_path / "p.ndjson"
+    path.write_text('{"email": "a@x"}\n{"email": "b@x"}\n')
+    run(env, "ingest", str(path), "--schema", "nms:recipient")
+    before = next(row for row in run(env, "status").splitlines() if "nms:recipient" in row)
+    assert "never" in before
+    run(env, "sync", "nms:recipient", "--wait")
+    after = next(row for row in run(env, "status").splitlines() if "nms:recipient" in row)
+    cells = [cell.strip() for cell in after.split("│") if cell.strip()]
+    assert cells[1:5] == ["0", "2", "0", "0"]
+    assert cells[5] == "-"
+    assert cells[7] == "succeeded"

@@ -138,13 +138,21 @@ def ingest(
 
 
 def status(data_dir: DataDir = None) -> None:
-    """Rows per state for every staged schema, and the age of the oldest unsynced row."""
+    """Rows per state for every staged schema, the oldest unsynced row's age, and the last sync run."""
+    from ferry.workflows import sync_metrics
+
     with open_staging(settings_for(data_dir)) as db:
-        table = Table("schema", "staged", "synced", "skipped", "failed", "oldest unsynced")
-        for item in db.store.status():
+        table = Table("schema", "staged", "synced", "skipped", "failed", "oldest unsynced", "last success",
+                      "last run")
+        for item in sync_metrics(db):
             counts = item.counts
+            last_success = item.last_success.strftime("%Y-%m-%d %H:%M:%S") if item.last_success else "never"
+            last_run = item.last_state or "-"
+            if item.last_error:
+                last_run = f"{last_run}: {item.last_error[:60]}"
             table.add_row(item.schema_id, str(counts["staged"]), str(counts["synced"]), str(counts["skipped"]),
-                          str(counts["failed"]), human_age(item.lag_seconds) if item.oldest_unsynced else "-")
+                          str(counts["failed"]), human_age(item.lag_seconds) if counts["staged"] else "-",
+                          last_success, last_run)
         console.print(table)
 
 
