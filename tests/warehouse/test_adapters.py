@@ -67,9 +67,6 @@ def warehouse(request: pytest.FixtureRequest, new_database: Callable[[], str], t
 
 
 def test_urls() -> None:
-    with pytest.raises(FerryError) as snow:
-        open_warehouse("snowflake://acct/db")
-    assert snow.value.code is errors.WAREHOUSE_URL and "not available yet" in snow.value.message
     with pytest.raises(FerryError) as other:
         open_warehouse("mysql://x")
     assert other.value.code is errors.WAREHOUSE_URL
