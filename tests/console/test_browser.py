@@ -125,7 +125,8 @@ def test_console_in_a_real_browser(live: Live) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            # Without JavaScript: every page and form must work as plain HTML.
+            page = browser.new_page(viewport={"width": 1280, "height": 860}, java_script_enabled=False)
             # Without a session every page leads to the login form.
             page.goto(f"{live.url}/console/runs")
             expect(page).to_have_url(f"{live.url}/console/login")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -155,15 +157,15 @@ def rows(db: StagingDatabase, schema: Schema, state: str, show: str = "open",
     """Failed or skipped rows of one schema, newest first; failed rows filtered by open / discarded / all."""
     if state not in ("failed", "skipped"):
         raise FerryError(errors.CONSOLE_NOT_FOUND, f"no row list for state {state!r}")
-    query = sql.SQL("SELECT t.*, la.* FROM {t} t {la} WHERE t._state = %s "
-                    "ORDER BY t._seq DESC LIMIT %s").format(t=table_ident(schema), la=_LAST_ACTION)
-    with db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        found = [_row_view(schema, row) for row in cur.execute(query, (state, limit * 4 if show != "all" else limit))]
+    which = sql.SQL("")
     if state == "failed" and show == "open":
-        found = [row for row in found if not row.discarded]
+        which = sql.SQL(" AND la._last_action IS DISTINCT FROM 'discard'")
     elif state == "failed" and show == "discarded":
-        found = [row for row in found if row.discarded]
-    return found[:limit]
+        which = sql.SQL(" AND la._last_action = 'discard'")
+    query = sql.SQL("SELECT t.*, la.* FROM {t} t {la} WHERE t._state = %s{which} ORDER BY t._seq DESC LIMIT %s").format(
+        t=table_ident(schema), la=_LAST_ACTION, which=which)
+    with db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        return [_row_view(schema, row) for row in cur.execute(query, (state, limit))]
 
 
 def find_row(db: StagingDatabase, row_uuid: uuid.UUID) -> RowView | None:
@@ -290,19 +292,35 @@ def request_history(db: StagingDatabase, request_id: uuid.UUID) -> dict[str, Any
     return {**head, "rows": found}
 
 
-def subscriber_counts(db: StagingDatabase) -> list[dict[str, Any]] | None:
-    """Services and their subscriber counts when `ferry.subscriptions` provides them, else None."""
-    try:
-        import importlib
+@dataclass
+class ServicesView:
+    """Services with their subscriber counts (warehouse) and subscription requests still staged."""
 
-        module = importlib.import_module("ferry.subscriptions")
+    services: list[dict[str, Any]]
+    note: str | None = None
+
+
+def services_view(db: StagingDatabase, warehouse: Callable[[], Any]) -> ServicesView | None:
+    """None when this build has no `ferry.subscriptions` (the page says so)."""
+    try:
+        module = importlib.import_module("ferry.subscriptions.services")
     except ImportError:
         return None
-    counter = getattr(module, "service_counts", None)
-    if not callable(counter):
-        return None
+    listed = module.all_services(db.pool)
+    note = None
+    subscribers: dict[str, int] = {}
     try:
-        result = counter(db)
-    except Exception as exc:
-        return [{"name": "(error)", "label": f"{type(exc).__name__}: {exc}", "subscribers": None}]
-    return [dict(item) if isinstance(item, dict) else dict(vars(item)) for item in result]
+        rows = warehouse().select('SELECT "serviceName", count(*) FROM nms_subscription GROUP BY "serviceName"', [])
+        subscribers = {str(name): int(count) for name, count in rows}
+    except Exception:  # no sync has created the warehouse table yet
+        note = "No subscription has reached the warehouse yet."
+    pending: dict[str, int] = {}
+    schema = db.registry.get("nms:subscription")
+    if schema is not None and schema.staged and schema.attribute("serviceName") is not None:
+        query = sql.SQL('SELECT "serviceName", count(*) FROM {t} WHERE _state = \'staged\' GROUP BY 1').format(
+            t=table_ident(schema))
+        with db.pool.connection() as conn:
+            pending = {str(name): int(count) for name, count in conn.execute(query)}
+    return ServicesView([{"name": service.name, "label": service.label, "channel": service.channel_name,
+                          "disabled": service.disabled, "subscribers": subscribers.get(service.name, 0),
+                          "pending": pending.get(service.name, 0)} for service in listed], note)
