@@ -78,6 +78,9 @@ def serve(
     try:
         if settings.admin_password and runtime.auth.ensure_admin(settings.admin_password):
             console.print("operator [bold]admin[/] created from FERRY_ADMIN_PASSWORD")
+        elif not runtime.auth.list_operators():
+            console.print("[yellow]no operator yet: nobody can log on. Set FERRY_ADMIN_PASSWORD before starting, "
+                          "or run `ferry operator add LOGIN --admin`.[/]")
         # The sync of every staged schema every settings.sync_interval seconds (FERRY_SYNC_INTERVAL), in-process.
         try:
             runtime.enable_scheduler()
