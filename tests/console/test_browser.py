@@ -22,6 +22,7 @@ from ferry.config import Settings
 from ferry.server.app import create_app, serving_app
 from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
+from ferry.subscriptions import services
 from ferry.workflows import list_runs
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
@@ -195,7 +196,9 @@ def test_console_in_a_real_browser(live: Live) -> None:
             expect(page.locator("#call")).to_contain_text("Ingest")
             shot(page, "08-lookup-call")
 
+            services.add(live.runtime.db.pool, "newsletter", label="The newsletter")
             page.click("nav >> text=Schemas")
+            expect(page.locator('#services tr[data-service="newsletter"]')).to_contain_text("The newsletter")
             expect(page.locator(f'[data-schema="{SCHEMA}"]')).to_contain_text("email")
             shot(page, "09-schemas")
 
