@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import time
+import uuid
+from typing import Annotated, Any
 
 import typer
+from psycopg.rows import dict_row
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 from rich.table import Table
 
 from ferry.cli.common import DataDir, console, fail, open_staging, settings_for
 from ferry.errors import FerryError
+from ferry.staging.database import StagingDatabase
 from ferry.sync import RunResult, run_once
 from ferry.warehouse import open_warehouse
 from ferry.workflows import list_runs
+from ferry.workflows.requests import cancel_request, request_state, request_sync
+
+# How long a running server has to take a relayed sync request before `ferry sync` gives up.
+RELAY_TAKE_SECONDS = 10.0
 
 
 def sync(
@@ -39,7 +47,11 @@ def sync(
         try:
             warehouse = open_warehouse(settings.effective_warehouse_url)
         except FerryError as exc:
-            fail(exc)
+            if "lock" not in exc.message.lower():
+                fail(exc)
+            # A running `ferry serve` holds the DuckDB file: ask its scheduler to run the sync instead.
+            _relay(db, schema_ids[0] if schema is not None else None, wait, exc)
+            return
         results: list[RunResult] = []
         try:
             pending = {item.schema_id: item.counts["staged"] for item in db.store.status()}
@@ -69,6 +81,44 @@ def sync(
         raise typer.Exit(1)
 
 
+def _relay(db: StagingDatabase, schema_id: str | None, wait: bool, cause: FerryError) -> None:
+    request_id = request_sync(db.pool, schema_id, requested_by="ferry sync")
+    deadline = time.monotonic() + RELAY_TAKE_SECONDS
+    state = request_state(db.pool, request_id)
+    while state is not None and not state.taken and time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = request_state(db.pool, request_id)
+    if state is None or not state.taken:
+        if cancel_request(db.pool, request_id):
+            console.print("[red]the warehouse is held by another process and no running `ferry serve` took the "
+                          "sync request[/]")
+            fail(cause)
+        state = request_state(db.pool, request_id)
+        assert state is not None
+    if state.error:
+        console.print(f"[red]{state.error}[/]")
+        raise typer.Exit(1)
+    console.print(f"the warehouse is open in a running `ferry serve`: its scheduler started {len(state.run_ids)} "
+                  "run(s)")
+    if not wait:
+        console.print("see them with [bold]ferry workflows[/] (or pass --wait)")
+        return
+    runs = _runs(db, state.run_ids)
+    with console.status("waiting for the runs to finish"):
+        while len(runs) < len(state.run_ids) or any(run["state"] == "running" for run in runs):
+            time.sleep(0.5)
+            runs = _runs(db, state.run_ids)
+    _print_runs(runs)
+    if any(run["state"] == "failed" for run in runs):
+        raise typer.Exit(1)
+
+
+def _runs(db: StagingDatabase, run_ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    with db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM ferry.workflow_runs WHERE id = ANY(%s) ORDER BY started_at",
+                           (run_ids,)).fetchall()
+
+
 def workflows(
     schema: Annotated[str | None, typer.Argument(help="Only runs of this schema.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
@@ -77,6 +127,10 @@ def workflows(
     """The latest runs of the sync and purge workflows, newest first."""
     with open_staging(settings_for(data_dir)) as db:
         runs = list_runs(db.pool, schema, limit=limit)
+    _print_runs(runs)
+
+
+def _print_runs(runs: list[dict[str, Any]]) -> None:
     table = Table("started (UTC)", "workflow", "schema", "state", "read", "ins", "upd", "del", "skip", "fail", "s",
                   "error")
     for run in runs:

@@ -14,6 +14,7 @@ from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
 from ferry.sync.workflow import RunResult, purge, run_once
 from ferry.warehouse.base import Warehouse
+from ferry.workflows.requests import take_requests
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,14 @@ class Scheduler:
                 self._futures.pop(run_id, None)
         return results
 
+    def _take_requests(self) -> None:
+        try:
+            take_requests(self.db.pool, self.trigger)
+        except RuntimeError:
+            pass  # the executor was shut down by stop()
+        except Exception:
+            log.exception("could not take sync requests")
+
     def _run(self, schema_id: str, run_id: uuid.UUID) -> RunResult:
         return run_once(self.db, self.warehouse, schema_id, self.settings, run_id=run_id)
 
@@ -82,6 +91,7 @@ class Scheduler:
         interval = max(1.0, float(self.settings.sync_interval))
         next_due = time.monotonic()
         while not self._stop.is_set():
+            self._take_requests()
             if time.monotonic() >= next_due:
                 next_due = time.monotonic() + interval
                 try:
