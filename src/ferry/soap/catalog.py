@@ -45,7 +45,7 @@ def data_schema_xml(schema: Schema) -> str:
         head += f' stgSrcSchema="{attr(schema.staging_source)}"'
     lines = [head + ">"]
     element = f'  <element name="{attr(schema.name)}" label="{attr(schema.label)}"'
-    element += f' sqltable="{attr(schema.namespace.capitalize() + schema.name[:1].upper() + schema.name[1:])}"'
+    element += f' sqltable="{attr(schema.sql_table)}"'
     if schema.autopk:
         element += ' autopk="true"'
     if schema.autouuid:

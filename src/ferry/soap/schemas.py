@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
-from ferry.soap.writer import attr
 
 # Ingest / IngestExt / Write / WriteCollection / GetEntityIfMoreRecent sit in the persist interface, as in
 # Campaign v8: the SDK then calls them with URN `xtk:persist|xtk:session`.
@@ -44,38 +42,6 @@ _EXTRA: dict[str, str] = {}
 def register(schema_id: str, xml: str) -> None:
     """Serve `xml` for `xtk:schema|<schema_id>`; its root needs matching `namespace` and `name` attributes."""
     _EXTRA[schema_id] = xml
-
-
-def data_schema_xml(schema: Schema) -> str:
-    """A schema as `<schema namespace name><element><attribute/>…</element></schema>` (enough for getSchema)."""
-    head = f'<schema namespace="{attr(schema.namespace)}" name="{attr(schema.name)}" label="{attr(schema.label)}"'
-    if schema.staging_source:
-        head += f' stgSrcSchema="{attr(schema.staging_source)}"'
-    lines = [head + ">"]
-    element = f'  <element name="{attr(schema.name)}" label="{attr(schema.label)}"'
-    if schema.autopk:
-        element += ' autopk="true"'
-    if schema.autouuid:
-        element += ' autouuid="true"'
-    if schema.auto_stg:
-        element += ' autoStg="true"'
-    lines.append(element + ">")
-    for key in schema.keys:
-        internal = ' internal="true"' if key.internal else ""
-        fields = "".join(f'<keyfield xpath="@{attr(name)}"/>' for name in key.fields)
-        lines.append(f'    <key name="{attr(key.name)}"{internal}>{fields}</key>')
-    for attribute in schema.attributes:
-        text = f'    <attribute name="{attr(attribute.name)}" type="{attr(attribute.type.value)}"'
-        if attribute.length:
-            text += f' length="{attribute.length}"'
-        if attribute.label:
-            text += f' label="{attr(attribute.label)}"'
-        if attribute.not_null:
-            text += ' notNull="true"'
-        lines.append(text + "/>")
-    lines.append("  </element>")
-    lines.append("</schema>")
-    return "\n".join(lines)
 
 
 def describe(registry: SchemaRegistry, pk: str) -> str | None:
