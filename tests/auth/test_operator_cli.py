@@ -45,3 +45,19 @@ def test_errors_are_codes_and_exit_1(env: dict[str, str]) -> None:
     assert again.exit_code == 1 and "FRY-600005" in again.output
     unknown = runner.invoke(app, ["operator", "disable", "nobody"], env=env)
     assert unknown.exit_code == 1 and "FRY-600006" in unknown.output
+
+
+def test_password_from_the_environment_or_a_pipe(env: dict[str, str], database_url: str) -> None:
+    from ferry.auth import Authenticator
+    from ferry.config import Settings
+    from ferry.staging import StagingDatabase
+
+    by_env = runner.invoke(app, ["operator", "add", "env-op"], env={**env, "FERRY_OPERATOR_PASSWORD": "from-env"})
+    assert by_env.exit_code == 0, by_env.output
+    piped = runner.invoke(app, ["operator", "add", "pipe-op"], input="from-pipe\n", env=env)
+    assert piped.exit_code == 0, piped.output
+    settings = Settings.from_env(database_url=database_url)
+    with StagingDatabase.open(settings) as db:
+        auth = Authenticator(db.pool, settings)
+        assert auth.logon("env-op", "from-env").operator.login == "env-op"
+        assert auth.logon("pipe-op", "from-pipe").operator.login == "pipe-op"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -16,7 +17,11 @@ operator_app = typer.Typer(help="Add, list and disable operators.", no_args_is_h
 
 
 def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
+    given = os.environ.get("FERRY_OPERATOR_PASSWORD")
+    if given:
+        return given
+    # A script piping the password in has no terminal to prompt on.
+    if from_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
     password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return password
@@ -33,7 +38,10 @@ def add(
                                                  "of standard input instead of prompting.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Create an operator with a password (prompted, hidden) and its rights."""
+    """Create an operator with a password and its rights.
+
+    The password comes from FERRY_OPERATOR_PASSWORD, else standard input when it is not a terminal, else a prompt.
+    """
     password = _read_password(password_stdin)
     settings = settings_for(data_dir)
     with open_staging(settings) as db:
