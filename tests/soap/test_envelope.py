@@ -109,4 +109,4 @@ def test_wsdl_is_wellformed_and_names_the_operations() -> None:
     root = etree.fromstring(text.encode())
     ops = {op.get("name") for op in root.iter("{http://schemas.xmlsoap.org/wsdl/}operation")}
     assert {"Logon", "Logoff", "Ingest", "IngestExt", "GetServerTime", "GetOption"} <= ops
-    assert wsdl.wsdl("nms:recipient", "x") is None
+    assert wsdl.wsdl("nms:recipient", "x") is None  # not a service: only with data_schema=True

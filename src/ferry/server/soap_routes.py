@@ -308,9 +308,10 @@ def build_router(runtime: Any, soap: SoapRouter) -> APIRouter:
     @api.get(WSDL_PATH, summary="WSDL of a SOAP service (schema=xtk:session)", response_class=Response)
     async def schemawsdl(request: Request, schema: str = "xtk:session") -> Response:
         location = str(request.base_url).rstrip("/") + SOAP_ROUTER_PATH
-        text = wsdl.wsdl(schema, location)
+        known = schemas.describe(soap.runtime.registry, f"{schemas.ENTITY_SCHEMA}|{schema}") is not None
+        text = wsdl.wsdl(schema, location, data_schema=known)
         if text is None:
-            return Response(f"no WSDL for schema {schema!r}; ferry serves xtk:session\n", status_code=404,
+            return Response(f"no WSDL for schema {schema!r}: it is not a schema ferry knows\n", status_code=404,
                             media_type="text/plain")
         return Response(text, media_type="text/xml;charset=utf-8")
 

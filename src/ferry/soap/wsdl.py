@@ -37,8 +37,15 @@ SESSION_METHODS = (
 QUERYDEF_METHODS = (WsdlMethod("ExecuteQuery", (("document", "DOMDocument"),), (("pdomOutput", "DOMDocument"),)),)
 REPLICATION_METHODS = (WsdlMethod("StartReplicateStagingData", (("strSchema", "string"),)),)
 
+SUBSCRIPTION_METHODS = (
+    WsdlMethod("Subscribe", (("service", "string"), ("content", "DOMElement"), ("create", "boolean"))),
+    WsdlMethod("Unsubscribe", (("service", "string"), ("content", "DOMElement"))),
+)
+# A data schema's WSDL offers the persist methods that take its documents; ferry serves them under xtk:session.
+PERSIST_METHODS = tuple(m for m in SESSION_METHODS if m.name in ("Ingest", "IngestExt", "Write", "WriteCollection"))
+
 SERVICES = {"xtk:session": SESSION_METHODS, "xtk:queryDef": QUERYDEF_METHODS,
-            "nms:replicationStrategy": REPLICATION_METHODS}
+            "nms:replicationStrategy": REPLICATION_METHODS, "nms:subscription": SUBSCRIPTION_METHODS}
 
 
 def _elements(fields: tuple[tuple[str, str], ...]) -> str:
@@ -46,12 +53,17 @@ def _elements(fields: tuple[tuple[str, str], ...]) -> str:
                    for name, kind in fields)
 
 
-def wsdl(schema_id: str, location: str) -> str | None:
-    """The WSDL of `schema_id` with its endpoint at `location`; None when ferry serves no such SOAP service."""
+def wsdl(schema_id: str, location: str, *, data_schema: bool = False) -> str | None:
+    """The WSDL of `schema_id` with its endpoint at `location`; None when ferry serves no such SOAP service.
+
+    A known data schema (`data_schema`) gets the persist methods that carry its documents, under `urn:xtk:session`.
+    """
     methods = SERVICES.get(schema_id)
-    if methods is None:
-        return None
     urn = f"urn:{schema_id}"
+    if methods is None:
+        if not data_schema:
+            return None
+        methods, urn = PERSIST_METHODS, "urn:xtk:session"
     service = schema_id.replace(":", "_")
     types, messages, ports, bindings = [], [], [], []
     for method in methods:
@@ -66,7 +78,7 @@ def wsdl(schema_id: str, location: str) -> str | None:
                         f'<wsdl:part name="parameters" element="tns:{name}Response"/></wsdl:message>')
         ports.append(f'<wsdl:operation name="{name}"><wsdl:input message="tns:{name}In"/>'
                      f'<wsdl:output message="tns:{name}Out"/></wsdl:operation>')
-        bindings.append(f'<wsdl:operation name="{name}"><soap:operation soapAction="{schema_id}#{name}" '
+        bindings.append(f'<wsdl:operation name="{name}"><soap:operation soapAction="{urn[4:]}#{name}" '
                         f'style="document"/><wsdl:input><soap:body encodingStyle="{SOAP_ENCODING}" use="literal"/>'
                         f'</wsdl:input><wsdl:output><soap:body encodingStyle="{SOAP_ENCODING}" use="literal"/>'
                         '</wsdl:output></wsdl:operation>')
