@@ -96,7 +96,7 @@ def preload(db: StagingDatabase, url: str, rows: int) -> None:
     if url.startswith("duckdb"):
         import duckdb
 
-        with duckdb.connect(url.split("://", 1)[1]) as con:
+        with duckdb.connect(url.split("://", 1)[1].split("?", 1)[0]) as con:
             con.execute(statement + select.format(uuid="uuid()::varchar", series=f"range({rows}) t(g)"))
     else:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -112,6 +112,8 @@ def main() -> None:
     parser.add_argument("--upsert", type=int, default=100_000)
     parser.add_argument("--warehouse", choices=["duckdb", "postgresql"], default="duckdb")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1/postgres")
+    parser.add_argument("--duckdb-options", default="",
+                        help="Query string for the DuckDB warehouse URL, e.g. memory_limit=256MB&threads=2.")
     parser.add_argument("--preload", type=int, default=0,
                         help="Fill the warehouse table directly with this many records instead of syncing --rows "
                         "(for the 100k-batch-into-10M-rows measure).")
@@ -125,7 +127,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
     staging_url = make_conninfo(args.admin_url, dbname=names[0])
     if args.warehouse == "duckdb":
-        url = f"duckdb:///{tmp / 'warehouse.duckdb'}"
+        url = f"duckdb:///{tmp / 'warehouse.duckdb'}" + (f"?{args.duckdb_options}" if args.duckdb_options else "")
     else:
         url = args.admin_url.rsplit("/", 1)[0] + "/" + names[1]
     settings = Settings.from_env(database_url=staging_url, data_dir=tmp)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from ferry import errors
 from ferry.errors import FerryError
 from ferry.warehouse.base import BatchOutcome, Warehouse
 from ferry.warehouse.tables import table_name
+
+# DuckDB settings a `duckdb:///file.duckdb?memory_limit=512MB&threads=2` URL may carry.
+DUCKDB_OPTIONS = frozenset({"memory_limit", "threads", "temp_directory", "max_temp_directory_size"})
 
 
 def open_warehouse(url: str) -> Warehouse:
@@ -14,10 +19,15 @@ def open_warehouse(url: str) -> Warehouse:
     if scheme == "duckdb":
         from ferry.warehouse.duckdb_wh import DuckDBWarehouse
 
-        path = url.split("://", 1)[1]
+        path, _, query = url.split("://", 1)[1].partition("?")
         path = path[1:] if path.startswith("/") and path[1:] == ":memory:" else path
+        config: dict[str, str | bool | int | float | list[str]] = dict(parse_qsl(query))
+        unknown = sorted(set(config) - DUCKDB_OPTIONS)
+        if unknown:
+            raise FerryError(errors.WAREHOUSE_URL, f"unknown DuckDB warehouse option(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(DUCKDB_OPTIONS))}")
         try:
-            return DuckDBWarehouse(url, path or ":memory:")
+            return DuckDBWarehouse(url, path or ":memory:", config)
         except Exception as exc:
             # Typically another process holds the file: DuckDB allows one writer process per file.
             raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"cannot open the DuckDB warehouse {path}: "

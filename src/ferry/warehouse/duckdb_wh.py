@@ -29,11 +29,14 @@ _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 class DuckDBWarehouse(Warehouse):
     """A DuckDB file (or `:memory:`); one connection, a cursor per transaction."""
 
-    def __init__(self, url: str, path: str) -> None:
+    def __init__(self, url: str, path: str, config: dict[str, str | bool | int | float | list[str]] | None = None
+                 ) -> None:
         self.url = url
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(path)
+        # e.g. memory_limit / threads from the URL's query string: DuckDB's buffer cache is the process's biggest
+        # memory user as the warehouse grows.
+        self._con = duckdb.connect(path, config=dict(config or {}))
         self._lock = threading.Lock()
         self._merge = tuple(int(p) for p in duckdb.__version__.split(".")[:2]) >= (1, 4)
         self._con.execute(f"CREATE TABLE IF NOT EXISTS {LEDGER} (batch_id VARCHAR PRIMARY KEY, schema_id VARCHAR, "
