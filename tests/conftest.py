@@ -20,6 +20,7 @@ from psycopg.conninfo import make_conninfo
 from ferry.config import Settings
 from ferry.staging import StagingDatabase
 from ferry.staging.embedded import EmbeddedPostgres
+from ferry.sync.batches import adbc_uri
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +56,13 @@ def new_database(pg_admin_url: str) -> Iterator[Callable[[], str]]:
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         for name in created:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def new_postgres_url(new_database: Callable[[], str]) -> Callable[[], str]:
+    """A factory of fresh, empty databases as `postgresql://` URLs (what warehouse URLs are)."""
+    # A libpq URI with every parameter in the query string: socket folders (embedded server) included.
+    return lambda: adbc_uri(new_database())
 
 
 @pytest.fixture

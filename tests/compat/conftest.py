@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from lxml import etree
-from psycopg.conninfo import conninfo_to_dict
 
 from ferry.config import Settings
 from ferry.server.app import create_app
@@ -112,11 +111,9 @@ async def compat(settings: Settings) -> AsyncIterator[Compat]:
 
 
 @pytest.fixture
-async def compat_pg(settings: Settings, new_database: Callable[[], str]) -> AsyncIterator[Compat]:
+async def compat_pg(settings: Settings, new_postgres_url: Callable[[], str]) -> AsyncIterator[Compat]:
     """The same, with a PostgreSQL warehouse (a second fresh database)."""
-    params = conninfo_to_dict(new_database())
-    port = f":{params['port']}" if params.get("port") else ""
-    url = f"postgresql://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}{port}/{params['dbname']}"
+    url = new_postgres_url()
     async with _compat(dataclasses.replace(settings, warehouse_url=url)) as ready:
         yield ready
 

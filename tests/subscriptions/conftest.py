@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 
 from ferry.config import Settings
 from ferry.server.app import create_app
@@ -150,10 +149,8 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
 
 
 @pytest.fixture
-async def api_pg(settings: Settings, new_database: Callable[[], str]) -> AsyncIterator[Api]:
+async def api_pg(settings: Settings, new_postgres_url: Callable[[], str]) -> AsyncIterator[Api]:
     """The same with a PostgreSQL warehouse (a second fresh database)."""
-    params = conninfo_to_dict(new_database())
-    port = f":{params['port']}" if params.get("port") else ""
-    url = f"postgresql://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}{port}/{params['dbname']}"
+    url = new_postgres_url()
     async with _api(dataclasses.replace(settings, warehouse_url=url)) as ready:
         yield ready

@@ -6,13 +6,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from psycopg.conninfo import conninfo_to_dict
-
 from ferry.config import Settings
 from ferry.ingest import Call, Method, Op, Operation, RawRecord, build_call
 from ferry.schema.loader import parse_schema
 from ferry.schema.model import Schema
 from ferry.staging import StagingDatabase
+from ferry.sync.batches import adbc_uri
 from ferry.warehouse import Warehouse
 from ferry.warehouse.tables import default_literal
 
@@ -33,10 +32,8 @@ SCHEMA_ID = "tst:item"
 
 
 def pg_url(conninfo: str) -> str:
-    """A postgresql:// URL for a conninfo string (warehouse URLs are URLs)."""
-    d = conninfo_to_dict(conninfo)
-    auth = d.get("user", "postgres") + (f":{d['password']}" if d.get("password") else "")
-    return f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{d['dbname']}"
+    """A postgresql:// URL for a conninfo string (warehouse URLs are URLs), socket folders included."""
+    return adbc_uri(conninfo)
 
 
 def open_staging(url: str, data_dir: Path, **overrides: Any) -> tuple[StagingDatabase, Settings]:

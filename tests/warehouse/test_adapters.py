@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 
 from ferry import errors
 from ferry.errors import FerryError
@@ -54,13 +53,9 @@ def batch(rows: list[tuple[int, str, str, list[str] | None, dict[str, object]]],
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])
-def warehouse(request: pytest.FixtureRequest, new_database: Callable[[], str], tmp_path: Path) -> Iterator[Warehouse]:
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    else:
-        d = conninfo_to_dict(new_database())
-        auth = d.get("user", "postgres") + (f":{d['password']}" if d.get("password") else "")
-        url = f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{d['dbname']}"
+def warehouse(request: pytest.FixtureRequest, new_postgres_url: Callable[[], str], tmp_path: Path
+              ) -> Iterator[Warehouse]:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}" if request.param == "duckdb" else new_postgres_url()
     made = open_warehouse(url)
     yield made
     made.close()
