@@ -171,19 +171,28 @@ class Warehouse(ABC):
         if kind != "data":
             raise exc
 
+    def _screen(self, tx: Transaction, schema: Schema, key: Sequence[str], segment: pa.Table,
+                refused: dict[int, str]) -> tuple[pa.Table, pa.Table]:
+        """The segment's rows to apply and the keys records already hold; an engine may refuse rows here
+        (adding `_seq → reason` to `refused`)."""
+        return segment, tx.existing(schema, key, distinct_keys(segment, key))
+
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
                  hook: Hook | None, *, commit: bool,
                  accept: Callable[[BatchOutcome], None] | None = None) -> BatchOutcome:
         tx = self._begin()
+        refused = dict(failed)
         try:
             parts: list[pa.Table] = []
             for key, segment in segments(rows):
-                existing = tx.existing(schema, key, distinct_keys(segment, key))
-                groups, news, outcomes = fold(schema, key, segment, existing)
+                kept, existing = self._screen(tx, schema, key, segment, refused)
+                if kept.num_rows == 0:
+                    continue
+                groups, news, outcomes = fold(schema, key, kept, existing)
                 if groups.num_rows or news.num_rows:
                     tx.apply_groups(schema, key, groups, news)
                 parts.append(outcomes)
-            outcome = _summarise(batch_id, read, parts, failed)
+            outcome = _summarise(batch_id, read, parts, refused)
             if accept is not None:
                 accept(outcome)
             if not commit:

@@ -24,8 +24,8 @@ from ferry import errors
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
 from ferry.warehouse import statements
-from ferry.warehouse.base import BatchOutcome, ErrorKind, Hook, Transaction, Warehouse, _summarise
-from ferry.warehouse.fold import distinct_keys, fold, free_inserts, segments
+from ferry.warehouse.base import BatchOutcome, ErrorKind, Hook, Transaction, Warehouse
+from ferry.warehouse.fold import distinct_keys, free_inserts
 from ferry.warehouse.snowflake_types import (
     STAMP_TYPE,
     TIMESTAMP_TYPES,
@@ -207,39 +207,17 @@ class SnowflakeWarehouse(Warehouse):
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
                  hook: Hook | None, *, commit: bool,
                  accept: Callable[[BatchOutcome], None] | None = None) -> BatchOutcome:
-        """As `Warehouse._attempt`, plus: rows on keys already duplicated in the warehouse end `failed`."""
+        """As `Warehouse._attempt`, on this session's prepared tables (DDL runs before the transaction)."""
         with self._lock:
             self._prepare(schema)
-            tx = self._begin()
-            assert isinstance(tx, _SnowTransaction)
-            refused = dict(failed)
-            try:
-                parts: list[pa.Table] = []
-                for key, segment in segments(rows):
-                    existing, counts = tx.lookup(schema, key, distinct_keys(segment, key))
-                    segment = _refuse(schema, key, segment, counts, refused)
-                    if segment.num_rows == 0:
-                        continue
-                    groups, news, outcomes = fold(schema, key, segment, existing)
-                    if groups.num_rows or news.num_rows:
-                        tx.apply_groups(schema, key, groups, news)
-                    parts.append(outcomes)
-                outcome = _summarise(batch_id, read, parts, refused)
-                if accept is not None:
-                    accept(outcome)
-                if not commit:
-                    tx.rollback()
-                    return outcome
-                tx.write_ledger(batch_id, schema.id, outcome)
-                if hook:
-                    hook("after_load")
-                tx.commit()
-            except BaseException:
-                tx.rollback()
-                raise
-        if hook:
-            hook("after_commit")
-        return outcome
+            return super()._attempt(schema, batch_id, rows, read, failed, hook, commit=commit, accept=accept)
+
+    def _screen(self, tx: Transaction, schema: Schema, key: Sequence[str], segment: pa.Table,
+                refused: dict[int, str]) -> tuple[pa.Table, pa.Table]:
+        """Rows on keys already duplicated in the warehouse end `failed` (never made worse)."""
+        assert isinstance(tx, _SnowTransaction)
+        existing, counts = tx.lookup(schema, key, distinct_keys(segment, key))
+        return _refuse(schema, key, segment, counts, refused), existing
 
     def _prepare(self, schema: Schema) -> None:
         """(Re)create the session's temporary key and group tables of a schema, before any transaction."""
