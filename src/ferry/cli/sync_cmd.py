@@ -30,9 +30,10 @@ def sync(
                                        "skipping it.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Run ffdaReplicateStagingData now, in this process, until everything staged so far is synced.
+    """Run ffdaReplicateStagingData now, until everything staged so far is synced.
 
-    The sync always runs synchronously here; without --wait a schema another worker is already syncing is skipped.
+    It runs in this process; without --wait a schema another worker is already syncing is skipped. When a running
+    `ferry serve` holds the DuckDB warehouse file, the sync is handed to that server (--wait waits for its runs).
     """
     settings = settings_for(data_dir)
     with open_staging(settings) as db:
