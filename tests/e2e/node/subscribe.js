@@ -1,4 +1,4 @@
-// Subscribe / Unsubscribe with the unmodified @adobe/acc-js-sdk (NODE_PATH names the e2e node_modules), then force
+// Subscribe / Unsubscribe with the unmodified @adobe/acc-js-sdk (installed beside this file by npm ci), then force
 // the replication of nms:subscription. ACC_URL names the server. Prints one JSON line per step.
 'use strict';
 const sdk = require('@adobe/acc-js-sdk');
