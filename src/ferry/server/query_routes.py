@@ -12,8 +12,7 @@ import asyncio
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Depends, Query, Request
 from lxml import etree
 
 from ferry import errors
@@ -118,24 +117,6 @@ def register_soap(router: SoapRouter) -> None:
 
 
 # -- REST ---------------------------------------------------------------------------------------------------------
-
-
-def caller_dependency(runtime: Any) -> Any:
-    """The FastAPI dependency resolving the calling operator from its tokens (as the rest of `/api/v1`)."""
-    from ferry.server.rest import _bearer, _security_header, _session_cookie, _session_header
-
-    async def current_operator(
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-        session_header: Annotated[str | None, Security(_session_header)],
-        security: Annotated[str | None, Security(_security_header)],
-        cookie: Annotated[str | None, Security(_session_cookie)],
-    ) -> Operator:
-        session = bearer.credentials if bearer is not None else session_header or cookie
-        operator: Operator = await runtime.auth.check_async(session, security)
-        runtime.auth.rate_limit(operator)
-        return operator
-
-    return current_operator
 
 
 def build_router(runtime: Any, current_operator: Any) -> APIRouter:

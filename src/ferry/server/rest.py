@@ -126,19 +126,20 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(parts)
 
 
-def build_router(runtime: Any) -> APIRouter:
-    """The `/api/v1` router bound to `runtime` (settings, db, registry, writer, auth)."""
-    router = APIRouter(prefix=API_PREFIX, route_class=FerryRoute, responses=_ERRORS)
-    auth: Authenticator = runtime.auth
+async def tokens(
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    session_header: Annotated[str | None, Security(_session_header)],
+    security: Annotated[str | None, Security(_security_header)],
+    cookie: Annotated[str | None, Security(_session_cookie)],
+) -> tuple[str | None, str | None]:
+    """The (session, security) token pair of a REST call, wherever the client put the session token."""
+    session = bearer.credentials if bearer is not None else session_header or cookie
+    return session, security
 
-    async def tokens(
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-        session_header: Annotated[str | None, Security(_session_header)],
-        security: Annotated[str | None, Security(_security_header)],
-        cookie: Annotated[str | None, Security(_session_cookie)],
-    ) -> tuple[str | None, str | None]:
-        session = bearer.credentials if bearer is not None else session_header or cookie
-        return session, security
+
+def caller_dependency(runtime: Any) -> Any:
+    """The FastAPI dependency resolving the calling operator from its tokens, for every `/api/v1` router."""
+    auth: Authenticator = runtime.auth
 
     async def current_operator(
         pair: Annotated[tuple[str | None, str | None], Depends(tokens)],
@@ -147,7 +148,14 @@ def build_router(runtime: Any) -> APIRouter:
         auth.rate_limit(operator)
         return operator
 
-    Caller = Annotated[Operator, Depends(current_operator)]
+    return current_operator
+
+
+def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
+    """The `/api/v1` router bound to `runtime` (settings, db, registry, writer, auth)."""
+    router = APIRouter(prefix=API_PREFIX, route_class=FerryRoute, responses=_ERRORS)
+    auth: Authenticator = runtime.auth
+    Caller = Annotated[Operator, Depends(current_operator or caller_dependency(runtime))]
 
     @router.post("/logon", response_model=LogonReply, tags=["session"], summary="Open a session")
     async def logon(body: LogonRequest) -> LogonReply:
