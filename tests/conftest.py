@@ -9,15 +9,19 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from ferry.config import Settings
+from ferry.server.app import create_app
+from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
 from ferry.staging.embedded import EmbeddedPostgres
 from ferry.sync.batches import adbc_uri
@@ -83,3 +87,33 @@ def staging_db(settings: Settings) -> Iterator[StagingDatabase]:
     """An open staging database (migrated, built-in schemas installed) on a fresh database."""
     with StagingDatabase.open(settings) as db:
         yield db
+
+
+InProcess = Callable[[Settings], AbstractAsyncContextManager[tuple[Runtime, httpx.AsyncClient]]]
+
+
+@pytest.fixture(scope="session")
+def in_process() -> InProcess:
+    """Run the real app in this process: `async with in_process(settings) as (runtime, client)`.
+
+    Operator `admin` (password `secret`) exists. ASGITransport runs no lifespan, so the runtime is started and
+    stopped here.
+    """
+
+    @asynccontextmanager
+    async def run(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+        runtime = Runtime(settings)
+        try:
+            runtime.auth.ensure_admin("secret")
+            app = create_app(runtime)
+            await runtime.start()
+            try:
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                             base_url="http://ferry.test") as client:
+                    yield runtime, client
+            finally:
+                await runtime.stop()
+        finally:
+            runtime.close()
+
+    return run

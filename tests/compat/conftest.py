@@ -14,9 +14,7 @@ import pytest
 from lxml import etree
 
 from ferry.config import Settings
-from ferry.server.app import create_app
 from ferry.server.runtime import Runtime
-from ferry.staging import StagingDatabase
 
 ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 LITERAL = 'SOAP-ENV:encodingStyle="http://xml.apache.org/xml-soap/literalxml"'
@@ -104,43 +102,34 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-async def compat(settings: Settings) -> AsyncIterator[Compat]:
+async def compat(in_process: Any, settings: Settings) -> AsyncIterator[Compat]:
     """Admin, `ann` (ingest right on nms:recipient) and `dan` (no right on it); three recipients synced (DuckDB)."""
-    async with _compat(settings) as ready:
+    async with _compat(in_process, settings) as ready:
         yield ready
 
 
 @pytest.fixture
-async def compat_pg(settings: Settings, new_postgres_url: Callable[[], str]) -> AsyncIterator[Compat]:
+async def compat_pg(in_process: Any, settings: Settings, new_postgres_url: Callable[[], str]
+                    ) -> AsyncIterator[Compat]:
     """The same, with a PostgreSQL warehouse (a second fresh database)."""
     url = new_postgres_url()
-    async with _compat(dataclasses.replace(settings, warehouse_url=url)) as ready:
+    async with _compat(in_process, dataclasses.replace(settings, warehouse_url=url)) as ready:
         yield ready
 
 
 @asynccontextmanager
-async def _compat(settings: Settings) -> AsyncIterator[Compat]:
-    db = StagingDatabase.open(settings)
-    runtime = Runtime(settings, db)
-    runtime.auth.ensure_admin("secret")
-    runtime.auth.add_operator("ann", "pw", schemas=["nms:recipient"])
-    runtime.auth.add_operator("dan", "pw", schemas=[])
-    app = create_app(runtime)
-    await runtime.start()
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ferry.test") as client:
-            tokens = {}
-            for login, password in (("admin", "secret"), ("ann", "pw"), ("dan", "pw")):
-                reply = await client.post("/api/v1/logon", json={"login": login, "password": password})
-                tokens[login] = (reply.json()["sessionToken"], reply.json()["securityToken"])
-            ready = Compat(client, runtime, tokens)
-            staged = await ready.post("/api/v1/ingest/nms:recipient", json=RECIPIENTS)
-            assert staged.status_code == 200, staged.text
-            synced = await ready.post("/api/v1/sync/nms:recipient", params={"wait": "true"})
-            assert synced.status_code == 200, synced.text
-            assert synced.json()["runs"][0]["state"] == "succeeded"
-            yield ready
-    finally:
-        await runtime.stop()
-        runtime.close()
-        db.close()
+async def _compat(in_process: Any, settings: Settings) -> AsyncIterator[Compat]:
+    async with in_process(settings) as (runtime, client):
+        runtime.auth.add_operator("ann", "pw", schemas=["nms:recipient"])
+        runtime.auth.add_operator("dan", "pw", schemas=[])
+        tokens = {}
+        for login, password in (("admin", "secret"), ("ann", "pw"), ("dan", "pw")):
+            reply = await client.post("/api/v1/logon", json={"login": login, "password": password})
+            tokens[login] = (reply.json()["sessionToken"], reply.json()["securityToken"])
+        ready = Compat(client, runtime, tokens)
+        staged = await ready.post("/api/v1/ingest/nms:recipient", json=RECIPIENTS)
+        assert staged.status_code == 200, staged.text
+        synced = await ready.post("/api/v1/sync/nms:recipient", params={"wait": "true"})
+        assert synced.status_code == 200, synced.text
+        assert synced.json()["runs"][0]["state"] == "succeeded"
+        yield ready

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -83,11 +84,9 @@ def start_server(db_url: str, folder: Path, **env: str) -> Server:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"ferry serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
+        with contextlib.suppress(httpx.HTTPError):  # not listening yet: poll again
             if httpx.get(f"{url}/r/test", timeout=1).status_code == 200:
                 return Server(url, db_url, process, log)
-        except httpx.HTTPError:
-            pass
         time.sleep(0.1)
     process.kill()
     raise AssertionError(f"ferry serve did not answer within 60 s:\n{log.read_text()}")

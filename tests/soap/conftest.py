@@ -16,9 +16,7 @@ from lxml import etree
 
 from ferry.config import Settings
 from ferry.schema.loader import load_schema_file
-from ferry.server.app import create_app
 from ferry.server.runtime import Runtime
-from ferry.staging import StagingDatabase
 
 ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SDK_HEAD = ('<SOAP-ENV:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
@@ -106,22 +104,12 @@ def limits() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def soap(settings: Settings, limits: dict[str, Any]) -> AsyncIterator[Soap]:
+async def soap(in_process: Any, settings: Settings, limits: dict[str, Any]) -> AsyncIterator[Soap]:
     tuned = dataclasses.replace(settings, **limits)
-    db = StagingDatabase.open(tuned)
-    sample = Path(str(resources.files("ferry.schema") / "examples" / "dem_sampleTable.xml"))
-    db.catalog.apply(load_schema_file(sample))
-    db.reload_schemas()
-    runtime = Runtime(tuned, db)
-    runtime.auth.ensure_admin("secret")
-    runtime.auth.add_operator("ann", "pw", schemas=["nms:recipient"])
-    runtime.auth.add_operator("bob", "pw", schemas=["dem:sampleTable"])
-    app = create_app(runtime)
-    await runtime.start()
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://ferry.test") as client:
-            yield Soap(client, runtime, tuned.database_url or "")
-    finally:
-        await runtime.stop()
-        db.close()
+    async with in_process(tuned) as (runtime, client):
+        sample = Path(str(resources.files("ferry.schema") / "examples" / "dem_sampleTable.xml"))
+        runtime.db.catalog.apply(load_schema_file(sample))
+        runtime.db.reload_schemas()
+        runtime.auth.add_operator("ann", "pw", schemas=["nms:recipient"])
+        runtime.auth.add_operator("bob", "pw", schemas=["dem:sampleTable"])
+        yield Soap(client, runtime, tuned.database_url or "")

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from ferry.config import Settings
-from ferry.server.app import create_app
 from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
 from ferry.subscriptions import services
@@ -118,22 +117,12 @@ class Api:
 
 
 @asynccontextmanager
-async def _api(settings: Settings) -> AsyncIterator[Api]:
-    db = StagingDatabase.open(settings)
-    runtime = Runtime(settings, db)
-    runtime.auth.ensure_admin("secret")
-    services.add(db.pool, "news", label="Newsletter", channel="email")
-    services.add(db.pool, "sms_alerts", label="SMS alerts", channel="sms", validity_days=30)
-    app = create_app(runtime)
-    await runtime.start()
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ferry.test") as client:
-            reply = await client.post("/api/v1/logon", json={"login": "admin", "password": "secret"})
-            yield Api(client, runtime, reply.json()["sessionToken"], reply.json()["securityToken"])
-    finally:
-        await runtime.stop()
-        runtime.close()
-        db.close()
+async def _api(in_process: Any, settings: Settings) -> AsyncIterator[Api]:
+    async with in_process(settings) as (runtime, client):
+        services.add(runtime.db.pool, "news", label="Newsletter", channel="email")
+        services.add(runtime.db.pool, "sms_alerts", label="SMS alerts", channel="sms", validity_days=30)
+        reply = await client.post("/api/v1/logon", json={"login": "admin", "password": "secret"})
+        yield Api(client, runtime, reply.json()["sessionToken"], reply.json()["securityToken"])
 
 
 @pytest.fixture
@@ -142,15 +131,16 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[Api]:
+async def api(in_process: Any, settings: Settings) -> AsyncIterator[Api]:
     """Admin on an in-process app: real PostgreSQL staging, DuckDB warehouse, services news and sms_alerts."""
-    async with _api(settings) as ready:
+    async with _api(in_process, settings) as ready:
         yield ready
 
 
 @pytest.fixture
-async def api_pg(settings: Settings, new_postgres_url: Callable[[], str]) -> AsyncIterator[Api]:
+async def api_pg(in_process: Any, settings: Settings, new_postgres_url: Callable[[], str]
+                 ) -> AsyncIterator[Api]:
     """The same with a PostgreSQL warehouse (a second fresh database)."""
     url = new_postgres_url()
-    async with _api(dataclasses.replace(settings, warehouse_url=url)) as ready:
+    async with _api(in_process, dataclasses.replace(settings, warehouse_url=url)) as ready:
         yield ready
