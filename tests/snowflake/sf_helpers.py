@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sync_helpers import SCHEMA_ID, Model, call, item_schema, reset, with_batch
+from sync_helpers import SCHEMA_ID, Model, call, item_schema, reset, stage_plan, with_batch
 
 from ferry.config import Settings
-from ferry.errors import FerryError
 from ferry.ingest import Call, Method, Operation
 from ferry.staging import StagingDatabase
 from ferry.sync import run_once
@@ -76,18 +75,7 @@ def sync(db: StagingDatabase, warehouse: Warehouse, settings: Settings, rows: in
 def check_stream(db: StagingDatabase, base: Settings, warehouse: Warehouse, plan: list[tuple[str, Any]]) -> None:
     """Stage the plan, sync where it says and at the end, compare states and records with the model."""
     reset(db, warehouse)
-    staged: list[Call] = []
-    for kind, arg in plan:
-        if kind == "sync":
-            sync(db, warehouse, base, arg)
-            continue
-        method, recs = arg
-        try:
-            built = call(db, method, *recs)
-        except FerryError:
-            continue  # a call the rules refuse stages nothing
-        db.store.stage([built])
-        staged.append(built)
+    staged = stage_plan(db, plan, lambda rows: sync(db, warehouse, base, rows))
     sync(db, warehouse, base, 4)
     model, expected = expected_states(db, staged)
     actual = row_states(db)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ferry.config import Settings
+from ferry.errors import FerryError
 from ferry.ingest import Call, Method, Op, Operation, RawRecord, build_call
 from ferry.schema.loader import parse_schema
 from ferry.schema.model import Schema
@@ -110,3 +112,20 @@ class Model:
         record = {attr.name: values[attr.name] if attr.name in values else default_literal(attr)
                   for attr in self.schema.attributes}
         self.records.append(record)
+
+
+def stage_plan(db: StagingDatabase, plan: list[tuple[str, Any]], sync_at: Callable[[int], None]) -> list[Call]:
+    """Stage a plan's calls in order, calling `sync_at(batch_rows)` where it says; refused calls stage nothing."""
+    staged: list[Call] = []
+    for kind, arg in plan:
+        if kind == "sync":
+            sync_at(arg)
+            continue
+        method, recs = arg
+        try:
+            built = call(db, method, *recs)
+        except FerryError:
+            continue
+        db.store.stage([built])
+        staged.append(built)
+    return staged
