@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -31,6 +32,17 @@ def fresh_database(admin_url: str) -> str:
     return psycopg.conninfo.make_conninfo(admin_url, dbname=name)
 
 
+def _timed_threads(work: Callable[[int], None], threads: int) -> float:
+    """Seconds for `threads` threads each running `work(n)`."""
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - start
+
+
 def unitary(url: str, calls: int, threads: int) -> float:
     """Ingest calls/s from `threads` threads, one call (one transaction) each."""
     with Session.open(Settings.from_env(database_url=url, pool_size=threads + 1)) as session:
@@ -40,13 +52,7 @@ def unitary(url: str, calls: int, threads: int) -> float:
             for i in range(per_thread):
                 session.ingest({"xtkschema": "nms:recipient", "email": f"{offset}-{i}@x.com", "firstName": "A"})
 
-        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-        start = time.perf_counter()
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        return per_thread * threads / (time.perf_counter() - start)
+        return per_thread * threads / _timed_threads(work, threads)
 
 
 def anchor_insert(url: str, calls: int, threads: int) -> float:
@@ -62,13 +68,7 @@ def anchor_insert(url: str, calls: int, threads: int) -> float:
                     (uuid.uuid4(), uuid.uuid4(), ["id", "email"], str(uuid.uuid4()), f"a{offset}-{i}@x"),
                 )
 
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    start = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return per_thread * threads / (time.perf_counter() - start)
+    return per_thread * threads / _timed_threads(work, threads)
 
 
 def bulk(url: str, rows: int) -> dict[str, float]:
