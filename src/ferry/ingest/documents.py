@@ -119,18 +119,22 @@ def parse_json_bytes(data: bytes | str) -> Any:
         raise FerryError(errors.MALFORMED_DOCUMENT, f"not valid JSON ({exc})") from None
 
 
+def record_from_line(line: bytes | str, position: int, default_schema: str | None = None) -> RawRecord:
+    """One NDJSON line → a record; errors carry the record's position."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise FerryError(errors.MALFORMED_DOCUMENT, f"line is not valid JSON ({exc})").at(position) from None
+    try:
+        return record_from_mapping(obj, position, default_schema)
+    except FerryError as exc:
+        raise exc.at(position) from None
+
+
 def iter_ndjson(lines: Iterable[bytes | str], default_schema: str | None = None) -> Iterator[RawRecord]:
     """One record per non-empty line; positions count records, not blank lines."""
     position = 0
     for line in lines:
-        if not line.strip():
-            continue
-        position += 1
-        try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            raise FerryError(errors.MALFORMED_DOCUMENT, f"line is not valid JSON ({exc})", position=position) from None
-        try:
-            yield record_from_mapping(obj, position, default_schema)
-        except FerryError as exc:
-            raise exc.at(position) from None
+        if line.strip():
+            position += 1
+            yield record_from_line(line, position, default_schema)

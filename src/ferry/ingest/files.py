@@ -14,7 +14,7 @@ from lxml import etree
 
 from ferry import errors
 from ferry.errors import FerryError
-from ferry.ingest.documents import RawRecord, record_from_mapping, xml_record
+from ferry.ingest.documents import RawRecord, record_from_line, record_from_mapping, xml_record
 
 
 class FileFormat(StrEnum):
@@ -67,17 +67,9 @@ def _ndjson(stream: IO[bytes], schema_id: str) -> Iterator[RawRecord | RecordErr
             continue
         position += 1
         try:
-            yield _one_line(line, position, schema_id)
+            yield record_from_line(line, position, schema_id)
         except FerryError as exc:
             yield RecordError(exc.at(position))
-
-
-def _one_line(line: bytes, position: int, schema_id: str) -> RawRecord:
-    try:
-        obj = json.loads(line)
-    except (ValueError, RecursionError) as exc:
-        raise FerryError(errors.MALFORMED_DOCUMENT, f"line is not valid JSON ({exc})") from None
-    return record_from_mapping(obj, position, schema_id)
 
 
 def _csv(stream: IO[bytes], schema_id: str) -> Iterator[RawRecord | RecordError]:
