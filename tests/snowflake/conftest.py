@@ -1,5 +1,6 @@
-"""Fixtures of the Snowflake tests: one fakesnow server (a subprocess speaking Snowflake's HTTP protocol) per
-session, the real snowflake-connector-python talking to it, a fresh Snowflake schema per warehouse.
+"""Fixtures of the Snowflake tests: one fakesnow server (a subprocess speaking Snowflake's HTTP protocol, started
+by `fakesnow_server.py`) per session, the real snowflake-connector-python talking to it, a fresh Snowflake schema
+per warehouse.
 
 In CI (`CI=true`) a missing fakesnow or connector fails the tests instead of skipping them.
 """
@@ -57,7 +58,8 @@ def fakesnow_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = _free_port()
     log = tmp_path_factory.mktemp("fakesnow") / "server.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "fakesnow", "-s", "--host", "127.0.0.1", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "fakesnow_server.py"), "-s",
+                                 "--host", "127.0.0.1", "--port", str(port)],
                                 stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     try:
         deadline = time.monotonic() + 60

@@ -1,9 +1,9 @@
 """The Snowflake warehouse (`snowflake://user@account/DATABASE/SCHEMA?warehouse=…`), through snowflake-connector-python.
 
 Each folded segment travels as Parquet: PUT into a session-temporary stage, COPY INTO a session-temporary table,
-then DELETE + one MERGE into the target, all inside the batch's transaction with its ledger row. DDL (which
-commits in Snowflake) only runs before a transaction begins. Snowflake enforces no unique key, so keys already
-held by several records are refused row by row (`failed`, FRY-800010) and never touched.
+then one MERGE into the target (deletes, overlays and new records together), inside the batch's transaction with
+its ledger row. DDL (which commits in Snowflake) only runs before a transaction begins. Snowflake enforces no
+unique key, so keys already held by several records are refused row by row (`failed`, FRY-800010), never touched.
 """
 
 from __future__ import annotations
@@ -23,20 +23,22 @@ import pyarrow.parquet as pq
 from ferry import errors
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
-from ferry.warehouse import statements
+from ferry.schema.types import AttrType
 from ferry.warehouse.base import BatchOutcome, ErrorKind, Hook, Transaction, Warehouse
 from ferry.warehouse.fold import distinct_keys, free_inserts
+from ferry.warehouse.snowflake_merge import DELETE_FLAG, NEW_FLAG, UPDATE_FLAG, merge_sql
 from ferry.warehouse.snowflake_types import (
     STAMP_TYPE,
     TIMESTAMP_TYPES,
     column_type,
+    null_column,
     parquet_column,
 )
 from ferry.warehouse.snowflake_url import SnowflakeTarget, parse_url
 from ferry.warehouse.tables import LEDGER, quote, stamp_columns, table_name
 
 STAGE = "FERRY_LOAD"
-FLAGS = ("__del", "__upd")  # unquoted: the shared MERGE text names them unquoted
+FLAGS = (DELETE_FLAG, UPDATE_FLAG, NEW_FLAG)  # created unquoted: the MERGE names them unquoted
 NOW = "CURRENT_TIMESTAMP()"
 # Session, token and network failures the connector reports with these error numbers: reconnect and retry.
 _OUTAGE_ERRNOS = frozenset({390111, 390112, 390114, 390115, 250001, 250002, 250003, 251005, 251006})
@@ -220,27 +222,32 @@ class SnowflakeWarehouse(Warehouse):
         return _refuse(schema, key, segment, counts, refused), existing
 
     def _prepare(self, schema: Schema) -> None:
-        """(Re)create the session's temporary key and group tables of a schema, before any transaction."""
+        """(Re)create the session's temporary key and source tables of a schema, before any transaction."""
         name = table_name(schema)
-        layout = _group_columns(schema)
+        layout = _source_columns(schema)
         if self._prepared.get(name) == layout:
             return
-        records = _record_columns(schema)
-        self._run(f"CREATE OR REPLACE TEMPORARY TABLE {_session_table('k', schema)} ({_ddl(records)})")
-        self._run(f"CREATE OR REPLACE TEMPORARY TABLE {_session_table('n', schema)} ({_ddl(records)})")
-        self._run(f"CREATE OR REPLACE TEMPORARY TABLE {_session_table('g', schema)} ({_ddl(layout)})")
+        self._run(f"CREATE OR REPLACE TEMPORARY TABLE {_session_table('k', schema)} "
+                  f"({_ddl(_record_columns(schema))})")
+        self._run(f"CREATE OR REPLACE TEMPORARY TABLE {_session_table('s', schema)} ({_ddl(layout)})")
         self._prepared[name] = layout
 
     def _load(self, table: str, layout: Sequence[Column], data: pa.Table, kinds: dict[str, Any]) -> None:
-        """Replace the rows of a session table with `data`: Parquet → PUT to the temporary stage → COPY INTO."""
+        """Replace the rows of a session table with `data` (Arrow columns named like the layout's)."""
+        names = [name for name, _, _ in layout if name in data.column_names]
+        self._upload(table, layout, pa.table([parquet_column(kinds.get(n), data.column(n)) for n in names],
+                                             names=names))
+
+    def _upload(self, table: str, layout: Sequence[Column], data: pa.Table) -> None:
+        """Replace the rows of a session table with `data`, already in Parquet form (`parquet_column`):
+        Parquet in memory → PUT to the temporary stage → COPY INTO."""
         self._run(f"DELETE FROM {table}")  # noqa: S608
         if data.num_rows == 0:
             return
         types = {name: (kind, quoted) for name, kind, quoted in layout}
         names = [n for n in data.column_names if n in types]
-        arrays = [parquet_column(kinds.get(n), data.column(n)) for n in names]
         buffer = io.BytesIO()
-        pq.write_table(pa.table(arrays, names=names), buffer)
+        pq.write_table(data.select(names), buffer)
         buffer.seek(0)
         folder = uuid.uuid4().hex
         self._run(f"PUT 'file://{folder}.parquet' @{STAGE}/{folder} AUTO_COMPRESS=FALSE OVERWRITE=TRUE",
@@ -275,20 +282,14 @@ class _SnowTransaction(Transaction):
         return self.lookup(schema, key, keys)[0]
 
     def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table, news: pa.Table) -> None:
+        """Upload the segment's groups and new records as one source table, then one MERGE."""
         owner = self._owner
-        table = quote(table_name(schema))
-        if groups.num_rows:
-            kinds = _kinds(schema)
-            kinds.update({f"__k_{name}": kind for name, kind in _kinds(schema).items()})
-            owner._load(_session_table("g", schema), _group_columns(schema), groups, kinds)
-            names = [n for n in schema.attribute_names if n in groups.column_names]
-            owner._run(statements.delete_sql(table, key, _session_table("g", schema)))
-            # UPDATE … FROM rather than MERGE: fakesnow cannot run a MERGE in a transaction that already wrote
-            # (docs/snowflake.md); both are one set-based join per segment on Snowflake.
-            owner._run(statements.update_sql(schema, table, key, names, _session_table("g", schema), NOW))
-        if news.num_rows:
-            owner._load(_session_table("n", schema), _record_columns(schema), news, _kinds(schema))
-            owner._run(statements.insert_sql(schema, table, news.column_names, _session_table("n", schema), NOW))
+        source = _session_table("s", schema)
+        owner._upload(source, _source_columns(schema), _source(schema, groups, news))
+        updated = [n for n in schema.attribute_names if n in groups.column_names] if groups.num_rows else []
+        inserted = list(news.column_names) if news.num_rows else []
+        owner._run(merge_sql(schema, quote(table_name(schema)), key, source, updated=updated, inserted=inserted,
+                             now=NOW))
 
     def write_ledger(self, batch_id: str, schema_id: str, outcome: BatchOutcome) -> None:
         self._owner._run(f"INSERT INTO {LEDGER} (batch_id, schema_id, applied_at, counts, outcomes) "  # noqa: S608
@@ -315,13 +316,36 @@ def _target_columns(schema: Schema) -> list[tuple[str, str]]:
     return columns + [(name, STAMP_TYPE) for name in stamp_columns(schema)]
 
 
-def _group_columns(schema: Schema) -> tuple[Column, ...]:
-    """The session table of folded groups: `__k_<a>`, `<a>`, `__p_<a>` for every attribute, then the flags."""
+def _source_columns(schema: Schema) -> tuple[Column, ...]:
+    """The MERGE's source table: `__k_<a>`, `<a>`, `__p_<a>` for every attribute, then the flags."""
     columns: list[Column] = []
     for attr in schema.attributes:
         kind = column_type(attr)
         columns += [(f"__k_{attr.name}", kind, True), (attr.name, kind, True), (f"__p_{attr.name}", "BOOLEAN", True)]
     return (*columns, *((flag, "BOOLEAN", False) for flag in FLAGS))
+
+
+def _source(schema: Schema, groups: pa.Table, news: pa.Table) -> pa.Table:
+    """The groups, then the new records (`__new`), in Parquet form with every column of the source table."""
+    kinds: dict[str, AttrType | None] = {}
+    for attr in schema.attributes:
+        kinds.update({f"__k_{attr.name}": attr.type, attr.name: attr.type, f"__p_{attr.name}": None})
+    kinds.update(dict.fromkeys(FLAGS))
+    parts = []
+    for data, new in ((groups, False), (news, True)):
+        if data.num_rows == 0:
+            continue
+        given = {DELETE_FLAG: False, UPDATE_FLAG: False, NEW_FLAG: new}
+        columns = {}
+        for name, kind in kinds.items():
+            if name in data.column_names and name != NEW_FLAG:
+                columns[name] = parquet_column(kind, data.column(name))
+            elif name in given:
+                columns[name] = pa.array([given[name]] * data.num_rows, pa.bool_())
+            else:
+                columns[name] = null_column(kind, data.num_rows)
+        parts.append(pa.table(columns))
+    return pa.concat_tables(parts)
 
 
 def _ddl(columns: Sequence[Column]) -> str:
@@ -337,7 +361,7 @@ def _kinds(schema: Schema) -> dict[str, Any]:
 
 
 def _session_table(kind: str, schema: Schema) -> str:
-    """`ferry_k_<table>` (keys looked up), `ferry_g_<table>` (folded groups), `ferry_n_<table>` (new records)."""
+    """`ferry_k_<table>` (keys looked up), `ferry_s_<table>` (the MERGE's source: groups and new records)."""
     return quote(f"ferry_{kind}_{table_name(schema)}")
 
 
