@@ -110,7 +110,7 @@ class Warehouse(ABC):
     def _classify(self, exc: BaseException) -> ErrorKind:
         """Is this a bad value (data), an unreachable engine (outage), or a bug (other)?"""
 
-    dialect: Literal["duckdb", "postgres"] = "duckdb"
+    dialect: Literal["duckdb", "postgres", "snowflake"] = "duckdb"
 
     def select(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run one read-only query (placeholders of `dialect`) and return its rows; engines without it refuse."""
