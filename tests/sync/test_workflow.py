@@ -206,3 +206,23 @@ def test_scheduler_runs_on_interval_and_on_demand(staging: tuple[StagingDatabase
         periodic.stop()
     assert _states(db)["s2"][0] == "synced"
     assert {r["schema_id"] for r in list_runs(db.pool)} >= {SCHEMA_ID, "nms:recipient"}
+
+
+def test_batch_claimed_before_ranges_were_kept_is_resumed(staging: tuple[StagingDatabase, Settings],
+                                                          warehouses: dict[str, Warehouse]) -> None:
+    """A batch left claimed by an older ferry (no `last_seq`) is found by its open-ended range and batch id."""
+    from ferry.sync import batches
+
+    db, settings = staging
+    warehouse = warehouses["duckdb"]
+    reset(db, warehouse)
+    db.store.stage([call(db, Method.INGEST, *[({"email": f"r{i}"}, None, None) for i in range(6)])])
+    claimed = batches.claim(db.pool, item_schema(db), 4, 1 << 30, 1 << 62)
+    assert claimed is not None and claimed.rows == 4
+    with db.pool.connection() as conn:
+        conn.execute("UPDATE ferry.sync_batches SET last_seq = NULL")
+    result = run_once(db, warehouse, SCHEMA_ID, settings, retries=0)
+    assert result.state == "succeeded", result.error
+    assert result.counts["read"] == 6 and result.batches == 2
+    assert {state for state, _ in _states(db).values()} == {"synced"}
+    assert sorted(r["email"] for r in warehouse.read(item_schema(db))) == sorted(f"r{i}" for i in range(6))

@@ -12,7 +12,7 @@ from ferry.schema.loader import builtin_schemas, parse_schema
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.schema.staging import with_internal_id
-from ferry.staging.ddl import STAGING_SCHEMA, SchemaChange, column_type, create_table, staging_table_name
+from ferry.staging.ddl import STAGING_SCHEMA, SchemaChange, column_type, create_table, layout, staging_table_name
 
 _APPLY_LOCK = 0x46455253  # "FERS"
 
@@ -91,6 +91,9 @@ def _sync_table(conn: psycopg.Connection, schema: Schema) -> SchemaChange:
             conn.execute(statement)
         change.created = True
         return change
+    for statement in layout(schema):
+        # A table made by an older ferry takes the current storage and indexes (migrations do it on upgrade too).
+        conn.execute(statement)
     existing = _existing_columns(conn, table)
     ident = sql.Identifier(STAGING_SCHEMA, table)
     for attr in schema.attributes:

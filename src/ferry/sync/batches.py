@@ -25,11 +25,12 @@ _LOCK_CLASS = 0x46455253  # "FERS": advisory locks of the sync, one per schema (
 
 @dataclass(frozen=True)
 class Claimed:
-    """A batch of staged rows marked with its id, not yet marked done."""
+    """A batch of staged rows marked with its id, not yet marked done; its rows lie in `_seq` first..last."""
 
     batch_id: uuid.UUID
     first_seq: int
     rows: int
+    last_seq: int | None = None  # None: claimed before the ledger kept it (the range is open-ended)
 
 
 @contextmanager
@@ -52,9 +53,9 @@ def schema_lock(pool: ConnectionPool, schema_id: str, *, wait: bool) -> Iterator
 def pending_batches(pool: ConnectionPool, schema: Schema) -> list[Claimed]:
     """Batches claimed by a worker that died before marking them, oldest first."""
     with pool.connection() as conn:
-        rows = conn.execute("SELECT batch_id, first_seq, row_count FROM ferry.sync_batches WHERE schema_id = %s "
-                            "ORDER BY first_seq", (schema.id,)).fetchall()
-    return [Claimed(row[0], int(row[1]), int(row[2])) for row in rows]
+        rows = conn.execute("SELECT batch_id, first_seq, row_count, last_seq FROM ferry.sync_batches "
+                            "WHERE schema_id = %s ORDER BY first_seq", (schema.id,)).fetchall()
+    return [Claimed(row[0], int(row[1]), int(row[2]), None if row[3] is None else int(row[3])) for row in rows]
 
 
 def high_water(pool: ConnectionPool, schema: Schema) -> int:
@@ -65,26 +66,35 @@ def high_water(pool: ConnectionPool, schema: Schema) -> int:
 
 
 def claim(pool: ConnectionPool, schema: Schema, max_rows: int, max_bytes: int, high: int) -> Claimed | None:
-    """Mark the next staged rows (in `_seq` order, bounded by rows and bytes) with a new batch id; commit."""
+    """Mark the next staged rows (in `_seq` order, bounded by rows and bytes) with a new batch id; commit.
+
+    One statement: lock the rows (SKIP LOCKED), stamp them (a HOT update: no index holds `_batch_id`) and record
+    the batch with its `_seq` range in `ferry.sync_batches`.
+    """
     batch_id = uuid.uuid4()
-    table = table_ident(schema)
     query = sql.SQL(
         "WITH s AS (SELECT _seq, pg_column_size(t.*) AS size FROM {t} t "
         "WHERE _state = 'staged' AND _batch_id IS NULL AND _seq <= %(high)s ORDER BY _seq LIMIT %(rows)s "
         "FOR UPDATE SKIP LOCKED), "
-        "c AS (SELECT _seq, sum(size) OVER (ORDER BY _seq) AS run, min(_seq) OVER () AS first FROM s) "
-        "UPDATE {t} u SET _batch_id = %(batch)s FROM c WHERE u._seq = c._seq "
-        "AND (c.run <= %(bytes)s OR c._seq = c.first) RETURNING u._seq"
-    ).format(t=table)
+        "c AS (SELECT _seq, sum(size) OVER (ORDER BY _seq) AS run, min(_seq) OVER () AS first FROM s), "
+        "u AS (UPDATE {t} u SET _batch_id = %(batch)s FROM c WHERE u._seq = c._seq "
+        "AND (c.run <= %(bytes)s OR c._seq = c.first) RETURNING u._seq) "
+        "INSERT INTO ferry.sync_batches (batch_id, schema_id, first_seq, last_seq, row_count) "
+        "SELECT %(batch)s, %(schema)s, min(_seq), max(_seq), count(*) FROM u HAVING count(*) > 0 "
+        "RETURNING first_seq, last_seq, row_count"
+    ).format(t=table_ident(schema))
     with pool.connection() as conn, conn.transaction():
-        seqs = [row[0] for row in conn.execute(query, {"high": high, "rows": max_rows, "batch": batch_id,
-                                                       "bytes": max_bytes})]
-        if not seqs:
-            return None
-        claimed = Claimed(batch_id, min(seqs), len(seqs))
-        conn.execute("INSERT INTO ferry.sync_batches (batch_id, schema_id, first_seq, row_count) "
-                     "VALUES (%s, %s, %s, %s)", (batch_id, schema.id, claimed.first_seq, claimed.rows))
-    return claimed
+        row = conn.execute(query, {"high": high, "rows": max_rows, "batch": batch_id, "bytes": max_bytes,
+                                   "schema": schema.id}).fetchone()
+    if row is None:
+        return None
+    return Claimed(batch_id, int(row[0]), int(row[2]), int(row[1]))
+
+
+def _range(claimed: Claimed, param: str) -> str:
+    # The batch's rows by primary-key range and batch id (no index holds `_batch_id`).
+    upper = "" if claimed.last_seq is None else f" AND _seq <= {int(claimed.last_seq)}"
+    return f"_seq >= {int(claimed.first_seq)}{upper} AND _batch_id = {param}"
 
 
 def adbc_uri(conninfo: str) -> str:
@@ -100,15 +110,15 @@ class BatchReader:
     def __init__(self, conninfo: str) -> None:
         self._conn: Any = adbc.connect(adbc_uri(conninfo), autocommit=True)
 
-    def read(self, schema: Schema, batch_id: uuid.UUID) -> pa.Table:
+    def read(self, schema: Schema, claimed: Claimed) -> pa.Table:
         """The batch's rows still `staged`, in `_seq` order, with the columns the sync needs."""
         names = ", ".join(sql.Identifier(n).as_string(None) for n in schema.attribute_names)
         table = table_ident(schema).as_string(None)
         cur = self._conn.cursor()
         try:
             cur.execute(f"SELECT _seq, _uuid::text AS _uuid, _op, _key, _present, {names} FROM {table} "  # noqa: S608
-                        "WHERE _batch_id = $1::uuid AND _state = 'staged' ORDER BY _seq",
-                        parameters=(str(batch_id),))
+                        f"WHERE {_range(claimed, '$1::uuid')} AND _state = 'staged' ORDER BY _seq",
+                        parameters=(str(claimed.batch_id),))
             result: pa.Table = cur.fetch_arrow_table()
         finally:
             cur.close()
@@ -124,21 +134,24 @@ def _plain(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema([pa.field(f.name, f.type) for f in table.schema]))
 
 
-def mark(pool: ConnectionPool, schema: Schema, batch_id: uuid.UUID, outcome: BatchOutcome) -> None:
+def mark(pool: ConnectionPool, schema: Schema, claimed: Claimed, outcome: BatchOutcome) -> None:
     """Set every row of the batch to its final state, and forget the batch; one staging transaction."""
     table = table_ident(schema)
+    where = sql.SQL(_range(claimed, "%(batch)s"))
     special = [(seq, "skipped", reason) for seq, reason in outcome.skipped]
     special += [(seq, "failed", error) for seq, error in outcome.failed]
     with pool.connection() as conn, conn.transaction():
         if special:
             conn.execute(
                 sql.SQL("UPDATE {} t SET _state = v.state, _reason = v.reason, _done_at = now() "
-                        "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(seq, state, reason) "
-                        "WHERE t._seq = v.seq AND t._batch_id = %s AND t._state = 'staged'").format(table),
-                ([s[0] for s in special], [s[1] for s in special], [s[2] for s in special], batch_id))
-        conn.execute(sql.SQL("UPDATE {} SET _state = 'synced', _done_at = now() "
-                             "WHERE _batch_id = %s AND _state = 'staged'").format(table), (batch_id,))
-        conn.execute("DELETE FROM ferry.sync_batches WHERE batch_id = %s", (batch_id,))
+                        "FROM unnest(%(seqs)s::bigint[], %(states)s::text[], %(reasons)s::text[]) "
+                        "AS v(seq, state, reason) WHERE t._seq = v.seq AND t._batch_id = %(batch)s "
+                        "AND t._state = 'staged'").format(table),
+                {"seqs": [s[0] for s in special], "states": [s[1] for s in special],
+                 "reasons": [s[2] for s in special], "batch": claimed.batch_id})
+        conn.execute(sql.SQL("UPDATE {} SET _state = 'synced', _done_at = now() WHERE {} AND _state = 'staged'")
+                     .format(table, where), {"batch": claimed.batch_id})
+        conn.execute("DELETE FROM ferry.sync_batches WHERE batch_id = %s", (claimed.batch_id,))
 
 
 def purge(conn: psycopg.Connection, schema: Schema, retention_days: float, chunk: int = 50_000) -> int:

@@ -119,7 +119,7 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
             if done is None:
                 done = _apply(reader, warehouse, schema, claimed, retries, backoff, (db, applier))
             crash_point("before_mark")
-            batches.mark(db.pool, schema, claimed.batch_id, done)
+            batches.mark(db.pool, schema, claimed, done)
             result.add(done)
             if progress:
                 progress(result)
@@ -131,7 +131,7 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
             crash_point("after_claim")
             outcome = _apply(reader, warehouse, schema, claimed_next, retries, backoff, (db, applier))
             crash_point("before_mark")
-            batches.mark(db.pool, schema, claimed_next.batch_id, outcome)
+            batches.mark(db.pool, schema, claimed_next, outcome)
             crash_point("after_mark")
             result.add(outcome)
             if progress:
@@ -142,7 +142,7 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
 
 def _apply(reader: batches.BatchReader, warehouse: Warehouse, schema: Schema, claimed: batches.Claimed,
            retries: int, backoff: float, custom: tuple[StagingDatabase, Any] | None = None) -> BatchOutcome:
-    rows = reader.read(schema, claimed.batch_id)
+    rows = reader.read(schema, claimed)
 
     def attempt() -> BatchOutcome:
         # After an outage the commit may have happened before the connection broke: ask the ledger first.
