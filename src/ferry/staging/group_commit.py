@@ -16,9 +16,12 @@ from ferry import errors
 from ferry.errors import FerryError
 from ferry.ingest.operations import Call
 from ferry.schema.registry import SchemaRegistry
-from ferry.staging.store import write_calls
+from ferry.staging.store import insert_calls, write_calls
 
 log = logging.getLogger(__name__)
+
+# Up to this many rows in a group, one INSERT statement beats BEGIN + COPY + COPY + COMMIT (4 round trips).
+SMALL_GROUP_ROWS = 64
 
 
 @dataclass
@@ -118,8 +121,13 @@ class GroupCommitter:
             _succeed(item)
 
     def _commit(self, calls: list[Call]) -> None:
-        with self._pool.connection() as conn, conn.transaction():
-            write_calls(conn, self._registry(), calls)
+        registry = self._registry()
+        with self._pool.connection() as conn:
+            # Small groups (unitary calls): one autocommitted INSERT; big ones: COPY inside a transaction.
+            if sum(len(call.operations) for call in calls) <= SMALL_GROUP_ROWS and insert_calls(conn, registry, calls):
+                return
+            with conn.transaction():
+                write_calls(conn, registry, calls)
 
 
 def _succeed(item: _Pending) -> None:

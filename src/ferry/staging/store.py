@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -104,19 +105,122 @@ def write_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Seque
         _copy_rows(conn, schema, schema_calls)
 
 
-def _copy_rows(conn: psycopg.Connection, schema: Schema, calls: Sequence[Call]) -> None:
+def insert_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequence[Call]) -> bool:
+    """Stage a few small calls with one INSERT statement (requests and rows), committed on its own.
+
+    One round trip instead of BEGIN, two COPYs and COMMIT: what a group of unitary calls costs most. `conn` must be
+    idle (no transaction open). Returns False, writing nothing, when the calls are too big for one statement.
+    """
+    by_schema: dict[str, list[Call]] = defaultdict(list)
+    for call in calls:
+        by_schema[call.schema_id].append(call)
+    layouts = []
+    placeholders = len(calls) * len(_REQUEST_COLUMNS)
+    for schema_id, schema_calls in by_schema.items():
+        schema = registry.get(schema_id)
+        if schema is None or not schema.staged:
+            raise LookupError(f"schema {schema_id} is not staged in this registry")
+        layout = _layout(schema)
+        placeholders += sum(len(call.operations) for call in schema_calls) * layout.width
+        layouts.append((layout, schema_calls))
+    if placeholders > _MAX_PLACEHOLDERS:
+        return False
+    params: list[Any] = []
+    for call in calls:
+        params += (call.request_id, call.schema_id, call.method.value, call.operator, call.origin,
+                   len(call.operations))
+    parts = [_INSERT_REQUESTS + _values(1, len(calls), ("",) * len(_REQUEST_COLUMNS))]
+    for layout, schema_calls in layouts:
+        first = len(params) + 1
+        for call in schema_calls:
+            params += _row_params(layout.names, call)
+        parts.append(layout.insert + _values(first, sum(len(call.operations) for call in schema_calls), layout.casts))
+    # Data-modifying CTEs: one statement, so one implicit transaction; rows keep document order within a table.
+    statement = "WITH " + ", ".join(f"_w{index} AS ({part})" for index, part in enumerate(parts[:-1])) + " " \
+        + parts[-1]
+    previous = conn.autocommit
+    conn.autocommit = True
+    try:
+        # Native $n placeholders: psycopg does not re-parse a long statement for %s on every call.
+        with psycopg.RawCursor(conn) as cur:
+            cur.execute(statement.encode(), params)
+    finally:
+        conn.autocommit = previous
+    return True
+
+
+_REQUEST_COLUMNS = ("id", "schema_id", "method", "operator", "origin", "record_count")
+_INSERT_REQUESTS = "INSERT INTO ferry.requests (id, schema_id, method, operator, origin, record_count) VALUES "
+# PostgreSQL takes at most 65,535 parameters per statement; bigger groups go through COPY.
+_MAX_PLACEHOLDERS = 30_000
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A staged schema's row layout for the write path, computed once per schema object."""
+
+    schema: Schema
+    names: tuple[str, ...]
+    copy: bytes
+    types: tuple[str, ...]
+    insert: str
+    casts: tuple[str, ...]
+
+    @property
+    def width(self) -> int:
+        return len(self.casts)
+
+
+_LAYOUTS: dict[str, _Layout] = {}
+
+
+def _layout(schema: Schema) -> _Layout:
+    found = _LAYOUTS.get(schema.id)
+    if found is not None and found.schema is schema:
+        return found
     names = schema.attribute_names
     columns = sql.SQL(", ").join(sql.Identifier(name) for name in (*_ROW_HEAD, *names))
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table_ident(schema), columns)
-    types = [*_ROW_HEAD_TYPES, *(COPY_TYPES[attr.type] for attr in schema.attributes)]
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.set_types(types)
+    copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table_ident(schema), columns)
+    insert = sql.SQL("INSERT INTO {} ({}) VALUES ").format(table_ident(schema), columns)
+    types = (*_ROW_HEAD_TYPES, *(COPY_TYPES[attr.type] for attr in schema.attributes))
+    layout = _Layout(schema=schema, names=names, copy=copy.as_bytes(), types=types, insert=insert.as_string(),
+                     casts=(*(f"::{name}" for name in _ROW_HEAD_TYPES), *("" for _ in names)))
+    _LAYOUTS[schema.id] = layout
+    return layout
+
+
+@functools.lru_cache(maxsize=512)
+def _values(first: int, rows: int, casts: tuple[str, ...]) -> str:
+    """`($first, $first+1, ...), (...)`: `rows` tuples of `len(casts)` numbered placeholders."""
+    width = len(casts)
+    return ", ".join(
+        "(" + ", ".join(f"${first + row * width + column}{cast}" for column, cast in enumerate(casts)) + ")"
+        for row in range(rows)
+    )
+
+
+def _row_params(names: tuple[str, ...], call: Call) -> list[Any]:
+    params: list[Any] = []
+    request_id = call.request_id
+    for op in call.operations:
+        values = op.values
+        params += (op.uuid, request_id, op.op.value, list(op.key) if op.key is not None else None, list(values))
+        params += [values.get(name) for name in names]
+    return params
+
+
+def _copy_rows(conn: psycopg.Connection, schema: Schema, calls: Sequence[Call]) -> None:
+    layout = _layout(schema)
+    names = layout.names
+    with conn.cursor() as cur, cur.copy(layout.copy) as copy:
+        copy.set_types(list(layout.types))
         for call in calls:
+            request_id = call.request_id
             for op in call.operations:
                 values = op.values
                 copy.write_row(
-                    (op.uuid, call.request_id, op.op.value, list(op.key) if op.key is not None else None,
-                     list(values), *(values.get(name) for name in names))
+                    (op.uuid, request_id, op.op.value, list(op.key) if op.key is not None else None,
+                     list(values), *[values.get(name) for name in names])
                 )
 
 
