@@ -18,6 +18,7 @@ from ferry.schema.model import Schema
 from ferry.staging.database import StagingDatabase
 from ferry.sync import batches, runs
 from ferry.sync.faults import crash_point
+from ferry.sync.marker import Marker
 from ferry.warehouse.base import COUNT_NAMES, BatchOutcome, Warehouse
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,14 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
     else:
         _retrying(lambda: warehouse.ensure_table(schema), retries, backoff)
     reader = batches.BatchReader(db.url)
+    marker = Marker(db.pool, schema)
+
+    def marked(outcome: BatchOutcome) -> None:
+        crash_point("after_mark")
+        result.add(outcome)
+        if progress:
+            progress(result)
+
     try:
         for claimed in batches.pending_batches(db.pool, schema):
             batch_id = str(claimed.batch_id)
@@ -119,24 +128,20 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
             if done is None:
                 done = _apply(reader, warehouse, schema, claimed, retries, backoff, (db, applier))
             crash_point("before_mark")
-            batches.mark(db.pool, schema, claimed, done)
-            result.add(done)
-            if progress:
-                progress(result)
+            marker.submit(claimed, done, marked)
         high = batches.high_water(db.pool, schema)
         while True:
+            # The previous batch's mark runs meanwhile: its rows carry a batch id, so this claim skips them.
             claimed_next = batches.claim(db.pool, schema, settings.batch_rows, settings.batch_bytes, high)
             if claimed_next is None:
-                return
+                break
             crash_point("after_claim")
             outcome = _apply(reader, warehouse, schema, claimed_next, retries, backoff, (db, applier))
             crash_point("before_mark")
-            batches.mark(db.pool, schema, claimed_next, outcome)
-            crash_point("after_mark")
-            result.add(outcome)
-            if progress:
-                progress(result)
+            marker.submit(claimed_next, outcome, marked)
+        marker.wait()
     finally:
+        marker.close()
         reader.close()
 
 
