@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from ferry.config import Settings
 from ferry.schema.loader import load_schema_file, parse_schema
-from ferry.server.app import create_app
+from ferry.server.app import create_app, serving_app
 from ferry.server.rest_models import IngestReply
 from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
@@ -48,8 +48,10 @@ def limits() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-async def api(staging_db: StagingDatabase, settings: Settings, limits: dict[str, Any]) -> AsyncIterator[Api]:
+@pytest.fixture(params=["fastapi", "fast-path"])
+async def api(staging_db: StagingDatabase, settings: Settings, limits: dict[str, Any],
+              request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    """The API through the FastAPI app alone, and through what `ferry serve` runs (the ingest fast path first)."""
     sample = Path(str(resources.files("ferry.schema") / "examples" / "dem_sampleTable.xml"))
     staging_db.catalog.apply(load_schema_file(sample))
     staging_db.reload_schemas()
@@ -58,9 +60,10 @@ async def api(staging_db: StagingDatabase, settings: Settings, limits: dict[str,
     runtime.auth.add_operator("bob", "pw", schemas=["nms:recipient", "dem:sampleTableStg"])
     runtime.auth.add_operator("root", "pw", admin=True)
     app = create_app(runtime)
+    served = serving_app(app) if request.param == "fast-path" else app
     await runtime.start()  # ASGITransport does not run the lifespan
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ferry") as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=served), base_url="http://ferry") as client:
             yield Api(client, runtime, app)
     finally:
         await runtime.stop()

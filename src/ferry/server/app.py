@@ -23,6 +23,7 @@ from ferry.server import (
     write_routes,
 )
 from ferry.server.limits import BodyLimitMiddleware, CollapseSlashesMiddleware
+from ferry.server.rest_fast import RestIngestFastPath
 from ferry.server.runtime import Runtime
 from ferry.soap import catalog
 
@@ -36,9 +37,10 @@ class SoapFastPath:
     callers. The SOAP router enforces the body limit itself (413 as a SOAP fault).
     """
 
-    def __init__(self, app: FastAPI, soap: soap_routes.SoapRouter) -> None:
+    def __init__(self, app: FastAPI, soap: soap_routes.SoapRouter, fallback: ASGIApp | None = None) -> None:
         self.app = app
         self.soap = soap
+        self.fallback: ASGIApp = fallback if fallback is not None else app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] == "POST"
@@ -47,7 +49,7 @@ class SoapFastPath:
             response = await self.soap.handle(Request(scope, receive))
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        await self.fallback(scope, receive, send)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -89,5 +91,5 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 
 def serving_app(app: FastAPI) -> ASGIApp:
-    """What uvicorn runs: the app behind the SOAP fast path."""
-    return SoapFastPath(app, app.state.soap)
+    """What uvicorn runs: the app behind the SOAP and REST ingest fast paths."""
+    return SoapFastPath(app, app.state.soap, RestIngestFastPath(app, app, app.state.runtime))

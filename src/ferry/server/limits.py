@@ -48,9 +48,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
-        declared = _content_length(scope)
+        declared = content_length(scope)
         if declared is not None and declared > limit:
-            await _reply_413(scope, send, BodyTooLarge(limit, declared))
+            await reply_413(scope, send, BodyTooLarge(limit, declared))
             return
         received = 0
         started = False
@@ -75,10 +75,11 @@ class BodyLimitMiddleware:
         except BodyTooLarge as exc:
             if started:
                 raise
-            await _reply_413(scope, send, exc)
+            await reply_413(scope, send, exc)
 
 
-def _content_length(scope: Scope) -> int | None:
+def content_length(scope: Scope) -> int | None:
+    """The request's Content-Length header as an int (None when absent or not a number)."""
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
@@ -88,7 +89,8 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _reply_413(scope: Scope, send: Send, exc: FerryError) -> None:
+async def reply_413(scope: Scope, send: Send, exc: FerryError) -> None:
+    """Answer 413 with `too_large_body` and close the connection (the rest of the body is never read)."""
     body, content_type = too_large_body(scope.get("path", ""), exc)
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),

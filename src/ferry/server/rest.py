@@ -99,23 +99,28 @@ class FerryRoute(APIRoute):
             outcome, code = "ok", None
             try:
                 response = await original(request)
-            except FerryError as exc:
-                response = error_response(exc)
-                outcome, code = ("error" if response.status_code >= 500 else "refused"), exc.code.code
-            except RequestValidationError as exc:
-                response = error_response(FerryError(errors.BAD_REQUEST, _validation_message(exc)))
-                outcome, code = "refused", errors.BAD_REQUEST.code
-            except Exception:
-                log.exception("REST %s failed", method)
-                response = error_response(FerryError(errors.STAGING_UNAVAILABLE, "the call failed inside ferry; "
-                                                     "nothing was staged by it. Retry, or see the server log"))
-                outcome, code = "error", errors.STAGING_UNAVAILABLE.code
+            except Exception as exc:
+                response, outcome, code = refusal(exc, method)
             staged: tuple[str, int] | None = getattr(request.state, "ferry_staged", None)
             metrics.observe_call(request.app, method, PROTOCOL, outcome, time.perf_counter() - started,
                                  records=staged[1] if staged else 0, schema=staged[0] if staged else None, code=code)
             return response
 
         return handler
+
+
+def refusal(exc: Exception, method: str) -> tuple[JSONResponse, str, str]:
+    """The error reply of a REST call that raised `exc`, with its metrics outcome and code."""
+    if isinstance(exc, FerryError):
+        response = error_response(exc)
+        return response, ("error" if response.status_code >= 500 else "refused"), exc.code.code
+    if isinstance(exc, RequestValidationError):
+        return (error_response(FerryError(errors.BAD_REQUEST, _validation_message(exc))), "refused",
+                errors.BAD_REQUEST.code)
+    log.error("REST %s failed", method, exc_info=exc)
+    response = error_response(FerryError(errors.STAGING_UNAVAILABLE, "the call failed inside ferry; "
+                                         "nothing was staged by it. Retry, or see the server log"))
+    return response, "error", errors.STAGING_UNAVAILABLE.code
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -137,6 +142,28 @@ async def tokens(
     return session, security
 
 
+def request_tokens(request: Request) -> tuple[str | None, str | None]:
+    """`tokens` read straight from a request, as FastAPI's four security schemes (auto_error off) read them."""
+    headers = request.headers
+    authorization = headers.get("authorization")
+    scheme, _, credentials = (authorization or "").partition(" ")
+    credentials = credentials.strip()
+    if authorization and scheme and credentials and scheme.lower() == "bearer":
+        session: str | None = credentials
+    else:
+        session = headers.get("x-session-token") or None
+        if session is None:
+            session = request.cookies.get("__sessiontoken") or None
+    return session, headers.get("x-security-token") or None
+
+
+async def caller(auth: Authenticator, session: str | None, security: str | None) -> Operator:
+    """The operator calling with this token pair, after spending one call of its rate limit."""
+    operator = await auth.check_async(session, security)
+    auth.rate_limit(operator)
+    return operator
+
+
 def caller_dependency(runtime: Any) -> Any:
     """The FastAPI dependency resolving the calling operator from its tokens, for every `/api/v1` router."""
     auth: Authenticator = runtime.auth
@@ -144,11 +171,48 @@ def caller_dependency(runtime: Any) -> Any:
     async def current_operator(
         pair: Annotated[tuple[str | None, str | None], Depends(tokens)],
     ) -> Operator:
-        operator = await auth.check_async(*pair)
-        auth.rate_limit(operator)
-        return operator
+        return await caller(auth, *pair)
 
     return current_operator
+
+
+class RestIngest:
+    """Ingest / IngestExt over REST once the caller is known: shared by the routes and the ASGI fast path."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    async def resolve(self, schema_name: str) -> Schema:
+        """The staged schema of the URL; a schema applied by another process since is looked up again, once."""
+        runtime = self.runtime
+        try:
+            return runtime.registry.resolve_staged(schema_name)  # type: ignore[no-any-return]
+        except FerryError as exc:
+            refresh = getattr(runtime, "refresh_schemas", None)
+            if exc.code not in (errors.UNKNOWN_SCHEMA, errors.SCHEMA_NOT_STAGED) or refresh is None \
+                    or not await refresh():
+                raise
+        return runtime.registry.resolve_staged(schema_name)  # type: ignore[no-any-return]
+
+    async def __call__(self, request: Request, schema_name: str, method: Method, operator: Operator) -> JSONResponse:
+        """Check the right, read and validate the body, stage it (group commit) and answer the IngestReply."""
+        runtime = self.runtime
+        schema = await self.resolve(schema_name)
+        registry = runtime.registry
+        runtime.auth.require_ingest(operator, schema.id)
+        body = await read_body(request, runtime.settings.max_body_bytes)
+        content_type = media_type(request)
+
+        def prepare() -> Call:
+            records = parse_records(body, content_type, schema_name)
+            check_same_schema(registry, schema, records)
+            return build_call(registry, method, records, operator=operator.login, origin=PROTOCOL,
+                              max_records=runtime.settings.max_records_per_call)
+
+        call = await asyncio.to_thread(prepare) if len(body) > _THREAD_BODY_BYTES else prepare()
+        await runtime.writer.submit(call)
+        request.state.ferry_staged = (call.schema_id, len(call.operations))
+        return _ingest_reply(call)
 
 
 def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
@@ -171,34 +235,7 @@ def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
         await asyncio.to_thread(auth.logoff, pair[0])
         return LogoffReply()
 
-    async def resolve(schema_name: str) -> Schema:
-        try:
-            return runtime.registry.resolve_staged(schema_name)  # type: ignore[no-any-return]
-        except FerryError as exc:
-            # A schema applied by another process since this one loaded its registry: look again, once.
-            refresh = getattr(runtime, "refresh_schemas", None)
-            if exc.code not in (errors.UNKNOWN_SCHEMA, errors.SCHEMA_NOT_STAGED) or refresh is None \
-                    or not await refresh():
-                raise
-        return runtime.registry.resolve_staged(schema_name)  # type: ignore[no-any-return]
-
-    async def ingest_call(request: Request, schema_name: str, method: Method, operator: Operator) -> JSONResponse:
-        schema = await resolve(schema_name)
-        registry = runtime.registry
-        auth.require_ingest(operator, schema.id)
-        body = await read_body(request, runtime.settings.max_body_bytes)
-        content_type = media_type(request)
-
-        def prepare() -> Call:
-            records = parse_records(body, content_type, schema_name)
-            check_same_schema(registry, schema, records)
-            return build_call(registry, method, records, operator=operator.login, origin=PROTOCOL,
-                              max_records=runtime.settings.max_records_per_call)
-
-        call = await asyncio.to_thread(prepare) if len(body) > _THREAD_BODY_BYTES else prepare()
-        await runtime.writer.submit(call)
-        request.state.ferry_staged = (call.schema_id, len(call.operations))
-        return _ingest_reply(call)
+    ingest_call = RestIngest(runtime)
 
     @router.post("/ingest/{schema}", response_model=IngestReply, tags=["ingest"], openapi_extra=_INGEST_BODY,
                  summary="Ingest: insert records (xtk:session#Ingest)")
