@@ -1,4 +1,4 @@
-"""Expression trees + a schema → parameterised SQL for DuckDB or PostgreSQL.
+"""Expression trees + a schema → parameterised SQL for DuckDB, PostgreSQL or Snowflake.
 
 Identifiers come only from the schema (quoted); every client value is a bound parameter. The SQL keeps a few
 constants of its own (`''`, `'\\'`, type names), never text from the client.
@@ -21,8 +21,9 @@ from ferry.query.querydef import Operation, QueryDef, SelectNode
 from ferry.query.tokens import shown
 from ferry.schema import Schema
 from ferry.schema.types import TEXT_TYPES, AttrType, coerce
+from ferry.warehouse.snowflake_nulls import flag_name
 
-Dialect = TypingLiteral["duckdb", "postgres"]
+Dialect = TypingLiteral["duckdb", "postgres", "snowflake"]
 # Compilation recurses over the tree (a few frames per level); keep well inside Python's recursion limit.
 MAX_TREE_HEIGHT = 128
 
@@ -30,6 +31,14 @@ _MARKER = re.compile("\x00([0-9]+)\x00")
 _INTEGERS = frozenset({AttrType.BYTE, AttrType.SHORT, AttrType.LONG, AttrType.INT, AttrType.INT64})
 _NUMBERS = _INTEGERS | {AttrType.DOUBLE, AttrType.FLOAT}
 _TEMPORAL = frozenset({AttrType.DATE, AttrType.DATETIME, AttrType.DATETIMETZ, AttrType.DATETIMENOTZ, AttrType.TIME})
+_TIMESTAMPS = frozenset({AttrType.DATETIME, AttrType.DATETIMETZ, AttrType.DATETIMENOTZ})
+# Snowflake: bound values are written into the statement as literals by the connector (pyformat), so dates, times
+# and doubles are cast to their type (a quoted text or a NUMBER literal otherwise).
+_SNOWFLAKE_CASTS = {
+    AttrType.DATE: "DATE", AttrType.TIME: "TIME", AttrType.DATETIME: "TIMESTAMP_TZ",
+    AttrType.DATETIMETZ: "TIMESTAMP_TZ", AttrType.DATETIMENOTZ: "TIMESTAMP_NTZ", AttrType.DOUBLE: "DOUBLE",
+    AttrType.FLOAT: "DOUBLE",
+}
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,9 @@ class OutputColumn:
 
 @dataclass(frozen=True)
 class CompiledQuery:
-    """SQL with placeholders (`?` for DuckDB, `%s` for psycopg), its parameters and the result columns."""
+    """SQL with placeholders (`?` for DuckDB, `%s` for psycopg and the Snowflake connector), its parameters and
+    the result columns. Snowflake's SQL also selects a NULL flag beside each timestamp column (see
+    `ferry.warehouse.snowflake_nulls`), which `SnowflakeWarehouse.select` folds away."""
 
     sql: str
     params: list[Any]
@@ -62,7 +73,7 @@ class _Sql:
 
 
 def quote_identifier(name: str) -> str:
-    """A double-quoted SQL identifier (both dialects)."""
+    """A double-quoted SQL identifier (every dialect)."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -94,7 +105,7 @@ def compile_query(query: QueryDef, schema: Schema, table: str, dialect: Dialect,
     `count` → `SELECT count(*)`; `get`/`getIfExists` → LIMIT 1 (the first row in orderBy order, as Campaign
     returns one record); `select` → LIMIT lineCount (capped by `max_rows`) OFFSET startLine.
     """
-    if dialect not in ("duckdb", "postgres"):
+    if dialect not in ("duckdb", "postgres", "snowflake"):
         raise ValueError(f"unsupported dialect {dialect!r}")
     trees = [n.expr for n in query.select] + [n.expr for n in query.order_by] + [n.expr for n in query.group_by]
     trees += [tree for tree in (query.where, query.having) if tree is not None]
@@ -111,8 +122,8 @@ class _Compiler:
         self.values: list[Any] = []
         self.attributes: set[str] = set()
         self.placeholder = "?" if dialect == "duckdb" else "%s"
-        self.text_type = "VARCHAR" if dialect == "duckdb" else "text"
-        self.double_type = "DOUBLE" if dialect == "duckdb" else "double precision"
+        self.text_type = "text" if dialect == "postgres" else "VARCHAR"
+        self.double_type = "double precision" if dialect == "postgres" else "DOUBLE"
 
     # -- statement -------------------------------------------------------------------------------------------
 
@@ -147,6 +158,9 @@ class _Compiler:
             raise FerryError(errors.BAD_QUERY, "distinct queries can only group by selected nodes")
         select_list = ", ".join(f"{part.text} AS {quote_identifier(f'c{i}')}" for i, part in enumerate(compiled))
         select_list += "".join(f", {part.text} AS {quote_identifier(f'h{i}')}" for i, part in enumerate(hidden))
+        if self.dialect == "snowflake":
+            select_list += "".join(f", ({part.text}) IS NULL AS {quote_identifier(flag_name(f'c{i}'))}"
+                                   for i, part in enumerate(compiled) if part.type in _TIMESTAMPS)
         parts = ["SELECT DISTINCT" if query.distinct else "SELECT", select_list, "FROM", table, *where_part]
         if group:
             parts += ["GROUP BY", group]
@@ -167,6 +181,8 @@ class _Compiler:
             offset = query.start_line
         if limit is not None:
             parts += ["LIMIT", self._bind(limit)]
+        elif offset and self.dialect == "snowflake":
+            parts += ["LIMIT", "NULL"]  # Snowflake takes OFFSET only after a LIMIT (NULL: no limit)
         if offset:
             parts += ["OFFSET", self._bind(offset)]
         return self._result(" ".join(parts), columns, query)
@@ -306,6 +322,8 @@ class _Compiler:
         if type_ in TEXT_TYPES:
             # Typed so that PostgreSQL never meets an untyped parameter (e.g. inside concat()).
             return _Sql(f"CAST({self._bind(bound)} AS {self.text_type})", type_)
+        if self.dialect == "snowflake" and type_ in _SNOWFLAKE_CASTS:
+            return _Sql(f"CAST({self._bind(bound)} AS {_SNOWFLAKE_CASTS[type_]})", type_)
         return _Sql(self._bind(bound), type_)
 
     def _operand(self, node: Expr, other: _Sql | None) -> _Sql:
@@ -350,7 +368,9 @@ class _Compiler:
                 self._literal(_text_value(node.left.value), AttrType.STRING)
             right = self._expr(node.right) if not isinstance(node.right, Literal) else \
                 self._literal(_text_value(node.right.value), AttrType.STRING)
-            text = f"({self._as_text(left)} {node.op} {self._as_text(right)} ESCAPE '\\')"
+            # Snowflake reads a backslash in a string literal as an escape: its one-backslash literal is '\\'.
+            escape = "'\\\\'" if self.dialect == "snowflake" else "'\\'"
+            text = f"({self._as_text(left)} {node.op} {self._as_text(right)} ESCAPE {escape})"
             return _Sql(text, AttrType.BOOLEAN, left.aggregate or right.aggregate)
         left, right = self._pair(node.left, node.right)
         aggregate = left.aggregate or right.aggregate
@@ -405,7 +425,11 @@ class _Compiler:
             rest = "".join(f", {arg.text}" for arg in args[1:])
             return _Sql(f"substr({self._as_text(args[0])}{rest})", AttrType.STRING, inner)
         if name == "Concat":
-            return _Sql(f"concat({', '.join(self._as_text(arg) for arg in args)})", AttrType.STRING, inner)
+            texts = [self._as_text(arg) for arg in args]
+            if self.dialect == "snowflake":
+                # Snowflake's concat() is NULL when an argument is; DuckDB's and PostgreSQL's skip NULLs.
+                texts = [f"coalesce({text}, '')" for text in texts]
+            return _Sql(f"concat({', '.join(texts)})", AttrType.STRING, inner)
         if name in ("Abs", "Floor", "Ceil"):
             self._require(args[0], _NUMBERS, f"the argument of {name} at column {node.column}")
             return _Sql(f"{name.lower()}({args[0].text})", args[0].type, inner)
@@ -439,6 +463,10 @@ class _Compiler:
         if len(args) == 1:
             return _Sql(f"round({args[0].text})", args[0].type, inner)
         self._require(args[1], _INTEGERS, f"the digits of Round at column {node.column}")
+        if self.dialect == "snowflake":
+            # The digits go uncast: Snowflake takes any integer (and fakesnow turns INTEGER into BIGINT, which
+            # DuckDB's round() refuses).
+            return _Sql(f"round(CAST({args[0].text} AS DOUBLE), {args[1].text})", AttrType.DOUBLE, inner)
         value = args[0].text if self.dialect == "duckdb" else f"CAST({args[0].text} AS numeric)"
         return _Sql(f"round({value}, CAST({args[1].text} AS INTEGER))", AttrType.DOUBLE, inner)
 

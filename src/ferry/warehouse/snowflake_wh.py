@@ -4,6 +4,7 @@ Each folded segment travels as Parquet: PUT into a session-temporary stage, COPY
 then one MERGE into the target (deletes, overlays and new records together), inside the batch's transaction with
 its ledger row. DDL (which commits in Snowflake) only runs before a transaction begins. Snowflake enforces no
 unique key, so keys already held by several records are refused row by row (`failed`, FRY-800010), never touched.
+Queries (`select`, the "snowflake" dialect of `ferry.query`) run on the same session, never inside a transaction.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ferry.schema.types import AttrType
 from ferry.warehouse.base import BatchOutcome, ErrorKind, Hook, Transaction, Warehouse
 from ferry.warehouse.fold import distinct_keys, free_inserts
 from ferry.warehouse.snowflake_merge import DELETE_FLAG, NEW_FLAG, UPDATE_FLAG, merge_sql
+from ferry.warehouse.snowflake_nulls import fold
 from ferry.warehouse.snowflake_types import (
     STAMP_TYPE,
     TIMESTAMP_TYPES,
@@ -63,7 +65,12 @@ def duplicate_reason(schema: Schema, key: Sequence[str], values: Sequence[Any], 
 
 
 class SnowflakeWarehouse(Warehouse):
-    """One connector session (autocommit; explicit BEGIN/COMMIT per batch), used by one apply at a time."""
+    """One connector session (autocommit; explicit BEGIN/COMMIT per batch), used by one apply at a time.
+
+    An open transaction holds the session's lock until it commits or rolls back, so a query never runs inside it.
+    """
+
+    dialect = "snowflake"
 
     def __init__(self, url: str, target: SnowflakeTarget | None = None) -> None:
         self._sf = connector()
@@ -161,6 +168,24 @@ class SnowflakeWarehouse(Warehouse):
             out.append(record)
         return out
 
+    def select(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One read query (`%s` placeholders, bound by the connector) on the session, outside any transaction.
+
+        Only a single SELECT runs (`MULTI_STATEMENT_COUNT=1` whatever the account's default). Columns named
+        `<column> IS NULL` are NULL flags (`ferry.warehouse.snowflake_nulls`): folded into `<column>`, then dropped.
+        """
+        if not sql.lstrip().upper().startswith("SELECT"):
+            raise FerryError(errors.BAD_QUERY, "the Snowflake warehouse only runs SELECT statements as queries")
+        with self._lock:
+            try:
+                cur = self._run(sql, list(params) or None, num_statements=1)
+                names = [str(d.name) for d in cur.description or ()]
+                rows = cur.fetchall()
+            except self._sf.errors.Error as exc:
+                self._raise_unless_data(exc)
+                raise
+        return fold(names, rows)
+
     def truncate(self, schema: Schema) -> None:
         """Empty the schema's table and the ledger."""
         with self._lock:
@@ -187,7 +212,12 @@ class SnowflakeWarehouse(Warehouse):
             self._drop()
 
     def _begin(self) -> Transaction:
-        self._run("BEGIN")
+        self._lock.acquire()  # released by the transaction's commit or rollback
+        try:
+            self._run("BEGIN")
+        except BaseException:
+            self._lock.release()
+            raise
         return _SnowTransaction(self)
 
     def _classify(self, exc: BaseException) -> ErrorKind:
@@ -262,9 +292,15 @@ class SnowflakeWarehouse(Warehouse):
 
 
 class _SnowTransaction(Transaction):
+    """An open transaction on the owner's session; it holds the owner's lock until it ends."""
+
     def __init__(self, owner: SnowflakeWarehouse) -> None:
         self._owner = owner
         self._done = False
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """One statement in this transaction (`%s` placeholders); its cursor."""
+        return self._owner._run(sql, list(params) if params else None)
 
     def lookup(self, schema: Schema, key: Sequence[str], keys: pa.Table) -> tuple[pa.Table, dict[tuple[Any, ...], int]]:
         """(distinct key values some record holds, {values: number of records holding them})."""
@@ -298,7 +334,10 @@ class _SnowTransaction(Transaction):
 
     def commit(self) -> None:
         self._done = True
-        self._owner._run("COMMIT")
+        try:
+            self._owner._run("COMMIT")
+        finally:
+            self._owner._lock.release()
 
     def rollback(self) -> None:
         if self._done:
@@ -309,6 +348,8 @@ class _SnowTransaction(Transaction):
                 self._owner._run("ROLLBACK")
         except Exception:
             self._owner._drop()  # an unknown session state is not reused
+        finally:
+            self._owner._lock.release()
 
 
 def _target_columns(schema: Schema) -> list[tuple[str, str]]:
