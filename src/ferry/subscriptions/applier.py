@@ -78,7 +78,7 @@ class SubscriptionApplier:
             if s.validity_days is not None:
                 columns.insert(4, "validityDays")
                 params.insert(4, s.validity_days)
-            marks = ", ".join(["?"] * len(params) + ["now()", "now()"])
+            marks = ", ".join(["?"] * len(params) + [tx.now, tx.now])
             tx.run(f"INSERT INTO {t.svc} ({', '.join(quote(c) for c in columns)}) VALUES ({marks})",  # noqa: S608
                    params)
         now = clock()
@@ -150,7 +150,7 @@ class SubscriptionApplier:
             flag = tx.rows(f'SELECT "blackList" FROM {t.rcp} WHERE "id" = ?', [recipient_id])  # noqa: S608
             if flag and flag[0][0]:
                 return ALREADY_OPTED_OUT
-            tx.run(f'UPDATE {t.rcp} SET "blackList" = true, "lastModified" = now() WHERE "id" = ?',  # noqa: S608
+            tx.run(f'UPDATE {t.rcp} SET "blackList" = true, "lastModified" = {tx.now} WHERE "id" = ?',  # noqa: S608
                    [recipient_id])
             _history(tx, t, recipient_id, None, 0, when, origin, request_id)
             return "updated"
@@ -167,7 +167,7 @@ class SubscriptionApplier:
             service = services.get(service_name)
             columns = ["id", "recipientId", "serviceName", "created", "lastModified"]
             params: list[Any] = [request_id, recipient_id, service_name, when]
-            marks = ["?", "?", "?", "?", "now()"]
+            marks = ["?", "?", "?", "?", tx.now]
             if service is not None and service.validity_days:
                 columns.append("expirationDate")
                 params.append(when + dt.timedelta(days=service.validity_days))
@@ -210,7 +210,7 @@ def _create_recipient(tx: WarehouseTx, t: _Tables, recipient_id: str, values: di
     row["id"] = recipient_id
     stamps = stamp_columns(t.recipient)
     columns = [*row, *stamps]
-    marks = ["?"] * len(row) + ["now()"] * len(stamps)
+    marks = ["?"] * len(row) + [tx.now] * len(stamps)
     tx.run(f"INSERT INTO {t.rcp} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
            f"VALUES ({', '.join(marks)})", list(row.values()))
 
@@ -225,7 +225,7 @@ def _history(tx: WarehouseTx, t: _Tables, recipient_id: str, service_name: str |
     if request_id is not None:
         columns.append("requestId")
         params.append(request_id)
-    marks = ["?"] * 5 + ["now()", "now()"] + ["?"] * (len(params) - 5)
+    marks = ["?"] * 5 + [tx.now, tx.now] + ["?"] * (len(params) - 5)
     tx.run(f"INSERT INTO {t.hist} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
            f"VALUES ({', '.join(marks)})", params)
 

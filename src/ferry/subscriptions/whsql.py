@@ -1,12 +1,14 @@
-"""Plain parameterised SQL inside one warehouse transaction (DuckDB `?`, PostgreSQL ADBC `$n`), for the applier.
+"""Plain parameterised SQL inside one warehouse transaction (DuckDB `?`, PostgreSQL ADBC `$n`, the Snowflake
+connector's `%s`), for the applier.
 
-Statements are written with `?` placeholders and portable types (`CAST(? AS VARCHAR)`, `TIMESTAMPTZ`, `BOOLEAN`).
+Statements are written with `?` placeholders and portable SQL; the time of the transaction is `tx.now`
+(Snowflake has no `now()`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ferry import errors
@@ -14,16 +16,15 @@ from ferry.errors import FerryError
 from ferry.warehouse.base import BatchOutcome, Transaction, Warehouse
 
 _PLACEHOLDER = re.compile(r"\?")
+_ENGINES = {"DuckDBWarehouse": "duckdb", "PostgresWarehouse": "postgres", "SnowflakeWarehouse": "snowflake"}
 
 
 def _engine(warehouse: Warehouse) -> str:
-    name = type(warehouse).__name__
-    if name == "DuckDBWarehouse":
-        return "duckdb"
-    if name == "PostgresWarehouse":
-        return "postgres"
-    raise FerryError(errors.WAREHOUSE_URL, f"subscriptions are applied to DuckDB and PostgreSQL warehouses, not "
-                     f"{warehouse.url.split('://')[0]}")
+    engine = _ENGINES.get(type(warehouse).__name__)
+    if engine is None:
+        raise FerryError(errors.WAREHOUSE_URL, f"subscriptions are applied to DuckDB, PostgreSQL and Snowflake "
+                         f"warehouses, not {warehouse.url.split('://')[0]}")
+    return engine
 
 
 class WarehouseTx:
@@ -31,11 +32,24 @@ class WarehouseTx:
 
     def __init__(self, warehouse: Warehouse) -> None:
         self.engine = _engine(warehouse)
+        self.now = "CURRENT_TIMESTAMP()" if self.engine == "snowflake" else "now()"
         self.tx: Transaction = warehouse._begin()
-        self._cur: Any = getattr(self.tx, "_cur")  # noqa: B009 - both engines keep their cursor there
+        # DuckDB and PostgreSQL transactions keep their cursor in `_cur`; Snowflake's runs statements itself.
+        self._cur: Any = getattr(self.tx, "_cur", None)
+        self._statement: Callable[[str, Sequence[Any]], Any] | None = getattr(self.tx, "run", None)
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Execute one statement."""
+        self._execute(sql, params)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Execute a query and fetch every row."""
+        return [tuple(r) for r in self._execute(sql, params).fetchall()]
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> Any:
+        if self._statement is not None:
+            # The connector binds on the client (pyformat): a literal % would need doubling, and none is written.
+            return self._statement(_PLACEHOLDER.sub("%s", sql), params)
         if self.engine == "postgres":
             counter = iter(range(1, len(params) + 1))
             text = _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
@@ -45,11 +59,7 @@ class WarehouseTx:
                 self._cur.execute(text)
         else:
             self._cur.execute(sql, list(params))
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Execute a query and fetch every row."""
-        self.run(sql, params)
-        return [tuple(r) for r in self._cur.fetchall()]
+        return self._cur
 
     def commit(self, batch_id: str | None = None, schema_id: str = "", outcome: BatchOutcome | None = None) -> None:
         """Write the ledger row (when given) and commit."""
