@@ -21,6 +21,7 @@ from ferry.warehouse.fold import (
     SKIPPED_EXISTS,
     SKIPPED_MISSING,
     UPDATED,
+    all_free,
     distinct_keys,
     fold,
     segments,
@@ -175,6 +176,9 @@ class Warehouse(ABC):
                 refused: dict[int, str]) -> tuple[pa.Table, pa.Table]:
         """The segment's rows to apply and the keys records already hold; an engine may refuse rows here
         (adding `_seq → reason` to `refused`)."""
+        if all_free(segment):
+            # Free inserts create records with fresh UUIDs as ids: no record can hold one, nothing to look up.
+            return segment, segment.select(list(key)).schema.empty_table()
         return segment, tx.existing(schema, key, distinct_keys(segment, key))
 
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],

@@ -72,6 +72,11 @@ def free_inserts(batch: pa.Table) -> pa.ChunkedArray:
                    pc.fill_null(pc.equal(batch.column(ID_ATTRIBUTE), batch.column("_uuid")), False))
 
 
+def all_free(segment: pa.Table) -> bool:
+    """True when every row of the segment is a free insert (it creates its record, nothing else touches it)."""
+    return segment.num_rows > 0 and bool(pc.all(free_inserts(segment)).as_py())
+
+
 def distinct_keys(segment: pa.Table, key: Sequence[str]) -> pa.Table:
     """The distinct key values of a segment (to ask the warehouse which exist)."""
     return segment.select(list(key)).group_by(list(key)).aggregate([])
@@ -87,6 +92,8 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
     """
     con = _engine()
     names = [attr.name for attr in schema.attributes if attr.name in segment.column_names]
+    if all_free(segment):
+        return _fold_free(con, schema, key, names, segment)
     on = " AND ".join(f"s.{quote(k)} = e.{quote(k)}" for k in key)
     part = ", ".join(f"s.{quote(k)}" for k in key)
     same = " AND ".join(f"ov.{quote(k)} IS NOT DISTINCT FROM c.{quote(k)}" for k in key)
@@ -169,6 +176,39 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
         con.unregister("ex")
         con.execute("DROP TABLE IF EXISTS z")
     return groups, news, outcomes
+
+
+def _fold_free(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
+               segment: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    # Only free inserts: no groups, each row is a new record (its values, defaults for absent ones), all inserted.
+    values: list[str] = []
+    params: list[object] = []
+    for name in names:
+        col = quote(name)
+        attr = schema.attribute(name)
+        assert attr is not None
+        default = default_literal(attr)
+        if name == ID_ATTRIBUTE or default is None:
+            # A free insert's id is its staged UUID; an absent attribute without default is NULL either way.
+            values.append(col if name == ID_ATTRIBUTE else f"CASE WHEN list_contains(_present, '{name}') "
+                          f"THEN {col} END AS {col}")
+            continue
+        values.append(f"CASE WHEN list_contains(_present, '{name}') THEN {col} "
+                      f"ELSE CAST(? AS {_duck_type(segment, name)}) END AS {col}")
+        params.append(default)
+    con.register("seg", segment)
+    try:
+        news = con.sql(f"SELECT {', '.join(values)} FROM seg", params=params).to_arrow_table()  # noqa: S608
+    finally:
+        con.unregister("seg")
+    outcomes = pa.table({"_seq": segment.column("_seq"),
+                         "outcome": pa.array([INSERTED] * segment.num_rows, pa.string())})
+    fields = [pa.field("__k_" + k, segment.schema.field(k).type) for k in key]
+    for name in names:
+        if name != ID_ATTRIBUTE:
+            fields += [pa.field(name, segment.schema.field(name).type), pa.field("__p_" + name, pa.bool_())]
+    fields += [pa.field("__del", pa.bool_()), pa.field("__upd", pa.bool_())]
+    return pa.schema(fields).empty_table(), news, outcomes
 
 
 def _duck_type(table: pa.Table, name: str) -> str:
