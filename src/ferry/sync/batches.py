@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import adbc_driver_postgresql.dbapi as adbc
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
@@ -65,27 +66,32 @@ def high_water(pool: ConnectionPool, schema: Schema) -> int:
     return int(row[0]) if row else 0
 
 
-def claim(pool: ConnectionPool, schema: Schema, max_rows: int, max_bytes: int, high: int) -> Claimed | None:
-    """Mark the next staged rows (in `_seq` order, bounded by rows and bytes) with a new batch id; commit.
-
-    One statement: lock the rows (SKIP LOCKED), stamp them (a HOT update: no index holds `_batch_id`) and record
-    the batch with its `_seq` range in `ferry.sync_batches`.
-    """
-    batch_id = uuid.uuid4()
-    query = sql.SQL(
+def _claim_sql(schema: Schema, batch_id: uuid.UUID, max_rows: int, max_bytes: int, high: int,
+               returning: str) -> str:
+    # Lock the next staged rows (SKIP LOCKED), stamp them (a HOT update: no index holds `_batch_id`), record the
+    # batch and its `_seq` range in `ferry.sync_batches`, all in one statement. Values are inlined (ADBC runs a
+    # statement without parameters as a binary COPY); they are integers, a UUID and a quoted literal.
+    return sql.SQL(
         "WITH s AS (SELECT _seq, pg_column_size(t.*) AS size FROM {t} t "
-        "WHERE _state = 'staged' AND _batch_id IS NULL AND _seq <= %(high)s ORDER BY _seq LIMIT %(rows)s "
+        "WHERE _state = 'staged' AND _batch_id IS NULL AND _seq <= {high} ORDER BY _seq LIMIT {rows} "
         "FOR UPDATE SKIP LOCKED), "
         "c AS (SELECT _seq, sum(size) OVER (ORDER BY _seq) AS run, min(_seq) OVER () AS first FROM s), "
-        "u AS (UPDATE {t} u SET _batch_id = %(batch)s FROM c WHERE u._seq = c._seq "
-        "AND (c.run <= %(bytes)s OR c._seq = c.first) RETURNING u._seq) "
-        "INSERT INTO ferry.sync_batches (batch_id, schema_id, first_seq, last_seq, row_count) "
-        "SELECT %(batch)s, %(schema)s, min(_seq), max(_seq), count(*) FROM u HAVING count(*) > 0 "
-        "RETURNING first_seq, last_seq, row_count"
-    ).format(t=table_ident(schema))
+        "u AS (UPDATE {t} u SET _batch_id = {batch} FROM c WHERE u._seq = c._seq "
+        "AND (c.run <= {bytes} OR c._seq = c.first) RETURNING u.*), "
+        "b AS (INSERT INTO ferry.sync_batches (batch_id, schema_id, first_seq, last_seq, row_count) "
+        "SELECT {batch}, {schema}, min(_seq), max(_seq), count(*) FROM u HAVING count(*) > 0 "
+        "RETURNING first_seq, last_seq, row_count) "
+    ).format(t=table_ident(schema), high=sql.Literal(int(high)), rows=sql.Literal(int(max_rows)),
+             batch=sql.Literal(str(batch_id)) + sql.SQL("::uuid"), bytes=sql.Literal(int(max_bytes)),
+             schema=sql.Literal(schema.id)).as_string(None) + returning
+
+
+def claim(pool: ConnectionPool, schema: Schema, max_rows: int, max_bytes: int, high: int) -> Claimed | None:
+    """Mark the next staged rows (in `_seq` order, bounded by rows and bytes) with a new batch id; commit."""
+    batch_id = uuid.uuid4()
+    query = _claim_sql(schema, batch_id, max_rows, max_bytes, high, "SELECT first_seq, last_seq, row_count FROM b")
     with pool.connection() as conn, conn.transaction():
-        row = conn.execute(query, {"high": high, "rows": max_rows, "batch": batch_id, "bytes": max_bytes,
-                                   "schema": schema.id}).fetchone()
+        row = conn.execute(query.encode()).fetchone()
     if row is None:
         return None
     return Claimed(batch_id, int(row[0]), int(row[2]), int(row[1]))
@@ -110,13 +116,29 @@ class BatchReader:
     def __init__(self, conninfo: str) -> None:
         self._conn: Any = adbc.connect(adbc_uri(conninfo), autocommit=True)
 
+    def claim(self, schema: Schema, max_rows: int, max_bytes: int, high: int) -> tuple[Claimed, pa.Table] | None:
+        """`claim` and `read` in one statement (committed on its own): the claimed rows come back as the batch."""
+        batch_id = uuid.uuid4()
+        query = _claim_sql(schema, batch_id, max_rows, max_bytes, high,
+                           f"SELECT {_columns(schema)} FROM u ORDER BY _seq")  # noqa: S608
+        cur = self._conn.cursor()
+        try:
+            cur.execute(query)
+            result: pa.Table = cur.fetch_arrow_table()
+        finally:
+            cur.close()
+        if result.num_rows == 0:
+            return None
+        seqs = result.column("_seq")
+        first, last = pc.min_max(seqs).as_py().values()
+        return Claimed(batch_id, int(first), result.num_rows, int(last)), _plain(result)
+
     def read(self, schema: Schema, claimed: Claimed) -> pa.Table:
         """The batch's rows still `staged`, in `_seq` order, with the columns the sync needs."""
-        names = ", ".join(sql.Identifier(n).as_string(None) for n in schema.attribute_names)
         table = table_ident(schema).as_string(None)
         cur = self._conn.cursor()
         try:
-            cur.execute(f"SELECT _seq, _uuid::text AS _uuid, _op, _key, _present, {names} FROM {table} "  # noqa: S608
+            cur.execute(f"SELECT {_columns(schema)} FROM {table} "  # noqa: S608
                         f"WHERE {_range(claimed, '$1::uuid')} AND _state = 'staged' ORDER BY _seq",
                         parameters=(str(claimed.batch_id),))
             result: pa.Table = cur.fetch_arrow_table()
@@ -127,6 +149,12 @@ class BatchReader:
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+
+def _columns(schema: Schema) -> str:
+    # The columns the sync reads, in this order.
+    names = ", ".join(sql.Identifier(n).as_string(None) for n in schema.attribute_names)
+    return f"_seq, _uuid::text AS _uuid, _op, _key, _present, {names}"
 
 
 def _plain(table: pa.Table) -> pa.Table:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pyarrow as pa
+
 from ferry import errors
 from ferry.config import Settings
 from ferry.errors import FerryError
@@ -132,11 +134,12 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
         high = batches.high_water(db.pool, schema)
         while True:
             # The previous batch's mark runs meanwhile: its rows carry a batch id, so this claim skips them.
-            claimed_next = batches.claim(db.pool, schema, settings.batch_rows, settings.batch_bytes, high)
-            if claimed_next is None:
+            got = reader.claim(schema, settings.batch_rows, settings.batch_bytes, high)
+            if got is None:
                 break
+            claimed_next, rows = got
             crash_point("after_claim")
-            outcome = _apply(reader, warehouse, schema, claimed_next, retries, backoff, (db, applier))
+            outcome = _apply(reader, warehouse, schema, claimed_next, retries, backoff, (db, applier), rows)
             crash_point("before_mark")
             marker.submit(claimed_next, outcome, marked)
         marker.wait()
@@ -146,8 +149,10 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
 
 
 def _apply(reader: batches.BatchReader, warehouse: Warehouse, schema: Schema, claimed: batches.Claimed,
-           retries: int, backoff: float, custom: tuple[StagingDatabase, Any] | None = None) -> BatchOutcome:
-    rows = reader.read(schema, claimed)
+           retries: int, backoff: float, custom: tuple[StagingDatabase, Any] | None = None,
+           rows: pa.Table | None = None) -> BatchOutcome:
+    if rows is None:
+        rows = reader.read(schema, claimed)
 
     def attempt() -> BatchOutcome:
         # After an outage the commit may have happened before the connection broke: ask the ledger first.
