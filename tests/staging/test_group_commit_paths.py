@@ -141,3 +141,13 @@ def test_the_committer_answers_after_the_rows_are_durable_on_either_path(every_d
     for index in range(3):  # records of one call keep document order
         mine = [position for owner, position in positions if owner == index]
         assert mine == list(range(1, size + 1))
+
+
+@pytest.mark.parametrize("items", [(), ("id",), ("email", "firstName", "é", "a b", "x" * 300)])
+def test_text_arrays_are_encoded_as_postgresql_reads_them(staging_db: StagingDatabase, items: tuple[str, ...]) -> None:
+    with staging_db.pool.connection() as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE t (a text[])")
+        with cur.copy("COPY t (a) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["bytea"])
+            copy.write_row([store_module.text_array(items)])
+        assert cur.execute("SELECT a FROM t").fetchone() == (list(items),)

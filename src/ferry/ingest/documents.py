@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - a dependency; the json module alone gives the same answers
+    orjson = None  # type: ignore[assignment]
 
 from ferry import errors
 from ferry.errors import FerryError
@@ -77,16 +83,16 @@ def records_from_xml_bytes(data: bytes | str) -> list[RawRecord]:
 
 def record_from_mapping(obj: Any, position: int, default_schema: str | None = None) -> RawRecord:
     """A JSON object (or CSV row) with the same attribute names, plus `xtkschema`, `_key`, `_operation`."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         raise FerryError(errors.MALFORMED_DOCUMENT, f"record {position} is a {type(obj).__name__}, not an object",
                          position=position)
     fields: dict[str, Any] = {}
     for name, value in obj.items():
-        if not isinstance(name, str):
+        if type(name) is not str and not isinstance(name, str):
             raise FerryError(errors.MALFORMED_DOCUMENT, "attribute names must be strings", position=position)
         if name in CONTROL_ATTRIBUTES:
             continue
-        if isinstance(value, dict | list):
+        if isinstance(value, (dict, list)):  # a tuple: faster than dict | list
             raise FerryError(errors.UNKNOWN_ATTRIBUTE, f"{name!r} holds an object or array; attributes take "
                              "scalar values", position=position, attribute=name)
         fields[name] = value
@@ -111,10 +117,32 @@ def records_from_json(data: Any, default_schema: str | None = None) -> list[RawR
     return records
 
 
+# Integers of 19 digits or more may pass 64 bits, which orjson turns into floats where json keeps exact ints.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+_LONG_NUMBER_TEXT = re.compile(r"[0-9]{19}")
+
+
+def loads(data: bytes | str) -> Any:
+    """`json.loads`, through orjson (several times faster) whenever orjson gives the very same value.
+
+    orjson accepts a subset of what json accepts (no NaN, no lone surrogates, no BOM, bounded depth) and decodes it
+    identically, except integers past 64 bits: those documents, and everything orjson refuses, go to `json.loads`,
+    which gives the value or the error of before.
+    """
+    if orjson is not None:
+        long_number = _LONG_NUMBER.search(data) if isinstance(data, bytes) else _LONG_NUMBER_TEXT.search(data)
+        if long_number is None:
+            try:
+                return orjson.loads(data)
+            except orjson.JSONDecodeError:
+                pass
+    return json.loads(data)
+
+
 def parse_json_bytes(data: bytes | str) -> Any:
     """Decode JSON text, refusing it with a FRY error when malformed."""
     try:
-        return json.loads(data)
+        return loads(data)
     except (ValueError, RecursionError) as exc:
         raise FerryError(errors.MALFORMED_DOCUMENT, f"not valid JSON ({exc})") from None
 
@@ -122,7 +150,7 @@ def parse_json_bytes(data: bytes | str) -> Any:
 def record_from_line(line: bytes | str, position: int, default_schema: str | None = None) -> RawRecord:
     """One NDJSON line → a record; errors carry the record's position."""
     try:
-        obj = json.loads(line)
+        obj = loads(line)
     except (ValueError, RecursionError) as exc:
         raise FerryError(errors.MALFORMED_DOCUMENT, f"line is not valid JSON ({exc})").at(position) from None
     try:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ferry.ingest import ids
+
 
 class Method(StrEnum):
     """The two Campaign ingestion methods."""
@@ -51,7 +53,7 @@ class Call:
     schema_id: str
     method: Method
     operations: tuple[Operation, ...]
-    request_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    request_id: uuid.UUID = field(default_factory=ids.uuid4)
     operator: str | None = None
     origin: str = "api"
 

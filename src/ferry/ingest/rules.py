@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ferry import errors
 from ferry.errors import FerryError
+from ferry.ingest import ids
 from ferry.ingest.documents import RawRecord
 from ferry.ingest.operations import Call, Method, Op, Operation
-from ferry.schema.model import ID_ATTRIBUTE, Schema
+from ferry.schema.model import ID_ATTRIBUTE, Attribute, Schema
 from ferry.schema.registry import SchemaRegistry
-from ferry.schema.types import AttrType, coerce
+from ferry.schema.types import INTEGER_RANGES, TEXT_TYPES, UUID_LENGTH, AttrType, coerce
 
 _OPERATIONS = {op.value: op for op in Op}
+_Converter = tuple[Attribute, Callable[[Any], Any], bool]
 _KEY_CACHE: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
@@ -46,19 +47,74 @@ def parse_key(spec: str, schema: Schema) -> tuple[str, ...]:
 
 def convert_values(schema: Schema, fields: dict[str, Any] | Any) -> dict[str, Any]:
     """Convert each field to its attribute's type; unknown names and bad values are refused."""
+    return _convert(schema, _converters(schema), fields)
+
+
+def _convert(schema: Schema, table: dict[str, _Converter], fields: dict[str, Any] | Any) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, raw in fields.items():
-        attr = schema.attribute(name)
-        if attr is None:
+        found = table.get(name)
+        if found is None:
             raise FerryError(errors.UNKNOWN_ATTRIBUTE, f"{schema.id} has no attribute {name!r}", attribute=name)
-        try:
-            value = coerce(attr.type, raw, attr.length)
-        except FerryError as exc:
-            raise FerryError(exc.code, f"attribute {name!r}: {exc.message}", attribute=name) from None
-        if attr.not_null and (value is None or value == "") and attr.type not in (AttrType.STRING, AttrType.MEMO):
+        attr, fast, check_null = found
+        value = fast(raw)
+        if value is _SLOW:
+            try:
+                value = coerce(attr.type, raw, attr.length)
+            except FerryError as exc:
+                raise FerryError(exc.code, f"attribute {name!r}: {exc.message}", attribute=name) from None
+        if check_null and (value is None or value == ""):
             raise FerryError(errors.NOT_NULL, f"attribute {name!r} cannot be empty", attribute=name)
         values[name] = value
     return values
+
+
+# A converter's answer meaning "not a common case: ask `coerce`" (which also words every refusal).
+_SLOW: Any = object()
+_CONVERTERS: dict[str, tuple[Schema, dict[str, _Converter]]] = {}
+
+
+def _converters(schema: Schema) -> dict[str, _Converter]:
+    """Per attribute: (attribute, fast converter, whether an empty value is refused), built once per schema."""
+    cached = _CONVERTERS.get(schema.id)
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    table = {attr.name: (attr, _fast_converter(attr),
+                         attr.not_null and attr.type not in (AttrType.STRING, AttrType.MEMO))
+             for attr in schema.attributes}
+    _CONVERTERS[schema.id] = (schema, table)
+    return table
+
+
+def _fast_converter(attr: Attribute) -> Callable[[Any], Any]:
+    """The common cases of `coerce` for this attribute, answering exactly what `coerce` would; `_SLOW` otherwise."""
+    if attr.type in TEXT_TYPES:
+        limit = UUID_LENGTH if attr.type is AttrType.UUID else attr.length
+
+        def text(value: Any) -> Any:
+            # A str without NUL within the length is kept as is ("" included).
+            if type(value) is str and (limit is None or len(value) <= limit) and "\x00" not in value:
+                return value
+            return _SLOW
+
+        return text
+    if attr.type in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[attr.type]
+
+        def integer(value: Any) -> Any:
+            if type(value) is int and low <= value <= high:
+                return value
+            if type(value) is str and value:
+                try:
+                    number = int(value.strip())
+                except ValueError:
+                    return _SLOW
+                if low <= number <= high:
+                    return number
+            return _SLOW
+
+        return integer
+    return lambda value: _SLOW
 
 
 def _operation_of(method: Method, record: RawRecord) -> Op:
@@ -79,8 +135,12 @@ def _operation_of(method: Method, record: RawRecord) -> Op:
 
 def build_operation(schema: Schema, method: Method, record: RawRecord) -> Operation:
     """Apply the rules to one record of `schema`."""
+    return _operation(schema, _converters(schema), method, record)
+
+
+def _operation(schema: Schema, table: dict[str, _Converter], method: Method, record: RawRecord) -> Operation:
     op = _operation_of(method, record)
-    values = convert_values(schema, record.fields)
+    values = _convert(schema, table, record.fields)
     key: tuple[str, ...] | None
     if record.key:
         key = parse_key(record.key, schema)
@@ -95,7 +155,7 @@ def build_operation(schema: Schema, method: Method, record: RawRecord) -> Operat
         for name in key:
             if values.get(name) in (None, ""):
                 raise FerryError(errors.MISSING_KEY_VALUE, f"key attribute {name!r} has no value", attribute=name)
-    row_uuid = uuid.uuid4()
+    row_uuid = ids.uuid4()
     if op is Op.DELETE:
         assert key is not None
         values = {name: values[name] for name in key}
@@ -120,27 +180,32 @@ def build_call(
     if max_records is not None and len(records) > max_records:
         raise FerryError(errors.TOO_MANY_RECORDS, f"{len(records)} records in one call; the limit is {max_records}")
     schema = _schema_of(registry, records)
-    operations = tuple(_located(schema, method, record) for record in records)
-    return Call(schema_id=schema.id, method=method, operations=operations, operator=operator, origin=origin)
-
-
-def _located(schema: Schema, method: Method, record: RawRecord) -> Operation:
+    table = _converters(schema)
+    operations: list[Operation] = []
+    append = operations.append
+    record = records[0]
     try:
-        return build_operation(schema, method, record)
+        for record in records:
+            append(_operation(schema, table, method, record))
     except FerryError as exc:
         raise exc.at(record.position) from None
+    return Call(schema_id=schema.id, method=method, operations=tuple(operations), operator=operator, origin=origin)
 
 
 def _schema_of(registry: SchemaRegistry, records: Iterable[RawRecord]) -> Schema:
     schema: Schema | None = None
+    named: str | None = None
     for record in records:
+        if schema is not None and record.xtkschema == named:
+            continue  # the name the previous record used, so the same schema
         try:
             found = registry.resolve_staged(record.xtkschema)
         except FerryError as exc:
             raise exc.at(record.position) from None
+        named = record.xtkschema
         if schema is None:
             schema = found
-        elif found.id != schema.id:
+        elif found is not schema and found.id != schema.id:
             raise FerryError(errors.MIXED_SCHEMAS, f"record {record.position} names {found.id} but the call "
                              f"started with {schema.id}; send one call per schema", position=record.position)
     assert schema is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import struct
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -211,17 +212,46 @@ def _row_params(names: tuple[str, ...], call: Call) -> list[Any]:
 
 def _copy_rows(conn: psycopg.Connection, schema: Schema, calls: Sequence[Call]) -> None:
     layout = _layout(schema)
-    names = layout.names
+    head = len(_ROW_HEAD)
+    blank: list[Any] = [None] * (head + len(layout.names))
+    position = {name: head + index for index, name in enumerate(layout.names)}
+    # _key and _present repeat from row to row: each distinct list is encoded once, in PostgreSQL's binary array
+    # format, and sent as is (the column's own type, text[], reads it on the server).
+    arrays: dict[tuple[str, ...], bytes] = {}
     with conn.cursor() as cur, cur.copy(layout.copy) as copy:
-        copy.set_types(list(layout.types))
+        copy.set_types([*_ROW_HEAD_TYPES[:3], "bytea", "bytea", *layout.types[head:]])
         for call in calls:
             request_id = call.request_id
             for op in call.operations:
                 values = op.values
-                copy.write_row(
-                    (op.uuid, request_id, op.op.value, list(op.key) if op.key is not None else None,
-                     list(values), *[values.get(name) for name in names])
-                )
+                row = blank.copy()
+                present = tuple(values)
+                row[0], row[1], row[2] = op.uuid, request_id, op.op.value
+                row[3] = None if op.key is None else arrays.get(op.key) or arrays.setdefault(op.key, text_array(op.key))
+                row[4] = arrays.get(present) or arrays.setdefault(present, text_array(present))
+                for name, value in values.items():
+                    index = position.get(name)
+                    if index is not None:
+                        row[index] = value
+                copy.write_row(row)
+
+
+_TEXT_OID = 25
+_ARRAY_HEAD = struct.Struct("!iiiii")
+_EMPTY_ARRAY = struct.Struct("!iii")
+_LENGTH = struct.Struct("!i")
+
+
+def text_array(items: Sequence[str]) -> bytes:
+    """A one-dimensional text[] in PostgreSQL's binary format (array_send): what psycopg sends for a list of str."""
+    if not items:
+        return _EMPTY_ARRAY.pack(0, 0, _TEXT_OID)
+    parts = [_ARRAY_HEAD.pack(1, 0, _TEXT_OID, len(items), 1)]
+    for item in items:
+        data = item.encode("utf-8")
+        parts.append(_LENGTH.pack(len(data)))
+        parts.append(data)
+    return b"".join(parts)
 
 
 def schema_status(conn: psycopg.Connection, schema: Schema) -> SchemaStatus:

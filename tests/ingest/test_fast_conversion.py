@@ -1,0 +1,134 @@
+"""The per-schema converters and bulk UUIDs behave exactly as `coerce` and `uuid.uuid4` do."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ferry import errors
+from ferry.errors import FerryError
+from ferry.ingest import ids
+from ferry.ingest.documents import loads
+from ferry.ingest.rules import convert_values
+from ferry.schema.model import Attribute, Schema
+from ferry.schema.types import AttrType, coerce
+
+ATTRIBUTES = tuple(
+    Attribute(name=f"a_{attr_type.value}_{length}_{not_null}", type=attr_type, length=length, not_null=not_null)
+    for attr_type in AttrType for length in (None, 3) for not_null in (False, True)
+)
+SCHEMA = Schema(namespace="cus", name="all", auto_stg=True, attributes=ATTRIBUTES)
+
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=True),
+    st.text(max_size=6), st.sampled_from(["", " 7 ", "1_000", "٣", "-128", "128", "32768", "abc\x00", "true",
+                                          "2024-01-02", "12:00:00", "1e3", "0x10", "+5", "9223372036854775808"]),
+)
+
+
+def reference(attr: Attribute, raw: Any) -> tuple[str, Any]:
+    """What convert_values did before the fast converters: coerce, then the notNull rule."""
+    try:
+        value = coerce(attr.type, raw, attr.length)
+    except FerryError as exc:
+        return "error", (exc.code, f"attribute {attr.name!r}: {exc.message}", attr.name)
+    if attr.not_null and (value is None or value == "") and attr.type not in (AttrType.STRING, AttrType.MEMO):
+        return "error", (errors.NOT_NULL, f"attribute {attr.name!r} cannot be empty", attr.name)
+    return "ok", value
+
+
+def actual(attr: Attribute, raw: Any) -> tuple[str, Any]:
+    try:
+        return "ok", convert_values(SCHEMA, {attr.name: raw})[attr.name]
+    except FerryError as exc:
+        return "error", (exc.code, exc.message, exc.attribute)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(ATTRIBUTES), values)
+def test_converters_answer_as_coerce(attr: Attribute, raw: Any) -> None:
+    expected, got = reference(attr, raw), actual(attr, raw)
+    assert got[0] == expected[0]
+    assert type(got[1]) is type(expected[1]) and (got[1] == expected[1] or got[1] != got[1]), (attr, raw)
+
+
+def test_a_schema_reapplied_gets_new_converters() -> None:
+    narrow = Schema(namespace="cus", name="re", auto_stg=True, attributes=(Attribute("s", AttrType.STRING, 2),))
+    wide = Schema(namespace="cus", name="re", auto_stg=True, attributes=(Attribute("s", AttrType.STRING, 9),))
+    assert actual(narrow.attributes[0], "abc")[0] == "error"
+    assert convert_values(wide, {"s": "abc"}) == {"s": "abc"}
+    assert convert_values(narrow, {"s": "ab"}) == {"s": "ab"}
+
+
+def test_bulk_uuids_are_version_4_and_distinct() -> None:
+    drawn = ids.uuid4s(1000) + [ids.uuid4() for _ in range(600)]
+    assert len(set(drawn)) == 1600
+    for item in drawn[:50] + drawn[-50:]:
+        assert isinstance(item, uuid.UUID) and item.version == 4 and item.variant == uuid.RFC_4122
+        assert uuid.UUID(str(item)) == item and hash(uuid.UUID(str(item))) == hash(item)
+
+
+def test_a_forked_child_draws_other_uuids_than_its_parent() -> None:
+    ids.uuid4()  # the parent's pool now holds ids
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.write(write, ids.uuid4().bytes)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = uuid.UUID(bytes=os.read(read, 16))
+    os.close(read)
+    os.close(write)
+    assert child != ids.uuid4()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80) | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def same(left: Any, right: Any) -> bool:
+    """Equal values of equal types all the way down (1 is not 1.0, key order counts)."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return list(left) == list(right) and all(same(left[k], right[k]) for k in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right, strict=True))
+    return repr(left) == repr(right)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(json_values, st.booleans())
+def test_loads_gives_what_json_gives(value: Any, as_bytes: bool) -> None:
+    text = json.dumps(value, ensure_ascii=False)
+    data: bytes | str = text.encode("utf-8") if as_bytes else text
+    assert same(loads(data), json.loads(data))
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": 1, "b": 2, "a": 3}', b"18446744073709551616", b"-9223372036854775809", b"123456789012345678901234567890",
+    b"1E400", b"NaN", b"[Infinity]", b'"\\ud800"', b"\xef\xbb\xbf{}", b'"\xed\xa0\x80"', b"[" * 5000 + b"]" * 5000,
+    b"{nope", b"", b"\x00", b'"a\x01"', b'{"a": 1}x', "\ufeff{}", '"\\udc00"', b"1.0000000000000001", b"-0",
+    '{"é": "ü"}'.encode("utf-16"),
+])
+def test_loads_answers_and_refuses_as_json_does(data: bytes | str) -> None:
+    try:
+        expected: Any = ("ok", json.loads(data))
+    except (ValueError, RecursionError) as exc:
+        expected = ("error", type(exc), str(exc))
+    try:
+        got: Any = ("ok", loads(data))
+    except (ValueError, RecursionError) as exc:
+        got = ("error", type(exc), str(exc))
+    assert got[0] == expected[0]
+    assert same(got[1], expected[1]) if got[0] == "ok" else got == expected
