@@ -28,7 +28,7 @@ from ferry.schema.types import AttrType
 from ferry.warehouse.base import BatchOutcome, ErrorKind, Hook, Transaction, Warehouse
 from ferry.warehouse.fold import distinct_keys, free_inserts
 from ferry.warehouse.snowflake_merge import DELETE_FLAG, NEW_FLAG, UPDATE_FLAG, merge_sql
-from ferry.warehouse.snowflake_nulls import fold
+from ferry.warehouse.snowflake_nulls import flag_name, fold
 from ferry.warehouse.snowflake_types import (
     STAMP_TYPE,
     TIMESTAMP_TYPES,
@@ -152,21 +152,14 @@ class SnowflakeWarehouse(Warehouse):
         return None if row is None else BatchOutcome.from_json(batch_id, str(row[0]))
 
     def read(self, schema: Schema) -> list[dict[str, Any]]:
-        """All records, as dicts (timestamps NULL-checked separately: see `_select_list`)."""
+        """All records, as dicts (timestamps with a NULL flag: see `ferry.warehouse.snowflake_nulls`)."""
         names = [name for name, _ in _target_columns(schema)]
         stamps = {a.name for a in schema.attributes if a.type in TIMESTAMP_TYPES} | set(stamp_columns(schema))
         flags = [n for n in names if n in stamps]
-        select = ", ".join([quote(n) for n in names] + [f"{quote(n)} IS NULL" for n in flags])
+        select = ", ".join([quote(n) for n in names] + [f"{quote(n)} IS NULL AS {quote(flag_name(n))}" for n in flags])
         with self._lock:
             rows = self._run(f"SELECT {select} FROM {quote(table_name(schema))}").fetchall()  # noqa: S608
-        out = []
-        for row in rows:
-            record = dict(zip(names, row[:len(names)], strict=True))
-            for name, is_null in zip(flags, row[len(names):], strict=True):
-                if is_null:
-                    record[name] = None
-            out.append(record)
-        return out
+        return [dict(zip(names, row, strict=True)) for row in fold([*names, *map(flag_name, flags)], rows)]
 
     def select(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """One read query (`%s` placeholders, bound by the connector) on the session, outside any transaction.
