@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import inspect
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -27,7 +28,9 @@ QUERY = load("query/conftest.py")
 EXECUTE = load("query/test_execute.py")
 INJECTION = load("query/test_injection.py")
 COMPAT = load("compat/conftest.py")
-COMPAT_CASES = [*cases(load("compat/test_query.py"), "compat"),
+# `test_postgres_warehouse` (compat_pg) is the case of a warehouse other than DuckDB: queries with `%s` placeholders
+# and a v7 Write in one warehouse transaction.
+COMPAT_CASES = [*cases(load("compat/test_query.py"), "compat"), *cases(load("compat/test_query.py"), "compat_pg"),
                 *((n, f, p) for n, f, p in cases(load("compat/test_sync_and_catalog.py"), "compat")
                   if n == "test_catalog")]  # GetEntityIfMoreRecent, as the SDK calls it before ExecuteQuery
 RECIPIENT = SchemaRegistry(builtin_schemas()).get("nms:recipient")
@@ -177,7 +180,8 @@ async def compat(in_process: Any, settings: Settings, snowflake_url: str) -> Asy
 @pytest.mark.anyio
 @pytest.mark.parametrize(("case", "params"), [pytest.param(f, p, id=n) for n, f, p in COMPAT_CASES])
 async def test_compat_cases(compat: Any, case: Callable[..., Any], params: dict[str, Any]) -> None:
-    await case(compat=compat, **params)
+    given = {"compat": compat, "compat_pg": compat}
+    await case(**{name: given[name] for name in inspect.signature(case).parameters if name in given}, **params)
 
 
 @pytest.mark.anyio
