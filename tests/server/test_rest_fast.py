@@ -13,11 +13,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from ferry.config import Settings
+from ferry.ingest import Method, RawRecord, build_call
 from ferry.schema.loader import load_schema_file
+from ferry.schema.model import Attribute, Schema
+from ferry.schema.registry import SchemaRegistry
+from ferry.schema.types import AttrType
 from ferry.server.app import create_app, serving_app
 from ferry.server.metrics import metrics_of
+from ferry.server.rest import _ingest_reply
 from ferry.server.rest_fast import match
 from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
@@ -214,3 +220,17 @@ def test_double_slashes_and_root_paths_route_as_the_app_routes_them() -> None:
         {**scope, "path": "/api/v1/ingest/nms:recipient"}) is not None
     mounted = {**scope, "root_path": "/ferry", "path": "/ferry/api/v1/ingest-ext/nms:recipient"}
     assert match(mounted) is not None and match(mounted)[2] == "nms:recipient"  # type: ignore[index]
+
+
+def test_the_ingest_reply_has_the_bytes_json_response_would_render() -> None:
+    schema = Schema(namespace="cus", name="r", auto_stg=True,
+                    attributes=(Attribute("id", AttrType.STRING, 255), Attribute("s", AttrType.STRING, 9)))
+    registry = SchemaRegistry([schema])
+    ids = ["plain", "é ü ☃ 𝄞", 'q"uo\\te', "tab\tnl\ncr\rff\fbs\b", "\x01\x1f\x7f", "\u2028\u2029", "<&>'"]
+    call = build_call(registry, Method.INGEST, [RawRecord(i + 1, "cus:r", {"id": value}, None, None)
+                                                for i, value in enumerate(ids)] +
+                      [RawRecord(len(ids) + 1, "cus:r", {"s": "x"}, "@s", None)])
+    reply = _ingest_reply(call)
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.body == JSONResponse(json.loads(reply.body)).body
+    assert json.loads(reply.body)["result"] == ",".join(ids)

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("ok", "refused", "error")
+_MAX_CACHED = 10_000
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -103,14 +104,28 @@ class Metrics:
         if runtime is not None:
             self.registry.register(_Backlog(runtime))
             self.registry.register(_Sync(runtime))
+        # The labelled children of each (method, protocol, outcome) and (schema, protocol): `labels()` takes a
+        # lock and builds its key on every call, which a unitary call should not pay three times.
+        self._call_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._record_children: dict[tuple[str, str], Any] = {}
 
     def observe_call(self, method: str, protocol: str, outcome: str, seconds: float, *, records: int = 0,
                      schema: str | None = None, code: str | None = None) -> None:
         """Count one answered call; `records` staged into `schema`; `code` of a refusal or error."""
-        self.calls.labels(method, protocol, outcome).inc()
-        self.latency.labels(method, protocol).observe(max(0.0, seconds))
+        children = self._call_children.get((method, protocol, outcome))
+        if children is None:
+            children = (self.calls.labels(method, protocol, outcome), self.latency.labels(method, protocol))
+            if len(self._call_children) < _MAX_CACHED:
+                self._call_children[(method, protocol, outcome)] = children
+        children[0].inc()
+        children[1].observe(max(0.0, seconds))
         if records and schema:
-            self.records.labels(schema, protocol).inc(records)
+            counter = self._record_children.get((schema, protocol))
+            if counter is None:
+                counter = self.records.labels(schema, protocol)
+                if len(self._record_children) < _MAX_CACHED:
+                    self._record_children[(schema, protocol)] = counter
+            counter.inc(records)
         if code and outcome != "ok":
             self.refusals.labels(code, protocol).inc()
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -194,7 +195,7 @@ class RestIngest:
                 raise
         return runtime.registry.resolve_staged(schema_name)  # type: ignore[no-any-return]
 
-    async def __call__(self, request: Request, schema_name: str, method: Method, operator: Operator) -> JSONResponse:
+    async def __call__(self, request: Request, schema_name: str, method: Method, operator: Operator) -> Response:
         """Check the right, read and validate the body, stage it (group commit) and answer the IngestReply."""
         runtime = self.runtime
         schema = await self.resolve(schema_name)
@@ -239,7 +240,7 @@ def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
 
     @router.post("/ingest/{schema}", response_model=IngestReply, tags=["ingest"], openapi_extra=_INGEST_BODY,
                  summary="Ingest: insert records (xtk:session#Ingest)")
-    async def ingest(request: Request, schema: str, operator: Caller) -> JSONResponse:
+    async def ingest(request: Request, schema: str, operator: Caller) -> Response:
         """Stage inserts; with `_key` an existing record is left untouched (its row ends `skipped`).
 
         The call is atomic: every record is staged, or none is and the first error names its position."""
@@ -247,7 +248,7 @@ def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
 
     @router.post("/ingest-ext/{schema}", response_model=IngestReply, tags=["ingest"], openapi_extra=_INGEST_BODY,
                  summary="IngestExt: insertOrUpdate, update, delete (xtk:session#IngestExt)")
-    async def ingest_ext(request: Request, schema: str, operator: Caller) -> JSONResponse:
+    async def ingest_ext(request: Request, schema: str, operator: Caller) -> Response:
         """Stage updates and deletes by `_key` (or `id`); `_operation` defaults to insertOrUpdate."""
         return await ingest_call(request, schema, Method.INGEST_EXT, operator)
 
@@ -296,15 +297,24 @@ def _operator_view(operator: Operator) -> OperatorView:
     return OperatorView(login=operator.login, admin=operator.admin, schemas=sorted(operator.schemas))
 
 
-def _ingest_reply(call: Call) -> JSONResponse:
-    """The IngestReply of an accepted call, built as plain JSON: a 100k-record reply skips 100k pydantic objects."""
+def _ingest_reply(call: Call) -> Response:
+    """The IngestReply of an accepted call, built as plain JSON: a 100k-record reply skips 100k pydantic objects.
+
+    The bytes are JSONResponse's (compact, UTF-8, keys in this order); orjson writes those same bytes for these
+    values (str, int, None) about twice as fast.
+    """
     records = [
         {"position": op.position, "uuid": str(op.uuid), "state": "staged", "operation": op.op.value,
          "id": str(op.values["id"]) if op.op is Op.INSERT and "id" in op.values else None}
         for op in call.operations
     ]
-    return JSONResponse({"requestId": str(call.request_id), "schema": call.schema_id, "method": call.method.value,
-                         "result": call.result, "count": len(records), "records": records})
+    content = {"requestId": str(call.request_id), "schema": call.schema_id, "method": call.method.value,
+               "result": call.result, "count": len(records), "records": records}
+    try:
+        body = orjson.dumps(content)
+    except (TypeError, orjson.JSONEncodeError):  # e.g. a str json encodes and orjson refuses: json decides
+        return JSONResponse(content)
+    return Response(body, media_type=JSONResponse.media_type)
 
 
 def _parse_uuid(text: str, what: str) -> uuid.UUID:

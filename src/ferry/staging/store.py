@@ -112,6 +112,26 @@ def insert_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequ
     One round trip instead of BEGIN, two COPYs and COMMIT: what a group of unitary calls costs most. `conn` must be
     idle (no transaction open). Returns False, writing nothing, when the calls are too big for one statement.
     """
+    found = insert_statement(registry, calls)
+    if found is None:
+        return False
+    previous = conn.autocommit
+    conn.autocommit = True
+    try:
+        # Native $n placeholders: psycopg does not re-parse a long statement for %s on every call.
+        with psycopg.RawCursor(conn) as cur:
+            cur.execute(*found)
+    finally:
+        conn.autocommit = previous
+    return True
+
+
+def insert_statement(registry: SchemaRegistry, calls: Sequence[Call]) -> tuple[bytes, list[Any]] | None:
+    """The one statement staging `calls` (requests, then rows per schema) with its `$n` parameters.
+
+    Run it alone (autocommit): data-modifying CTEs make one statement, so one transaction; rows keep document order
+    within a table. None when the calls need more parameters than one statement should carry.
+    """
     by_schema: dict[str, list[Call]] = defaultdict(list)
     for call in calls:
         by_schema[call.schema_id].append(call)
@@ -125,7 +145,7 @@ def insert_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequ
         placeholders += sum(len(call.operations) for call in schema_calls) * layout.width
         layouts.append((layout, schema_calls))
     if placeholders > _MAX_PLACEHOLDERS:
-        return False
+        return None
     params: list[Any] = []
     for call in calls:
         params += (call.request_id, call.schema_id, call.method.value, call.operator, call.origin,
@@ -136,18 +156,9 @@ def insert_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequ
         for call in schema_calls:
             params += _row_params(layout.names, call)
         parts.append(layout.insert + _values(first, sum(len(call.operations) for call in schema_calls), layout.casts))
-    # Data-modifying CTEs: one statement, so one implicit transaction; rows keep document order within a table.
     statement = "WITH " + ", ".join(f"_w{index} AS ({part})" for index, part in enumerate(parts[:-1])) + " " \
         + parts[-1]
-    previous = conn.autocommit
-    conn.autocommit = True
-    try:
-        # Native $n placeholders: psycopg does not re-parse a long statement for %s on every call.
-        with psycopg.RawCursor(conn) as cur:
-            cur.execute(statement.encode(), params)
-    finally:
-        conn.autocommit = previous
-    return True
+    return statement.encode(), params
 
 
 _REQUEST_COLUMNS = ("id", "schema_id", "method", "operator", "origin", "record_count")
