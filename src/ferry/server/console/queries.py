@@ -310,7 +310,7 @@ def services_view(db: StagingDatabase, warehouse: Callable[[], Any]) -> Services
     note = None
     subscribers: dict[str, int] = {}
     try:
-        rows = warehouse().select('SELECT "serviceName", count(*) FROM nms_subscription GROUP BY "serviceName"', [])
+        rows = warehouse().select('SELECT "serviceName", count(*) FROM "nms_subscription" GROUP BY "serviceName"', [])
         subscribers = {str(name): int(count) for name, count in rows}
     except Exception:  # no sync has created the warehouse table yet
         note = "No subscription has reached the warehouse yet."
