@@ -24,7 +24,16 @@ from ferry.server.app import create_app
 from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
 from ferry.staging.embedded import EmbeddedPostgres
+from ferry.subscriptions import services
 from ferry.sync.batches import adbc_uri
+from ferry.sync.workflow import RunResult, run_once
+from ferry.warehouse import Warehouse
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (the server's loop), not trio."""
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")
@@ -115,5 +124,28 @@ def in_process() -> InProcess:
                 await runtime.stop()
         finally:
             runtime.close()
+
+    return run
+
+
+# -- subscriptions (tests/subscriptions, and the same cases on Snowflake) ----------------------------------------
+
+
+@pytest.fixture
+def news(staging_db: StagingDatabase) -> StagingDatabase:
+    """Staging with services `news` (email) and `sms_alerts` (sms, 30 days)."""
+    services.add(staging_db.pool, "news", label="Newsletter", channel="email")
+    services.add(staging_db.pool, "sms_alerts", label="SMS alerts", channel="sms", validity_days=30)
+    return staging_db
+
+
+@pytest.fixture
+def sync(settings: Settings) -> Callable[[StagingDatabase, Warehouse], RunResult]:
+    """Run `ffdaReplicateStagingData` for nms:subscription now; asserts the run succeeded."""
+
+    def run(db: StagingDatabase, wh: Warehouse) -> RunResult:
+        result = run_once(db, wh, "nms:subscription", settings, wait=True)
+        assert result.state == "succeeded", result.error
+        return result
 
     return run

@@ -97,11 +97,6 @@ class Compat:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def compat(in_process: Any, settings: Settings) -> AsyncIterator[Compat]:
     """Admin, `ann` (ingest right on nms:recipient) and `dan` (no right on it); three recipients synced (DuckDB)."""
     async with _compat(in_process, settings) as ready:

@@ -71,11 +71,6 @@ class Console:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def console(staging_db: StagingDatabase, settings: Settings) -> AsyncIterator[Console]:
     runtime = Runtime(settings, db=staging_db)
     runtime.auth.add_operator("root", "pw", admin=True)

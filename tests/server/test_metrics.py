@@ -22,11 +22,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def client(staging_db: StagingDatabase, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     runtime = Runtime(settings, db=staging_db)
     runtime.auth.add_operator("ann", "pw", schemas=["nms:recipient"])

@@ -39,11 +39,6 @@ class Api:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def limits() -> dict[str, Any]:
     return {}
 

@@ -32,11 +32,6 @@ pytestmark = pytest.mark.anyio
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclasses.dataclass
 class Pair:
     """One runtime, served twice: by the FastAPI app alone and by `serving_app` (fast path first)."""

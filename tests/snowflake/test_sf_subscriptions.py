@@ -14,7 +14,7 @@ from sf_reuse import cases, load
 
 from ferry.config import Settings
 from ferry.staging import StagingDatabase
-from ferry.subscriptions import reads, services
+from ferry.subscriptions import reads
 from ferry.subscriptions import requests as rq
 from ferry.sync.workflow import RunResult, run_once
 from ferry.warehouse import Warehouse, open_warehouse
@@ -31,11 +31,6 @@ def _wh(self: Any, sql: str, params: list[Any] | None = None) -> list[tuple[Any,
 
 
 SUBSCRIPTIONS.Api.wh = _wh  # this copy of the module only
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -61,24 +56,6 @@ def warehouse(snowflake_url: str) -> Iterator[Warehouse]:
         yield wh
     finally:
         wh.close()
-
-
-@pytest.fixture
-def news(staging_db: StagingDatabase) -> StagingDatabase:
-    """Staging with the services of tests/subscriptions."""
-    services.add(staging_db.pool, "news", label="Newsletter", channel="email")
-    services.add(staging_db.pool, "sms_alerts", label="SMS alerts", channel="sms", validity_days=30)
-    return staging_db
-
-
-@pytest.fixture
-def sync(settings: Settings) -> Callable[[StagingDatabase, Warehouse], RunResult]:
-    def run(db: StagingDatabase, wh: Warehouse) -> RunResult:
-        result = run_once(db, wh, "nms:subscription", settings, wait=True)
-        assert result.state == "succeeded", result.error
-        return result
-
-    return run
 
 
 @pytest.mark.parametrize(("case", "params"), [pytest.param(f, p, id=n) for n, f, p in CRASH_CASES])

@@ -94,11 +94,6 @@ class Soap:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def limits() -> dict[str, Any]:
     return {}
 

@@ -1,4 +1,4 @@
-"""Fixtures for subscription tests: a staging database with services, a DuckDB warehouse, and a sync helper."""
+"""Fixtures for subscription tests: a DuckDB warehouse and the API app (`news` and `sync` are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ import pytest
 
 from ferry.config import Settings
 from ferry.server.runtime import Runtime
-from ferry.staging import StagingDatabase
 from ferry.subscriptions import services
-from ferry.sync.workflow import RunResult, run_once
 from ferry.warehouse import Warehouse, open_warehouse
 
 
@@ -29,24 +27,6 @@ def warehouse(settings: Settings) -> Iterator[Warehouse]:
         wh.close()
 
 
-@pytest.fixture
-def news(staging_db: StagingDatabase) -> StagingDatabase:
-    """Staging with services `news` (email) and `sms_alerts` (sms, 30 days)."""
-    services.add(staging_db.pool, "news", label="Newsletter", channel="email")
-    services.add(staging_db.pool, "sms_alerts", label="SMS alerts", channel="sms", validity_days=30)
-    return staging_db
-
-
-@pytest.fixture
-def sync(settings: Settings) -> Callable[[StagingDatabase, Warehouse], RunResult]:
-    """Run `ffdaReplicateStagingData` for nms:subscription now; asserts the run succeeded."""
-
-    def run(db: StagingDatabase, wh: Warehouse) -> RunResult:
-        result = run_once(db, wh, "nms:subscription", settings, wait=True)
-        assert result.state == "succeeded", result.error
-        return result
-
-    return run
 
 
 def rows(wh: Warehouse, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -123,11 +103,6 @@ async def _api(in_process: Any, settings: Settings) -> AsyncIterator[Api]:
         services.add(runtime.db.pool, "sms_alerts", label="SMS alerts", channel="sms", validity_days=30)
         reply = await client.post("/api/v1/logon", json={"login": "admin", "password": "secret"})
         yield Api(client, runtime, reply.json()["sessionToken"], reply.json()["securityToken"])
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

@@ -52,17 +52,7 @@ class BodyLimitMiddleware:
         if declared is not None and declared > limit:
             await reply_413(scope, send, BodyTooLarge(limit, declared))
             return
-        received = 0
         started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -71,11 +61,27 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive(receive, limit), tracking_send)
         except BodyTooLarge as exc:
             if started:
                 raise
             await reply_413(scope, send, exc)
+
+
+def limited_receive(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising BodyTooLarge as soon as the body received passes `limit` bytes."""
+    received = 0
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return limited
 
 
 def content_length(scope: Scope) -> int | None:

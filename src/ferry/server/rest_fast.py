@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ferry.ingest import Method
 from ferry.server import metrics, rest
-from ferry.server.limits import BodyTooLarge, content_length, reply_413
+from ferry.server.limits import BodyTooLarge, content_length, limited_receive, reply_413
 
 _ROUTES = ((rest.API_PREFIX + "/ingest/", Method.INGEST, "ingest"),
            (rest.API_PREFIX + "/ingest-ext/", Method.INGEST_EXT, "ingest_ext"))
@@ -70,19 +70,8 @@ class RestIngestFastPath:
         if declared is not None and declared > limit:
             await reply_413(scope, send, BodyTooLarge(limit, declared))
             return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
         scope["app"] = self.fastapi_app
-        request = Request(scope, limited_receive)
+        request = Request(scope, limited_receive(receive, limit))
         started = time.perf_counter()
         outcome, code = "ok", None
         try:
