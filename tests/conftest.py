@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import psycopg
@@ -28,6 +29,19 @@ from ferry.subscriptions import services
 from ferry.sync.batches import adbc_uri
 from ferry.sync.workflow import RunResult, run_once
 from ferry.warehouse import Warehouse
+
+
+@pytest.fixture(scope="session")
+def unavailable() -> Callable[[str], NoReturn]:
+    """Report a missing tool or service: a failure under CI (`CI=true`), where everything must be installed, else
+    a skip."""
+
+    def report(message: str) -> NoReturn:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+    return report
 
 
 @pytest.fixture
