@@ -53,3 +53,13 @@ def test_a_failed_mark_is_raised_by_the_next_submit_and_not_reported(monkeypatch
     finally:
         marker.close()
     assert reported == []
+
+
+def test_a_mark_in_flight_when_the_run_fails_is_still_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next batch failing (close without wait) must not drop the marked batch from the run's record."""
+    monkeypatch.setattr(batches, "mark", lambda *_args: None)
+    reported: list[str] = []
+    marker = Marker(None, None)  # type: ignore[arg-type]
+    marker.submit(_claimed(1), BatchOutcome("1", {}), lambda o: reported.append(o.batch_id))
+    marker.close()
+    assert reported == ["1"]

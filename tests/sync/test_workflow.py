@@ -217,8 +217,12 @@ def test_batch_claimed_before_ranges_were_kept_is_resumed(staging: tuple[Staging
     warehouse = warehouses["duckdb"]
     reset(db, warehouse)
     db.store.stage([call(db, Method.INGEST, *[({"email": f"r{i}"}, None, None) for i in range(6)])])
-    claimed = batches.claim(db.pool, item_schema(db), 4, 1 << 30, 1 << 62)
-    assert claimed is not None and claimed.rows == 4
+    reader = batches.BatchReader(db.url)
+    try:
+        got = reader.claim(item_schema(db), 4, 1 << 30, 1 << 62)
+    finally:
+        reader.close()
+    assert got is not None and got[0].rows == 4
     with db.pool.connection() as conn:
         conn.execute("UPDATE ferry.sync_batches SET last_seq = NULL")
     result = run_once(db, warehouse, SCHEMA_ID, settings, retries=0)

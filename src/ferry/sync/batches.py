@@ -86,17 +86,6 @@ def _claim_sql(schema: Schema, batch_id: uuid.UUID, max_rows: int, max_bytes: in
              schema=sql.Literal(schema.id)).as_string(None) + returning
 
 
-def claim(pool: ConnectionPool, schema: Schema, max_rows: int, max_bytes: int, high: int) -> Claimed | None:
-    """Mark the next staged rows (in `_seq` order, bounded by rows and bytes) with a new batch id; commit."""
-    batch_id = uuid.uuid4()
-    query = _claim_sql(schema, batch_id, max_rows, max_bytes, high, "SELECT first_seq, last_seq, row_count FROM b")
-    with pool.connection() as conn, conn.transaction():
-        row = conn.execute(query.encode()).fetchone()
-    if row is None:
-        return None
-    return Claimed(batch_id, int(row[0]), int(row[2]), int(row[1]))
-
-
 def _range(claimed: Claimed, param: str) -> str:
     # The batch's rows by primary-key range and batch id (no index holds `_batch_id`).
     upper = "" if claimed.last_seq is None else f" AND _seq <= {int(claimed.last_seq)}"

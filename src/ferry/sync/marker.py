@@ -46,12 +46,15 @@ class Marker:
         done(outcome)
 
     def close(self) -> None:
-        """Wait for the mark in flight (logging its error when another one is already on its way out), stop."""
+        """Wait for the mark in flight and report it (logging its error when another one is already on its way
+        out), stop."""
         try:
             if self._pending is not None:
-                future = self._pending[0]
+                future, outcome, done = self._pending
                 self._pending = None
                 if future.exception() is not None:
                     log.error("marking a batch failed: %s", future.exception())
+                else:
+                    done(outcome)  # the batch is marked: its counts belong to the run's record
         finally:
             self._executor.shutdown(wait=True)

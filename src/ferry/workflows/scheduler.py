@@ -87,6 +87,14 @@ class Scheduler:
     def _run(self, schema_id: str, run_id: uuid.UUID) -> RunResult:
         return run_once(self.db, self.warehouse, schema_id, self.settings, run_id=run_id)
 
+    def _wait_taking_requests(self, run_ids: list[uuid.UUID]) -> None:
+        """Wait for scheduled runs, taking relayed `ferry sync` requests meanwhile (their callers wait for them)."""
+        with self._lock:
+            futures = [self._futures[run_id] for run_id in run_ids]
+        while wait_futures(futures, timeout=0.5).not_done and not self._stop.is_set():
+            self._take_requests()
+        self.wait(run_ids)
+
     def _loop(self) -> None:
         interval = max(1.0, float(self.settings.sync_interval))
         next_due = time.monotonic()
@@ -97,7 +105,7 @@ class Scheduler:
                 try:
                     run_ids = self.trigger(None)
                     self._executor.submit(purge, self.db, self.settings)
-                    self.wait(run_ids)
+                    self._wait_taking_requests(run_ids)
                 except FerryError as exc:
                     log.warning("scheduled sync: %s", exc.text)
                 except RuntimeError:
