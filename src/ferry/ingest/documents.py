@@ -8,12 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from lxml import etree
-
-try:
-    import orjson
-except ImportError:  # pragma: no cover - a dependency; the json module alone gives the same answers
-    orjson = None  # type: ignore[assignment]
 
 from ferry import errors
 from ferry.errors import FerryError
@@ -129,13 +125,12 @@ def loads(data: bytes | str) -> Any:
     identically, except integers past 64 bits: those documents, and everything orjson refuses, go to `json.loads`,
     which gives the value or the error of before.
     """
-    if orjson is not None:
-        long_number = _LONG_NUMBER.search(data) if isinstance(data, bytes) else _LONG_NUMBER_TEXT.search(data)
-        if long_number is None:
-            try:
-                return orjson.loads(data)
-            except orjson.JSONDecodeError:
-                pass
+    long_number = _LONG_NUMBER.search(data) if isinstance(data, bytes) else _LONG_NUMBER_TEXT.search(data)
+    if long_number is None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
     return json.loads(data)
 
 

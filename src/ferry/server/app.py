@@ -92,4 +92,4 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 def serving_app(app: FastAPI) -> ASGIApp:
     """What uvicorn runs: the app behind the SOAP and REST ingest fast paths."""
-    return SoapFastPath(app, app.state.soap, RestIngestFastPath(app, app, app.state.runtime))
+    return SoapFastPath(app, app.state.soap, RestIngestFastPath(app))

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import time
 
+from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from ferry.ingest import Method
 from ferry.server import metrics, rest
 from ferry.server.limits import BodyTooLarge, content_length, limited_receive, reply_413
+from ferry.server.runtime import Runtime
 
 _ROUTES = ((rest.API_PREFIX + "/ingest/", Method.INGEST, "ingest"),
            (rest.API_PREFIX + "/ingest-ext/", Method.INGEST_EXT, "ingest_ext"))
@@ -50,13 +52,12 @@ def _route_path(scope: Scope) -> str:
 
 
 class RestIngestFastPath:
-    """Serves the REST ingest routes from ASGI; every other request goes to `app`."""
+    """Serves the REST ingest routes from ASGI; every other request goes to the app itself."""
 
-    def __init__(self, app: ASGIApp, fastapi_app: ASGIApp, runtime: object) -> None:
+    def __init__(self, app: FastAPI) -> None:
         self.app = app
-        self.fastapi_app = fastapi_app
-        self.runtime = runtime
-        self.ingest = rest.RestIngest(runtime)
+        self.runtime: Runtime = app.state.runtime
+        self.ingest = rest.RestIngest(self.runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = match(scope)
@@ -65,21 +66,21 @@ class RestIngestFastPath:
             return
         method, name, schema = found
         runtime = self.runtime
-        limit: int = runtime.settings.max_body_bytes  # type: ignore[attr-defined]
+        limit = runtime.settings.max_body_bytes
         declared = content_length(scope)
         if declared is not None and declared > limit:
             await reply_413(scope, send, BodyTooLarge(limit, declared))
             return
-        scope["app"] = self.fastapi_app
+        scope["app"] = self.app
         request = Request(scope, limited_receive(receive, limit))
         started = time.perf_counter()
         outcome, code = "ok", None
         try:
-            operator = await rest.caller(runtime.auth, *rest.request_tokens(request))  # type: ignore[attr-defined]
+            operator = await rest.caller(runtime.auth, *rest.request_tokens(request))
             response = await self.ingest(request, schema, method, operator)
         except Exception as exc:
             response, outcome, code = rest.refusal(exc, name)
         staged: tuple[str, int] | None = getattr(request.state, "ferry_staged", None)
-        metrics.observe_call(self.fastapi_app, name, rest.PROTOCOL, outcome, time.perf_counter() - started,
+        metrics.observe_call(self.app, name, rest.PROTOCOL, outcome, time.perf_counter() - started,
                              records=staged[1] if staged else 0, schema=staged[0] if staged else None, code=code)
         await response(scope, receive, send)
