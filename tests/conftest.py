@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,6 +24,9 @@ from psycopg.conninfo import make_conninfo
 from ferry.config import Settings
 from ferry.server.app import create_app
 from ferry.server.runtime import Runtime
+
+# Plain helper modules at the top of tests/ (e.g. outcome_fakes) are importable from every test.
+sys.path.insert(0, str(Path(__file__).parent))
 from ferry.staging import StagingDatabase
 from ferry.staging.embedded import EmbeddedPostgres
 from ferry.subscriptions import services

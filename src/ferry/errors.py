@@ -61,6 +61,7 @@ WAREHOUSE_URL = Code("FRY-500002", "unsupported warehouse URL")
 WAREHOUSE_REJECTED = Code("FRY-500003", "value rejected by the warehouse")
 SYNC_BUSY = Code("FRY-500004", "another worker is syncing this schema")
 SYNC_UNKNOWN_SCHEMA = Code("FRY-500005", "no staged schema by that name")
+SYNC_LEDGER_MISMATCH = Code("FRY-500050", "the warehouse's ledger does not match this staging database")
 
 # Operators, sessions, rights and the REST API.
 BAD_CREDENTIALS = Code("FRY-600001", "bad login or password")

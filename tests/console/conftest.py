@@ -12,9 +12,18 @@ import psycopg
 import pytest
 
 from ferry.config import Settings
+from ferry.schema.model import Schema
 from ferry.server.app import create_app
 from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
+from outcome_fakes import record_outcome
+
+
+def _recipient(db: StagingDatabase) -> Schema:
+    schema = db.registry.get("nms:recipient")
+    assert schema is not None
+    return schema
+
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -50,15 +59,13 @@ class Console:
 
     def fail_row(self, row_uuid: str, reason: str = "poison row for the test") -> None:
         """Mark one staged row failed, as the sync does with a row the warehouse rejects."""
-        with psycopg.connect(self.runtime.db.url, autocommit=True) as conn:
-            conn.execute("UPDATE ferry_stg.nms_recipient SET _state = 'failed', _reason = %s, _done_at = now() "
-                         "WHERE _uuid = %s", (reason, row_uuid))
+        record_outcome(self.runtime.db.url, _recipient(self.runtime.db), row_uuid, "failed", reason)
 
     def row_state(self, row_uuid: str) -> tuple[str, str | None]:
         """The row's state and reason."""
         with psycopg.connect(self.runtime.db.url) as conn:
-            row = conn.execute("SELECT _state, _reason FROM ferry_stg.nms_recipient WHERE _uuid = %s",
-                               (row_uuid,)).fetchone()
+            row = conn.execute("SELECT _state, _reason FROM ferry.rows_nms_recipient WHERE _uuid = %s "
+                               "ORDER BY _seq DESC LIMIT 1", (row_uuid,)).fetchone()
         assert row is not None
         return row[0], row[1]
 

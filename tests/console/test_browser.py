@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
-import psycopg
 import pytest
 import uvicorn
 
@@ -23,6 +22,7 @@ from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
 from ferry.subscriptions import services
 from ferry.workflows import list_runs
+from outcome_fakes import record_outcome
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -88,10 +88,10 @@ class Live:
 
     def fail(self, row_uuid: str) -> None:
         """A poison row: marked failed the way the sync marks a row the warehouse rejected."""
-        with psycopg.connect(self.runtime.db.url, autocommit=True) as conn:
-            conn.execute("UPDATE ferry_stg.nms_recipient SET _state = 'failed', _done_at = now(), "
-                         "_reason = 'warehouse rejected the row: value too long for column email' "
-                         "WHERE _uuid = %s", (row_uuid,))
+        schema = self.runtime.db.registry.get(SCHEMA)
+        assert schema is not None
+        record_outcome(self.runtime.db.url, schema, row_uuid, "failed",
+                       "warehouse rejected the row: value too long for column email")
 
 
 @pytest.fixture

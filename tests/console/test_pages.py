@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import psycopg
 import pytest
 
 from ferry.subscriptions import services
+from outcome_fakes import record_outcome
 
 pytestmark = pytest.mark.anyio
 
@@ -70,9 +70,9 @@ async def test_a_viewer_without_a_right_on_the_schema_sees_no_row_values(console
 
 async def test_skipped_rows_are_listed_with_their_reason(console: Any) -> None:
     (row,) = await console.ingest([{"email": "k@x"}])
-    with psycopg.connect(console.runtime.db.url, autocommit=True) as conn:
-        conn.execute("UPDATE ferry_stg.nms_recipient SET _state = 'skipped', _reason = 'key exists', "
-                     "_done_at = now() WHERE _uuid = %s", (row,))
+    schema = console.runtime.db.registry.get("nms:recipient")
+    assert schema is not None
+    record_outcome(console.runtime.db.url, schema, row, "skipped", "key exists")
     await console.login("root")
     page = await console.client.get("/console/rows?schema=nms:recipient&state=skipped")
     assert row in page.text and "key exists" in page.text

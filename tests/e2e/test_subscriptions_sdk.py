@@ -36,7 +36,7 @@ def test_sdk_subscribe_unsubscribe(node_sdk: Path, launch: Any, new_database: Ca
         assert steps["fault"].startswith("SOP-330011") and "FRY-110001" in steps["fault"]
         with psycopg.connect(db_url) as conn:
             rows = conn.execute('SELECT "serviceName", action, origin, _state, _reason '
-                                "FROM ferry_stg.nms_subscription ORDER BY _seq").fetchall()
+                                "FROM ferry.rows_nms_subscription ORDER BY _seq").fetchall()
         assert rows == [("news", 1, "soap", "synced", None), ("alerts", 1, "soap", "synced", None),
                         ("alerts", 0, "soap", "synced", None), ("alerts", 1, "soap", "synced", None),
                         (None, 0, "soap", "skipped", "recipient not found")]

@@ -31,7 +31,7 @@ def test_ferry_sync_is_relayed_to_the_running_server(
         assert "running `ferry serve`" in result.stdout
         assert "succeeded" in result.stdout
         with psycopg.connect(db_url) as conn:
-            states = conn.execute("SELECT _state FROM ferry_stg.dem_sampletable").fetchall()
+            states = conn.execute("SELECT _state FROM ferry.rows_dem_sampletable").fetchall()
             request = conn.execute("SELECT taken_at IS NOT NULL, cardinality(run_ids) FROM ferry.sync_requests"
                                    ).fetchone()
         assert states == [("synced",)]

@@ -21,6 +21,7 @@ from ferry.server.app import create_app, serving_app
 from ferry.server.rest_models import IngestReply
 from ferry.server.runtime import Runtime
 from ferry.staging import StagingDatabase
+from outcome_fakes import record_outcome
 
 pytestmark = pytest.mark.anyio
 
@@ -281,26 +282,26 @@ async def test_records_and_requests_report_staged_synced_skipped_failed(api: Api
     records = [{"email": f"{i}@x"} for i in range(4)]
     body = (await api.client.post("/api/v1/ingest/nms:recipient", json=records, headers=headers)).json()
     uuids = [r["uuid"] for r in body["records"]]
-    with psycopg.connect(api.runtime.db.url) as conn:
-        conn.execute("UPDATE ferry_stg.nms_recipient SET _state = 'synced', _done_at = now() WHERE _uuid = %s",
-                     (uuids[1],))
-        conn.execute("UPDATE ferry_stg.nms_recipient SET _state = 'skipped', _reason = 'key exists' WHERE _uuid = %s",
-                     (uuids[2],))
-        conn.execute("UPDATE ferry_stg.nms_recipient SET _state = 'failed', _reason = 'value rejected' "
-                     "WHERE _uuid = %s", (uuids[3],))
-    first = (await api.client.get(f"/api/v1/records/{uuids[0]}", headers=headers)).json()
-    assert first["state"] == "staged" and first["position"] == 1 and first["requestId"] == body["requestId"]
-    assert first["schema"] == "nms:recipient" and first["values"]["email"] == "0@x"
-    synced = (await api.client.get(f"/api/v1/records/{uuids[1]}", headers=headers)).json()
-    assert synced["state"] == "synced" and synced["doneAt"] and synced["position"] == 2
-    skipped = (await api.client.get(f"/api/v1/records/{uuids[2]}", headers=headers)).json()
+    # States are derived from the sync's record: rows 1-3 applied (synced, skipped, failed), row 4 still staged.
+    schema = api.runtime.db.registry.get("nms:recipient")
+    assert schema is not None
+    record_outcome(api.runtime.db.url, schema, uuids[1], "skipped", "key exists")
+    record_outcome(api.runtime.db.url, schema, uuids[2], "failed", "value rejected")
+    synced = (await api.client.get(f"/api/v1/records/{uuids[0]}", headers=headers)).json()
+    assert synced["state"] == "synced" and synced["doneAt"] and synced["position"] == 1
+    assert synced["requestId"] == body["requestId"]
+    assert synced["schema"] == "nms:recipient" and synced["values"]["email"] == "0@x"
+    skipped = (await api.client.get(f"/api/v1/records/{uuids[1]}", headers=headers)).json()
     assert (skipped["state"], skipped["reason"], skipped["error"]) == ("skipped", "key exists", None)
-    failed = (await api.client.get(f"/api/v1/records/{uuids[3]}", headers=headers)).json()
+    assert skipped["position"] == 2
+    failed = (await api.client.get(f"/api/v1/records/{uuids[2]}", headers=headers)).json()
     assert (failed["state"], failed["reason"], failed["error"]) == ("failed", None, "value rejected")
+    staged = (await api.client.get(f"/api/v1/records/{uuids[3]}", headers=headers)).json()
+    assert staged["state"] == "staged" and staged["position"] == 4 and staged["doneAt"] is None
 
     request = (await api.client.get(f"/api/v1/requests/{body['requestId']}", headers=headers)).json()
     assert request["operator"] == "ann" and request["origin"] == "rest" and request["recordCount"] == 4
-    assert [r["state"] for r in request["records"]] == ["staged", "synced", "skipped", "failed"]
+    assert [r["state"] for r in request["records"]] == ["synced", "skipped", "failed", "staged"]
     assert [r["position"] for r in request["records"]] == [1, 2, 3, 4]
     assert request["counts"] == {"staged": 1, "synced": 1, "skipped": 1, "failed": 1}
 

@@ -50,7 +50,7 @@ def model_records(model: Model) -> list[tuple[Any, ...]]:
 def row_states(db: StagingDatabase) -> dict[str, tuple[str, str | None]]:  # uuid → (state, reason)
     """Every staged row's state and reason, by UUID."""
     with db.pool.connection() as conn:
-        return {str(u): (s, r) for u, s, r in conn.execute("SELECT _uuid, _state, _reason FROM ferry_stg.tst_item")}
+        return {str(u): (s, r) for u, s, r in conn.execute("SELECT _uuid, _state, _reason FROM ferry.rows_tst_item")}
 
 
 States = dict[str, tuple[str, str | None]]

@@ -14,6 +14,7 @@ from sf_helpers import expected_states, model_records, row_states, stage_workloa
 from sync_helpers import SCHEMA_ID, call, item_schema, open_staging
 
 from ferry.ingest import Method
+from ferry.staging import outcomes
 from ferry.sync import run_once
 from ferry.sync.faults import STEPS
 from ferry.warehouse import open_warehouse
@@ -22,7 +23,7 @@ from ferry.warehouse.snowflake_wh import SnowflakeWarehouse
 WORKER = str(Path(__file__).parent.parent / "sync" / "sync_worker.py")
 
 
-@pytest.mark.parametrize("step", [s for s in STEPS if s != "after_mark"])
+@pytest.mark.parametrize("step", [s for s in STEPS if s != "after_copy"])
 def test_crash_at_each_step_applies_exactly_once(step: str, new_database: Callable[[], str],
                                                  snowflake_url: str, tmp_path: Path) -> None:
     staging_url = new_database()
@@ -35,12 +36,13 @@ def test_crash_at_each_step_applies_exactly_once(step: str, new_database: Callab
         _out, err = proc.communicate(timeout=180)
         assert proc.returncode == -signal.SIGKILL, err
         with db.pool.connection() as conn:
-            row = conn.execute("SELECT batch_id FROM ferry.sync_batches").fetchone()
-        assert row is not None  # the killed worker left its batch claimed and unmarked
+            horizon = outcomes.applied_horizon(conn, SCHEMA_ID)
+            first = outcomes.batch_id(outcomes.log_identity(conn), SCHEMA_ID, horizon + 1)
+        assert horizon == 0  # the killed worker recorded nothing in staging
         warehouse = open_warehouse(snowflake_url)
         try:
-            applied = warehouse.batch_applied(str(row[0]))
-            assert (applied is not None) == (step in ("after_commit", "before_mark"))
+            applied = warehouse.batch_applied(first)
+            assert (applied is not None) == (step in ("after_commit", "before_copy"))
             result = run_once(db, warehouse, SCHEMA_ID, settings, retries=0)
             assert result.state == "succeeded", result.error
             model, expected = expected_states(db, staged)
@@ -66,7 +68,8 @@ def test_poison_row_is_isolated(new_database: Callable[[], str], snowflake_url: 
         db.store.stage([call(db, Method.INGEST_EXT, ({"email": "p1", "b": "7"}, "@email", None))])
         sync(db, warehouse, settings, 1000)
         with db.pool.connection() as conn:
-            states = conn.execute("SELECT email, _op, _state, _reason FROM ferry_stg.tst_item ORDER BY _seq").fetchall()
+            states = conn.execute("SELECT email, _op, _state, _reason FROM ferry.rows_tst_item "
+                                  "ORDER BY _seq").fetchall()
         assert [s[2] for s in states] == ["synced"] * 3 + ["failed"] + ["synced"] * 3
         assert states[3][3]  # the warehouse's own message
         got = {r["email"]: r["b"] for r in warehouse.read(schema)}

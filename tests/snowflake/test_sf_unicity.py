@@ -41,7 +41,7 @@ def test_rows_on_a_duplicated_key_fail_and_change_nothing(new_database: Callable
         sync(db, warehouse, settings, 1000)
 
         with db.pool.connection() as conn:
-            rows = conn.execute("SELECT email, _state, _reason FROM ferry_stg.tst_item WHERE _seq > 3 "
+            rows = conn.execute("SELECT email, _state, _reason FROM ferry.rows_tst_item WHERE _seq > 3 "
                                 "ORDER BY _seq").fetchall()
         reason = ("FRY-800010 duplicated key in the warehouse: tst:item @email='dup' is held by 2 records; "
                   "the row was not applied (see ferry doctor unicity)")

@@ -31,7 +31,9 @@ def test_staging_table_is_created_from_the_schema(staging_db: StagingDatabase) -
     found = columns(staging_db.url)
     assert found["code"] == ("character varying", 10)
     assert found["id"] == ("character varying", 36)
-    assert {"_seq", "_uuid", "_request_id", "_op", "_key", "_present", "_state", "_reason", "_batch_id"} <= set(found)
+    assert {"_seq", "_uuid", "_request_id", "_op", "_key", "_present", "_received_at"} <= set(found)
+    # The log holds no state: the sync never writes a staged row (states are derived, see staging/outcomes.py).
+    assert not {"_state", "_reason", "_batch_id", "_done_at"} & set(found)
 
 
 def test_a_changed_schema_adds_columns_and_keeps_staged_rows(staging_db: StagingDatabase) -> None:

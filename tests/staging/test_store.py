@@ -10,7 +10,9 @@ from psycopg.rows import dict_row
 
 from ferry.errors import FerryError
 from ferry.ingest import Method, build_call, records_from_json
+from ferry.schema.model import Schema
 from ferry.staging import StagingDatabase
+from outcome_fakes import record_outcome
 
 
 def stage(db: StagingDatabase, method: Method, doc: Any) -> Any:
@@ -21,7 +23,7 @@ def stage(db: StagingDatabase, method: Method, doc: Any) -> Any:
 
 def rows(db: StagingDatabase) -> list[dict[str, Any]]:
     with psycopg.connect(db.url, row_factory=dict_row) as conn:
-        return conn.execute("SELECT * FROM ferry_stg.nms_recipient ORDER BY _seq").fetchall()
+        return conn.execute("SELECT * FROM ferry.rows_nms_recipient ORDER BY _seq").fetchall()
 
 
 def test_each_record_keeps_values_present_attributes_operation_key_sequence_uuid_request_time_state(
@@ -83,11 +85,18 @@ def test_a_failing_write_stages_nothing_of_the_group(staging_db: StagingDatabase
     assert rows(staging_db) == []
 
 
+def _recipient(db: StagingDatabase) -> Schema:
+    schema = db.registry.get("nms:recipient")
+    assert schema is not None
+    return schema
+
+
 def test_status_counts_rows_per_state_and_oldest_unsynced(staging_db: StagingDatabase) -> None:
     stage(staging_db, Method.INGEST, [{"xtkschema": "nms:recipient", "email": f"{i}@x"} for i in range(4)])
     with psycopg.connect(staging_db.url, autocommit=True) as conn:
-        conn.execute("UPDATE ferry_stg.nms_recipient SET _state = 'synced', _done_at = now() "
-                     "WHERE _seq = (SELECT min(_seq) FROM ferry_stg.nms_recipient)")
+        first = conn.execute("SELECT _uuid FROM ferry_stg.nms_recipient ORDER BY _seq LIMIT 1").fetchone()
+    assert first is not None
+    record_outcome(staging_db.url, _recipient(staging_db), str(first[0]), "synced")
     (status,) = [item for item in staging_db.store.status() if item.schema_id == "nms:recipient"]
     assert status.counts == {"staged": 3, "synced": 1, "skipped": 0, "failed": 0}
     assert status.oldest_unsynced is not None and status.lag_seconds >= 0

@@ -89,7 +89,7 @@ class Api:
         """(serviceName, action, origin, _state, _reason) of every staged request, in order."""
         with self.runtime.db.pool.connection() as conn:
             return conn.execute('SELECT "serviceName", action, origin, _state, _reason '
-                                "FROM ferry_stg.nms_subscription ORDER BY _seq").fetchall()
+                                "FROM ferry.rows_nms_subscription ORDER BY _seq").fetchall()
 
     def wh(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         wh = self.runtime.warehouse

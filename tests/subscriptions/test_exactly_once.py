@@ -1,4 +1,4 @@
-"""A crash between claiming a batch and marking it never applies a subscription request twice."""
+"""A crash between reading a batch and recording it in staging never applies a subscription request twice."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ class Crash(Exception):
     """Stands for the process dying at a step."""
 
 
-@pytest.mark.parametrize("step", ["after_claim", "after_load", "after_commit", "before_mark"])
-def test_crash_between_claim_and_mark(step: str, news: StagingDatabase, warehouse: Warehouse, settings: Settings,
+@pytest.mark.parametrize("step", ["after_read", "after_load", "after_commit", "before_copy"])
+def test_crash_between_read_and_record(step: str, news: StagingDatabase, warehouse: Warehouse, settings: Settings,
                                       sync: Callable[[StagingDatabase, Warehouse], RunResult],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     ann = rq.recipient_from_json(news.registry, {"email": "ann@x.com"})
@@ -42,5 +42,5 @@ def test_crash_between_claim_and_mark(step: str, news: StagingDatabase, warehous
     assert sorted(warehouse.select('SELECT "serviceName" FROM nms_subscription', [])) == [("news",), ("sms_alerts",)]
     assert warehouse.select("SELECT count(*) FROM nms_recipient", []) == [(1,)]
     with news.pool.connection() as conn:
-        states = conn.execute("SELECT _state FROM ferry_stg.nms_subscription ORDER BY _seq").fetchall()
+        states = conn.execute("SELECT _state FROM ferry.rows_nms_subscription ORDER BY _seq").fetchall()
     assert [s[0] for s in states] == ["synced"] * 4

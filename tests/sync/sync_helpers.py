@@ -63,7 +63,8 @@ def call(db: StagingDatabase, method: Method, *records: tuple[dict[str, Any], st
 def reset(db: StagingDatabase, warehouse: Warehouse | None = None) -> None:
     """Empty staging (rows, requests, runs, batches) and the warehouse."""
     with db.pool.connection() as conn:
-        conn.execute("TRUNCATE ferry_stg.tst_item, ferry.requests, ferry.sync_batches, ferry.workflow_runs")
+        conn.execute("TRUNCATE ferry_stg.tst_item, ferry.requests, ferry.log_batches, ferry.log_exceptions, "
+                     "ferry.workflow_runs")
     if warehouse is not None:
         warehouse.ensure_table(item_schema(db))
         warehouse.truncate(item_schema(db))

@@ -29,7 +29,7 @@ def main() -> None:
                 if not loop:
                     break
                 with db.pool.connection() as conn:
-                    row = conn.execute("SELECT count(*) FROM ferry_stg.tst_item WHERE _state = 'staged'").fetchone()
+                    row = conn.execute("SELECT count(*) FROM ferry.rows_tst_item WHERE _state = 'staged'").fetchone()
                 if row is None or row[0] == 0:
                     break
         finally:

@@ -27,7 +27,7 @@ def test_sync_then_workflows(database_url: str, tmp_path: Path, monkeypatch: pyt
     assert "succeeded" in result.output
     assert (tmp_path / "data" / "warehouse.duckdb").exists()
     with psycopg.connect(database_url) as conn:
-        states = conn.execute("SELECT _state FROM ferry_stg.nms_recipient").fetchall()
+        states = conn.execute("SELECT _state FROM ferry.rows_nms_recipient").fetchall()
     assert states == [("synced",), ("synced",)]
 
     history = runner.invoke(app, ["workflows", *data], env=env)

@@ -112,7 +112,7 @@ def check_stream(db: StagingDatabase, base: Settings, warehouse: Warehouse, plan
         for op in built.operations:
             expected[str(op.uuid)] = model.apply(op)
     with db.pool.connection() as conn:
-        actual = {str(u): (s, r) for u, s, r in conn.execute("SELECT _uuid, _state, _reason FROM ferry_stg.tst_item")}
+        actual = {str(u): (s, r) for u, s, r in conn.execute("SELECT _uuid, _state, _reason FROM ferry.rows_tst_item")}
     assert actual == expected
     assert _records(warehouse, db) == _model_records(model)
 

@@ -33,7 +33,7 @@ POISON_COLUMNS = ('"id" VARCHAR(36), "email" VARCHAR(64), "a" VARCHAR(16), "b" I
 
 def _states(db: StagingDatabase) -> dict[str, tuple[str, str | None]]:
     with db.pool.connection() as conn:
-        rows = conn.execute("SELECT email, _state, _reason FROM ferry_stg.tst_item ORDER BY _seq").fetchall()
+        rows = conn.execute("SELECT email, _state, _reason FROM ferry.rows_tst_item ORDER BY _seq").fetchall()
     return {email: (state, reason) for email, state, reason in rows}
 
 
@@ -79,11 +79,12 @@ class FlakyWarehouse(Warehouse):
     def __init__(self, inner: Warehouse, failures: int) -> None:
         self.inner, self.failures, self.url = inner, failures, inner.url
 
-    def apply_batch(self, schema: Schema, batch_id: str, batch: pa.Table, hook: Any = None) -> BatchOutcome:
+    def apply_batch(self, schema: Schema, batch_id: str, batch: pa.Table, hook: Any = None,
+                    span: Any = None) -> BatchOutcome:
         if self.failures > 0:
             self.failures -= 1
             raise FerryError(errors.WAREHOUSE_UNAVAILABLE, "duckdb warehouse unavailable: connection refused")
-        return self.inner.apply_batch(schema, batch_id, batch, hook)
+        return self.inner.apply_batch(schema, batch_id, batch, hook, span)
 
     def ensure_table(self, schema: Schema) -> None:
         self.inner.ensure_table(schema)
@@ -168,9 +169,10 @@ def test_purge_keeps_staged_and_failed(staging: tuple[StagingDatabase, Settings]
     run_once(db, warehouse, SCHEMA_ID, settings)
     db.store.stage([call(db, Method.INGEST, ({"email": "p4"}, None, None))])
     with db.pool.connection() as conn:
-        conn.execute("UPDATE ferry_stg.tst_item SET _done_at = now() - interval '8 days' WHERE email IN ('p1', 'p2')")
-        conn.execute("UPDATE ferry_stg.tst_item SET _state = 'failed', _reason = 'x', "
-                     "_done_at = now() - interval '30 days' WHERE email = 'p3'")
+        # The batch was applied 8 days ago, and the warehouse failed p3 (its exception says so).
+        conn.execute("UPDATE ferry.log_batches SET done_at = now() - interval '8 days'")
+        conn.execute("INSERT INTO ferry.log_exceptions (schema_id, seq, row_uuid, state, reason) "
+                     "SELECT 'tst:item', _seq, _uuid, 'failed', 'x' FROM ferry_stg.tst_item WHERE email = 'p3'")
         conn.execute("UPDATE ferry_stg.tst_item SET _received_at = now() - interval '30 days' WHERE email = 'p4'")
     result = purge(db, settings)
     assert result.state == "succeeded" and result.counts["purged"] == 2
@@ -206,27 +208,3 @@ def test_scheduler_runs_on_interval_and_on_demand(staging: tuple[StagingDatabase
         periodic.stop()
     assert _states(db)["s2"][0] == "synced"
     assert {r["schema_id"] for r in list_runs(db.pool)} >= {SCHEMA_ID, "nms:recipient"}
-
-
-def test_batch_claimed_before_ranges_were_kept_is_resumed(staging: tuple[StagingDatabase, Settings],
-                                                          warehouses: dict[str, Warehouse]) -> None:
-    """A batch left claimed by an older ferry (no `last_seq`) is found by its open-ended range and batch id."""
-    from ferry.sync import batches
-
-    db, settings = staging
-    warehouse = warehouses["duckdb"]
-    reset(db, warehouse)
-    db.store.stage([call(db, Method.INGEST, *[({"email": f"r{i}"}, None, None) for i in range(6)])])
-    reader = batches.BatchReader(db.url)
-    try:
-        got = reader.claim(item_schema(db), 4, 1 << 30, 1 << 62)
-    finally:
-        reader.close()
-    assert got is not None and got[0].rows == 4
-    with db.pool.connection() as conn:
-        conn.execute("UPDATE ferry.sync_batches SET last_seq = NULL")
-    result = run_once(db, warehouse, SCHEMA_ID, settings, retries=0)
-    assert result.state == "succeeded", result.error
-    assert result.counts["read"] == 6 and result.batches == 2
-    assert {state for state, _ in _states(db).values()} == {"synced"}
-    assert sorted(r["email"] for r in warehouse.read(item_schema(db))) == sorted(f"r{i}" for i in range(6))

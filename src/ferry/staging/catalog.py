@@ -12,7 +12,8 @@ from ferry.schema.loader import builtin_schemas, parse_schema
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.schema.staging import with_internal_id
-from ferry.staging.ddl import STAGING_SCHEMA, SchemaChange, column_type, create_table, layout, staging_table_name
+from ferry.staging import outcomes
+from ferry.staging.ddl import STAGING_SCHEMA, SchemaChange, column_type, create_table, staging_table_name
 
 _APPLY_LOCK = 0x46455253  # "FERS"
 
@@ -47,7 +48,7 @@ class SchemaCatalog:
             if schema.staged:
                 change = _sync_table(conn, with_internal_id(schema))
             elif _table_exists(conn, staging_table_name(schema)):
-                pending = _unsynced(conn, staging_table_name(schema))
+                pending = outcomes.unsynced(conn, schema)
                 if pending:
                     raise FerryError(errors.INCOMPATIBLE_CHANGE, f"{schema.id}: removing autoStg would strand "
                                      f"{pending} unsynced staged rows; sync them first")
@@ -68,12 +69,6 @@ def _table_exists(conn: psycopg.Connection, table: str) -> bool:
     return row is not None and row[0] is not None
 
 
-def _unsynced(conn: psycopg.Connection, table: str) -> int:
-    query = sql.SQL("SELECT count(*) FROM {} WHERE _state = 'staged'").format(sql.Identifier(STAGING_SCHEMA, table))
-    row = conn.execute(query).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _existing_columns(conn: psycopg.Connection, table: str) -> dict[str, tuple[str, int | None]]:
     rows = conn.execute(
         "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
@@ -87,13 +82,12 @@ def _sync_table(conn: psycopg.Connection, schema: Schema) -> SchemaChange:
     table = staging_table_name(schema)
     change = SchemaChange(schema_id=schema.id)
     if not _table_exists(conn, table):
-        for statement in create_table(schema):
+        for statement in [*create_table(schema), *outcomes.view_statements(schema)]:
             conn.execute(statement)
         change.created = True
         return change
-    for statement in layout(schema):
-        # A table made by an older ferry takes the current storage and indexes (migrations do it on upgrade too).
-        conn.execute(statement)
+    # The rows view depends on the table's columns: dropped before they change, made again below.
+    conn.execute(outcomes.view_statements(schema)[0])
     existing = _existing_columns(conn, table)
     ident = sql.Identifier(STAGING_SCHEMA, table)
     for attr in schema.attributes:
@@ -115,6 +109,8 @@ def _sync_table(conn: psycopg.Connection, schema: Schema) -> SchemaChange:
         elif _pg_family(wanted) != data_type:
             raise FerryError(errors.INCOMPATIBLE_CHANGE, f"{schema.id}: attribute {attr.name!r} changes type from "
                              f"{data_type} to {wanted}; add a new attribute instead")
+    for statement in outcomes.view_statements(schema):
+        conn.execute(statement)
     names = set(schema.attribute_names)
     change.removed = sorted(name for name in existing if name not in names)
     return change

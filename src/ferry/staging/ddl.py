@@ -11,13 +11,13 @@ from ferry.schema.types import AttrType
 
 STAGING_SCHEMA = "ferry_stg"
 
-# Room on each page for the sync's two updates of a row (claim stamps `_batch_id`, mark sets `_state`): the new row
-# versions stay on the row's page, and the claim, which changes no indexed column, is a HOT update (no index entry).
-FILLFACTOR = 50
+# Bookkeeping columns of every staging table, in order. Attribute names never start with "_". A row is written once:
+# its state is derived from the schema's applied horizon and the sync's exceptions (`ferry.staging.outcomes`).
+SYSTEM_COLUMNS = ("_seq", "_uuid", "_request_id", "_op", "_key", "_present", "_received_at")
 
-# Bookkeeping columns of every staging table, in order. Attribute names never start with "_".
-SYSTEM_COLUMNS = ("_seq", "_uuid", "_request_id", "_op", "_key", "_present", "_received_at", "_state", "_reason",
-                  "_batch_id", "_done_at")
+# Columns of the old layout (migrations 0001-0060), which the sync updated row by row; `ferry.staging.upgrade`
+# converts tables that still have them.
+LEGACY_COLUMNS = ("_state", "_reason", "_batch_id", "_done_at")
 
 PG_TYPES: dict[AttrType, str] = {
     AttrType.STRING: "varchar",
@@ -76,46 +76,41 @@ def column_type(attr: Attribute) -> str:
     return PG_TYPES[attr.type]
 
 
-def create_table(schema: Schema) -> list[sql.Composed]:
-    """Statements creating the staging table of `schema` and its indexes."""
-    table = table_ident(schema)
-    name = staging_table_name(schema)
+def sequence_name(schema: Schema) -> str:
+    """The sequence giving `_seq` to the rows of `schema`'s staging table (in schema `ferry_stg`)."""
+    return f"{staging_table_name(schema)}__seq"
+
+
+def create_table(schema: Schema, *, name: str | None = None) -> list[sql.Composed]:
+    """Statements creating the staging table of `schema` (or a table `name` with its layout) and its indexes.
+
+    `_seq` comes from a plain sequence owned by the table (CACHE 1, so values are handed out in time order across
+    sessions): the sync's horizon reads its last value. `_uuid` is indexed, not unique: a re-queued row is a new row
+    with the UUID of the one it replaces.
+    """
+    name = name or staging_table_name(schema)
+    table = sql.Identifier(STAGING_SCHEMA, name)
+    sequence = sql.Identifier(STAGING_SCHEMA, f"{name}__seq")
     columns = [sql.SQL("{} {}").format(sql.Identifier(attr.name), sql.SQL(column_type(attr)))
                for attr in schema.attributes]
     create = sql.SQL(
         "CREATE TABLE IF NOT EXISTS {table} ("
-        "_seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-        "_uuid uuid NOT NULL UNIQUE, "
+        "_seq bigint NOT NULL DEFAULT nextval({seq_text}::regclass) PRIMARY KEY, "
+        "_uuid uuid NOT NULL, "
         "_request_id uuid NOT NULL, "
         "_op text NOT NULL CHECK (_op IN ('insert', 'insertOrUpdate', 'update', 'delete')), "
         "_key text[], "
         "_present text[] NOT NULL, "
         "_received_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
-        "_state text NOT NULL DEFAULT 'staged' CHECK (_state IN ('staged', 'synced', 'skipped', 'failed')), "
-        "_reason text, "
-        "_batch_id uuid, "
-        "_done_at timestamptz, "
-        "{columns}) WITH (fillfactor = {ff})"
-    ).format(table=table, columns=sql.SQL(", ").join(columns), ff=sql.Literal(FILLFACTOR))
+        "{columns})"
+    ).format(table=table, seq_text=sql.Literal(f"{STAGING_SCHEMA}.{name}__seq"),
+             columns=sql.SQL(", ").join(columns))
     return [
+        sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} AS bigint CACHE 1").format(sequence),
         create,
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (_seq) WHERE _state = 'staged'").format(
-            sql.Identifier(f"{name}_pending"), table),
+        sql.SQL("ALTER SEQUENCE {} OWNED BY {}._seq").format(sequence, table),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (_uuid)").format(sql.Identifier(f"{name}_uuid"), table),
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (_request_id)").format(sql.Identifier(f"{name}_request"), table),
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (_done_at) WHERE _state IN ('synced', 'skipped')").format(
-            sql.Identifier(f"{name}_done"), table),
-    ]
-
-
-def layout(schema: Schema) -> list[sql.Composed]:
-    """Idempotent statements bringing an existing staging table to the current layout (storage, indexes).
-
-    No index may hold `_batch_id` (its rows are found by `_seq` range and batch id): stamping it stays HOT.
-    """
-    name = staging_table_name(schema)
-    return [
-        sql.SQL("ALTER TABLE {} SET (fillfactor = {})").format(table_ident(schema), sql.Literal(FILLFACTOR)),
-        sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(STAGING_SCHEMA, f"{name}_batch")),
     ]
 
 

@@ -7,7 +7,7 @@ import functools
 import struct
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +19,12 @@ from psycopg_pool import ConnectionPool
 from ferry.ingest.operations import Call
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
+from ferry.staging import outcomes
 from ferry.staging.ddl import COPY_TYPES, STAGING_SCHEMA, staging_table_name, table_ident
 
 _ROW_HEAD = ("_uuid", "_request_id", "_op", "_key", "_present")
 _ROW_HEAD_TYPES = ("uuid", "uuid", "text", "text[]", "text[]")
-STATES = ("staged", "synced", "skipped", "failed")
+STATES = outcomes.STATES
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ class StagingStore:
         """The staged row with this UUID, from whichever staged schema holds it."""
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             for schema in self.registry.staged():
-                query = sql.SQL("SELECT * FROM {} WHERE _uuid = %s").format(table_ident(schema))
+                # The newest row of this UUID: a re-queued row is a new row with its UUID.
+                query = outcomes.rows_query(schema, sql.SQL("t._uuid = %s"),
+                                            sql.SQL("ORDER BY t._seq DESC LIMIT 1"))
                 row = cur.execute(query, (row_uuid,)).fetchone()
                 if row is not None:
                     return _public_row(schema, row)
@@ -83,8 +86,8 @@ class StagingStore:
             schema = self.registry.get(head["schema_id"])
             rows: list[dict[str, Any]] = []
             if schema is not None and schema.staged:
-                query = sql.SQL("SELECT * FROM {} WHERE _request_id = %s ORDER BY _seq").format(table_ident(schema))
-                rows = [_public_row(schema, row) for row in cur.execute(query, (request_id,))]
+                query = outcomes.rows_query(schema, sql.SQL("t._request_id = %s"), sql.SQL("ORDER BY t._seq"))
+                rows = [_public_row(schema, row) for row in current_rows(cur.execute(query, (request_id,)))]
         return {**head, "records": rows}
 
 
@@ -266,17 +269,24 @@ def text_array(items: Sequence[str]) -> bytes:
 
 
 def schema_status(conn: psycopg.Connection, schema: Schema) -> SchemaStatus:
-    """Counts per state of one staged schema."""
-    query = sql.SQL(
-        "SELECT _state, count(*), min(_received_at) FILTER (WHERE _state = 'staged') FROM {} GROUP BY _state"
-    ).format(table_ident(schema))
-    counts = dict.fromkeys(STATES, 0)
-    oldest: dt.datetime | None = None
-    for state, count, first in conn.execute(query):
-        counts[state] = int(count)
-        if first is not None:
-            oldest = first
+    """Counts per (derived) state of one staged schema."""
+    counts, oldest = outcomes.state_counts(conn, schema)
     return SchemaStatus(schema_id=schema.id, counts=counts, oldest_unsynced=oldest)
+
+
+def current_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows (from `outcomes.rows_query`, in `_seq` order) without the ones a re-queue replaced, each at the place
+    of the row it replaced (a call's rows keep their document order)."""
+    listed = list(rows)
+    newest: dict[Any, dict[str, Any]] = {}
+    for row in listed:
+        newest[row["_uuid"]] = row
+    out: list[dict[str, Any]] = []
+    for row in listed:
+        latest = newest.pop(row["_uuid"], None)
+        if latest is not None:
+            out.append(latest)
+    return out
 
 
 def _public_row(schema: Schema, row: dict[str, Any]) -> dict[str, Any]:

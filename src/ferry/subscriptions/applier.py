@@ -23,7 +23,7 @@ from ferry.staging.database import StagingDatabase
 from ferry.subscriptions import HISTORY_ID, RECIPIENT_ID, SERVICE_ID
 from ferry.subscriptions.services import Service, all_services
 from ferry.subscriptions.whsql import WarehouseTx
-from ferry.warehouse.base import COUNT_NAMES, BatchOutcome, Warehouse
+from ferry.warehouse.base import COUNT_NAMES, BatchOutcome, Span, Warehouse
 from ferry.warehouse.tables import default_literal, quote, stamp_columns, table_name
 
 EXPIRY_ORIGIN = "expiry"
@@ -89,8 +89,9 @@ class SubscriptionApplier:
             tx.run(f'DELETE FROM {t.sub} WHERE "id" = ?', [str(sub_id)])  # noqa: S608
 
     def apply(self, db: StagingDatabase, warehouse: Warehouse, schema: Schema, batch_id: str, rows: pa.Table,
-              hook: Callable[[str], None] | None = None) -> BatchOutcome:
-        """Apply every request of the batch in `_seq` order and write the ledger row, in one transaction."""
+              hook: Callable[[str], None] | None = None, span: Span | None = None) -> BatchOutcome:
+        """Apply every request of the batch in `_seq` order and write the ledger row (naming `span`), in one
+        transaction."""
         t = _Tables(db, schema)
         services = {s.name: s for s in all_services(db.pool)}
         counts = dict.fromkeys(COUNT_NAMES, 0)
@@ -112,6 +113,7 @@ class SubscriptionApplier:
                     skipped.append((seq, result))
             counts["skipped"], counts["failed"] = len(skipped), len(failed)
             outcome = BatchOutcome(batch_id, counts, skipped, failed)
+            outcome.cover(span)
             tx.tx.write_ledger(batch_id, schema.id, outcome)
             if hook:
                 hook("after_load")

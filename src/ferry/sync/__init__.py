@@ -1,4 +1,4 @@
-"""The replication workflow: claim staged rows, fold per key, apply to a warehouse exactly once, mark rows."""
+"""The replication workflow: read the staging log by `_seq` range, fold per key, apply exactly once, record."""
 
 from ferry.sync.workflow import PURGE_WORKFLOW, WORKFLOW, RunResult, purge, run_once
 

@@ -1,8 +1,7 @@
-"""Staging side of a sync: the per-schema lock, claiming a batch, reading it as Arrow, marking its rows."""
+"""Staging side of a sync: the per-schema lock, and reading a batch (a `_seq` range of the log) as Arrow."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,28 +9,24 @@ from typing import Any
 from urllib.parse import urlencode
 
 import adbc_driver_postgresql.dbapi as adbc
-import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from ferry.schema.model import Schema
 from ferry.staging.ddl import table_ident
-from ferry.warehouse.base import BatchOutcome
 
 _LOCK_CLASS = 0x46455253  # "FERS": advisory locks of the sync, one per schema (objid = hashtext(schema id)).
 
 
 @dataclass(frozen=True)
-class Claimed:
-    """A batch of staged rows marked with its id, not yet marked done; its rows lie in `_seq` first..last."""
+class Batch:
+    """Rows of the log with `first_seq <= _seq <= last_seq` (the range may hold gaps), in `_seq` order."""
 
-    batch_id: uuid.UUID
     first_seq: int
-    rows: int
-    last_seq: int | None = None  # None: claimed before the ledger kept it (the range is open-ended)
+    last_seq: int
+    rows: pa.Table
 
 
 @contextmanager
@@ -51,47 +46,6 @@ def schema_lock(pool: ConnectionPool, schema_id: str, *, wait: bool) -> Iterator
                 conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_LOCK_CLASS, schema_id))
 
 
-def pending_batches(pool: ConnectionPool, schema: Schema) -> list[Claimed]:
-    """Batches claimed by a worker that died before marking them, oldest first."""
-    with pool.connection() as conn:
-        rows = conn.execute("SELECT batch_id, first_seq, row_count, last_seq FROM ferry.sync_batches "
-                            "WHERE schema_id = %s ORDER BY first_seq", (schema.id,)).fetchall()
-    return [Claimed(row[0], int(row[1]), int(row[2]), None if row[3] is None else int(row[3])) for row in rows]
-
-
-def high_water(pool: ConnectionPool, schema: Schema) -> int:
-    """The last staged `_seq` now: a run stops there so a steady stream cannot keep it going forever."""
-    with pool.connection() as conn:
-        row = conn.execute(sql.SQL("SELECT coalesce(max(_seq), 0) FROM {}").format(table_ident(schema))).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _claim_sql(schema: Schema, batch_id: uuid.UUID, max_rows: int, max_bytes: int, high: int,
-               returning: str) -> str:
-    # Lock the next staged rows (SKIP LOCKED), stamp them (a HOT update: no index holds `_batch_id`), record the
-    # batch and its `_seq` range in `ferry.sync_batches`, all in one statement. Values are inlined (ADBC runs a
-    # statement without parameters as a binary COPY); they are integers, a UUID and a quoted literal.
-    return sql.SQL(
-        "WITH s AS (SELECT _seq, pg_column_size(t.*) AS size FROM {t} t "
-        "WHERE _state = 'staged' AND _batch_id IS NULL AND _seq <= {high} ORDER BY _seq LIMIT {rows} "
-        "FOR UPDATE SKIP LOCKED), "
-        "c AS (SELECT _seq, sum(size) OVER (ORDER BY _seq) AS run, min(_seq) OVER () AS first FROM s), "
-        "u AS (UPDATE {t} u SET _batch_id = {batch} FROM c WHERE u._seq = c._seq "
-        "AND (c.run <= {bytes} OR c._seq = c.first) RETURNING u.*), "
-        "b AS (INSERT INTO ferry.sync_batches (batch_id, schema_id, first_seq, last_seq, row_count) "
-        "SELECT {batch}, {schema}, min(_seq), max(_seq), count(*) FROM u HAVING count(*) > 0 "
-        "RETURNING first_seq, last_seq, row_count) "
-    ).format(t=table_ident(schema), high=sql.Literal(int(high)), rows=sql.Literal(int(max_rows)),
-             batch=sql.Literal(str(batch_id)) + sql.SQL("::uuid"), bytes=sql.Literal(int(max_bytes)),
-             schema=sql.Literal(schema.id)).as_string(None) + returning
-
-
-def _range(claimed: Claimed, param: str) -> str:
-    # The batch's rows by primary-key range and batch id (no index holds `_batch_id`).
-    upper = "" if claimed.last_seq is None else f" AND _seq <= {int(claimed.last_seq)}"
-    return f"_seq >= {int(claimed.first_seq)}{upper} AND _batch_id = {param}"
-
-
 def adbc_uri(conninfo: str) -> str:
     """A libpq URI for ADBC from whatever psycopg accepts (URI or `key=value` string)."""
     if conninfo.startswith(("postgresql://", "postgres://")):
@@ -100,16 +54,24 @@ def adbc_uri(conninfo: str) -> str:
 
 
 class BatchReader:
-    """Reads claimed batches from staging as Arrow tables over one binary (ADBC) connection."""
+    """Reads batches from the log as Arrow tables over one binary (ADBC) connection: one pass, no write."""
 
     def __init__(self, conninfo: str) -> None:
         self._conn: Any = adbc.connect(adbc_uri(conninfo), autocommit=True)
 
-    def claim(self, schema: Schema, max_rows: int, max_bytes: int, high: int) -> tuple[Claimed, pa.Table] | None:
-        """`claim` and `read` in one statement (committed on its own): the claimed rows come back as the batch."""
-        batch_id = uuid.uuid4()
-        query = _claim_sql(schema, batch_id, max_rows, max_bytes, high,
-                           f"SELECT {_columns(schema)} FROM u ORDER BY _seq")  # noqa: S608
+    def read(self, schema: Schema, after: int, upto: int, max_rows: int, max_bytes: int) -> Batch | None:
+        """The next batch after `_seq` `after`, at most up to `upto` (a proven horizon), bounded by rows and bytes
+        (the first row always comes, whatever its size). None when the range holds no row."""
+        if upto <= after:
+            return None
+        # One statement, values inlined (ADBC streams a statement without parameters as a binary COPY; they are
+        # integers). The range scan walks the primary key; the running size over the first `max_rows` rows stops
+        # the batch at `max_bytes`, and `__all` tells whether it did.
+        query = (f"SELECT {_columns(schema)}, __all FROM (SELECT l.*, sum(pg_column_size(l.*)) OVER w AS __size, "  # noqa: S608
+                 f"row_number() OVER w AS __n, count(*) OVER () AS __all FROM (SELECT * FROM "
+                 f"{table_ident(schema).as_string(None)} WHERE _seq > {int(after)} AND _seq <= {int(upto)} "
+                 f"ORDER BY _seq LIMIT {int(max_rows)}) l WINDOW w AS (ORDER BY _seq)) b "
+                 f"WHERE __size <= {int(max_bytes)} OR __n = 1 ORDER BY _seq")
         cur = self._conn.cursor()
         try:
             cur.execute(query)
@@ -118,22 +80,10 @@ class BatchReader:
             cur.close()
         if result.num_rows == 0:
             return None
-        seqs = result.column("_seq")
-        first, last = pc.min_max(seqs).as_py().values()
-        return Claimed(batch_id, int(first), result.num_rows, int(last)), _plain(result)
-
-    def read(self, schema: Schema, claimed: Claimed) -> pa.Table:
-        """The batch's rows still `staged`, in `_seq` order, with the columns the sync needs."""
-        table = table_ident(schema).as_string(None)
-        cur = self._conn.cursor()
-        try:
-            cur.execute(f"SELECT {_columns(schema)} FROM {table} "  # noqa: S608
-                        f"WHERE {_range(claimed, '$1::uuid')} AND _state = 'staged' ORDER BY _seq",
-                        parameters=(str(claimed.batch_id),))
-            result: pa.Table = cur.fetch_arrow_table()
-        finally:
-            cur.close()
-        return _plain(result)
+        # The batch ends at the horizon unless a bound cut it: then at its last row.
+        cut = result.num_rows >= max_rows or result.num_rows < int(result.column("__all")[0].as_py())
+        last = int(result.column("_seq")[-1].as_py()) if cut else int(upto)
+        return Batch(after + 1, last, _plain(result.drop_columns(["__all"])))
 
     def close(self) -> None:
         """Close the connection."""
@@ -149,37 +99,3 @@ def _columns(schema: Schema) -> str:
 def _plain(table: pa.Table) -> pa.Table:
     # Drop ADBC's per-field metadata so tables compare and concatenate cleanly.
     return table.cast(pa.schema([pa.field(f.name, f.type) for f in table.schema]))
-
-
-def mark(pool: ConnectionPool, schema: Schema, claimed: Claimed, outcome: BatchOutcome) -> None:
-    """Set every row of the batch to its final state, and forget the batch; one staging transaction."""
-    table = table_ident(schema)
-    where = sql.SQL(_range(claimed, "%(batch)s"))
-    special = [(seq, "skipped", reason) for seq, reason in outcome.skipped]
-    special += [(seq, "failed", error) for seq, error in outcome.failed]
-    with pool.connection() as conn, conn.transaction():
-        if special:
-            conn.execute(
-                sql.SQL("UPDATE {} t SET _state = v.state, _reason = v.reason, _done_at = now() "
-                        "FROM unnest(%(seqs)s::bigint[], %(states)s::text[], %(reasons)s::text[]) "
-                        "AS v(seq, state, reason) WHERE t._seq = v.seq AND t._batch_id = %(batch)s "
-                        "AND t._state = 'staged'").format(table),
-                {"seqs": [s[0] for s in special], "states": [s[1] for s in special],
-                 "reasons": [s[2] for s in special], "batch": claimed.batch_id})
-        conn.execute(sql.SQL("UPDATE {} SET _state = 'synced', _done_at = now() WHERE {} AND _state = 'staged'")
-                     .format(table, where), {"batch": claimed.batch_id})
-        conn.execute("DELETE FROM ferry.sync_batches WHERE batch_id = %s", (claimed.batch_id,))
-
-
-def purge(conn: psycopg.Connection, schema: Schema, retention_days: float, chunk: int = 50_000) -> int:
-    """Delete `synced` / `skipped` rows done longer ago than the retention; never `staged` or `failed`."""
-    query = sql.SQL(
-        "DELETE FROM {t} WHERE _seq IN (SELECT _seq FROM {t} WHERE _state IN ('synced', 'skipped') "
-        "AND _done_at < now() - make_interval(secs => %s) LIMIT %s)"
-    ).format(t=table_ident(schema))
-    total = 0
-    while True:
-        cur = conn.execute(query, (retention_days * 86_400.0, chunk))
-        total += cur.rowcount
-        if cur.rowcount < chunk:
-            return total

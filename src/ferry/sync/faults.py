@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 
-STEPS = ("after_claim", "after_load", "after_commit", "before_mark", "after_mark")
+# after_read: a batch is read; after_load: applied, ledger row written, not committed; after_commit: committed in the
+# warehouse; before_copy: about to record it in staging; after_copy: recorded.
+STEPS = ("after_read", "after_load", "after_commit", "before_copy", "after_copy")
 
 
 def crash_point(step: str) -> None:

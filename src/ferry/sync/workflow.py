@@ -8,20 +8,19 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-
-import pyarrow as pa
 
 from ferry import errors
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
+from ferry.staging import horizon, outcomes
 from ferry.staging.database import StagingDatabase
-from ferry.sync import batches, runs
+from ferry.sync import batches, retention, runs
 from ferry.sync.faults import crash_point
-from ferry.sync.marker import Marker
-from ferry.warehouse.base import COUNT_NAMES, BatchOutcome, Warehouse
+from ferry.warehouse.base import COUNT_NAMES, BatchOutcome, Span, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,8 @@ class RunResult:
 def run_once(db: StagingDatabase, warehouse: Warehouse, schema_id: str, settings: Settings, *,
              run_id: uuid.UUID | None = None, wait: bool = False, progress: Progress | None = None,
              retries: int = RETRIES, backoff: float = BACKOFF) -> RunResult:
-    """Sync every row staged for `schema_id` now: resume unmarked batches, then claim, apply, mark until done.
+    """Sync every row staged for `schema_id` now: record batches the ledger has and staging lacks, then read,
+    apply and record batches up to the horizon proven at the start.
 
     Returns state `skipped` when another worker holds the schema (unless `wait`), `failed` with the error when
     the warehouse stayed unreachable (the rows stay `staged`), else `succeeded`. Every run is recorded.
@@ -114,56 +114,71 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
         _retrying(lambda: applier.prepare(db, warehouse, schema), retries, backoff)
     else:
         _retrying(lambda: warehouse.ensure_table(schema), retries, backoff)
-    reader = batches.BatchReader(db.url)
-    marker = Marker(db.pool, schema)
+    with db.pool.connection() as conn:
+        identity = outcomes.log_identity(conn)
+        applied = outcomes.applied_horizon(conn, schema.id)
 
-    def marked(outcome: BatchOutcome) -> None:
-        crash_point("after_mark")
+    def done(batch_first: int, batch_last: int, batch: str, outcome: BatchOutcome) -> None:
+        crash_point("before_copy")
+        with db.pool.connection() as conn:
+            outcomes.record_batch(conn, schema, batch_first, batch_last, batch, int(outcome.counts.get("read", 0)),
+                                  outcome.skipped, outcome.failed, outcome.uuids)
+        crash_point("after_copy")
         result.add(outcome)
         if progress:
             progress(result)
 
+    # The warehouse's ledger is the truth of how far it got: batches it committed whose copy never reached staging
+    # (a crash between the two commits) are recorded first, in order.
+    while True:
+        first = applied + 1
+        ledger_id = outcomes.batch_id(identity, schema.id, first)
+        found = _retrying(lambda: warehouse.batch_applied(ledger_id), retries, backoff)  # noqa: B023
+        if found is None:
+            break
+        if found.last_seq is None:
+            raise FerryError(errors.SYNC_LEDGER_MISMATCH, f"{schema.id}: the warehouse's ledger entry {ledger_id} "
+                             "names no staging range; check that FERRY_WAREHOUSE_URL is the warehouse this staging "
+                             "database feeds")
+        done(first, found.last_seq, ledger_id, found)
+        applied = found.last_seq
+    with db.pool.connection() as conn:
+        proven = horizon.prove(conn, schema)
+    upto = max(applied, proven or 0)
+    reader = batches.BatchReader(db.url)
+    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferry-read")
+    limits = (settings.batch_rows, settings.batch_bytes)
     try:
-        for claimed in batches.pending_batches(db.pool, schema):
-            batch_id = str(claimed.batch_id)
-            done = _retrying(lambda: warehouse.batch_applied(batch_id), retries, backoff)  # noqa: B023
-            if done is None:
-                done = _apply(reader, warehouse, schema, claimed, retries, backoff, (db, applier))
-            crash_point("before_mark")
-            marker.submit(claimed, done, marked)
-        high = batches.high_water(db.pool, schema)
+        # Batch N+1 is read while batch N is applied: its range starts where N's ends, known before N is applied.
+        pending: Future[batches.Batch | None] = ahead.submit(reader.read, schema, applied, upto, *limits)
         while True:
-            # The previous batch's mark runs meanwhile: its rows carry a batch id, so this claim skips them.
-            got = reader.claim(schema, settings.batch_rows, settings.batch_bytes, high)
-            if got is None:
+            batch = pending.result()
+            if batch is None:
                 break
-            claimed_next, rows = got
-            crash_point("after_claim")
-            outcome = _apply(reader, warehouse, schema, claimed_next, retries, backoff, (db, applier), rows)
-            crash_point("before_mark")
-            marker.submit(claimed_next, outcome, marked)
-        marker.wait()
+            crash_point("after_read")
+            pending = ahead.submit(reader.read, schema, batch.last_seq, upto, *limits)
+            ledger_id = outcomes.batch_id(identity, schema.id, batch.first_seq)
+            outcome = _apply(warehouse, schema, ledger_id, batch, retries, backoff, (db, applier))
+            done(batch.first_seq, batch.last_seq, ledger_id, outcome)
     finally:
-        marker.close()
+        ahead.shutdown(wait=True)
         reader.close()
 
 
-def _apply(reader: batches.BatchReader, warehouse: Warehouse, schema: Schema, claimed: batches.Claimed,
-           retries: int, backoff: float, custom: tuple[StagingDatabase, Any] | None = None,
-           rows: pa.Table | None = None) -> BatchOutcome:
-    if rows is None:
-        rows = reader.read(schema, claimed)
+def _apply(warehouse: Warehouse, schema: Schema, ledger_id: str, batch: batches.Batch, retries: int, backoff: float,
+           custom: tuple[StagingDatabase, Any] | None = None) -> BatchOutcome:
+    span = Span(batch.first_seq, batch.last_seq, batch.rows)
 
     def attempt() -> BatchOutcome:
         # After an outage the commit may have happened before the connection broke: ask the ledger first.
-        done = warehouse.batch_applied(str(claimed.batch_id))
-        if done is not None:
-            return done
+        found = warehouse.batch_applied(ledger_id)
+        if found is not None:
+            return found
         if custom is not None and custom[1] is not None:
-            result: BatchOutcome = custom[1].apply(custom[0], warehouse, schema, str(claimed.batch_id), rows,
-                                                   crash_point)
+            result: BatchOutcome = custom[1].apply(custom[0], warehouse, schema, ledger_id, batch.rows,
+                                                   crash_point, span=span)
             return result
-        return warehouse.apply_batch(schema, str(claimed.batch_id), rows, hook=crash_point)
+        return warehouse.apply_batch(schema, ledger_id, batch.rows, hook=crash_point, span=span)
 
     return _retrying(attempt, retries, backoff)
 
@@ -183,14 +198,14 @@ def _retrying(action: Callable[[], _T], retries: int, backoff: float) -> _T:
 
 
 def purge(db: StagingDatabase, settings: Settings) -> RunResult:
-    """Delete synced and skipped rows older than `settings.retention_days` in every staged schema; recorded."""
+    """Drop the log's applied rows older than `settings.retention_days` in every staged schema; recorded."""
     result = RunResult(uuid.uuid4(), None, workflow=PURGE_WORKFLOW)
     runs.start(db.pool, result)
     purged = 0
     try:
         with db.pool.connection() as conn:
             for schema in db.registry.staged():
-                purged += batches.purge(conn, schema, settings.retention_days)
+                purged += retention.purge(conn, schema, settings.retention_days)
         result.state = "succeeded"
     except Exception as exc:
         result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"

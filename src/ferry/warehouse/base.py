@@ -32,26 +32,55 @@ ErrorKind = Literal["data", "outage", "other"]
 COUNT_NAMES = ("read", "inserted", "updated", "deleted", "skipped", "failed")
 
 
+@dataclass(frozen=True)
+class Span:
+    """The staging range a batch covers (`_seq` first..last, bounds included) and its rows (for the exceptions'
+    UUIDs): what the ledger row names besides the outcome."""
+
+    first_seq: int
+    last_seq: int
+    rows: pa.Table
+
+
 @dataclass
 class BatchOutcome:
-    """What applying one batch did: counts, and the rows that did not end `synced`."""
+    """What applying one batch did: counts, the rows that did not end `synced`, and the range it covered."""
 
     batch_id: str
     counts: dict[str, int]
     skipped: list[tuple[int, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
     from_ledger: bool = False
+    first_seq: int | None = None
+    last_seq: int | None = None
+    uuids: dict[int, str] = field(default_factory=dict)  # `_seq` → `_uuid` of the skipped and failed rows
 
     def to_json(self) -> str:
         """The compact form kept in the ledger (rows not listed ended `synced`)."""
-        return json.dumps({"counts": self.counts, "skipped": self.skipped, "failed": self.failed})
+        return json.dumps({"counts": self.counts, "skipped": self.skipped, "failed": self.failed,
+                           "first_seq": self.first_seq, "last_seq": self.last_seq,
+                           "uuids": {str(seq): value for seq, value in self.uuids.items()}})
 
     @classmethod
     def from_json(cls, batch_id: str, text: str) -> BatchOutcome:
-        """Read back a ledger entry."""
+        """Read back a ledger entry (entries written before ranges were kept have none)."""
         data = json.loads(text)
+        first, last = data.get("first_seq"), data.get("last_seq")
         return cls(batch_id, dict(data["counts"]), [(int(s), str(r)) for s, r in data["skipped"]],
-                   [(int(s), str(e)) for s, e in data["failed"]], from_ledger=True)
+                   [(int(s), str(e)) for s, e in data["failed"]], from_ledger=True,
+                   first_seq=None if first is None else int(first), last_seq=None if last is None else int(last),
+                   uuids={int(seq): str(value) for seq, value in (data.get("uuids") or {}).items()})
+
+    def cover(self, span: Span | None) -> None:
+        """Name the range and the exceptions' UUIDs (before the ledger row is written)."""
+        if span is None:
+            return
+        self.first_seq, self.last_seq = span.first_seq, span.last_seq
+        wanted = [seq for seq, _ in self.skipped] + [seq for seq, _ in self.failed]
+        if wanted and "_uuid" in span.rows.column_names:
+            found = span.rows.filter(pc.is_in(span.rows.column("_seq"), pa.array(wanted, pa.int64())))
+            self.uuids = {int(seq): str(value) for seq, value in
+                          zip(found.column("_seq").to_pylist(), found.column("_uuid").to_pylist(), strict=True)}
 
 
 class Transaction(ABC):
@@ -129,8 +158,9 @@ class Warehouse(ABC):
             self._raise_unless_data(exc)
             raise FerryError(errors.WAREHOUSE_REJECTED, _message(exc)) from None
 
-    def apply_batch(self, schema: Schema, batch_id: str, batch: pa.Table, hook: Hook | None = None) -> BatchOutcome:
-        """Apply staged rows (`_seq` order) and write the ledger row, in one transaction.
+    def apply_batch(self, schema: Schema, batch_id: str, batch: pa.Table, hook: Hook | None = None,
+                    span: Span | None = None) -> BatchOutcome:
+        """Apply staged rows (`_seq` order) and write the ledger row (naming `span`), in one transaction.
 
         Rows the warehouse rejects are found by bisection and reported `failed`; the others are applied.
         A warehouse outage raises FerryError(WAREHOUSE_UNAVAILABLE) and leaves nothing applied.
@@ -139,7 +169,8 @@ class Warehouse(ABC):
         rows = batch
         while True:
             try:
-                return self._attempt(schema, batch_id, rows, batch.num_rows, failed, hook, commit=True)
+                return self._attempt(schema, batch_id, rows, batch.num_rows, failed, hook, commit=True,
+                                     span=span)
             except Exception as exc:
                 self._raise_unless_data(exc)
                 error = _message(exc)
@@ -183,7 +214,7 @@ class Warehouse(ABC):
 
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
                  hook: Hook | None, *, commit: bool,
-                 accept: Callable[[BatchOutcome], None] | None = None) -> BatchOutcome:
+                 accept: Callable[[BatchOutcome], None] | None = None, span: Span | None = None) -> BatchOutcome:
         tx = self._begin()
         refused = dict(failed)
         try:
@@ -202,6 +233,7 @@ class Warehouse(ABC):
             if not commit:
                 tx.rollback()
                 return outcome
+            outcome.cover(span)
             tx.write_ledger(batch_id, schema.id, outcome)
             if hook:
                 hook("after_load")

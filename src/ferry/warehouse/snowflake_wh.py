@@ -25,7 +25,7 @@ from ferry import errors
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
 from ferry.schema.types import AttrType
-from ferry.warehouse.base import BatchOutcome, ErrorKind, Hook, Transaction, Warehouse
+from ferry.warehouse.base import BatchOutcome, ErrorKind, Hook, Span, Transaction, Warehouse
 from ferry.warehouse.fold import distinct_keys, free_inserts
 from ferry.warehouse.snowflake_merge import DELETE_FLAG, NEW_FLAG, UPDATE_FLAG, merge_sql
 from ferry.warehouse.snowflake_nulls import flag_name, fold
@@ -231,11 +231,12 @@ class SnowflakeWarehouse(Warehouse):
 
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
                  hook: Hook | None, *, commit: bool,
-                 accept: Callable[[BatchOutcome], None] | None = None) -> BatchOutcome:
+                 accept: Callable[[BatchOutcome], None] | None = None, span: Span | None = None) -> BatchOutcome:
         """As `Warehouse._attempt`, on this session's prepared tables (DDL runs before the transaction)."""
         with self._lock:
             self._prepare(schema)
-            return super()._attempt(schema, batch_id, rows, read, failed, hook, commit=commit, accept=accept)
+            return super()._attempt(schema, batch_id, rows, read, failed, hook, commit=commit, accept=accept,
+                                    span=span)
 
     def _screen(self, tx: Transaction, schema: Schema, key: Sequence[str], segment: pa.Table,
                 refused: dict[int, str]) -> tuple[pa.Table, pa.Table]:

@@ -17,9 +17,10 @@ from psycopg_pool import ConnectionPool
 from ferry import errors
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
+from ferry.staging import outcomes
 from ferry.staging.database import StagingDatabase
 from ferry.staging.ddl import table_ident
-from ferry.staging.store import STATES, staging_table
+from ferry.staging.store import STATES, current_rows, staging_table
 from ferry.sync.workflow import WORKFLOW
 
 ROW_LIMIT = 200
@@ -148,8 +149,14 @@ def _row_view(schema: Schema, row: dict[str, Any]) -> RowView:
 
 _LAST_ACTION = sql.SQL(
     "LEFT JOIN LATERAL (SELECT action AS _last_action, operator AS _last_operator, at AS _last_at "
-    "FROM ferry.row_actions a WHERE a.row_uuid = t._uuid ORDER BY a.at DESC, a.id DESC LIMIT 1) la ON true"
+    "FROM ferry.row_actions a WHERE a.row_uuid = r._uuid ORDER BY a.at DESC, a.id DESC LIMIT 1) la ON true"
 )
+
+
+def _with_actions(schema: Schema, where: sql.Composable, tail: sql.Composable) -> sql.Composed:
+    """Rows with their derived state (`ferry.staging.outcomes`) and the latest console action on each."""
+    return sql.SQL("SELECT r.*, la.* FROM ({rows}) r {la} {tail}").format(
+        rows=outcomes.rows_query(schema, where), la=_LAST_ACTION, tail=tail)
 
 
 def rows(db: StagingDatabase, schema: Schema, state: str, show: str = "open",
@@ -162,18 +169,21 @@ def rows(db: StagingDatabase, schema: Schema, state: str, show: str = "open",
         which = sql.SQL(" AND la._last_action IS DISTINCT FROM 'discard'")
     elif state == "failed" and show == "discarded":
         which = sql.SQL(" AND la._last_action = 'discard'")
-    query = sql.SQL("SELECT t.*, la.* FROM {t} t {la} WHERE t._state = %s{which} ORDER BY t._seq DESC LIMIT %s").format(
-        t=table_ident(schema), la=_LAST_ACTION, which=which)
+    # Driven by the exceptions (few), never by a scan of the log.
+    where = sql.SQL("t._seq IN (SELECT seq FROM ferry.log_exceptions WHERE schema_id = %s AND state = %s "
+                    "AND requeued_at IS NULL)")
+    query = _with_actions(schema, where, sql.SQL("WHERE r._state = %s{which} ORDER BY r._seq DESC LIMIT %s").format(
+        which=which))
     with db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        return [_row_view(schema, row) for row in cur.execute(query, (state, limit))]
+        return [_row_view(schema, row) for row in cur.execute(query, (schema.id, state, state, limit))]
 
 
 def find_row(db: StagingDatabase, row_uuid: uuid.UUID) -> RowView | None:
     """The staged row with this UUID, from whichever staged schema holds it."""
     with db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         for schema in db.registry.staged():
-            query = sql.SQL("SELECT t.*, la.* FROM {t} t {la} WHERE t._uuid = %s").format(
-                t=table_ident(schema), la=_LAST_ACTION)
+            # The newest row of this UUID: a re-queued row is a new row with its UUID.
+            query = _with_actions(schema, sql.SQL("t._uuid = %s"), sql.SQL("ORDER BY r._seq DESC LIMIT 1"))
             row = cur.execute(query, (row_uuid,)).fetchone()
             if row is not None:
                 return _row_view(schema, row)
@@ -181,23 +191,45 @@ def find_row(db: StagingDatabase, row_uuid: uuid.UUID) -> RowView | None:
 
 
 def _locked_failed_row(cur: Any, schema: Schema, row_uuid: uuid.UUID) -> dict[str, Any]:
-    query = sql.SQL("SELECT _state, _reason FROM {t} WHERE _uuid = %s FOR UPDATE").format(
-        t=table_ident(schema))
+    # The row's current state is its newest version's; the exception that makes it `failed` is locked, so two
+    # operators acting at once do one thing.
+    query = outcomes.rows_query(schema, sql.SQL("t._uuid = %s"), sql.SQL("ORDER BY t._seq DESC LIMIT 1"))
     row: dict[str, Any] | None = cur.execute(query, (row_uuid,)).fetchone()
+    if row is None:
+        row = cur.execute("SELECT seq AS _seq, 'failed' AS _state, reason AS _reason FROM ferry.log_exceptions "
+                          "WHERE schema_id = %s AND row_uuid = %s AND requeued_at IS NULL AND state = 'failed' "
+                          "ORDER BY seq DESC LIMIT 1", (schema.id, row_uuid)).fetchone()
     if row is None:
         raise FerryError(errors.CONSOLE_NOT_FOUND, f"no row {row_uuid} in {schema.id}")
     if row["_state"] != "failed":
         raise FerryError(errors.CONSOLE_ROW_STATE, f"row {row_uuid} is {row['_state']}; only failed rows can be "
                          "re-queued or discarded")
+    locked = cur.execute("SELECT reason FROM ferry.log_exceptions WHERE schema_id = %s AND seq = %s "
+                         "AND requeued_at IS NULL FOR UPDATE", (schema.id, row["_seq"])).fetchone()
+    if locked is None:
+        raise FerryError(errors.CONSOLE_ROW_STATE, f"row {row_uuid} was re-queued meanwhile")
     return row
 
 
 def requeue(db: StagingDatabase, schema: Schema, row_uuid: uuid.UUID, operator: str, note: str | None) -> None:
-    """Stage a failed row again (the next sync applies it) and record who did it; one transaction."""
+    """Stage a failed row again as a new row with its UUID (the next sync applies it) and record who did it; one
+    transaction. The row's columns come from the log, or from its exception once retention dropped it."""
+    table = table_ident(schema)
+    names = sql.SQL(", ").join(sql.Identifier(n) for n in ("_uuid", "_request_id", "_op", "_key", "_present",
+                                                           *schema.attribute_names))
     with db.pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         row = _locked_failed_row(cur, schema, row_uuid)
-        cur.execute(sql.SQL("UPDATE {t} SET _state = 'staged', _batch_id = NULL, _reason = NULL, _done_at = NULL "
-                            "WHERE _uuid = %s").format(t=table_ident(schema)), (row_uuid,))
+        seq = row["_seq"]
+        cur.execute(sql.SQL(
+            "INSERT INTO {t} ({names}) SELECT {names} FROM (SELECT * FROM {t} WHERE _seq = %(seq)s UNION ALL "
+            "SELECT (jsonb_populate_record(NULL::{t}, e.payload)).* FROM ferry.log_exceptions e "
+            "WHERE e.schema_id = %(schema)s AND e.seq = %(seq)s AND e.payload IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM {t} WHERE _seq = %(seq)s)) src").format(t=table, names=names),
+            {"seq": seq, "schema": schema.id})
+        if cur.rowcount != 1:
+            raise FerryError(errors.CONSOLE_ROW_STATE, f"row {row_uuid}: its data is gone; it can only be discarded")
+        cur.execute("UPDATE ferry.log_exceptions SET requeued_at = clock_timestamp() WHERE schema_id = %s "
+                    "AND seq = %s", (schema.id, seq))
         cur.execute("INSERT INTO ferry.row_actions (schema_id, row_uuid, action, operator, reason, note) "
                     "VALUES (%s, %s, 'requeue', %s, %s, %s)", (schema.id, row_uuid, operator, row["_reason"], note))
 
@@ -243,12 +275,9 @@ def record_history(db: StagingDatabase, row_uuid: uuid.UUID) -> RecordHistory | 
         request = cur.execute("SELECT * FROM ferry.requests WHERE id = %s", (row.request_id,)).fetchone()
         actions = cur.execute("SELECT * FROM ferry.row_actions WHERE row_uuid = %s ORDER BY at, id",
                               (row_uuid,)).fetchall()
-        claimed = None
         run_row = None
         if row.batch_id is not None:
-            claimed = cur.execute("SELECT claimed_at FROM ferry.sync_batches WHERE batch_id = %s",
-                                  (row.batch_id,)).fetchone()
-            moment = row.done_at or (claimed["claimed_at"] if claimed else None)
+            moment = row.done_at
             if moment is not None:
                 run_row = cur.execute(
                     "SELECT id, started_at FROM ferry.workflow_runs WHERE workflow = %s AND schema_id = %s "
@@ -266,7 +295,7 @@ def record_history(db: StagingDatabase, row_uuid: uuid.UUID) -> RecordHistory | 
         events.append(Event(action["at"], f"console {action['action']}", text))
     if row.batch_id is not None:
         run_link = f"/console/runs/{run_row['id']}" if run_row else None
-        when = claimed["claimed_at"] if claimed else (run_row["started_at"] if run_row else None)
+        when = run_row["started_at"] if run_row else None
         events.append(Event(when, "claimed", f"batch {row.batch_id}", run_link))
     if row.state != "staged":
         detail = row.reason or ""
@@ -286,9 +315,8 @@ def request_history(db: StagingDatabase, request_id: uuid.UUID) -> dict[str, Any
         schema = db.registry.get(head["schema_id"])
         found: list[RowView] = []
         if schema is not None and schema.staged:
-            query = sql.SQL("SELECT t.*, la.* FROM {t} t {la} WHERE t._request_id = %s "
-                            "ORDER BY t._seq LIMIT 1000").format(t=table_ident(schema), la=_LAST_ACTION)
-            found = [_row_view(schema, row) for row in cur.execute(query, (request_id,))]
+            query = _with_actions(schema, sql.SQL("t._request_id = %s"), sql.SQL("ORDER BY r._seq LIMIT 1000"))
+            found = [_row_view(schema, row) for row in current_rows(cur.execute(query, (request_id,)))]
     return {**head, "rows": found}
 
 
@@ -317,10 +345,11 @@ def services_view(db: StagingDatabase, warehouse: Callable[[], Any]) -> Services
     pending: dict[str, int] = {}
     schema = db.registry.get("nms:subscription")
     if schema is not None and schema.staged and schema.attribute("serviceName") is not None:
-        query = sql.SQL('SELECT "serviceName", count(*) FROM {t} WHERE _state = \'staged\' GROUP BY 1').format(
+        query = sql.SQL('SELECT "serviceName", count(*) FROM {t} WHERE _seq > %s GROUP BY 1').format(
             t=table_ident(schema))
         with db.pool.connection() as conn:
-            pending = {str(name): int(count) for name, count in conn.execute(query)}
+            applied = outcomes.applied_horizon(conn, schema.id)
+            pending = {str(name): int(count) for name, count in conn.execute(query, (applied,))}
     return ServicesView([{"name": service.name, "label": service.label, "channel": service.channel_name,
                           "disabled": service.disabled, "subscribers": subscribers.get(service.name, 0),
                           "pending": pending.get(service.name, 0)} for service in listed], note)
