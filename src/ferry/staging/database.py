@@ -15,6 +15,7 @@ from ferry.staging.catalog import SchemaCatalog
 from ferry.staging.embedded import EmbeddedPostgres
 from ferry.staging.migrations import migrate
 from ferry.staging.store import StagingStore
+from ferry.staging.upgrade import upgrade_layout
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class StagingDatabase:
             raise FerryError(errors.STAGING_UNAVAILABLE, f"cannot connect to the staging database: {exc}") from None
         with self.pool.connection() as conn:
             applied = migrate(conn)
+            upgrade_layout(conn)  # tables of the old layout become the log
         if applied:
             log.info("staging migrations applied: %s", ", ".join(applied))
         self.catalog = SchemaCatalog(self.pool)

@@ -16,7 +16,7 @@ from ferry import errors
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
-from ferry.staging import horizon, outcomes
+from ferry.staging import horizon, outcomes, upgrade
 from ferry.staging.database import StagingDatabase
 from ferry.sync import batches, retention, runs
 from ferry.sync.faults import crash_point
@@ -128,6 +128,23 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
         if progress:
             progress(result)
 
+    # Batches an older ferry claimed and never marked (kept by the layout upgrade): applied if the ledger says so.
+    with db.pool.connection() as conn:
+        legacy = upgrade.legacy_batches(conn, schema.id)
+    for old_id, first, last, seq_map in legacy:
+        if first != applied + 1:
+            continue
+        found = _retrying(lambda: warehouse.batch_applied(old_id), retries, backoff)  # noqa: B023
+        with db.pool.connection() as conn:
+            if found is None:
+                upgrade.forget_legacy(conn, schema.id, all_of_them=True)  # its rows are simply staged
+                break
+            found.skipped = [(seq_map.get(seq, seq), reason) for seq, reason in found.skipped]
+            found.failed = [(seq_map.get(seq, seq), reason) for seq, reason in found.failed]
+            found.uuids = {}
+            done(first, last, old_id, found)
+            upgrade.forget_legacy(conn, schema.id, all_of_them=False, upto=last)
+        applied = last
     # The warehouse's ledger is the truth of how far it got: batches it committed whose copy never reached staging
     # (a crash between the two commits) are recorded first, in order.
     while True:

@@ -38,3 +38,15 @@ CREATE TABLE ferry.log_exceptions (
 );
 CREATE INDEX log_exceptions_uuid ON ferry.log_exceptions (row_uuid);
 CREATE INDEX log_exceptions_open ON ferry.log_exceptions (schema_id, state, seq) WHERE requeued_at IS NULL;
+
+-- Batches an older ferry claimed and never marked, kept by the layout upgrade (`ferry.staging.upgrade`) until the
+-- first sync asks the warehouse's ledger about them. Their rows got new `_seq` values right after the applied
+-- horizon (`seq_map`: old → new), in claim order, so a batch the warehouse did apply is recorded as applied.
+CREATE TABLE ferry.log_legacy_batches (
+    schema_id text NOT NULL,
+    batch_id  uuid NOT NULL,
+    first_seq bigint NOT NULL,
+    last_seq  bigint NOT NULL,
+    seq_map   jsonb NOT NULL,
+    PRIMARY KEY (schema_id, first_seq)
+);
