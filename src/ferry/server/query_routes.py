@@ -1,7 +1,8 @@
 """Reading the warehouse: SOAP `xtk:queryDef#ExecuteQuery` and REST `GET /api/v1/data/{ns}/{name}`.
 
 Both go through `ferry.query` (expressions parsed into a tree, compiled to SQL with bound values) and run on the
-warehouse in a worker thread. Only staged schemas have a warehouse table; a query on another schema is refused.
+warehouse in a worker thread. Every data schema has a warehouse table (staged ones, `nms:service`, `nms:subHisto`,
+any applied schema); a query on anything else is refused with FRY-700008.
 Read right: the admin right, or the ingest right on the schema (whoever may write a schema may read it back).
 `get` with no row is the fault `XSV-350123 The record was not found …` (Campaign's code first, as the SDK wants).
 """
@@ -57,14 +58,31 @@ def require_read(runtime: Any, operator: Operator, schema: Schema) -> None:
                         http_status=403)
 
 
+def queryable(registry: Any, schema_id: str) -> Schema | None:
+    """The schema whose warehouse table a query on `schema_id` reads, or None when it has none.
+
+    Every data schema ferry knows has a table: staged ones (filled by the sync and Write), `nms:service` and
+    `nms:subHisto` (filled by the subscription applier) and any other applied schema. `ns:nameStg` names its
+    staged source, as for Ingest. Service schemas (`xtk:session`, …) are not in the registry: they have none.
+    """
+    schema: Schema | None = registry.get(schema_id)
+    if schema is None and schema_id.endswith("Stg"):
+        source: Schema | None = registry.get(schema_id[:-3])
+        if source is not None and source.staged:
+            schema = source
+    return schema
+
+
 async def resolve_schema(runtime: Any, schema_id: str) -> Schema:
-    """The staged schema a query names (`ns:name`, or its `ns:nameStg`)."""
-    try:
-        return runtime.registry.resolve_staged(schema_id)  # type: ignore[no-any-return]
-    except FerryError as exc:
-        if exc.code not in (errors.UNKNOWN_SCHEMA, errors.SCHEMA_NOT_STAGED) or not await runtime.refresh_schemas():
-            raise
-    return runtime.registry.resolve_staged(schema_id)  # type: ignore[no-any-return]
+    """The schema a query names; FRY-700008 when it has no warehouse table (unknown, or a service schema)."""
+    schema = queryable(runtime.registry, schema_id)
+    if schema is None and await runtime.refresh_schemas():
+        schema = queryable(runtime.registry, schema_id)
+    if schema is None:
+        why = ("it is a service schema (methods only, no records)" if schema_id.startswith("xtk:")
+               else "it is not a schema ferry knows (apply it first with `ferry schema apply`)")
+        raise FerryError(errors.QUERY_NO_TABLE, f"schema {schema_id} has no warehouse table to query: {why}")
+    return schema
 
 
 _ensured: dict[tuple[int, str], bool] = {}
