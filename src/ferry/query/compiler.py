@@ -22,6 +22,7 @@ from ferry.query.tokens import shown
 from ferry.schema import Schema
 from ferry.schema.types import TEXT_TYPES, AttrType, coerce
 from ferry.warehouse.snowflake_nulls import flag_name
+from ferry.warehouse.tables import system_attributes
 
 Dialect = TypingLiteral["duckdb", "postgres", "snowflake"]
 # Compilation recurses over the tree (a few frames per level); keep well inside Python's recursion limit.
@@ -118,6 +119,8 @@ def compile_query(query: QueryDef, schema: Schema, table: str, dialect: Dialect,
 class _Compiler:
     def __init__(self, schema: Schema, dialect: Dialect) -> None:
         self.schema = schema
+        # @created / @lastModified: columns of every warehouse table, readable like attributes.
+        self.system = {attr.name: attr for attr in system_attributes(schema)}
         self.dialect = dialect
         self.values: list[Any] = []
         self.attributes: set[str] = set()
@@ -297,7 +300,7 @@ class _Compiler:
         return self._call(node)
 
     def _attribute(self, node: AttrRef) -> _Sql:
-        attr = self.schema.attribute(node.name)
+        attr = self.schema.attribute(node.name) or self.system.get(node.name)
         if attr is None:
             raise FerryError(errors.QUERY_UNKNOWN_ATTRIBUTE,
                              f"attribute {shown('@' + node.name)} at column {node.column} is not in schema "
