@@ -27,6 +27,7 @@ SESSION_METHODS = (
     WsdlMethod("Logoff"),
     WsdlMethod("GetServerTime", (), (("ptmServerTime", "datetime"),)),
     WsdlMethod("GetOption", (("strName", "string"),), (("pstrValue", "string"), ("pbyteType", "byte"))),
+    WsdlMethod("GetUserInfo", (), (("pUserInfo", "DOMElement"),)),
     WsdlMethod("Ingest", (("domDoc", "DOMDocument"),), (("pstrSUuids", "string"),), SEED_NAMESPACE),
     WsdlMethod("IngestExt", (("domDoc", "DOMDocument"),), (), SEED_NAMESPACE),
     WsdlMethod("Write", (("domDoc", "DOMDocument"),)),
