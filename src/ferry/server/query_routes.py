@@ -13,6 +13,7 @@ import asyncio
 import threading
 from typing import Annotated, Any
 
+import duckdb
 from fastapi import APIRouter, Depends, Query, Request
 from lxml import etree
 
@@ -105,7 +106,32 @@ def run_query(runtime: Any, query: QueryDef, schema: Schema, max_rows: int) -> t
     warehouse: Warehouse = runtime.warehouse
     compiled = compile_query(query, schema, quote(table_name(schema)), warehouse.dialect, max_rows=max_rows)
     ensure_table(warehouse, schema)
-    return compiled, warehouse.select(compiled.sql, compiled.params)
+    try:
+        return compiled, warehouse.select(compiled.sql, compiled.params)
+    except Exception as exc:
+        refused = evaluation_error(exc)
+        if refused is None:
+            raise
+        raise refused from None
+
+
+# DuckDB's errors about a value (the others, e.g. an unreachable file, stay internal).
+_DUCKDB_VALUE_ERRORS = (duckdb.OutOfRangeException, duckdb.InvalidInputException, duckdb.ConversionException)
+
+
+def evaluation_error(exc: BaseException) -> FerryError | None:
+    """A value the engine could not compute (x/0 in a row, an argument out of range) as a FRY-7 refusal; None for
+    anything else (an outage or a bug stays an internal error)."""
+    state = str(getattr(exc, "sqlstate", "") or "")
+    lines = str(exc).strip().splitlines()
+    first = lines[0] if lines else type(exc).__name__
+    if errors.QUERY_DIVISION_BY_ZERO.code in first or state == "22012" or "division by zero" in first.lower():
+        detail = first.split(errors.QUERY_DIVISION_BY_ZERO.code, 1)[-1].strip()
+        return FerryError(errors.QUERY_DIVISION_BY_ZERO, detail if errors.QUERY_DIVISION_BY_ZERO.code in first
+                          else f"division by zero: a divisor of the query is 0 in some row ({first})")
+    if state.startswith("22") or isinstance(exc, _DUCKDB_VALUE_ERRORS):
+        return FerryError(errors.QUERY_EVALUATION, f"the warehouse could not evaluate the query: {first}")
+    return None
 
 
 # -- SOAP ---------------------------------------------------------------------------------------------------------
