@@ -84,6 +84,10 @@ FUNCTION_NOT_ALLOWED = Code("FRY-700004", "function not allowed")
 EXPRESSION_TOO_COMPLEX = Code("FRY-700005", "expression too long or too deeply nested")
 QUERY_TYPE_MISMATCH = Code("FRY-700006", "value does not fit the compared expression")
 QUERY_NO_RECORD = Code("FRY-700007", "no record matches the query")
+QUERY_NO_TABLE = Code("FRY-700008", "schema has no warehouse table")
+QUERY_OUT_OF_RANGE = Code("FRY-700009", "function argument out of range")
+QUERY_DIVISION_BY_ZERO = Code("FRY-700010", "division by zero")
+QUERY_EVALUATION = Code("FRY-700011", "the warehouse could not evaluate the query")
 
 # Snowflake warehouse and unicity checks.
 SNOWFLAKE_MISSING = Code("FRY-800001", "the Snowflake connector is not installed")

@@ -67,7 +67,7 @@ async def test_query_rights(compat: Any) -> None:
     refused = await compat.query(query, login="dan")
     assert refused.fault is not None and "FRY-400013" in refused.fault
     unknown = await compat.query('<queryDef schema="nms:nothere" operation="count"/>')
-    assert unknown.fault is not None and "FRY-100003" in unknown.fault
+    assert unknown.fault is not None and "FRY-700008" in unknown.fault
     rest = await compat.get("/api/v1/data/nms/recipient", login="dan")
     assert rest.status_code == 403 and rest.json()["error"]["code"] == "FRY-400013"
     assert (await compat.get("/api/v1/data/nms/nothere")).status_code == 404

@@ -65,3 +65,29 @@ async def test_write_refusals(compat: Any) -> None:
     forbidden = await compat.soap(PERSIST, "Write", record, login="dan")
     assert forbidden.fault is not None and "FRY-600003" in forbidden.fault
     assert _emails(compat) == before
+
+
+async def test_write_without_any_key_creates_a_record(compat: Any) -> None:
+    # No _key, no @email, no @id: Campaign's Write inserts a new record (the default insertOrUpdate included).
+    for method, xml in (("Write", '<recipient xtkschema="nms:recipient" firstName="Nokey"/>'),
+                        ("Write", '<recipient xtkschema="nms:recipient" _operation="insertOrUpdate" lastName="Nk"/>'),
+                        ("WriteCollection", '<recipient xtkschema="nms:recipient"><recipient firstName="Coll"/>'
+                                            '</recipient>')):
+        reply = await compat.soap(PERSIST, method, compat.doc(xml))
+        assert reply.fault is None, reply.body
+    schema = compat.runtime.registry.get("nms:recipient")
+    new = [row for row in compat.runtime.warehouse.read(schema) if row["email"] is None]
+    assert sorted((row["firstName"] or "", row["lastName"] or "") for row in new) == [
+        ("", "Nk"), ("Coll", ""), ("Nokey", "")]
+    assert len({row["id"] for row in new}) == 3 and all(row["id"] for row in new)
+
+
+async def test_write_messages_name_the_method_called(compat: Any) -> None:
+    for method, xml in (("Write", '<recipient xtkschema="nms:recipient" _operation="update" firstName="X"/>'),
+                        ("WriteCollection", '<recipient xtkschema="nms:recipient"><recipient _operation="delete" '
+                                            'firstName="X"/></recipient>')):
+        reply = await compat.soap(PERSIST, method, compat.doc(xml))
+        assert reply.fault is not None and "FRY-100011" in reply.fault, reply.body
+        assert f"{method} {'update' if method == 'Write' else 'delete'} needs a key" in reply.fault
+        assert "Ingest" not in reply.fault
+        assert f"the method '{method}'" in reply.fault

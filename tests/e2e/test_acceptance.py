@@ -14,6 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from psycopg_pool import ConnectionPool
+
+from ferry.server import mcping
+from ferry.subscriptions import services
 
 pytestmark = pytest.mark.e2e
 
@@ -32,24 +36,34 @@ def _calls(url: str) -> dict[str, float]:
 def test_sdk_acceptance_scenario(node_sdk: Path, launch: Any, new_database: Callable[[], str],
                                  tmp_path: Path) -> None:
     start, stop = launch
-    server = start(new_database(), tmp_path / "serve", FERRY_SYNC_INTERVAL="3600")
+    db_url = new_database()
+    server = start(db_url, tmp_path / "serve", FERRY_SYNC_INTERVAL="3600")
     try:
+        with ConnectionPool(db_url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool:
+            services.add(pool, "news", channel="email")
         node = shutil.which("node")
         assert node is not None
         result = subprocess.run([node, str(node_sdk / "acceptance.js")], cwd=node_sdk, capture_output=True,
                                 text=True, timeout=120, env={"ACC_URL": server.url, "PATH": str(Path(node).parent)})
         steps = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
         assert result.returncode == 0, f"{steps}\n{result.stderr}\n{server.log.read_text()}"
-        assert [s["step"] for s in steps] == ["logon", "health", "ingest", "replicate", "query", "write", "schema",
-                                              "fault", "logoff"]
+        assert [s["step"] for s in steps] == ["logon", "health", "ingest", "replicate", "query", "write",
+                                              "writeNoKey", "session", "subscription", "schema", "fault", "logoff"]
         assert steps[4]["value"] == {"recipient": [{"email": "b@x.com", "firstName": "Bobby"}]}
+        session = steps[7]["value"]
+        assert session["databaseId"] == "ferry" and session["userInfo"]["login"] == "admin"
+        assert session["userInfo"]["login-right"] == {"right": "admin"}
+        assert session["mc"] == {"status": "Ok", "eventQueueMaxSize": str(mcping.THRESHOLD)}
+        assert steps[8]["value"] == {"subHisto": [{"serviceName": "news", "action": "1", "origin": "soap"}]}
         # The wire sequence, from the server's side (SOAP calls answered ok, by method).
         calls = _calls(server.url)
         assert calls.get("Logon") == 1 and calls.get("Logoff") == 1
         assert calls.get("Ingest") == 2 and calls.get("IngestExt") == 2
-        assert calls.get("StartReplicateStagingData") == 1
-        assert calls.get("ExecuteQuery") == 5  # select, get, getIfExists, count, select after write
-        assert calls.get("Write") == 1 and calls.get("WriteCollection") == 1
+        assert calls.get("StartReplicateStagingData") == 2
+        # select, get, getIfExists, count, select after write, count after Write without key, history, subscription
+        assert calls.get("ExecuteQuery") == 8
+        assert calls.get("Write") == 2 and calls.get("WriteCollection") == 1
+        assert calls.get("GetOption") == 1 and calls.get("GetUserInfo") == 1 and calls.get("Subscribe") == 1
         assert calls.get("GetEntityIfMoreRecent", 0) >= 4  # xtk:session, nms:replicationStrategy, xtk:queryDef, …
     finally:
         assert stop(server) == 0, server.log.read_text()

@@ -52,6 +52,10 @@ def test_zeep_acceptance(launch: Any, new_database: Callable[[], str], tmp_path:
         http.headers["X-Security-Token"] = logon.pstrSecurityToken
         token = logon.pstrSessionToken
         assert session.GetServerTime(sessiontoken=token) is not None
+        option = session.GetOption(sessiontoken=token, strName="XtkDatabaseId")
+        assert (option.pstrValue, option.pbyteType) == ("ferry", 6)
+        user = _result(session.GetUserInfo(sessiontoken=token))
+        assert etree.QName(user).localname == "userInfo" and user.get("login") == "admin"
 
         u1 = session.Ingest(sessiontoken=token, domDoc=_doc(
             '<recipient xtkschema="nms:recipient" email="a@x.com" firstName="Ann"/>'))

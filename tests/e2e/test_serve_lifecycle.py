@@ -38,7 +38,7 @@ def test_sigterm_commits_in_flight_calls(new_database: Callable[[], str], tmp_pa
             reply = await http.post(url, content=body, headers={"X-Security-Token": security.group(1)})
         except httpx.TransportError:
             return  # not accepted: the server had stopped listening
-        found = re.search(r"<pstrSUuids xsi:type='xsd:string'>([^<]+)<", reply.text)
+        found = re.search(r'<pstrSUuids xsi:type="xsd:string">([^<]+)<', reply.text)
         if found:
             accepted.append(found.group(1))
 

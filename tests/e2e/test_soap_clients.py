@@ -68,20 +68,22 @@ def test_adobe_documented_envelopes(server: Any) -> None:
 
     ingest = _post(server, ADOBE_INGEST.format(method="Ingest", token=token, record=SAMPLE), "xtk:session#Ingest",
                    **{"X-Security-Token": sec})
-    assert b"<IngestResponse xmlns='urn:xtk:session'" in ingest.content, ingest.text
-    assert b"<pstrSUuids xsi:type='xsd:string'/>" in ingest.content
+    assert b'<IngestResponse SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/" ' \
+           b'xmlns="urn:wpp:default">' in ingest.content, ingest.text
+    assert b'<pstrSUuids xsi:type="xsd:string"/>' in ingest.content
     assert server.rows()[before:] == [("insert", "ABDCD321", "Test value 1", "Test value 2")]
 
     update = SAMPLE.replace('testcol1="Test value 1" ', "").replace("Test value 2", "Changed")
     ext = _post(server, ADOBE_INGEST.format(method="IngestExt", token=token, record=update), "xtk:session#IngestExt",
                 Cookie=f"__sessiontoken={token}", **{"X-Security-Token": sec})
-    assert b"<IngestExtResponse xmlns='urn:xtk:session' SOAP-ENV:encodingStyle=" in ext.content, ext.text
+    assert b'<IngestExtResponse SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/" ' \
+           b'xmlns="urn:wpp:default"/>' in ext.content, ext.text
     assert server.rows()[before + 1:] == [("insertOrUpdate", "ABDCD321", None, "Changed")]
 
     fresh = '<sampleTableStg testcol1="no key" xtkschema="dem:sampleTableStg"/>'
     new = _post(server, ADOBE_INGEST.format(method="Ingest", token=token, record=fresh), "xtk:session#Ingest",
                 **{"X-Security-Token": sec})
-    found = re.search(rb"<pstrSUuids xsi:type='xsd:string'>([^<]+)</pstrSUuids>", new.content)
+    found = re.search(rb'<pstrSUuids xsi:type="xsd:string">([^<]+)</pstrSUuids>', new.content)
     assert found and UUID.match(found.group(1).decode())
     assert server.rows()[-1] == ("insert", found.group(1).decode(), "no key", None)
 

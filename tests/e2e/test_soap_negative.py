@@ -199,7 +199,7 @@ def test_sql_in_values_is_stored_verbatim(server: Any, tokens: tuple[str, str]) 
     value = "x'); DROP TABLE ferry.requests; --"
     record = f'<sampleTable xtkschema="dem:sampleTable" testcol1="{value}" testcol2="&quot;;--"/>'
     reply = post(server, envelope(ingest_doc(record), tokens[0]), **{"X-Security-Token": tokens[1]})
-    assert "<pstrSUuids xsi:type='xsd:string'>" in reply.text
+    assert '<pstrSUuids xsi:type="xsd:string">' in reply.text
     assert server.rows()[-1][2:] == (value, '";--')
     assert server.snapshot()[1] > 0  # ferry.requests still exists
 

@@ -72,7 +72,7 @@ class Soap:
         reply = await self.client.post("/nl/jsp/soaprouter.jsp", content=body, headers=headers or {})
         # lxml refuses `|` in a namespace name (`urn:xtk:persist|xtk:session`); the SDK's jsdom does not.
         text = reply.content.replace(b"|", b"%7C")
-        root = etree.fromstring(text) if reply.content.startswith(b"<?xml") else None
+        root = etree.fromstring(text) if reply.content.startswith((b"<?xml", b"<SOAP-ENV:")) else None
         return Reply(reply.status_code, reply.content, root)
 
     async def call(self, urn: str, method: str, params: str = "", *, session: str = "",

@@ -70,8 +70,10 @@ def test_response_and_fault_bytes() -> None:
     assert b"<ptmServerTime xsi:type='xsd:dateTime'>2024-01-02T03:04:05.678Z</ptmServerTime>" in out
     assert b"<LogoffResponse xmlns='urn:xtk:session' SOAP-ENV:encodingStyle='http://schemas.xmlsoap.org/soap/" \
            b"encoding/'/>" in writer.response("xtk:session", "Logoff")
-    escaped = writer.response("xtk:session", "Ingest", [writer.string("pstrSUuids", "<&'>")])
-    assert b"<pstrSUuids xsi:type='xsd:string'>&lt;&amp;'&gt;</pstrSUuids>" in escaped
+    escaped = writer.response("xtk:session", "GetOption", [writer.string("pstrValue", "<&'>")])
+    assert b"<pstrValue xsi:type='xsd:string'>&lt;&amp;'&gt;</pstrValue>" in escaped
+    seed = writer.response("xtk:session", "Ingest", [writer.string("pstrSUuids", "<&'>")])
+    assert b'<pstrSUuids xsi:type="xsd:string">&lt;&amp;\'&gt;</pstrSUuids>' in seed
     fault = writer.fault("XSV-350008 Session has expired", detail="d<")
     root = etree.fromstring(fault)
     node = root.find(f"{{{ENV}}}Body/{{{ENV}}}Fault")
@@ -79,6 +81,10 @@ def test_response_and_fault_bytes() -> None:
     assert node.findtext("faultcode") == "SOAP-ENV:Client"
     assert node.findtext("faultstring") == "XSV-350008 Session has expired"
     assert node.findtext("detail") == "d<"
+    # Ferry's text already in faultstring: detail keeps its code only (the SDK prints faultstring. detail).
+    once = etree.fromstring(writer.fault("SOP-330011 Error … FRY-100005 Record 1: bad",
+                                         detail="FRY-100005 Record 1: bad"))
+    assert once.findtext(f"{{{ENV}}}Body/{{{ENV}}}Fault/detail") == "FRY-100005"
 
 
 def test_schema_descriptions_match_the_requested_id() -> None:

@@ -50,17 +50,18 @@ async def test_ingest_ingest_ext_and_rows(soap: Any) -> None:
     assert reply.fault is None, reply.body
     uuid = reply.output("pstrSUuids").text
     assert re.fullmatch(r"[0-9a-f-]{36}", uuid)
-    assert b"<IngestResponse xmlns='urn:xtk:persist|xtk:session'" in reply.body
+    assert b'<IngestResponse SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/" ' \
+           b'xmlns="urn:wpp:default">' in reply.body  # Campaign's answer, whatever the URN called
     keyed = await soap.call("xtk:session", "Ingest", soap.doc(
         '<sampleTableStg _key="@id" id="ABDCD321" testcol1="x" testcol2="y" xtkschema="dem:sampleTableStg"/>',
         "domDoc"), session=session, security=security)
     assert keyed.fault is None, keyed.body
-    assert b"<pstrSUuids xsi:type='xsd:string'/>" in keyed.body
+    assert b'<pstrSUuids xsi:type="xsd:string"/>' in keyed.body
     ext = await soap.call("xtk:session", "IngestExt", soap.doc(
         '<sampleTable xtkschema="dem:sampleTable" _key="@id" id="ABDCD321" testcol1="z"/>'),
         session=session, security=security)
     assert ext.fault is None
-    assert b"<IngestExtResponse xmlns='urn:xtk:session' SOAP-ENV:encodingStyle=" in ext.body
+    assert b"<IngestExtResponse SOAP-ENV:encodingStyle=" in ext.body
     gone = await soap.call("xtk:session", "IngestExt", soap.doc(
         '<sampleTable xtkschema="dem:sampleTable" _key="@id" _operation="delete" id="ABDCD321"/>'),
         session=session, security=security)
@@ -132,7 +133,8 @@ async def test_refused_ingest_fault_carries_both_codes(soap: Any) -> None:
     assert reply.fault is not None
     assert reply.fault.startswith("SOP-330011 Error while executing the method 'Ingest' of service 'xtk:session'. "
                                   "FRY-100005 ")
-    assert reply.root.findtext(".//detail").startswith("FRY-100005 ")
+    # The message shows once in the SDK's error (faultstring. detail): detail carries ferry's code alone.
+    assert reply.root.findtext(".//detail") == "FRY-100005"
     assert soap.rows() == []
 
 

@@ -22,10 +22,14 @@ from ferry.query.tokens import shown
 from ferry.schema import Schema
 from ferry.schema.types import TEXT_TYPES, AttrType, coerce
 from ferry.warehouse.snowflake_nulls import flag_name
+from ferry.warehouse.tables import system_attributes
 
 Dialect = TypingLiteral["duckdb", "postgres", "snowflake"]
 # Compilation recurses over the tree (a few frames per level); keep well inside Python's recursion limit.
 MAX_TREE_HEIGHT = 128
+# Function arguments every engine takes: string positions are 32-bit integers; Round keeps at most 38 digits.
+MAX_POSITION = 2_147_483_647
+MAX_DIGITS = 38
 
 _MARKER = re.compile("\x00([0-9]+)\x00")
 _INTEGERS = frozenset({AttrType.BYTE, AttrType.SHORT, AttrType.LONG, AttrType.INT, AttrType.INT64})
@@ -118,6 +122,8 @@ def compile_query(query: QueryDef, schema: Schema, table: str, dialect: Dialect,
 class _Compiler:
     def __init__(self, schema: Schema, dialect: Dialect) -> None:
         self.schema = schema
+        # @created / @lastModified: columns of every warehouse table, readable like attributes.
+        self.system = {attr.name: attr for attr in system_attributes(schema)}
         self.dialect = dialect
         self.values: list[Any] = []
         self.attributes: set[str] = set()
@@ -297,7 +303,7 @@ class _Compiler:
         return self._call(node)
 
     def _attribute(self, node: AttrRef) -> _Sql:
-        attr = self.schema.attribute(node.name)
+        attr = self.schema.attribute(node.name) or self.system.get(node.name)
         if attr is None:
             raise FerryError(errors.QUERY_UNKNOWN_ATTRIBUTE,
                              f"attribute {shown('@' + node.name)} at column {node.column} is not in schema "
@@ -381,8 +387,17 @@ class _Compiler:
         self._require(left, _NUMBERS | _TEMPORAL, f"the operands of {node.op!r}")
         self._require(right, _NUMBERS | _TEMPORAL, f"the operands of {node.op!r}")
         if node.op == "/":
-            # Real division in both engines (PostgreSQL would truncate integers).
-            return _Sql(f"(CAST({left.text} AS {self.double_type}) / {right.text})", AttrType.DOUBLE, aggregate)
+            if isinstance(node.right, Literal) and node.right.value == 0 and not isinstance(node.right.value, bool):
+                raise FerryError(errors.QUERY_DIVISION_BY_ZERO, f"division by zero at column {node.column}")
+            divisor = right.text
+            if self.dialect == "duckdb":
+                # DuckDB divides a double by 0 into inf; PostgreSQL and Snowflake raise. Raise here too, with
+                # ferry's code (the message is a bound value).
+                message = self._bind(f"{errors.QUERY_DIVISION_BY_ZERO.code} division by zero at column "
+                                     f"{node.column}: a divisor is 0 in some row")
+                divisor = f"CASE WHEN {right.text} = 0 THEN error({message}) ELSE {right.text} END"
+            # Real division in every engine (PostgreSQL would truncate integers).
+            return _Sql(f"(CAST({left.text} AS {self.double_type}) / {divisor})", AttrType.DOUBLE, aggregate)
         both_int = left.type in _INTEGERS and right.type in _INTEGERS
         type_ = AttrType.INT64 if both_int else left.type if left.type in _TEMPORAL else \
             right.type if right.type in _TEMPORAL else AttrType.DOUBLE
@@ -422,7 +437,11 @@ class _Compiler:
         if name == "Substring":
             for arg in args[1:]:
                 self._require(arg, _INTEGERS, f"the positions of Substring at column {node.column}")
-            rest = "".join(f", {arg.text}" for arg in args[1:])
+            for position in node.args[1:]:
+                _in_range(position, 0, MAX_POSITION, f"a position of Substring at column {node.column}")
+            # PostgreSQL's substr takes integers: a bigint position is cast (too big → an out-of-range value).
+            rest = "".join(f", CAST({arg.text} AS integer)" if self.dialect == "postgres" else f", {arg.text}"
+                           for arg in args[1:])
             return _Sql(f"substr({self._as_text(args[0])}{rest})", AttrType.STRING, inner)
         if name == "Concat":
             texts = [self._as_text(arg) for arg in args]
@@ -463,6 +482,7 @@ class _Compiler:
         if len(args) == 1:
             return _Sql(f"round({args[0].text})", args[0].type, inner)
         self._require(args[1], _INTEGERS, f"the digits of Round at column {node.column}")
+        _in_range(node.args[1], -MAX_DIGITS, MAX_DIGITS, f"the digits of Round at column {node.column}")
         if self.dialect == "snowflake":
             # The digits go uncast: Snowflake takes any integer (and fakesnow turns INTEGER into BIGINT, which
             # DuckDB's round() refuses).
@@ -484,6 +504,13 @@ class _Compiler:
         if args[0].type in _INTEGERS:
             return _Sql(f"CAST(sum({args[0].text}) AS BIGINT)", AttrType.INT64, True)
         return _Sql(f"sum({args[0].text})", AttrType.DOUBLE, True)
+
+
+def _in_range(node: Expr, low: int, high: int, what: str) -> None:
+    """A constant function argument must fit what every engine takes (else FRY-700009, not an engine error)."""
+    if isinstance(node, Literal) and isinstance(node.value, int) and not isinstance(node.value, bool) \
+            and not low <= node.value <= high:
+        raise FerryError(errors.QUERY_OUT_OF_RANGE, f"{what} is {node.value}, outside {low}..{high}")
 
 
 def _describe(allowed: set[AttrType] | frozenset[AttrType]) -> str:

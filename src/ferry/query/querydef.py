@@ -119,8 +119,14 @@ def _count(value: str | None, name: str) -> int | None:
     return int(text)
 
 
-def _flag(value: str | None) -> bool:
-    return value is not None and value.strip().lower() in ("true", "1")
+def _flag(value: str | None, where: str) -> bool:
+    """A boolean attribute: true / false / 1 / 0 (or absent); anything else is refused, never read as false."""
+    if value is None or value.strip() == "":
+        return False
+    text = value.strip().lower()
+    if text not in ("true", "1", "false", "0"):
+        raise _bad(f"{where} {shown(value)} must be true or false")
+    return text in ("true", "1")
 
 
 def alias_name(alias: str | None, where: str) -> str | None:
@@ -151,8 +157,9 @@ def parse_query_def(element: etree._Element) -> QueryDef:
     for part in _children(element, "orderBy"):
         for index, node in enumerate(_nodes(part, "orderBy")):
             source = node.get("expr")
-            order.append(OrderNode(_expression(source, f"orderBy node {index + 1}"), str(source),
-                                   _flag(node.get("sortDesc"))))
+            where = f"orderBy node {index + 1}"
+            order.append(OrderNode(_expression(source, where), str(source),
+                                   _flag(node.get("sortDesc"), f"{where} {shown(str(source))}: sortDesc")))
     group: list[SelectNode] = []
     for part in _children(element, "groupBy"):
         for index, node in enumerate(_nodes(part, "groupBy")):
@@ -171,7 +178,7 @@ def parse_query_def(element: etree._Element) -> QueryDef:
         order_by=tuple(order),
         line_count=_count(element.get("lineCount"), "lineCount"),
         start_line=_count(element.get("startLine"), "startLine") or 0,
-        distinct=_flag(element.get("distinct")),
+        distinct=_flag(element.get("distinct"), "the queryDef's distinct"),
         group_by=tuple(group),
         having=having,
     )

@@ -14,6 +14,7 @@ import ferry
 from ferry.server import (
     console,
     health,
+    mcping,
     metrics,
     query_routes,
     rest,
@@ -76,6 +77,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     subscription_routes.register_soap(soap)
     app.include_router(soap_routes.build_router(runtime, soap))
     app.include_router(health.build_router(runtime))
+    app.include_router(mcping.build_router(runtime))
     # Before rest's router: it ends with a catch-all route for unknown /api/v1 paths.
     caller = rest.caller_dependency(runtime)
     app.include_router(query_routes.build_router(runtime, caller))

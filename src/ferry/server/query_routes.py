@@ -1,7 +1,8 @@
 """Reading the warehouse: SOAP `xtk:queryDef#ExecuteQuery` and REST `GET /api/v1/data/{ns}/{name}`.
 
 Both go through `ferry.query` (expressions parsed into a tree, compiled to SQL with bound values) and run on the
-warehouse in a worker thread. Only staged schemas have a warehouse table; a query on another schema is refused.
+warehouse in a worker thread. Every data schema has a warehouse table (staged ones, `nms:service`, `nms:subHisto`,
+any applied schema); a query on anything else is refused with FRY-700008.
 Read right: the admin right, or the ingest right on the schema (whoever may write a schema may read it back).
 `get` with no row is the fault `XSV-350123 The record was not found …` (Campaign's code first, as the SDK wants).
 """
@@ -12,6 +13,7 @@ import asyncio
 import threading
 from typing import Annotated, Any
 
+import duckdb
 from fastapi import APIRouter, Depends, Query, Request
 from lxml import etree
 
@@ -57,14 +59,31 @@ def require_read(runtime: Any, operator: Operator, schema: Schema) -> None:
                         http_status=403)
 
 
+def queryable(registry: Any, schema_id: str) -> Schema | None:
+    """The schema whose warehouse table a query on `schema_id` reads, or None when it has none.
+
+    Every data schema ferry knows has a table: staged ones (filled by the sync and Write), `nms:service` and
+    `nms:subHisto` (filled by the subscription applier) and any other applied schema. `ns:nameStg` names its
+    staged source, as for Ingest. Service schemas (`xtk:session`, …) are not in the registry: they have none.
+    """
+    schema: Schema | None = registry.get(schema_id)
+    if schema is None and schema_id.endswith("Stg"):
+        source: Schema | None = registry.get(schema_id[:-3])
+        if source is not None and source.staged:
+            schema = source
+    return schema
+
+
 async def resolve_schema(runtime: Any, schema_id: str) -> Schema:
-    """The staged schema a query names (`ns:name`, or its `ns:nameStg`)."""
-    try:
-        return runtime.registry.resolve_staged(schema_id)  # type: ignore[no-any-return]
-    except FerryError as exc:
-        if exc.code not in (errors.UNKNOWN_SCHEMA, errors.SCHEMA_NOT_STAGED) or not await runtime.refresh_schemas():
-            raise
-    return runtime.registry.resolve_staged(schema_id)  # type: ignore[no-any-return]
+    """The schema a query names; FRY-700008 when it has no warehouse table (unknown, or a service schema)."""
+    schema = queryable(runtime.registry, schema_id)
+    if schema is None and await runtime.refresh_schemas():
+        schema = queryable(runtime.registry, schema_id)
+    if schema is None:
+        why = ("it is a service schema (methods only, no records)" if schema_id.startswith("xtk:")
+               else "it is not a schema ferry knows (apply it first with `ferry schema apply`)")
+        raise FerryError(errors.QUERY_NO_TABLE, f"schema {schema_id} has no warehouse table to query: {why}")
+    return schema
 
 
 _ensured: dict[tuple[int, str], bool] = {}
@@ -87,7 +106,32 @@ def run_query(runtime: Any, query: QueryDef, schema: Schema, max_rows: int) -> t
     warehouse: Warehouse = runtime.warehouse
     compiled = compile_query(query, schema, quote(table_name(schema)), warehouse.dialect, max_rows=max_rows)
     ensure_table(warehouse, schema)
-    return compiled, warehouse.select(compiled.sql, compiled.params)
+    try:
+        return compiled, warehouse.select(compiled.sql, compiled.params)
+    except Exception as exc:
+        refused = evaluation_error(exc)
+        if refused is None:
+            raise
+        raise refused from None
+
+
+# DuckDB's errors about a value (the others, e.g. an unreachable file, stay internal).
+_DUCKDB_VALUE_ERRORS = (duckdb.OutOfRangeException, duckdb.InvalidInputException, duckdb.ConversionException)
+
+
+def evaluation_error(exc: BaseException) -> FerryError | None:
+    """A value the engine could not compute (x/0 in a row, an argument out of range) as a FRY-7 refusal; None for
+    anything else (an outage or a bug stays an internal error)."""
+    state = str(getattr(exc, "sqlstate", "") or "")
+    lines = str(exc).strip().splitlines()
+    first = lines[0] if lines else type(exc).__name__
+    if errors.QUERY_DIVISION_BY_ZERO.code in first or state == "22012" or "division by zero" in first.lower():
+        detail = first.split(errors.QUERY_DIVISION_BY_ZERO.code, 1)[-1].strip()
+        return FerryError(errors.QUERY_DIVISION_BY_ZERO, detail if errors.QUERY_DIVISION_BY_ZERO.code in first
+                          else f"division by zero: a divisor of the query is 0 in some row ({first})")
+    if state.startswith("22") or isinstance(exc, _DUCKDB_VALUE_ERRORS):
+        return FerryError(errors.QUERY_EVALUATION, f"the warehouse could not evaluate the query: {first}")
+    return None
 
 
 # -- SOAP ---------------------------------------------------------------------------------------------------------

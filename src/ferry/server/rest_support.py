@@ -23,6 +23,7 @@ _STATUS = {
     errors.SCHEMA_NOT_STAGED.code: 404,
     errors.RECORD_NOT_FOUND.code: 404,
     errors.NOT_FOUND.code: 404,
+    errors.QUERY_NO_TABLE.code: 404,
     errors.BODY_TOO_LARGE.code: 413,
     errors.DOCUMENT_TOO_LARGE.code: 413,
     errors.TOO_MANY_RECORDS.code: 413,

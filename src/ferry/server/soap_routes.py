@@ -49,6 +49,12 @@ PERSIST_URNS = frozenset({"xtk:session", "xtk:persist", "xtk:persist|xtk:session
 SESSION_INVALID = "XSV-350008"
 DOC_PARAMS = ("doc", "domDoc", "document")
 BUILD_NUMBER = "9999"
+# The server's identity, as serverInfo and the XtkDatabaseId option give it.
+DATABASE_ID = "ferry"
+INSTANCE_NAME = "ferry"
+# Options GetOption answers (Campaign type 6 = string); any other is unknown ("" and type 0), never a secret.
+OPTIONS = {"XtkDatabaseId": DATABASE_ID, "NmsServer_LastPostUpgrade": BUILD_NUMBER, "XtkInstanceName": INSTANCE_NAME}
+OPTION_STRING = 6
 
 
 def threshold() -> int:
@@ -189,21 +195,31 @@ def _tokens(request: Request, soap: SoapRequest) -> tuple[str | None, str | None
 # -- xtk:session ------------------------------------------------------------------------------------------------
 
 
+def user_info(operator: Operator) -> str:
+    """`<userInfo>` as Campaign describes a session's operator: login, id, locale; its rights as children.
+
+    The admin right is Campaign's `<login-right right='admin'/>`; ferry's per-schema rights (ingest and read) are
+    `<schema-right schema='ns:name'/>` children, so a client sees what this operator may do."""
+    a = writer.attr
+    rights = "<login-right right='admin'/>" if operator.admin else ""
+    rights += "".join(f"<schema-right schema='{a(schema)}'/>" for schema in sorted(operator.schemas))
+    return (f"<userInfo login='{a(operator.login)}' loginId='{operator.id}' loginCS='{a(operator.login)}' "
+            "timezone='UTC' instanceLocale='en-US' locale='en-US' homeDir='' orgUnitId='0' theme=''>"
+            f"{rights}</userInfo>")
+
+
 def session_info(operator: Operator, settings: Any) -> str:
     """The `<sessionInfo>` Logon returns: `<serverInfo>` and `<userInfo>` are both required by the SDK."""
     now = writer.timestamp(dt.datetime.now(dt.UTC))
     ttl = int(settings.session_ttl)
     a = writer.attr
     server = (f"<serverInfo advisedClientBuildNumber='{BUILD_NUMBER}' buildNumber='{BUILD_NUMBER}' "
-              f"commitId='ferry-{a(ferry.__version__)}' databaseId='ferry' instanceName='ferry' majNumber='8' "
+              f"commitId='ferry-{a(ferry.__version__)}' databaseId='{DATABASE_ID}' instanceName='{INSTANCE_NAME}' "
+              "majNumber='8' "
               f"minNumber='7' minNumberTechnical='0' releaseName='ferry {a(ferry.__version__)}' servicePack='1' "
               f"sessionTimeOut='{ttl}' securityTimeOut='{ttl}' serverDate='{now}' "
               f"hostName='{a(socket.gethostname())}'/>")
-    rights = "<login-right right='admin'/>" if operator.admin else ""
-    user = (f"<userInfo login='{a(operator.login)}' loginId='{operator.id}' loginCS='{a(operator.login)}' "
-            "timezone='UTC' instanceLocale='en-US' locale='en-US' homeDir='' orgUnitId='0' theme=''>"
-            f"{rights}</userInfo>")
-    return f"<sessionInfo>{server}{user}</sessionInfo>"
+    return f"<sessionInfo>{server}{user_info(operator)}</sessionInfo>"
 
 
 async def logon(ctx: SoapContext) -> list[Output]:
@@ -228,8 +244,17 @@ async def get_server_time(ctx: SoapContext) -> list[Output]:
 
 
 async def get_option(ctx: SoapContext) -> list[Output]:
-    """`xtk:session#GetOption`: ferry keeps no Campaign options; every option is unknown ("" and type 0)."""
-    return [writer.string("pstrValue", ""), writer.number("pbyteType", 0, "xsd:byte")]
+    """`xtk:session#GetOption`: the options clients ask first (`OPTIONS`); any other is unknown ("" and type 0)."""
+    value = OPTIONS.get(ctx.soap.text(("name", "strName"), 1).strip())
+    if value is None:
+        return [writer.string("pstrValue", ""), writer.number("pbyteType", 0, "xsd:byte")]
+    return [writer.string("pstrValue", value), writer.number("pbyteType", OPTION_STRING, "xsd:byte")]
+
+
+async def get_user_info(ctx: SoapContext) -> list[Output]:
+    """`xtk:session#GetUserInfo`: the calling operator's `<userInfo>` (login, id, rights)."""
+    assert ctx.operator is not None
+    return [writer.element("pUserInfo", user_info(ctx.operator))]
 
 
 async def get_entity_if_more_recent(ctx: SoapContext) -> list[Output]:
@@ -290,6 +315,7 @@ def soap_router(runtime: Any) -> SoapRouter:
     router.add(SESSION_URNS, "Logoff", logoff)
     router.add(SESSION_URNS, "GetServerTime", get_server_time)
     router.add(SESSION_URNS, "GetOption", get_option)
+    router.add(SESSION_URNS, "GetUserInfo", get_user_info)
     router.add(PERSIST_URNS, "GetEntityIfMoreRecent", get_entity_if_more_recent)
     router.add(PERSIST_URNS, "Ingest", ingest)
     router.add(PERSIST_URNS, "IngestExt", ingest_ext)

@@ -5,7 +5,8 @@ Semantics (documented choices):
   or none does and the call faults.
 - `_operation`: insert, insertOrUpdate (default), update, delete, `none` (the record is ignored). `_key` names the
   reconciliation key; without it the schema's first business key (e.g. `@email`) when the record carries its
-  attributes, else `@id` when given, else (insert only) a new record with a new id.
+  attributes, else `@id` when given, else a new record with a new id (insert and insertOrUpdate, as Campaign's
+  Write); update / delete without any key are refused naming the method called (Write / WriteCollection).
 - Validation is the Ingest/IngestExt one (`ferry.ingest.build_call`), and applying is the sync's fold, so a
   Write means exactly what the same IngestExt would mean once synced.
 - Insert of a key that exists → fault `SOP-330011 … FRY-400011 ODB-240000 …` (Campaign faults on a duplicate);
@@ -73,6 +74,21 @@ def _default_key(schema: Schema, record: RawRecord) -> RawRecord:
     return record
 
 
+def _keyed(schema: Schema, record: RawRecord, method: str) -> RawRecord:
+    """The record with its default key; without any key it is a new record (Campaign's Write), when it may be."""
+    record = _default_key(schema, record)
+    if record.key is not None:
+        return record
+    operation = (record.operation or "").strip()
+    if operation in ("", "insertOrUpdate"):
+        return dataclasses.replace(record, operation="insert")
+    if operation in ("update", "delete"):
+        raise FerryError(errors.NO_KEY, f"Record {record.position}: {method} {operation} needs a key to find the "
+                         f"record: a _key attribute (e.g. _key=\"@email\"), the key attributes of {schema.id}, or "
+                         "its id", position=record.position)
+    return record
+
+
 def prepare(ctx: SoapContext, records: list[RawRecord]) -> Call | None:
     """Validate as IngestExt would (after dropping `_operation="none"` and choosing default keys); None if empty."""
     operator = ctx.operator
@@ -81,7 +97,8 @@ def prepare(ctx: SoapContext, records: list[RawRecord]) -> Call | None:
     if not records:
         raise FerryError(errors.EMPTY_CALL, "the document holds no record")
     schema = registry.resolve_staged(records[0].xtkschema)
-    kept = [_default_key(schema, r) for r in records if (r.operation or "").strip() != "none"]
+    method = ctx.soap.method
+    kept = [_keyed(schema, r, method) for r in records if (r.operation or "").strip() != "none"]
     if not kept:
         return None
     call = build_call(registry, Method.INGEST_EXT, kept, operator=operator.login, origin=PROTOCOL,

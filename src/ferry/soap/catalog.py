@@ -14,6 +14,7 @@ from ferry.schema.registry import SchemaRegistry
 from ferry.schema.staging import derive_staging_schema
 from ferry.soap import schemas
 from ferry.soap.writer import attr
+from ferry.warehouse.tables import system_attributes
 
 XTK_QUERYDEF = """<schema namespace="xtk" name="queryDef" implements="xtk:persist" label="Queries">
   <element name="queryDef"/>
@@ -57,7 +58,9 @@ def data_schema_xml(schema: Schema) -> str:
         internal = ' internal="true"' if key.internal else ""
         fields = "".join(f'<keyfield xpath="@{attr(name)}"/>' for name in key.fields)
         lines.append(f'    <key name="{attr(key.name)}"{internal}>{fields}</key>')
-    for attribute in schema.attributes:
+    # A warehouse schema also shows @created / @lastModified; a staging schema has only its own columns.
+    system = () if schema.staging_source else system_attributes(schema)
+    for attribute in (*schema.attributes, *system):
         text = f'    <attribute name="{attr(attribute.name)}" type="{attr(attribute.type.value)}"'
         if attribute.length:
             text += f' length="{attribute.length}"'

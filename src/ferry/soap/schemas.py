@@ -31,6 +31,8 @@ XTK_SESSION = """<schema namespace="xtk" name="session" implements="xtk:persist"
       <param name="serverTime" type="datetime" inout="out"/></parameters></method>
     <method name="GetOption" static="true"><parameters><param name="name" type="string"/>
       <param name="value" type="string" inout="out"/><param name="type" type="byte" inout="out"/></parameters></method>
+    <method name="GetUserInfo" static="true"><parameters>
+      <param name="userInfo" type="sessionUserInfo" inout="out"/></parameters></method>
   </methods>
 </schema>"""
 

@@ -2,11 +2,15 @@
 
 The Adobe SDK compares prefixed names as strings: `SOAP-ENV:Body`, an unprefixed `<MethodResponse>`, a literal
 `xsi:type` on every scalar output. Responses are built as text (no whitespace before `<?xml`).
+
+Ingest and IngestExt answer exactly as Adobe's FFDA API documentation prints them (namespace `urn:wpp:default` on
+the envelope's `ns` prefix and on the response, double quotes, no XML declaration): `seed_response`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -14,6 +18,7 @@ from lxml import etree
 SOAP_ENCODING = "http://schemas.xmlsoap.org/soap/encoding/"
 LITERAL_XML = "http://xml.apache.org/xml-soap/literalxml"
 CONTENT_TYPE = "text/xml;charset=utf-8"
+_FERRY_CODE = re.compile(r"FRY-\d{6}")
 
 _ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;",
                                "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
@@ -30,18 +35,24 @@ def text(value: object) -> str:
     return str(value).translate(_TEXT_ESCAPES)
 
 
+# Campaign's own namespace for the Ingest / IngestExt answers (seed document: Adobe's "new APIs" page).
+SEED_NAMESPACE = "urn:wpp:default"
+SEED_METHODS = frozenset({"Ingest", "IngestExt"})
+
+
 @dataclass(frozen=True)
 class Output:
-    """One output parameter, already rendered as XML text."""
+    """One output parameter, already rendered as XML text; `scalar` keeps (name, xsi:type, value) of a scalar."""
 
     xml: str
+    scalar: tuple[str, str, str] | None = None
 
 
 def string(name: str, value: str | None, xsi_type: str = "xsd:string") -> Output:
     """A scalar output (`xsd:string`, `xsd:byte`, `xsd:int`, `xsd:boolean`, …) with its literal xsi:type."""
     if value is None or value == "":
-        return Output(f"<{name} xsi:type='{xsi_type}'/>")
-    return Output(f"<{name} xsi:type='{xsi_type}'>{text(value)}</{name}>")
+        return Output(f"<{name} xsi:type='{xsi_type}'/>", (name, xsi_type, ""))
+    return Output(f"<{name} xsi:type='{xsi_type}'>{text(value)}</{name}>", (name, xsi_type, str(value)))
 
 
 def number(name: str, value: int, xsi_type: str = "xsd:int") -> Output:
@@ -84,7 +95,11 @@ def _envelope(urn: str, body: str) -> bytes:
 
 
 def response(urn: str, method: str, outputs: tuple[Output, ...] | list[Output] = ()) -> bytes:
-    """`<MethodResponse xmlns='urn:URN'>` with its outputs in schema order (the SDK reads them by position)."""
+    """`<MethodResponse xmlns='urn:URN'>` with its outputs in schema order (the SDK reads them by position).
+
+    Ingest / IngestExt: `seed_response` (Campaign's exact bytes)."""
+    if method in SEED_METHODS and all(output.scalar is not None for output in outputs):
+        return seed_response(method, outputs)
     head = f"<{method}Response xmlns='urn:{attr(urn)}' SOAP-ENV:encodingStyle='{SOAP_ENCODING}'"
     if not outputs:
         return _envelope(urn, head + "/>")
@@ -92,11 +107,40 @@ def response(urn: str, method: str, outputs: tuple[Output, ...] | list[Output] =
     return _envelope(urn, f"{head}>\n{inner}\n</{method}Response>")
 
 
+def seed_response(method: str, outputs: tuple[Output, ...] | list[Output] = ()) -> bytes:
+    """The answer byte for byte as Adobe's documentation prints it for Ingest / IngestExt (scalar outputs only)."""
+    head = (f'<{method}Response SOAP-ENV:encodingStyle="{SOAP_ENCODING}" xmlns="{SEED_NAMESPACE}"')
+    lines = [f'<SOAP-ENV:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+             f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:ns="{SEED_NAMESPACE}" '
+             'xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/">', "<SOAP-ENV:Body>"]
+    if outputs:
+        lines.append(f"    {head}>")
+        for output in outputs:
+            assert output.scalar is not None
+            name, xsi_type, value = output.scalar
+            if value:
+                lines.append(f'        <{name} xsi:type="{xsi_type}">{text(value)}</{name}>')
+            else:
+                lines.append(f'        <{name} xsi:type="{xsi_type}"/>')
+        lines.append(f"    </{method}Response>")
+    else:
+        lines.append(f"    {head}/>")
+    lines += ["</SOAP-ENV:Body>", "</SOAP-ENV:Envelope>"]
+    return "\n".join(lines).encode()
+
+
 def fault(faultstring: str, *, faultcode: str = "SOAP-ENV:Client", detail: str | None = None,
           urn: str = "xtk:session") -> bytes:
-    """A SOAP fault, sent with HTTP 200: the Campaign-style code must start `faultstring`."""
+    """A SOAP fault, sent with HTTP 200: the Campaign-style code must start `faultstring`.
+
+    `detail` is ferry's `FRY-… message`. The SDK's message is faultstring + ". " + detail, so when faultstring
+    already says the message, detail carries ferry's code alone (the text shows once, the code stays readable).
+    """
     parts = [f"<faultcode>{text(faultcode)}</faultcode>",
              f"<faultstring xsi:type='xsd:string'>{text(faultstring)}</faultstring>"]
     if detail:
+        code, _, message = detail.partition(" ")
+        if message and _FERRY_CODE.fullmatch(code) and message in faultstring:
+            detail = code
         parts.append(f"<detail xsi:type='xsd:string'>{text(detail)}</detail>")
     return _envelope(urn, "<SOAP-ENV:Fault>" + "".join(parts) + "</SOAP-ENV:Fault>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ferry.soap.writer import SOAP_ENCODING, attr
+from ferry.soap.writer import SEED_NAMESPACE, SOAP_ENCODING, attr
 
 XSD_TYPES = {"string": "s:string", "datetime": "s:dateTime", "byte": "s:byte", "boolean": "s:boolean",
              "DOMElement": "tns:Element", "DOMDocument": "tns:Element"}
@@ -17,6 +17,8 @@ class WsdlMethod:
     name: str
     inputs: tuple[tuple[str, str], ...] = ()
     outputs: tuple[tuple[str, str], ...] = ()
+    # The namespace of the answer when it is not the service's (Ingest / IngestExt answer in urn:wpp:default).
+    response_ns: str | None = None
 
 
 SESSION_METHODS = (
@@ -25,8 +27,9 @@ SESSION_METHODS = (
     WsdlMethod("Logoff"),
     WsdlMethod("GetServerTime", (), (("ptmServerTime", "datetime"),)),
     WsdlMethod("GetOption", (("strName", "string"),), (("pstrValue", "string"), ("pbyteType", "byte"))),
-    WsdlMethod("Ingest", (("domDoc", "DOMDocument"),), (("pstrSUuids", "string"),)),
-    WsdlMethod("IngestExt", (("domDoc", "DOMDocument"),)),
+    WsdlMethod("GetUserInfo", (), (("pUserInfo", "DOMElement"),)),
+    WsdlMethod("Ingest", (("domDoc", "DOMDocument"),), (("pstrSUuids", "string"),), SEED_NAMESPACE),
+    WsdlMethod("IngestExt", (("domDoc", "DOMDocument"),), (), SEED_NAMESPACE),
     WsdlMethod("Write", (("domDoc", "DOMDocument"),)),
     WsdlMethod("WriteCollection", (("domDoc", "DOMDocument"),)),
     WsdlMethod("GetEntityIfMoreRecent", (("pk", "string"), ("md5", "string"), ("mustExist", "boolean")),
@@ -65,17 +68,23 @@ def wsdl(schema_id: str, location: str, *, data_schema: bool = False) -> str | N
             return None
         methods, urn = PERSIST_METHODS, "urn:xtk:session"
     service = schema_id.replace(":", "_")
-    types, messages, ports, bindings = [], [], [], []
+    types: list[str] = []
+    seed_types: list[str] = []
+    messages: list[str] = []
+    ports: list[str] = []
+    bindings: list[str] = []
     for method in methods:
         name = method.name
         types.append(f'<s:element name="{name}"><s:complexType><s:sequence>'
                      '<s:element minOccurs="0" maxOccurs="1" name="sessiontoken" type="s:string"/>'
                      f'{_elements(method.inputs)}</s:sequence></s:complexType></s:element>')
-        types.append(f'<s:element name="{name}Response"><s:complexType><s:sequence>'
-                     f'{_elements(method.outputs)}</s:sequence></s:complexType></s:element>')
+        answer = (f'<s:element name="{name}Response"><s:complexType><s:sequence>'
+                  f'{_elements(method.outputs)}</s:sequence></s:complexType></s:element>')
+        (seed_types if method.response_ns == SEED_NAMESPACE else types).append(answer)
+        prefix = "wpp" if method.response_ns == SEED_NAMESPACE else "tns"
         messages.append(f'<wsdl:message name="{name}In"><wsdl:part name="parameters" element="tns:{name}"/>'
                         f'</wsdl:message><wsdl:message name="{name}Out">'
-                        f'<wsdl:part name="parameters" element="tns:{name}Response"/></wsdl:message>')
+                        f'<wsdl:part name="parameters" element="{prefix}:{name}Response"/></wsdl:message>')
         ports.append(f'<wsdl:operation name="{name}"><wsdl:input message="tns:{name}In"/>'
                      f'<wsdl:output message="tns:{name}Out"/></wsdl:operation>')
         bindings.append(f'<wsdl:operation name="{name}"><soap:operation soapAction="{urn[4:]}#{name}" '
@@ -83,9 +92,11 @@ def wsdl(schema_id: str, location: str, *, data_schema: bool = False) -> str | N
                         f'</wsdl:input><wsdl:output><soap:body encodingStyle="{SOAP_ENCODING}" use="literal"/>'
                         '</wsdl:output></wsdl:operation>')
     nl = "\n"
+    seed_schema = (f'<s:schema elementFormDefault="qualified" targetNamespace="{SEED_NAMESPACE}">\n'
+                   f'{nl.join(seed_types)}\n</s:schema>\n') if seed_types else ""
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <wsdl:definitions xmlns="{urn}" xmlns:s="http://www.w3.org/2001/XMLSchema" \
-xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:tns="{urn}" \
+xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:tns="{urn}" xmlns:wpp="{SEED_NAMESPACE}" \
 xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" targetNamespace="{urn}">
 <wsdl:types>
 <s:schema elementFormDefault="qualified" targetNamespace="{urn}">
@@ -93,7 +104,7 @@ xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" targetNamespace="{urn}">
 </s:sequence><s:anyAttribute processContents="lax"/></s:complexType>
 {nl.join(types)}
 </s:schema>
-</wsdl:types>
+{seed_schema}</wsdl:types>
 {nl.join(messages)}
 <wsdl:portType name="{service}MethodsSoap">
 {nl.join(ports)}

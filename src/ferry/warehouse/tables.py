@@ -48,6 +48,18 @@ def stamp_columns(schema: Schema) -> list[str]:
     return [name for name in (CREATED, LAST_MODIFIED) if schema.attribute(name) is None]
 
 
+_STAMP_LABELS = {CREATED: "Creation date", LAST_MODIFIED: "Last modified"}
+
+
+def system_attributes(schema: Schema) -> tuple[Attribute, ...]:
+    """Campaign's `@created` / `@lastModified`: the stamp columns, as read-only datetime attributes.
+
+    The sync and Write set them (insert: both; update: lastModified), so queries and getSchema may show them;
+    documents cannot carry them (reserved names)."""
+    return tuple(Attribute(name=name, type=AttrType.DATETIME, label=_STAMP_LABELS[name])
+                 for name in stamp_columns(schema))
+
+
 def default_literal(attr: Attribute) -> Any:
     """The attribute's default when it is a literal (`0`, `'text'`, `false`); None for expressions like GetDate()."""
     text = attr.default

@@ -65,6 +65,36 @@ function step(name, value) {
     (e) => e.name === 'CampaignException' && /^[A-Z]{3}-\d{6}$/.test(e.errorCode) && /ODB-240000/.test(e.message));
   step('write', written);
 
+  // v7 Write without any key: a new record (Campaign's behaviour).
+  assert.strictEqual(await NLWS.xtkSession.write({ xtkschema:'nms:recipient', firstName:'Nokey' }), null);
+  const nokey = await NLWS.xtkQueryDef.create({ schema:'nms:recipient', operation:'count',
+    where:{ condition:[{ expr:"@firstName = 'Nokey' AND @email IS NULL" }] } }).executeQuery();
+  assert.deepStrictEqual(nokey, { count: '1' });
+  step('writeNoKey', nokey);
+
+  // Options, user info and the Message Center ping, as a client asks them first.
+  const databaseId = await client.getOption('XtkDatabaseId');
+  assert.strictEqual(databaseId, client.getSessionInfo().serverInfo.databaseId);
+  assert(databaseId !== '' && databaseId !== null);
+  const userInfo = await NLWS.xtkSession.getUserInfo();
+  assert.strictEqual(userInfo.login, 'admin');
+  const mc = await client.mcPing();
+  assert.strictEqual(mc.status, 'Ok');
+  assert(/^\d+$/.test(mc.eventQueueSize) && /^\d+$/.test(mc.eventQueueMaxSize), JSON.stringify(mc));
+  step('session', { databaseId, userInfo, mc: { status: mc.status, eventQueueMaxSize: mc.eventQueueMaxSize } });
+
+  // A subscription (service "news", created by the test), replicated, then its history and date queried.
+  assert.strictEqual(await NLWS.nmsSubscription.subscribe('news', { email:'b@x.com', _key:'@email' }, false), null);
+  assert.strictEqual(await NLWS.nmsReplicationStrategy.startReplicateStagingData('nms:subscription'), null);
+  const history = await NLWS.xtkQueryDef.create({ schema:'nms:subHisto', operation:'select',
+    select:{ node:[{expr:'@serviceName'},{expr:'@action'},{expr:'@origin'}] } }).executeQuery();
+  assert.deepStrictEqual(history, { subHisto:[{ serviceName:'news', action:'1', origin:'soap' }] });
+  const subscription = await NLWS.xtkQueryDef.create({ schema:'nms:subscription', operation:'get',
+    select:{ node:[{expr:'@serviceName'},{expr:'@created'},{expr:'@lastModified'}] } }).executeQuery();
+  assert.strictEqual(subscription.serviceName, 'news');
+  assert(!isNaN(Date.parse(subscription.created)) && !isNaN(Date.parse(subscription.lastModified)));
+  step('subscription', history);
+
   const schema = await client.getSchema('nms:recipient');
   assert(schema !== null);
   assert.strictEqual(await client.getSchema('nms:nothere'), null);
@@ -74,8 +104,15 @@ function step(name, value) {
 
   await assert.rejects(NLWS.xtkQueryDef.create({ schema:'nms:recipient', operation:'get',
     select:{ node:[{expr:'@email'}] }, where:{ condition:[{ expr:"@email = 'zz'" }] } }).executeQuery(),
-    (e) => e.name === 'CampaignException' && /^[A-Z]{3}-\d{6}$/.test(e.errorCode));
-  step('fault', true);
+    (e) => e.name === 'CampaignException' && /^[A-Z]{3}-\d{6}$/.test(e.errorCode)
+      && e.message.split('The record was not found').length === 2);
+  // The SDK's message is faultstring + '. ' + detail: ferry's text shows once, its code stays in it.
+  let refused;
+  await assert.rejects(NLWS.xtkSession.ingest({ xtkschema:'nms:recipient', email:'z@x.com', nope:'1' }),
+    (e) => { refused = e.message; return e.errorCode === 'SOP-330011'; });
+  assert.strictEqual(refused.split("'nope'").length, 2, refused);
+  assert(/FRY-100005/.test(refused), refused);
+  step('fault', refused);
 
   await client.logoff();                                  // xtk:session#Logoff
   assert(!client.isLogged());
