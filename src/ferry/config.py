@@ -65,6 +65,23 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     max_records_per_call: int = 100_000
     pool_size: int = 10
+    # Security (docs/security.md): logon throttling, zones, /metrics, and the limits at the door.
+    logon_free_attempts: int = 5
+    logon_address_free_attempts: int = 20
+    logon_base_delay: float = 1.0
+    logon_max_delay: float = 900.0
+    session_token_only_networks: str = ""
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_networks: str = ""
+    forwarded_allow_ips: str = ""
+    max_header_bytes: int = 32 * 1024
+    max_headers: int = 100
+    max_request_line_bytes: int = 8 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive_timeout: float = 5.0
+    max_connections: int = 0
+    max_connections_per_client: int = 512
     log_json: bool = False
 
     @classmethod

@@ -75,6 +75,12 @@ BODY_TOO_LARGE = Code("FRY-600008", "request body too large")
 UNSUPPORTED_MEDIA_TYPE = Code("FRY-600009", "unsupported content type")
 BAD_REQUEST = Code("FRY-600010", "malformed request")
 RECORD_NOT_FOUND = Code("FRY-600011", "record or request not found")
+LOGON_THROTTLED = Code("FRY-600012", "too many failed logons")
+REQUEST_HEAD_TOO_LARGE = Code("FRY-600013", "request line or headers too large or too many")
+REQUEST_TIMEOUT = Code("FRY-600014", "request not received in time")
+TOO_MANY_CONNECTIONS = Code("FRY-600015", "too many connections from this address")
+METRICS_FORBIDDEN = Code("FRY-600016", "metrics scrape not allowed")
+NO_RIGHTS_RULE = Code("FRY-600017", "route without a rights rule")
 
 # Queries (xtk:queryDef and the REST read API).
 BAD_QUERY = Code("FRY-700001", "invalid query definition")

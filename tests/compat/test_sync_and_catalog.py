@@ -49,9 +49,11 @@ async def test_rest_sync_and_workflows(compat: Any) -> None:
     one = await compat.get(f"/api/v1/workflows/{run['id']}")
     assert one.status_code == 200 and one.json()["rows"]["inserted"] == 2
     assert (await compat.get(f"/api/v1/workflows/{uuid.uuid4()}")).status_code == 404
-    # Rights: a schema's ingest right starts its sync; everything else is admin.
+    # Rights: a schema's ingest right starts its sync and reads its runs (issue 15); the rest is admin.
     assert (await compat.post("/api/v1/sync", login="ann")).status_code == 403
-    assert (await compat.get("/api/v1/workflows", login="ann")).status_code == 403
+    own = await compat.get("/api/v1/workflows", login="ann")
+    assert own.status_code == 200 and {item["schema"] for item in own.json()["runs"]} == {"nms:recipient"}
+    assert (await compat.get("/api/v1/workflows", login="dan")).json()["runs"] == []
     assert (await compat.post("/api/v1/sync/nms:recipient", login="dan")).status_code == 403
     assert 400 <= (await compat.post("/api/v1/sync/nms:nothere")).status_code < 500
     metrics = (await compat.client.get("/metrics")).text

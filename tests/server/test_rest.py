@@ -334,10 +334,15 @@ async def test_schemas_and_status(api: Api) -> None:
     names = [a["name"] for a in recipient["attributes"]]
     assert names[0] == "id" and "email" in names
     assert {"name": "email", "fields": ["email"], "internal": False} in recipient["keys"]
-    assert "dem:sampleTable" in schemas
+    # ann holds nms:recipient only: the schemas and counts of others are not hers to see (issue 15).
+    assert "dem:sampleTable" not in schemas
     status = {s["schema"]: s for s in (await api.client.get("/api/v1/status", headers=headers)).json()["schemas"]}
     assert status["nms:recipient"]["counts"]["staged"] == 2
     assert status["nms:recipient"]["oldestUnsynced"] is not None and status["nms:recipient"]["lagSeconds"] >= 0
+    assert "dem:sampleTable" not in status
+    root = await api.logon("root")
+    assert "dem:sampleTable" in {s["id"] for s in (await api.client.get("/api/v1/schemas", headers=root)).json()}
+    status = {s["schema"]: s for s in (await api.client.get("/api/v1/status", headers=root)).json()["schemas"]}
     assert status["dem:sampleTable"]["counts"]["staged"] == 0
 
 

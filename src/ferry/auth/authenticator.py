@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
+import logging
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +18,16 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from ferry import errors
+from ferry.auth import rights
 from ferry.auth.models import CAMPAIGN_BAD_LOGON, CAMPAIGN_SESSION_INVALID, AuthError, LogonResult, Operator
 from ferry.auth.passwords import hash_password, needs_rehash, verify_password
 from ferry.auth.ratelimit import TokenBuckets
+from ferry.auth.throttle import LogonThrottle, ThrottlePolicy
 from ferry.auth.tokens import digest, new_security_token, new_session_token
 from ferry.config import Settings
 from ferry.errors import FerryError
+
+log = logging.getLogger(__name__)
 
 ADMIN_LOGIN = "admin"
 _LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
@@ -41,7 +46,7 @@ class _Cached:
 
 def _operator(row: Any) -> Operator:
     return Operator(id=int(row[0]), login=row[1], admin=bool(row[2]), schemas=frozenset(row[3] or ()),
-                    disabled=bool(row[4]))
+                    disabled=bool(row[4]), read_schemas=frozenset(row[5] or ()))
 
 
 def _now() -> dt.datetime:
@@ -66,15 +71,43 @@ class Authenticator:
         self._cache: OrderedDict[bytes, _Cached] = OrderedDict()
         self._lock = threading.Lock()
         self._buckets = TokenBuckets(settings.rate_limit)
+        self.throttle = LogonThrottle(pool, ThrottlePolicy.from_settings(settings))
+        # Called with (reason, via) for every refused logon: the metrics install it.
+        self.logon_observer: Callable[[str, str], None] | None = None
 
     # -- sessions ---------------------------------------------------------------------------------------------
 
-    def logon(self, login: str, password: str) -> LogonResult:
-        """Open a session; a wrong login, wrong password or disabled operator all get the same XSV-350022."""
+    def logon(self, login: str, password: str, *, address: str | None = None, via: str = "api") -> LogonResult:
+        """Open a session; a wrong login, wrong password or disabled operator all get the same XSV-350022.
+
+        Throttled per login and per client `address` (`ferry.auth.throttle`): a locked key is refused with 429
+        before the password is checked. `via` (soap, rest, console) only labels metrics and the log line."""
+        login = login or ""
+        try:
+            self.throttle.check(login, address)
+        except AuthError:
+            self._refused("throttled", login, address, via)
+            raise
+        try:
+            return self._logon(login, password, address, via)
+        except AuthError as exc:
+            if exc.code is errors.BAD_CREDENTIALS:
+                locked = self.throttle.failed(login, address)
+                self._refused("bad_credentials", login, address, via, locked)
+            raise
+
+    def _refused(self, reason: str, login: str, address: str | None, via: str, locked: float = 0.0) -> None:
+        # Never the password: the login (repr, so no log injection), where from, and why.
+        log.warning("logon refused (%s) via %s: login=%r address=%s%s", reason, via, login[:64], address or "?",
+                    f" (locked for {locked:g} s)" if locked else "")
+        if self.logon_observer is not None:
+            self.logon_observer(reason, via)
+
+    def _logon(self, login: str, password: str, address: str | None, via: str) -> LogonResult:
         with self._pool.connection() as conn:
-            row = conn.execute("SELECT id, login, admin, schemas, disabled, password_hash FROM ferry.operators "
-                               "WHERE login = %s", (login or "",)).fetchone()
-        stored = row[5] if row is not None else None
+            row = conn.execute("SELECT id, login, admin, schemas, disabled, read_schemas, password_hash "
+                               "FROM ferry.operators WHERE login = %s", (login,)).fetchone()
+        stored = row[6] if row is not None else None
         # Always verify (against a dummy hash for an unknown login) so timing does not reveal logins.
         ok = verify_password(stored, password or "")
         if row is None or not ok or row[4]:
@@ -92,43 +125,50 @@ class Authenticator:
                          (digest(session_token), digest(security_token), operator.id, expires_at))
             # Housekeeping: sessions dead for a day are of no use, even for audit.
             conn.execute("DELETE FROM ferry.sessions WHERE expires_at < now() - interval '1 day'")
+        self.throttle.succeeded(login)
         return LogonResult(session_token, security_token, operator, expires_at)
 
-    def check(self, session_token: str | None, security_token: str | None) -> Operator:
-        """The operator owning this token pair; AuthError XSV-350008 (HTTP 401) otherwise."""
-        if not session_token or not security_token:
+    def check(self, session_token: str | None, security_token: str | None, *, session_only: bool = False) -> Operator:
+        """The operator owning this token pair; AuthError XSV-350008 (HTTP 401) otherwise.
+
+        `session_only` (a call from a `sessionTokenOnly` zone): a missing security token is not asked for; a
+        security token that is sent must still be this session's."""
+        if not session_token or not (security_token or session_only):
             raise session_invalid()
-        session_hash, security_hash = digest(session_token), digest(security_token)
+        session_hash = digest(session_token)
+        security_hash = digest(security_token) if security_token else None
         cached = self._cached(session_hash)
         if cached is not None:
-            if not hmac.compare_digest(cached.security_hash, security_hash):
+            if security_hash is not None and not hmac.compare_digest(cached.security_hash, security_hash):
                 raise session_invalid()
             return cached.operator
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT s.security_hash, s.expires_at, s.revoked_at, o.id, o.login, o.admin, o.schemas, o.disabled "
+                "SELECT s.security_hash, s.expires_at, s.revoked_at, o.id, o.login, o.admin, o.schemas, o.disabled, "
+                "o.read_schemas "
                 "FROM ferry.sessions s JOIN ferry.operators o ON o.id = s.operator_id WHERE s.session_hash = %s",
                 (session_hash,)).fetchone()
         if row is None:
             raise session_invalid()
         stored_security, expires_at, revoked_at = bytes(row[0]), row[1], row[2]
         operator = _operator(row[3:])
-        pair_ok = hmac.compare_digest(stored_security, security_hash)
+        pair_ok = security_hash is None or hmac.compare_digest(stored_security, security_hash)
         if not pair_ok or revoked_at is not None or expires_at <= _now() or operator.disabled:
             raise session_invalid()
         self._remember(session_hash, _Cached(stored_security, operator, time.monotonic() + self.cache_seconds,
                                              expires_at))
         return operator
 
-    async def check_async(self, session_token: str | None, security_token: str | None) -> Operator:
+    async def check_async(self, session_token: str | None, security_token: str | None, *,
+                          session_only: bool = False) -> Operator:
         """`check` for the event loop: answered from the cache when fresh, else in a worker thread."""
-        if session_token and security_token:
+        if session_token and (security_token or session_only):
             cached = self._cached(digest(session_token))
             if cached is not None:
-                if not hmac.compare_digest(cached.security_hash, digest(security_token)):
+                if security_token and not hmac.compare_digest(cached.security_hash, digest(security_token)):
                     raise session_invalid()
                 return cached.operator
-        return await asyncio.to_thread(self.check, session_token, security_token)
+        return await asyncio.to_thread(lambda: self.check(session_token, security_token, session_only=session_only))
 
     def logoff(self, session_token: str | None) -> None:
         """Revoke the session (at once in this process; others' caches forget it within `cache_seconds`)."""
@@ -166,18 +206,16 @@ class Authenticator:
     # -- rights and limits ------------------------------------------------------------------------------------
 
     def can_ingest(self, operator: Operator, schema_id: str) -> bool:
-        """True when the operator is admin or holds a right on this staged schema (named `ns:name` or `ns:nameStg`)."""
-        if operator.disabled:
-            return False
-        if operator.admin:
-            return True
-        return schema_id in operator.schemas or f"{schema_id}Stg" in operator.schemas
+        """The write right on this schema (named `ns:name` or `ns:nameStg`): `ferry.auth.rights.can_write`."""
+        return rights.can_write(operator, schema_id)
+
+    def can_read(self, operator: Operator, schema_id: str) -> bool:
+        """The read right on this schema (a write right includes it)."""
+        return rights.can_read(operator, schema_id)
 
     def require_ingest(self, operator: Operator, schema_id: str) -> None:
         """Raise AuthError (HTTP 403) unless `can_ingest`."""
-        if not self.can_ingest(operator, schema_id):
-            raise AuthError(errors.FORBIDDEN, f"operator {operator.login!r} has no right to ingest into {schema_id}",
-                            http_status=403)
+        rights.require(operator, rights.Access.WRITE, schema_id, what=f"ingest into {schema_id}")
 
     def rate_limit(self, operator: Operator) -> None:
         """Spend one call of the operator's budget (`settings.rate_limit` calls/s); AuthError HTTP 429 when spent."""
@@ -202,23 +240,26 @@ class Authenticator:
                          (ADMIN_LOGIN, password_hash))
         return True
 
-    def add_operator(self, login: str, password: str, admin: bool = False, schemas: Iterable[str] = ()) -> Operator:
+    def add_operator(self, login: str, password: str, admin: bool = False, schemas: Iterable[str] = (),
+                     read_schemas: Iterable[str] = ()) -> Operator:
         """Create an operator; FRY-600005 if the login is taken, FRY-600007 for a bad login, password or schema."""
         if not _LOGIN.match(login or ""):
             raise FerryError(errors.BAD_OPERATOR, f"login {login!r} must be 1-64 letters, digits or _ . @ - "
                              "starting with a letter or digit")
         if not password:
             raise FerryError(errors.BAD_OPERATOR, "the password must not be empty")
-        rights = sorted(set(schemas))
-        for schema_id in rights:
+        writes = sorted(set(schemas))
+        reads = sorted(set(read_schemas) - set(writes))
+        for schema_id in [*writes, *reads]:
             if not _SCHEMA_ID.match(schema_id):
                 raise FerryError(errors.BAD_OPERATOR, f"schema {schema_id!r} must look like namespace:name")
         password_hash = hash_password(password)
         try:
             with self._pool.connection() as conn:
                 row = conn.execute(
-                    "INSERT INTO ferry.operators (login, password_hash, admin, schemas) VALUES (%s, %s, %s, %s) "
-                    "RETURNING id, login, admin, schemas, disabled", (login, password_hash, admin, rights)).fetchone()
+                    "INSERT INTO ferry.operators (login, password_hash, admin, schemas, read_schemas) "
+                    "VALUES (%s, %s, %s, %s, %s) RETURNING id, login, admin, schemas, disabled, read_schemas",
+                    (login, password_hash, admin, writes, reads)).fetchone()
         except psycopg.errors.UniqueViolation:
             raise FerryError(errors.OPERATOR_EXISTS, f"operator {login!r} already exists") from None
         assert row is not None
@@ -227,14 +268,14 @@ class Authenticator:
     def get_operator(self, login: str) -> Operator | None:
         """The operator with this login, or None."""
         with self._pool.connection() as conn:
-            row = conn.execute("SELECT id, login, admin, schemas, disabled FROM ferry.operators WHERE login = %s",
-                               (login,)).fetchone()
+            row = conn.execute("SELECT id, login, admin, schemas, disabled, read_schemas FROM ferry.operators "
+                               "WHERE login = %s", (login,)).fetchone()
         return _operator(row) if row is not None else None
 
     def list_operators(self) -> list[Operator]:
         """Every operator, by login."""
         with self._pool.connection() as conn:
-            rows = conn.execute("SELECT id, login, admin, schemas, disabled FROM ferry.operators "
+            rows = conn.execute("SELECT id, login, admin, schemas, disabled, read_schemas FROM ferry.operators "
                                 "ORDER BY login").fetchall()
         return [_operator(row) for row in rows]
 
@@ -242,7 +283,7 @@ class Authenticator:
         """Disable an operator and revoke its sessions; FRY-600006 if unknown."""
         with self._pool.connection() as conn, conn.transaction():
             row = conn.execute("UPDATE ferry.operators SET disabled = true, updated_at = now() WHERE login = %s "
-                               "RETURNING id, login, admin, schemas, disabled", (login,)).fetchone()
+                               "RETURNING id, login, admin, schemas, disabled, read_schemas", (login,)).fetchone()
             if row is None:
                 raise FerryError(errors.UNKNOWN_OPERATOR, f"no operator {login!r}")
             conn.execute("UPDATE ferry.sessions SET revoked_at = now() WHERE operator_id = %s AND revoked_at IS NULL",
@@ -264,3 +305,7 @@ class Authenticator:
             conn.execute("UPDATE ferry.sessions SET revoked_at = now() WHERE operator_id = %s AND revoked_at IS NULL",
                          (row[0],))
         self._forget_operator(int(row[0]))
+
+    def unlock(self, login: str) -> int:
+        """Clear a login's failed logons and lock (`ferry operator unlock`); the number of keys cleared."""
+        return self.throttle.unlock(login=login)

@@ -14,13 +14,15 @@ CAMPAIGN_SESSION_INVALID = "XSV-350008"
 
 @dataclass(frozen=True)
 class Operator:
-    """A person or application allowed to call ferry; `schemas` are the staged schema ids it may ingest into."""
+    """A person or application allowed to call ferry; `schemas` it may ingest into (and read), `read_schemas` it
+    may only read (see `ferry.auth.rights`)."""
 
     id: int
     login: str
     admin: bool
     schemas: frozenset[str]
     disabled: bool
+    read_schemas: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ def add(
     = False,
     schema: Annotated[list[str] | None, typer.Option("--schema", help="A staged schema (ns:name) this operator may "
                                                      "ingest into; repeat for several.")] = None,
+    read: Annotated[list[str] | None, typer.Option("--read", help="A schema (ns:name) this operator may only read "
+                                                   "(queries, subscribers, history); repeat for several.")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line "
                                                  "of standard input instead of prompting.")] = False,
     data_dir: DataDir = None,
@@ -47,10 +49,11 @@ def add(
     with open_staging(settings) as db:
         try:
             operator = Authenticator(db.pool, settings).add_operator(login, password, admin=admin,
-                                                                     schemas=schema or ())
+                                                                     schemas=schema or (), read_schemas=read or ())
         except FerryError as exc:
             fail(exc)
-    rights = "admin" if operator.admin else ", ".join(sorted(operator.schemas)) or "no schema yet"
+    reads = [f"{name} (read)" for name in sorted(operator.read_schemas)]
+    rights = "admin" if operator.admin else ", ".join([*sorted(operator.schemas), *reads]) or "no schema yet"
     console.print(f"operator [bold]{operator.login}[/] created ({rights})")
 
 
@@ -80,6 +83,18 @@ def disable(
         except FerryError as exc:
             fail(exc)
     console.print(f"operator [bold]{login}[/] disabled")
+
+
+@operator_app.command("unlock")
+def unlock(
+    login: Annotated[str, typer.Argument(help="The login locked by failed logons.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Clear a login's failed logons and lock now (it also unlocks by itself once its delay has passed)."""
+    settings = settings_for(data_dir)
+    with open_staging(settings) as db:
+        cleared = Authenticator(db.pool, settings).unlock(login)
+    console.print(f"operator [bold]{login}[/] unlocked" if cleared else f"{login} was not locked")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,14 +64,20 @@ def serve(
                                              show_default=False)] = None,
     data_dir: DataDir = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        "--forwarded-allow-ips", help="Proxies (comma-separated addresses, or *) whose X-Forwarded-For / "
+        "X-Forwarded-Proto are believed. Default none, or FERRY_FORWARDED_ALLOW_IPS.", show_default=False)] = None,
 ) -> None:
     """Serve ferry until SIGTERM / SIGINT; in-flight calls are committed before it exits."""
     import uvicorn
 
+    from ferry.server import door
     from ferry.server.app import create_app, serving_app
     from ferry.server.runtime import Runtime
 
     settings = settings_for(data_dir, host=host, port=port)
+    if forwarded_allow_ips is not None:
+        settings = dataclasses.replace(settings, forwarded_allow_ips=forwarded_allow_ips)
     try:
         runtime = Runtime(settings)
     except FerryError as exc:
@@ -88,8 +95,10 @@ def serve(
             fail(exc)
         app = create_app(runtime)
         loop, http = _loop_and_http()
-        config = uvicorn.Config(serving_app(app), host=settings.host, port=settings.port, loop=loop, http=http,
-                                lifespan="on", log_level=log_level, timeout_graceful_shutdown=30, server_header=False)
+        # The limits at the door (ferry.server.door): uvicorn's own settings plus the guarded protocol.
+        config = uvicorn.Config(serving_app(app), host=settings.host, port=settings.port, loop=loop,
+                                http=door.http_protocol(settings, http), lifespan="on", log_level=log_level,
+                                timeout_graceful_shutdown=30, server_header=False, **door.uvicorn_options(settings))
         where = Path(settings.data_dir).resolve()
         staging = "configured PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {where}"
         # Plain print: one unwrapped line that scripts can read.

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 import ferry
 from ferry.auth import AuthError
+from ferry.server import zones
 from ferry.soap import envelope, writer
 
 
@@ -41,7 +42,8 @@ def build_router(runtime: Any) -> APIRouter:
         session = request.headers.get("x-session-token") or request.cookies.get(envelope.SESSION_COOKIE)
         security = request.headers.get("x-security-token")
         try:
-            await runtime.auth.check_async(session, security)
+            zone = zones.session_token_only(runtime.settings, zones.client_address(request))
+            await runtime.auth.check_async(session, security, session_only=zone)
         except AuthError as exc:
             return Response(exc.faultstring + "\n", status_code=401, media_type="text/plain;charset=utf-8")
         return Response(f"OK\n{_campaign_time(dt.datetime.now(dt.UTC))}\n", media_type="text/plain;charset=utf-8")

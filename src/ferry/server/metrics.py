@@ -12,11 +12,13 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from ferry.errors import FerryError
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,9 @@ class Metrics:
                                 ["code", "protocol"], registry=self.registry)
         self.latency = Histogram("ferry_request_seconds", "Time to answer an API call, in seconds.",
                                  ["method", "protocol"], buckets=_BUCKETS, registry=self.registry)
+        self.logons_refused = Counter("ferry_logons_refused", "Refused logons by reason (bad_credentials, "
+                                      "throttled) and way in (soap, rest, console).", ["reason", "via"],
+                                      registry=self.registry)
         if runtime is not None:
             self.registry.register(_Backlog(runtime))
             self.registry.register(_Sync(runtime))
@@ -128,6 +133,10 @@ class Metrics:
             counter.inc(records)
         if code and outcome != "ok":
             self.refusals.labels(code, protocol).inc()
+
+    def logon_refused(self, reason: str, via: str) -> None:
+        """Count one refused logon (the Authenticator's `logon_observer`)."""
+        self.logons_refused.labels(reason, via).inc()
 
     def render(self) -> bytes:
         """The text exposition format."""
@@ -157,12 +166,22 @@ def observe_call(where: Any, method: str, protocol: str, outcome: str, seconds: 
 
 def install(app: FastAPI, runtime: Any) -> Metrics:
     """Create the app's metrics (`app.state.metrics`) and serve them at `GET /metrics`."""
+    from ferry.server.metrics_guard import check_scrape
+    from ferry.server.rest_support import error_response
+
     metrics = Metrics(runtime)
     app.state.metrics = metrics
+    auth = getattr(runtime, "auth", None)
+    if auth is not None and hasattr(auth, "logon_observer"):
+        auth.logon_observer = metrics.logon_refused
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format)",
-             response_class=Response)
-    async def scrape() -> Response:
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format; token or "
+             "network, see docs/security.md)", response_class=Response)
+    async def scrape(request: Request) -> Response:
+        try:
+            check_scrape(runtime.settings, request)
+        except FerryError as exc:
+            return error_response(exc)
         # The backlog collector queries PostgreSQL: keep that off the event loop.
         body = await asyncio.to_thread(metrics.render)
         return Response(content=body, media_type=CONTENT_TYPE_LATEST)

@@ -53,8 +53,8 @@ def not_found_fault(exc: QueryNotFound) -> CampaignFault:
 
 
 def require_read(runtime: Any, operator: Operator, schema: Schema) -> None:
-    """Admin, or the ingest right on the schema, reads it."""
-    if not runtime.auth.can_ingest(operator, schema.id):
+    """Admin, or the read right on the schema (a write right includes it), reads it (`ferry.auth.rights`)."""
+    if not runtime.auth.can_read(operator, schema.id):
         raise AuthError(errors.QUERY_FORBIDDEN, f"operator {operator.login!r} has no right to read {schema.id}",
                         http_status=403)
 

@@ -22,11 +22,11 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 from psycopg import sql
 
 from ferry import errors
-from ferry.auth import Authenticator, Operator
+from ferry.auth import Authenticator, Operator, rights
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, Op, build_call
 from ferry.schema.model import Schema
-from ferry.server import metrics
+from ferry.server import metrics, route_rights, zones
 from ferry.server.rest_models import (
     AttributeView,
     ErrorReply,
@@ -158,9 +158,12 @@ def request_tokens(request: Request) -> tuple[str | None, str | None]:
     return session, headers.get("x-security-token") or None
 
 
-async def caller(auth: Authenticator, session: str | None, security: str | None) -> Operator:
-    """The operator calling with this token pair, after spending one call of its rate limit."""
-    operator = await auth.check_async(session, security)
+async def caller(auth: Authenticator, session: str | None, security: str | None, *,
+                 session_only: bool = False) -> Operator:
+    """The operator calling with this token pair, after spending one call of its rate limit.
+
+    `session_only`: the call comes from a `sessionTokenOnly` zone (`ferry.server.zones`)."""
+    operator = await auth.check_async(session, security, session_only=session_only)
     auth.rate_limit(operator)
     return operator
 
@@ -170,9 +173,13 @@ def caller_dependency(runtime: Any) -> Any:
     auth: Authenticator = runtime.auth
 
     async def current_operator(
+        request: Request,
         pair: Annotated[tuple[str | None, str | None], Depends(tokens)],
     ) -> Operator:
-        return await caller(auth, *pair)
+        zone = zones.session_token_only(runtime.settings, zones.client_address(request))
+        operator = await caller(auth, *pair, session_only=zone)
+        route_rights.enforce_request(request, operator)  # the route's rule (ferry.server.route_rights)
+        return operator
 
     return current_operator
 
@@ -223,16 +230,19 @@ def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
     Caller = Annotated[Operator, Depends(current_operator or caller_dependency(runtime))]
 
     @router.post("/logon", response_model=LogonReply, tags=["session"], summary="Open a session")
-    async def logon(body: LogonRequest) -> LogonReply:
+    async def logon(request: Request, body: LogonRequest) -> LogonReply:
         """Check an operator's login and password; answer the session and security tokens."""
-        result = await asyncio.to_thread(auth.logon, body.login, body.password)
+        result = await asyncio.to_thread(lambda: auth.logon(body.login, body.password, via=PROTOCOL,
+                                                            address=zones.client_address(request)))
         return LogonReply(sessionToken=result.session_token, securityToken=result.security_token,
                           expiresAt=result.expires_at, operator=_operator_view(result.operator))
 
     @router.post("/logoff", response_model=LogoffReply, tags=["session"], summary="Close the session")
-    async def logoff(pair: Annotated[tuple[str | None, str | None], Depends(tokens)]) -> LogoffReply:
+    async def logoff(request: Request, pair: Annotated[tuple[str | None, str | None], Depends(tokens)]
+                     ) -> LogoffReply:
         """Revoke the session; its tokens are refused from now on."""
-        await auth.check_async(*pair)
+        zone = zones.session_token_only(runtime.settings, zones.client_address(request))
+        await auth.check_async(*pair, session_only=zone)
         await asyncio.to_thread(auth.logoff, pair[0])
         return LogoffReply()
 
@@ -272,8 +282,8 @@ def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
 
     @router.get("/schemas", response_model=list[SchemaView], tags=["schemas"], summary="Staged schemas")
     async def schemas(operator: Caller) -> list[SchemaView]:
-        """Every schema calls may ingest into, with its attributes and keys."""
-        return [_schema_view(schema) for schema in runtime.registry.staged()]
+        """The staged schemas this operator may read (every one for an admin), with attributes and keys."""
+        return [_schema_view(schema) for schema in runtime.registry.staged() if rights.can_read(operator, schema.id)]
 
     @router.get("/status", response_model=StatusReply, tags=["state"], summary="Staging counts and lag")
     async def status(operator: Caller) -> StatusReply:
@@ -282,7 +292,7 @@ def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
         return StatusReply(schemas=[
             SchemaStatusView(schema=item.schema_id, counts=item.counts, oldestUnsynced=item.oldest_unsynced,
                              lagSeconds=round(item.lag_seconds, 3))
-            for item in found
+            for item in found if rights.can_read(operator, item.schema_id)
         ])
 
     @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from ferry.ingest import Method
-from ferry.server import metrics, rest
+from ferry.server import metrics, rest, route_rights, zones
 from ferry.server.limits import BodyTooLarge, content_length, limited_receive, reply_413
 from ferry.server.runtime import Runtime
 
@@ -76,7 +76,11 @@ class RestIngestFastPath:
         started = time.perf_counter()
         outcome, code = "ok", None
         try:
-            operator = await rest.caller(runtime.auth, *rest.request_tokens(request))
+            zone = zones.session_token_only(runtime.settings, zones.client_address(scope))
+            operator = await rest.caller(runtime.auth, *rest.request_tokens(request), session_only=zone)
+            template = f"{rest.API_PREFIX}/{name.replace('_', '-')}/{{schema}}"
+            route_rights.enforce(operator, route_rights.http_rule("POST", template), f"POST {template}",
+                                 {"schema": schema})
             response = await self.ingest(request, schema, method, operator)
         except Exception as exc:
             response, outcome, code = rest.refusal(exc, name)

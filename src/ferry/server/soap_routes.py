@@ -29,9 +29,10 @@ from lxml import etree
 import ferry
 from ferry import errors
 from ferry.auth import AuthError, Operator
+from ferry.auth.rights import Access
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, build_call, records_from_xml
-from ferry.server import metrics
+from ferry.server import metrics, route_rights, zones
 from ferry.server.limits import BodyTooLarge, read_limited
 from ferry.soap import envelope, schemas, writer, wsdl
 from ferry.soap.envelope import SoapRequest, parse_request
@@ -134,10 +135,14 @@ class SoapRouter:
                               f"'{soap.urn}'.", urn=soap.urn or "xtk:session")
             session, security = _tokens(request, soap)
             operator = None
-            if not method.anonymous:
-                operator = await self.runtime.auth.check_async(session, security)
+            rule = route_rights.soap_rule(soap.method)
+            if rule is None or rule.access is not Access.PUBLIC:
+                zone = zones.session_token_only(self.runtime.settings, zones.client_address(request))
+                operator = await self.runtime.auth.check_async(session, security, session_only=zone)
                 self.runtime.auth.rate_limit(operator)
             ctx = SoapContext(request, soap, self.runtime, operator, len(body), session)
+            if operator is not None:
+                route_rights.enforce(operator, rule, f"{soap.urn}#{soap.method}")
             outputs = await method.handler(ctx)
             return Response(writer.response(soap.urn, soap.method, outputs), media_type=writer.CONTENT_TYPE)
         except BodyTooLarge as exc:
@@ -226,7 +231,8 @@ async def logon(ctx: SoapContext) -> list[Output]:
     """`xtk:session#Logon`: login / password (or Adobe's strLogin / strPassword, else by position)."""
     login = ctx.soap.text(("login", "strLogin"), 1)
     password = ctx.soap.text(("password", "strPassword"), 2)
-    result = await asyncio.to_thread(ctx.runtime.auth.logon, login, password)
+    address = zones.client_address(ctx.request)
+    result = await asyncio.to_thread(lambda: ctx.runtime.auth.logon(login, password, address=address, via=PROTOCOL))
     return [writer.string("pstrSessionToken", result.session_token),
             writer.element("pSessionInfo", session_info(result.operator, ctx.runtime.settings)),
             writer.string("pstrSecurityToken", result.security_token)]

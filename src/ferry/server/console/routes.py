@@ -17,8 +17,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ferry import errors
+from ferry.auth import rights
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
+from ferry.server import route_rights, zones
 from ferry.server.console import charts, queries
 from ferry.server.console.session import (
     LOGIN_CSRF_COOKIE,
@@ -127,6 +129,11 @@ class Console:
             operator = await self.runtime.auth.check_async(*pair)
         except FerryError:
             raise NeedLogin() from None
+        try:
+            # The page's rule (ferry.server.route_rights).
+            route_rights.enforce_request(request, operator, admin_code=errors.CONSOLE_FORBIDDEN)
+        except FerryError as exc:
+            raise ConsoleError(403, exc.code, exc.message) from None
         return ConsoleSession(operator, *pair)
 
     async def post(self, request: Request) -> tuple[ConsoleSession, FormData]:
@@ -147,8 +154,8 @@ class Console:
         return schema
 
     def require_view(self, session: ConsoleSession, schema_id: str) -> None:
-        """Row values are shown only to operators with a right on the schema (admins have all)."""
-        if not self.runtime.auth.can_ingest(session.operator, schema_id):
+        """Row values are shown only to operators with the read right on the schema (admins have all)."""
+        if not rights.can_read(session.operator, schema_id):
             raise ConsoleError(403, errors.FORBIDDEN, f"operator {session.operator.login!r} has no right on "
                                f"{schema_id}")
 
@@ -180,8 +187,14 @@ class Console:
             raise ConsoleError(403, errors.CONSOLE_CSRF, "The login form is stale; reload the login page.")
         login, password = str(form.get("login", "")), str(form.get("password", ""))
         try:
-            result = await asyncio.to_thread(self.runtime.auth.logon, login, password)
-        except FerryError:
+            address = zones.client_address(request)
+            result = await asyncio.to_thread(lambda: self.runtime.auth.logon(login, password, address=address,
+                                                                             via="console"))
+        except FerryError as exc:
+            if exc.code is errors.LOGON_THROTTLED:
+                page = self.render("login.html", status=429, csrf=expected, login=login, error=exc.message)
+                page.headers["Retry-After"] = str(max(1, round(getattr(exc, "retry_after", 1) or 1)))
+                return page
             return self.render("login.html", status=401, csrf=expected, login=login,
                                error="Wrong login or password, or the operator is disabled.")
         response = RedirectResponse(f"{PATH}", status_code=303)
@@ -206,7 +219,8 @@ class Console:
         await self.runtime.refresh_schemas()
         lines = await self.db_call(queries.overview, self.runtime.db, self.runtime.settings.sync_interval,
                                    self.runtime.scheduler)
-        history = await self.db_call(queries.sync_runs_ascending, self.runtime.db.pool, None)
+        lines = [line for line in lines if rights.can_read(session.operator, line.schema_id)]
+        history = await self._history(session, None)
         backlog_now = sum(line.counts.get("staged", 0) for line in lines)
         return self.render("overview.html", session=session, nav="overview", lines=lines,
                            flash=FLASH.get(request.query_params.get("done", "")),
@@ -228,6 +242,17 @@ class Console:
             return RedirectResponse(f"{PATH}/runs?done=queued", status_code=303)
         done = "synced" if finished else "queued"
         return RedirectResponse(f"{PATH}/runs/{run_ids[0]}?done={done}", status_code=303)
+
+    @staticmethod
+    def _may_read_run(session: ConsoleSession, run: dict[str, Any]) -> bool:
+        schema_id = run.get("schema_id")
+        return session.operator.admin or (bool(schema_id) and rights.can_read(session.operator, str(schema_id)))
+
+    async def _history(self, session: ConsoleSession, schema_id: str | None) -> list[dict[str, Any]]:
+        """Sync runs for the charts, of the schemas this operator may read."""
+        history: list[dict[str, Any]] = await self.db_call(queries.sync_runs_ascending, self.runtime.db.pool,
+                                                           schema_id)
+        return [run for run in history if self._may_read_run(session, run)]
 
     async def _trigger(self, schema_id: str) -> tuple[list[uuid.UUID], bool]:
         """`runtime.sync` (trigger + wait) when the runtime has one, else `ferry.sync.run_once` in a worker thread."""
@@ -255,10 +280,12 @@ class Console:
         """Run history with counts per outcome, duration and error, and the two charts."""
         session = await self.session(request)
         schema_id = request.query_params.get("schema") or None
-        found = await self.db_call(queries.runs, self.runtime.db.pool, schema_id)
-        history = await self.db_call(queries.sync_runs_ascending, self.runtime.db.pool, schema_id)
+        found = [run for run in await self.db_call(queries.runs, self.runtime.db.pool, schema_id)
+                 if self._may_read_run(session, run)]
+        history = await self._history(session, schema_id)
         return self.render("runs.html", session=session, nav="runs", runs=found, schema_id=schema_id,
-                           schemas=[s.id for s in self.runtime.registry.staged()],
+                           schemas=[s.id for s in self.runtime.registry.staged()
+                                    if rights.can_read(session.operator, s.id)],
                            flash=FLASH.get(request.query_params.get("done", "")),
                            applied=_applied_chart(history), read=_read_chart(history))
 
@@ -267,7 +294,7 @@ class Console:
         session = await self.session(request)
         run_id = _uuid(request.path_params["run_id"])
         found = await self.db_call(queries.run, self.runtime.db.pool, run_id) if run_id else None
-        if found is None:
+        if found is None or not self._may_read_run(session, found):
             raise ConsoleError(404, errors.CONSOLE_NOT_FOUND, "no such run")
         return self.render("run.html", session=session, nav="runs", run=found,
                            flash=FLASH.get(request.query_params.get("done", "")))
@@ -338,8 +365,12 @@ class Console:
         session = await self.session(request)
         await self.runtime.refresh_schemas()
         statuses = {s.schema_id: s for s in await self.db_call(self.runtime.db.store.status)}
-        services = await self.db_call(queries.services_view, self.runtime.db, lambda: self.runtime.warehouse)
-        return self.render("schemas.html", session=session, nav="schemas", schemas=self.runtime.registry.staged(),
+        operator = session.operator
+        services = None
+        if rights.can_read(operator, rights.SUBSCRIPTION) and rights.can_read(operator, rights.RECIPIENT):
+            services = await self.db_call(queries.services_view, self.runtime.db, lambda: self.runtime.warehouse)
+        visible = [s for s in self.runtime.registry.staged() if rights.can_read(operator, s.id)]
+        return self.render("schemas.html", session=session, nav="schemas", schemas=visible,
                            statuses=statuses, services=services)
 
 
