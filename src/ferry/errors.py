@@ -43,6 +43,8 @@ STAGING_UNAVAILABLE = Code("FRY-300001", "staging database unavailable")
 EMBEDDED_START_FAILED = Code("FRY-300002", "embedded PostgreSQL failed to start")
 NOT_FOUND = Code("FRY-300003", "not found")
 CONFIG_ERROR = Code("FRY-300004", "configuration error")
+STAGING_REFUSED = Code("FRY-300010", "staging refused the call's data")
+STAGING_IN_DOUBT = Code("FRY-300011", "staging failed during the commit; outcome unknown")
 
 # Server and SOAP router.
 SOAP_MALFORMED = Code("FRY-400001", "malformed SOAP request")
@@ -74,6 +76,7 @@ BODY_TOO_LARGE = Code("FRY-600008", "request body too large")
 UNSUPPORTED_MEDIA_TYPE = Code("FRY-600009", "unsupported content type")
 BAD_REQUEST = Code("FRY-600010", "malformed request")
 RECORD_NOT_FOUND = Code("FRY-600011", "record or request not found")
+IDEMPOTENCY_MISMATCH = Code("FRY-600012", "Idempotency-Key reused for a different request")
 
 # Queries (xtk:queryDef and the REST read API).
 BAD_QUERY = Code("FRY-700001", "invalid query definition")
