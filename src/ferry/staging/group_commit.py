@@ -240,8 +240,11 @@ class _Writer:
 
     def __init__(self, owner: GroupCommitter) -> None:
         self.owner = owner
-        self.limits = owner.limits
         self.conn: psycopg.Connection[Any] | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return self.owner.limits
 
     def connect(self) -> psycopg.Connection[Any]:
         kwargs = {"connect_timeout": max(1, round(self.limits.connect)), **self.owner._connect_kwargs}
