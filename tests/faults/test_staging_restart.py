@@ -53,9 +53,10 @@ class OwnPostgres:
             kwargs["user"] = self.user
         pg_ctl(list(args), pgdata=self.pgdata, **kwargs)
 
-    def stop(self) -> None:
-        """Fast shutdown: sessions are terminated, in-flight transactions roll back or have committed."""
-        self._pg_ctl("-m", "fast", "-w", "stop")
+    def stop(self, mode: str) -> None:
+        """`fast`: sessions are terminated, in-flight transactions roll back or have committed; `immediate`: a crash
+        (recovery from the WAL at the next start)."""
+        self._pg_ctl("-m", mode, "-w", "stop")
 
     def start(self) -> None:
         self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.pgdata / "log"), "start")
@@ -99,7 +100,9 @@ async def _client(client: httpx.AsyncClient, headers: dict[str, str], n: int, ta
         await asyncio.sleep(0.02)
 
 
-def test_staging_restart_under_concurrent_ingest(own_postgres: OwnPostgres, tmp_path: Path, in_process: Any) -> None:
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_staging_restart_under_concurrent_ingest(own_postgres: OwnPostgres, tmp_path: Path, in_process: Any,
+                                                 mode: str) -> None:
     settings = Settings.from_env(database_url=own_postgres.url, data_dir=tmp_path / "data",
                                  warehouse_url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
     tally = Tally()
@@ -116,7 +119,7 @@ def test_staging_restart_under_concurrent_ingest(own_postgres: OwnPostgres, tmp_
             clients = [asyncio.ensure_future(_client(client, headers, n, tally, stop)) for n in range(CLIENTS)]
             await asyncio.sleep(1.5)
             for _ in range(2):  # two outages, each longer than the writer retries a call that surely did not commit
-                await asyncio.to_thread(own_postgres.stop)
+                await asyncio.to_thread(own_postgres.stop, mode)
                 await asyncio.sleep(OUTAGE_SECONDS)
                 await asyncio.to_thread(own_postgres.start)
                 await asyncio.sleep(1.5)
