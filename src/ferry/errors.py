@@ -43,6 +43,8 @@ STAGING_UNAVAILABLE = Code("FRY-300001", "staging database unavailable")
 EMBEDDED_START_FAILED = Code("FRY-300002", "embedded PostgreSQL failed to start")
 NOT_FOUND = Code("FRY-300003", "not found")
 CONFIG_ERROR = Code("FRY-300004", "configuration error")
+STAGING_REFUSED = Code("FRY-300010", "staging refused the call's data")
+STAGING_IN_DOUBT = Code("FRY-300011", "staging failed during the commit; outcome unknown")
 
 # Server and SOAP router.
 SOAP_MALFORMED = Code("FRY-400001", "malformed SOAP request")
@@ -81,6 +83,7 @@ REQUEST_TIMEOUT = Code("FRY-600014", "request not received in time")
 TOO_MANY_CONNECTIONS = Code("FRY-600015", "too many connections from this address")
 METRICS_FORBIDDEN = Code("FRY-600016", "metrics scrape not allowed")
 NO_RIGHTS_RULE = Code("FRY-600017", "route without a rights rule")
+IDEMPOTENCY_MISMATCH = Code("FRY-600018", "Idempotency-Key reused for a different request")
 
 # Queries (xtk:queryDef and the REST read API).
 BAD_QUERY = Code("FRY-700001", "invalid query definition")

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 OUTCOMES = ("ok", "refused", "error")
 _MAX_CACHED = 10_000
+_GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)
+_WAIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0)
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -106,6 +108,11 @@ class Metrics:
         self.logons_refused = Counter("ferry_logons_refused", "Refused logons by reason (bad_credentials, "
                                       "throttled) and way in (soap, rest, console).", ["reason", "via"],
                                       registry=self.registry)
+        self.group_calls = Histogram("ferry_group_commit_calls", "Calls written by one group commit.",
+                                     buckets=_GROUP_BUCKETS, registry=self.registry)
+        self.group_wait = Histogram("ferry_group_commit_wait_seconds", "How long the first call of a group commit "
+                                    "waited for a free writer, in seconds.", buckets=_WAIT_BUCKETS,
+                                    registry=self.registry)
         if runtime is not None:
             self.registry.register(_Backlog(runtime))
             self.registry.register(_Sync(runtime))
@@ -137,6 +144,11 @@ class Metrics:
     def logon_refused(self, reason: str, via: str) -> None:
         """Count one refused logon (the Authenticator's `logon_observer`)."""
         self.logons_refused.labels(reason, via).inc()
+
+    def observe_group(self, calls: int, waited: float) -> None:
+        """Count one group commit of `calls` calls whose first call waited `waited` seconds for a writer."""
+        self.group_calls.observe(calls)
+        self.group_wait.observe(waited)
 
     def render(self) -> bytes:
         """The text exposition format."""
@@ -174,6 +186,9 @@ def install(app: FastAPI, runtime: Any) -> Metrics:
     auth = getattr(runtime, "auth", None)
     if auth is not None and hasattr(auth, "logon_observer"):
         auth.logon_observer = metrics.logon_refused
+    writer = getattr(runtime, "writer", None)
+    if writer is not None and hasattr(writer, "observer"):
+        writer.observer = metrics.observe_group
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format; token or "
              "network, see docs/security.md)", response_class=Response)

@@ -44,11 +44,14 @@ from ferry.server.rest_models import (
 )
 from ferry.server.rest_support import check_same_schema, error_response, media_type, parse_records, read_body
 from ferry.staging.ddl import table_ident
+from ferry.staging.idempotency import MAX_KEY_LENGTH, Claim, fingerprint
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 PROTOCOL = "rest"
+# Set on the answer of a repeated Idempotency-Key (the first call's status and body, nothing staged).
+REPLAYED_HEADER = "Idempotent-Replayed"
 # Parsing and validating a big body is CPU work: off the event loop above this size.
 _THREAD_BODY_BYTES = 256 * 1024
 
@@ -217,10 +220,32 @@ class RestIngest:
             return build_call(registry, method, records, operator=operator.login, origin=PROTOCOL,
                               max_records=runtime.settings.max_records_per_call)
 
+        key = idempotency_key(request)
         call = await asyncio.to_thread(prepare) if len(body) > _THREAD_BODY_BYTES else prepare()
-        await runtime.writer.submit(call)
+        reply = _ingest_reply(call)
+        if key is None:
+            await runtime.writer.submit(call)
+        else:
+            claim = Claim(operator.login, key, fingerprint(method.value, schema_name, content_type, body),
+                          reply.status_code, bytes(reply.body))
+            stored = await runtime.writer.submit(call, claim)
+            if stored is not None:  # a repeat: the first answer again, nothing staged
+                return Response(stored.body, status_code=stored.status, media_type=JSONResponse.media_type,
+                                headers={REPLAYED_HEADER: "true"})
         request.state.ferry_staged = (call.schema_id, len(call.operations))
-        return _ingest_reply(call)
+        return reply
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The call's `Idempotency-Key` header, or None; refused (400) when empty or longer than 255 characters."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise FerryError(errors.BAD_REQUEST, f"the Idempotency-Key header must hold 1 to {MAX_KEY_LENGTH} "
+                         "characters")
+    return key
 
 
 def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:

@@ -32,6 +32,7 @@ _STATUS = {
     errors.EMPTY_CALL.code: 400,
     errors.BAD_REQUEST.code: 400,
     errors.STAGING_UNAVAILABLE.code: 503,
+    errors.STAGING_IN_DOUBT.code: 503,
 }
 INTERNAL_CODE = errors.STAGING_UNAVAILABLE
 

@@ -1,37 +1,82 @@
-"""Group commit: calls arriving together are written in one transaction, then all answered.
+"""Group commit: accepted calls are written by dedicated writer threads, many calls per commit, then answered.
 
-A call's future resolves only after the COPY that holds its rows has committed, so no reply precedes durability.
+A call's future resolves only after the statement (or transaction) holding its rows has committed, so no reply
+precedes durability. The writers are long-lived threads fed by a queue: they never use asyncio's default executor,
+which warehouse reads share (a frozen warehouse there must not stop ingest). Grouping is adaptive: an idle writer
+takes a call at once; calls group only while every writer has a commit in flight.
+
+The answer never lies: when a commit's outcome is in doubt (the connection broke during or after it), the writer
+looks the calls' request ids up on a fresh connection before answering; an error answer means nothing was staged.
+Every wait is bounded (see `Limits`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import psycopg
+from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from ferry import errors
 from ferry.errors import FerryError
 from ferry.ingest.operations import Call
 from ferry.schema.registry import SchemaRegistry
+from ferry.staging import idempotency
+from ferry.staging.idempotency import Claim, Stored
 from ferry.staging.store import insert_calls, write_calls
 
 log = logging.getLogger(__name__)
 
 # Up to this many rows in a group, one INSERT statement beats BEGIN + COPY + COPY + COMMIT (4 round trips).
 SMALL_GROUP_ROWS = 64
+# SQLSTATE classes of errors one call's data causes (22 data exception, 23 integrity constraint violation).
+_DATA_CLASSES = ("22", "23")
+_PURGE_SECONDS = 600.0
 
 
-@dataclass
+@dataclass(frozen=True)
+class Limits:
+    """How long a call may wait, in seconds: every wait of the write path is bounded by one of these."""
+
+    connect: float = 2.0  # one connection attempt to staging
+    retry: float = 2.0  # retrying a group that certainly did not commit (staging down or restarting)
+    resolve: float = 5.0  # finding out whether a group whose commit was in doubt committed
+    queue: float = 5.0  # waiting for a writer (all writers stuck on a frozen staging): then 503, nothing staged
+    answer: float = 15.0  # a call taken by a writer gets an answer by then (plus `per_row` for big calls)
+    per_row: float = 0.0002
+
+
 class _Pending:
-    call: Call
-    done: asyncio.Future[None]
+    """One submitted call, shared by the event loop and a writer thread (`state` guarded by the committer lock)."""
+
+    __slots__ = ("call", "claim", "future", "queued_ns", "state")
+
+    def __init__(self, call: Call, claim: Claim | None, future: asyncio.Future[Stored | None]) -> None:
+        self.call = call
+        self.claim = claim
+        self.future = future
+        self.queued_ns = time.perf_counter_ns()
+        self.state = "queued"  # → "taken" by a writer, or "abandoned" by the loop after `Limits.queue`
+
+
+_STOP = object()
+# A writer's answer for one call: None (staged), Stored (an earlier answer of its Idempotency-Key), or an error.
+Outcome = Stored | FerryError | None
+GroupObserver = Callable[[int, float], None]
 
 
 class GroupCommitter:
-    """A queue of accepted calls drained by a few writer tasks, each committing many calls at once."""
+    """Calls submitted from the event loop, committed by `writers` threads each with its own staging connection."""
 
     def __init__(
         self,
@@ -41,105 +86,434 @@ class GroupCommitter:
         writers: int = 3,
         max_calls: int = 1000,
         max_rows: int = 100_000,
+        limits: Limits | None = None,
     ) -> None:
-        self._pool = pool
+        # The writers' own connections take the pool's settings (timeouts set there apply here too).
+        conninfo, kwargs = pool.conninfo, pool.kwargs
+        self._conninfo: str = conninfo() if callable(conninfo) else conninfo
+        found = kwargs() if callable(kwargs) else kwargs
+        self._connect_kwargs: dict[str, Any] = {**(found or {}), "autocommit": True}
         self._registry = registry
         self._writers = writers
         self._max_calls = max_calls
         self._max_rows = max_rows
-        self._queue: asyncio.Queue[_Pending | None] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self.limits = limits or Limits()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: list[asyncio.Future[None]] = []
+        self._inflight: dict[tuple[str, str], asyncio.Future[Stored | None]] = {}
+        self._purged_at = 0.0
         self.batches_written = 0
         self.calls_written = 0
+        self.in_doubt_resolved = 0
+        # Set by the metrics: called from a writer thread with (calls in the group, seconds the first one waited).
+        self.observer: GroupObserver | None = None
 
     async def start(self) -> None:
-        """Start the writer tasks on the running event loop."""
-        if self._tasks:
+        """Start the writer threads; their answers come back to the running event loop."""
+        if self._threads:
             return
-        self._queue = asyncio.Queue()
-        self._tasks = [asyncio.create_task(self._run(), name=f"ferry-group-commit-{i}") for i in range(self._writers)]
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._queue = queue.SimpleQueue()
+        self._stopped = [loop.create_future() for _ in range(self._writers)]
+        self._threads = [threading.Thread(target=self._run, args=(stopped,), name=f"ferry-writer-{index}",
+                                          daemon=True) for index, stopped in enumerate(self._stopped)]
+        for thread in self._threads:
+            thread.start()
 
-    async def submit(self, call: Call) -> None:
-        """Stage `call`; returns once it is committed, raises FerryError if it could not be."""
-        if self._queue is None:
-            raise FerryError(errors.STAGING_UNAVAILABLE, "the staging writer is not running")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(call, done))
-        await done
+    async def submit(self, call: Call, claim: Claim | None = None) -> Stored | None:
+        """Stage `call`; returns once it is committed (None), or the kept answer of its Idempotency-Key (`claim`)
+        when that key was already used; raises FerryError when it was not staged (or its outcome is unknown)."""
+        loop = self._loop
+        if loop is None:
+            raise FerryError(errors.STAGING_UNAVAILABLE, "the staging writer is not running; nothing was staged")
+        if claim is None:
+            return await self._submit(loop, call, None)
+        # A concurrent repeat of a key waits for the first call with it, then finds its answer.
+        slot = (claim.operator, claim.key)
+        while (first := self._inflight.get(slot)) is not None:
+            await asyncio.wait([first])
+        mine: asyncio.Future[Stored | None] = loop.create_future()
+        self._inflight[slot] = mine
+        try:
+            result = await self._submit(loop, call, claim)
+        finally:
+            del self._inflight[slot]
+            mine.set_result(None)
+        return result
+
+    async def _submit(self, loop: asyncio.AbstractEventLoop, call: Call, claim: Claim | None) -> Stored | None:
+        future: asyncio.Future[Stored | None] = loop.create_future()
+        item = _Pending(call, claim, future)
+        self._queue.put(item)
+        limits = self.limits
+        timer = loop.call_later(limits.queue, self._expire, item)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    def _expire(self, item: _Pending) -> None:
+        """On the loop: a call still queued is dropped (nothing staged); one being written gets more time."""
+        if item.future.done():
+            return
+        with self._lock:
+            if item.state == "queued":
+                item.state = "abandoned"
+        if item.state == "abandoned":
+            item.future.set_exception(FerryError(errors.STAGING_UNAVAILABLE, "no staging writer was free within "
+                                                 f"{self.limits.queue:g} s (staging slow or frozen); nothing was "
+                                                 "staged by this call: retry later"))
+            return
+        assert self._loop is not None
+        limits = self.limits
+        budget = limits.answer + limits.per_row * len(item.call.operations)
+        self._loop.call_later(budget, self._give_up, item)
+
+    def _give_up(self, item: _Pending) -> None:
+        if not item.future.done():
+            item.future.set_exception(_in_doubt([item.call], "the commit did not finish in time"))
 
     async def close(self) -> None:
-        """Write everything already submitted, then stop the writers."""
-        if self._queue is None:
+        """Write everything already submitted, then stop the writer threads."""
+        if self._loop is None:
             return
-        for _ in self._tasks:
-            await self._queue.put(None)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
-        self._queue = None
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        await asyncio.gather(*self._stopped)
+        self._threads = []
+        self._loop = None
 
-    async def _run(self) -> None:
-        assert self._queue is not None
-        queue = self._queue
-        while True:
-            first = await queue.get()
-            if first is None:
-                return
-            batch = [first]
-            rows = len(first.call.operations)
-            stop = False
-            while len(batch) < self._max_calls and rows < self._max_rows and not queue.empty():
-                item = queue.get_nowait()
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-                rows += len(item.call.operations)
-            await self._write(batch)
-            if stop:
-                return
+    # -- the writer threads ---------------------------------------------------------------------------------------
 
-    async def _write(self, batch: list[_Pending]) -> None:
+    def _run(self, stopped: asyncio.Future[None]) -> None:
+        loop = self._loop
+        assert loop is not None
+        writer = _Writer(self)
         try:
-            await asyncio.to_thread(self._commit, [item.call for item in batch])
-        except Exception as exc:
-            if len(batch) == 1:
-                _fail(batch[0], exc)
-                return
-            # One call must not sink the others: retry each alone.
-            log.warning("group commit of %d calls failed (%s); retrying one by one", len(batch), exc)
-            for item in batch:
-                try:
-                    await asyncio.to_thread(self._commit, [item.call])
-                except Exception as single:
-                    _fail(item, single)
-                else:
-                    _succeed(item)
-            return
-        self.batches_written += 1
-        self.calls_written += len(batch)
-        for item in batch:
-            _succeed(item)
+            while True:
+                batch, stop = self._take()
+                if batch:
+                    outcomes = writer.write(batch)
+                    _call_soon(loop, _deliver, batch, outcomes)
+                if stop:
+                    return
+                writer.maybe_purge()
+        except Exception:  # never leave callers waiting on a dead writer
+            log.exception("staging writer failed")
+        finally:
+            writer.close()
+            _call_soon(loop, _set_done, stopped)
 
-    def _commit(self, calls: list[Call]) -> None:
-        registry = self._registry()
-        with self._pool.connection() as conn:
+    def _take(self) -> tuple[list[_Pending], bool]:
+        """The next group: every queued call (up to the limits), once at least one is there."""
+        first = self._queue.get()
+        if first is _STOP:
+            return [], True
+        batch: list[_Pending] = [first]
+        rows = len(first.call.operations)
+        stop = False
+        while len(batch) < self._max_calls and rows < self._max_rows:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop = True
+                break
+            batch.append(item)
+            rows += len(item.call.operations)
+        with self._lock:
+            live = [item for item in batch if item.state == "queued"]
+            for item in live:
+                item.state = "taken"
+        if live and self.observer is not None:
+            self.observer(len(live), (time.perf_counter_ns() - live[0].queued_ns) / 1e9)
+        return live, stop
+
+
+class _Writer:
+    """One writer thread's connection and its write of a group, with the in-doubt rule."""
+
+    def __init__(self, owner: GroupCommitter) -> None:
+        self.owner = owner
+        self.conn: psycopg.Connection[Any] | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return self.owner.limits
+
+    def connect(self) -> psycopg.Connection[Any]:
+        kwargs = {"connect_timeout": max(1, round(self.limits.connect)), **self.owner._connect_kwargs}
+        return psycopg.Connection.connect(self.owner._conninfo, **kwargs)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None
+
+    def maybe_purge(self) -> None:
+        """Delete expired Idempotency-Keys every few minutes, between groups."""
+        owner = self.owner
+        if time.monotonic() - owner._purged_at < _PURGE_SECONDS:
+            return
+        owner._purged_at = time.monotonic()
+        try:
+            if self.conn is None:
+                self.conn = self.connect()
+            idempotency.purge(self.conn)
+        except Exception as exc:
+            log.warning("idempotency purge failed: %s", exc)
+            self.close()
+
+    def write(self, batch: list[_Pending]) -> list[Outcome]:
+        """Each call's outcome, found out for sure."""
+        outcomes: dict[int, Outcome] = {}
+        self._write(batch, outcomes, time.monotonic())
+        owner = self.owner
+        staged = sum(1 for outcome in outcomes.values() if outcome is None)
+        if staged:
+            owner.batches_written += 1
+            owner.calls_written += staged
+        return [outcomes.get(id(item), _unavailable("the call was not written")) for item in batch]
+
+    def _write(self, items: list[_Pending], outcomes: dict[int, Outcome], started: float) -> None:
+        pending = items
+        attempt = 0
+        while pending:
+            attempt += 1
+            try:
+                pending = self._answer_keys(pending, outcomes)
+                if not pending:
+                    return
+                self._commit(pending)
+            except _NotCommitted as failure:
+                if failure.data_caused and len(pending) > 1:
+                    # Definitely not committed, and one call's data is to blame: each call alone.
+                    log.warning("group commit of %d calls refused (%s); writing them one by one", len(pending),
+                                failure.cause)
+                    for item in pending:
+                        self._write([item], outcomes, started)
+                    return
+                if failure.data_caused:
+                    self._refuse(pending[0], failure, outcomes)
+                    return
+                if time.monotonic() - started + 0.1 > self.limits.retry or attempt > 20:
+                    for item in pending:
+                        outcomes[id(item)] = _unavailable(str(failure.cause))
+                    return
+                time.sleep(min(0.05 * attempt, 0.25))
+                continue
+            except _InDoubt as doubt:
+                committed = self._resolve(pending)
+                if committed is None:
+                    log.error("commit of %d calls in doubt and staging unreachable: %s", len(pending), doubt.cause)
+                    for item in pending:
+                        outcomes[id(item)] = _in_doubt([item.call], str(doubt.cause))
+                    return
+                self.owner.in_doubt_resolved += 1
+                log.warning("commit of %d calls was in doubt (%s): %d had committed", len(pending), doubt.cause,
+                            sum(1 for item in pending if item.call.request_id in committed))
+                rest = []
+                for item in pending:
+                    if item.call.request_id in committed:
+                        outcomes[id(item)] = None
+                    else:
+                        rest.append(item)
+                if rest and time.monotonic() - started > self.limits.retry + self.limits.resolve:
+                    for item in rest:
+                        outcomes[id(item)] = _unavailable(str(doubt.cause))
+                    return
+                pending = rest
+                continue
+            for item in pending:
+                outcomes[id(item)] = None
+            return
+
+    def _refuse(self, item: _Pending, failure: _NotCommitted, outcomes: dict[int, Outcome]) -> None:
+        cause = failure.cause
+        if isinstance(cause, pg_errors.UniqueViolation):
+            # A retry of a group that did commit, or a key another server just used: look before refusing.
+            committed = self._resolve([item])
+            if committed is not None and item.call.request_id in committed:
+                outcomes[id(item)] = None
+                return
+            if item.claim is not None and _constraint(cause) == "idempotency_pkey":
+                found = self._stored([item])
+                if found:
+                    outcomes[id(item)] = found[0]
+                    return
+        if isinstance(cause, FerryError):
+            outcomes[id(item)] = cause
+            return
+        message = getattr(getattr(cause, "diag", None), "message_primary", None) or str(cause)
+        outcomes[id(item)] = FerryError(errors.STAGING_REFUSED, f"the staging database refused the call "
+                                        f"({message}); nothing was staged by it")
+
+    def _answer_keys(self, items: list[_Pending], outcomes: dict[int, Outcome]) -> list[_Pending]:
+        """Calls whose Idempotency-Key already has an answer get it (or a mismatch error); the others remain."""
+        claims = [item.claim for item in items if item.claim is not None]
+        if not claims:
+            return items
+        conn = self._connection()
+        try:
+            found = idempotency.lookup(conn, claims)
+        except Exception as exc:
+            raise self._classify(exc) from exc
+        rest = []
+        for item in items:
+            claim = item.claim
+            stored = found.get((claim.operator, claim.key)) if claim is not None else None
+            if stored is None:
+                rest.append(item)
+            else:
+                outcomes[id(item)] = stored if stored.matches else _mismatch(claim)
+        return rest
+
+    def _stored(self, items: list[_Pending]) -> list[Outcome]:
+        try:
+            conn = self._connection()
+            found = idempotency.lookup(conn, [item.claim for item in items if item.claim is not None])
+        except Exception:
+            self.close()
+            return []
+        result: list[Outcome] = []
+        for item in items:
+            claim = item.claim
+            stored = found.get((claim.operator, claim.key)) if claim is not None else None
+            if stored is not None:
+                result.append(stored if stored.matches else _mismatch(claim))
+        return result
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self.conn is not None and not self.conn.closed:
+            return self.conn
+        self.conn = None
+        try:
+            self.conn = self.connect()
+        except Exception as exc:  # nothing was sent: certainly not committed
+            raise _NotCommitted(exc, data_caused=False) from exc
+        return self.conn
+
+    def _commit(self, items: list[_Pending]) -> None:
+        conn = self._connection()
+        calls = [item.call for item in items]
+        keys = [item.claim.row(item.call.request_id) for item in items if item.claim is not None]
+        try:
+            registry = self.owner._registry()
             # Small groups (unitary calls): one autocommitted INSERT; big ones: COPY inside a transaction.
-            if sum(len(call.operations) for call in calls) <= SMALL_GROUP_ROWS and insert_calls(conn, registry, calls):
+            if sum(len(call.operations) for call in calls) <= SMALL_GROUP_ROWS \
+                    and insert_calls(conn, registry, calls, keys):
                 return
             with conn.transaction():
-                write_calls(conn, registry, calls)
+                write_calls(conn, registry, calls, keys)
+        except Exception as exc:
+            raise self._classify(exc) from exc
+
+    def _classify(self, exc: Exception) -> _NotCommitted | _InDoubt:
+        """Whether a failed write certainly did not commit, or may have (the connection broke on the way)."""
+        conn = self.conn
+        broken = conn is None or conn.closed or conn.info.transaction_status in (
+            psycopg.pq.TransactionStatus.UNKNOWN, psycopg.pq.TransactionStatus.ACTIVE)
+        if isinstance(exc, _NotCommitted | _InDoubt):
+            return exc
+        if broken or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            self.close()
+            return _InDoubt(exc)
+        if isinstance(exc, psycopg.Error):
+            state = exc.sqlstate or ""
+            return _NotCommitted(exc, data_caused=state[:2] in _DATA_CLASSES)
+        if isinstance(exc, FerryError):
+            return _NotCommitted(exc, data_caused=True)
+        # Built or encoded before the server ran it (a schema gone from the registry, a value psycopg refuses).
+        return _NotCommitted(exc, data_caused=True)
+
+    def _resolve(self, items: Sequence[_Pending]) -> set[uuid.UUID] | None:
+        """The request ids of `items` that are committed, read on a fresh connection; None if staging stays
+        unreachable for `Limits.resolve` seconds."""
+        self.close()
+        ids = [item.call.request_id for item in items]
+        deadline = time.monotonic() + self.limits.resolve
+        pause = 0.05
+        while True:
+            try:
+                conn = self.connect()
+                try:
+                    rows = conn.execute("SELECT id FROM ferry.requests WHERE id = ANY(%s)", (ids,)).fetchall()
+                finally:
+                    conn.close()
+                return {row[0] for row in rows}
+            except Exception as exc:
+                if time.monotonic() + pause > deadline:
+                    log.warning("cannot check %d calls in doubt: %s", len(ids), exc)
+                    return None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
 
-def _succeed(item: _Pending) -> None:
-    if not item.done.done():
-        item.done.set_result(None)
+class _NotCommitted(Exception):
+    """The write certainly did not commit; `data_caused` when one call's data is to blame."""
+
+    def __init__(self, cause: BaseException, *, data_caused: bool) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.data_caused = data_caused
 
 
-def _fail(item: _Pending, exc: BaseException) -> None:
-    if item.done.done():
-        return
-    if isinstance(exc, FerryError):
-        item.done.set_exception(exc)
-    else:
-        log.error("staging write failed: %s", exc)
-        item.done.set_exception(FerryError(errors.STAGING_UNAVAILABLE, f"the call could not be staged: {exc}"))
+class _InDoubt(Exception):
+    """The connection broke while the write or its commit was on the way: it may have committed."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _constraint(exc: BaseException) -> str | None:
+    diag = getattr(exc, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _unavailable(reason: str) -> FerryError:
+    return FerryError(errors.STAGING_UNAVAILABLE, f"the staging database is unavailable ({reason.strip()[:200]}); "
+                      "nothing was staged by this call: retry later")
+
+
+def _in_doubt(calls: Sequence[Call], reason: str) -> FerryError:
+    ids = ", ".join(str(call.request_id) for call in calls)
+    return FerryError(errors.STAGING_IN_DOUBT, f"staging failed while committing request {ids} "
+                      f"({reason.strip()[:200]}) and could not be reached to check it: the call may have been "
+                      "staged. Look it up (GET /api/v1/requests/{id}) or retry with the same Idempotency-Key")
+
+
+def _mismatch(claim: Claim | None) -> FerryError:
+    key = claim.key[:64] if claim is not None else "?"
+    return FerryError(errors.IDEMPOTENCY_MISMATCH, f"Idempotency-Key {key!r} was already used by this operator "
+                      "for a different request (method, schema or body) within 24 hours; nothing was staged: "
+                      "use a new key for a new request")
+
+
+def _deliver(batch: list[_Pending], outcomes: list[Outcome]) -> None:
+    """On the loop: resolve each call's future with its outcome."""
+    for item, outcome in zip(batch, outcomes, strict=True):
+        future = item.future
+        if future.done():
+            continue
+        if isinstance(outcome, FerryError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    # A closed loop (RuntimeError): nobody waits for these answers any more.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback, *args)
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

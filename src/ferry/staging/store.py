@@ -19,7 +19,7 @@ from psycopg_pool import ConnectionPool
 from ferry.ingest.operations import Call
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
-from ferry.staging import outcomes
+from ferry.staging import idempotency, outcomes
 from ferry.staging.ddl import COPY_TYPES, STAGING_SCHEMA, staging_table_name, table_ident
 
 _ROW_HEAD = ("_uuid", "_request_id", "_op", "_key", "_present")
@@ -91,8 +91,12 @@ class StagingStore:
         return {**head, "records": rows}
 
 
-def write_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequence[Call]) -> None:
-    """Insert the requests and COPY their rows, inside the caller's transaction."""
+def write_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequence[Call],
+                keys: Sequence[Sequence[Any]] = ()) -> None:
+    """Insert the requests and COPY their rows, inside the caller's transaction; `keys`: idempotency rows."""
+    if keys:
+        with conn.cursor() as cur:
+            cur.executemany(idempotency.INSERT + "(%s, %s, %s, %s, %s, %s)", keys)
     with conn.cursor() as cur, cur.copy(
         "COPY ferry.requests (id, schema_id, method, operator, origin, record_count) FROM STDIN"
     ) as copy:
@@ -109,13 +113,14 @@ def write_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Seque
         _copy_rows(conn, schema, schema_calls)
 
 
-def insert_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequence[Call]) -> bool:
+def insert_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequence[Call],
+                 keys: Sequence[Sequence[Any]] = ()) -> bool:
     """Stage a few small calls with one INSERT statement (requests and rows), committed on its own.
 
     One round trip instead of BEGIN, two COPYs and COMMIT: what a group of unitary calls costs most. `conn` must be
     idle (no transaction open). Returns False, writing nothing, when the calls are too big for one statement.
     """
-    found = insert_statement(registry, calls)
+    found = insert_statement(registry, calls, keys)
     if found is None:
         return False
     previous = conn.autocommit
@@ -129,8 +134,10 @@ def insert_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequ
     return True
 
 
-def insert_statement(registry: SchemaRegistry, calls: Sequence[Call]) -> tuple[bytes, list[Any]] | None:
-    """The one statement staging `calls` (requests, then rows per schema) with its `$n` parameters.
+def insert_statement(registry: SchemaRegistry, calls: Sequence[Call],
+                     keys: Sequence[Sequence[Any]] = ()) -> tuple[bytes, list[Any]] | None:
+    """The one statement staging `calls` (idempotency rows `keys`, requests, then rows per schema) with its `$n`
+    parameters.
 
     Run it alone (autocommit): data-modifying CTEs make one statement, so one transaction; rows keep document order
     within a table. None when the calls need more parameters than one statement should carry.
@@ -139,7 +146,7 @@ def insert_statement(registry: SchemaRegistry, calls: Sequence[Call]) -> tuple[b
     for call in calls:
         by_schema[call.schema_id].append(call)
     layouts = []
-    placeholders = len(calls) * len(_REQUEST_COLUMNS)
+    placeholders = len(calls) * len(_REQUEST_COLUMNS) + len(keys) * len(idempotency.COLUMNS)
     for schema_id, schema_calls in by_schema.items():
         schema = registry.get(schema_id)
         if schema is None or not schema.staged:
@@ -150,10 +157,16 @@ def insert_statement(registry: SchemaRegistry, calls: Sequence[Call]) -> tuple[b
     if placeholders > _MAX_PLACEHOLDERS:
         return None
     params: list[Any] = []
+    parts = []
+    if keys:
+        for row in keys:
+            params += row
+        parts.append(idempotency.INSERT + _values(1, len(keys), idempotency.CASTS))
+    first = len(params) + 1
     for call in calls:
         params += (call.request_id, call.schema_id, call.method.value, call.operator, call.origin,
                    len(call.operations))
-    parts = [_INSERT_REQUESTS + _values(1, len(calls), ("",) * len(_REQUEST_COLUMNS))]
+    parts.append(_INSERT_REQUESTS + _values(first, len(calls), ("",) * len(_REQUEST_COLUMNS)))
     for layout, schema_calls in layouts:
         first = len(params) + 1
         for call in schema_calls:
