@@ -158,27 +158,23 @@ def test_busy_schema_is_skipped(staging: tuple[StagingDatabase, Settings], wareh
     assert result.state == "skipped"
 
 
-def test_purge_keeps_staged_and_failed(staging: tuple[StagingDatabase, Settings],
-                                       warehouses: dict[str, Warehouse]) -> None:
+def test_purge_keeps_a_partition_holding_a_staged_row(staging: tuple[StagingDatabase, Settings],
+                                                     warehouses: dict[str, Warehouse]) -> None:
+    """Retention drops whole partitions (see test_retention.py); one staged row keeps its partition whole."""
     db, settings = staging
     warehouse = warehouses["duckdb"]
     reset(db, warehouse)
     db.store.stage([call(db, Method.INGEST_EXT, ({"email": "p1"}, "@email", None), ({"email": "p2"}, "@email",
-                                                                                  "update"),
-                         ({"email": "p3"}, "@email", None))])
+                                                                                  "update"))])
     run_once(db, warehouse, SCHEMA_ID, settings)
     db.store.stage([call(db, Method.INGEST, ({"email": "p4"}, None, None))])
     with db.pool.connection() as conn:
-        # The batch was applied 8 days ago, and the warehouse failed p3 (its exception says so).
         conn.execute("UPDATE ferry.log_batches SET done_at = now() - interval '8 days'")
-        conn.execute("INSERT INTO ferry.log_exceptions (schema_id, seq, row_uuid, state, reason) "
-                     "SELECT 'tst:item', _seq, _uuid, 'failed', 'x' FROM ferry_stg.tst_item WHERE email = 'p3'")
-        conn.execute("UPDATE ferry_stg.tst_item SET _received_at = now() - interval '30 days' WHERE email = 'p4'")
     result = purge(db, settings)
-    assert result.state == "succeeded" and result.counts["purged"] == 2
-    assert {e: s for e, (s, _) in _states(db).items()} == {"p3": "failed", "p4": "staged"}
+    assert result.state == "succeeded" and result.counts["purged"] == 0
+    assert {e: s for e, (s, _) in _states(db).items()} == {"p1": "synced", "p2": "skipped", "p4": "staged"}
     [run] = list_runs(db.pool, workflow="ferryPurgeStagingData")
-    assert run["rows_purged"] == 2
+    assert run["rows_purged"] == 0
 
 
 def test_scheduler_runs_on_interval_and_on_demand(staging: tuple[StagingDatabase, Settings],

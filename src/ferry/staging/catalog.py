@@ -12,7 +12,7 @@ from ferry.schema.loader import builtin_schemas, parse_schema
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.schema.staging import with_internal_id
-from ferry.staging import outcomes
+from ferry.staging import outcomes, partitions
 from ferry.staging.ddl import STAGING_SCHEMA, SchemaChange, column_type, create_table, staging_table_name
 
 _APPLY_LOCK = 0x46455253  # "FERS"
@@ -84,6 +84,7 @@ def _sync_table(conn: psycopg.Connection, schema: Schema) -> SchemaChange:
     if not _table_exists(conn, table):
         for statement in [*create_table(schema), *outcomes.view_statements(schema)]:
             conn.execute(statement)
+        partitions.ensure(conn, schema)
         change.created = True
         return change
     # The rows view depends on the table's columns: dropped before they change, made again below.

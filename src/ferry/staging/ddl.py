@@ -85,7 +85,8 @@ def create_table(schema: Schema, *, name: str | None = None) -> list[sql.Compose
     """Statements creating the staging table of `schema` (or a table `name` with its layout) and its indexes.
 
     `_seq` comes from a plain sequence owned by the table (CACHE 1, so values are handed out in time order across
-    sessions): the sync's horizon reads its last value. `_uuid` is indexed, not unique: a re-queued row is a new row
+    sessions): the sync's horizon reads its last value. The table is partitioned by `_seq` range
+    (`ferry.staging.partitions`). `_uuid` is indexed, not unique: a re-queued row is a new row
     with the UUID of the one it replaces.
     """
     name = name or staging_table_name(schema)
@@ -102,13 +103,16 @@ def create_table(schema: Schema, *, name: str | None = None) -> list[sql.Compose
         "_key text[], "
         "_present text[] NOT NULL, "
         "_received_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
-        "{columns})"
+        "{columns}) PARTITION BY RANGE (_seq)"
     ).format(table=table, seq_text=sql.Literal(f"{STAGING_SCHEMA}.{name}__seq"),
              columns=sql.SQL(", ").join(columns))
     return [
         sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} AS bigint CACHE 1").format(sequence),
         create,
         sql.SQL("ALTER SEQUENCE {} OWNED BY {}._seq").format(sequence, table),
+        # Range partitions are made ahead by `ferry.staging.partitions.ensure`; this one only catches overruns.
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} DEFAULT").format(
+            sql.Identifier(STAGING_SCHEMA, f"{name}__default"), table),
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (_uuid)").format(sql.Identifier(f"{name}_uuid"), table),
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (_request_id)").format(sql.Identifier(f"{name}_request"), table),
     ]

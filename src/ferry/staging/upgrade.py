@@ -18,7 +18,7 @@ from psycopg import sql
 from ferry.schema.loader import parse_schema
 from ferry.schema.model import Schema
 from ferry.schema.staging import with_internal_id
-from ferry.staging import outcomes
+from ferry.staging import outcomes, partitions
 from ferry.staging.ddl import LEGACY_COLUMNS, STAGING_SCHEMA, sequence_name, staging_table_name
 from ferry.staging.migrations import _LOCK_ID
 
@@ -98,6 +98,8 @@ def _convert(conn: psycopg.Connection, schema: Schema) -> None:
         conn.execute(sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(table, sql.Identifier(column)))
     conn.execute(sql.SQL("ALTER TABLE {} RESET (fillfactor)").format(table))
     conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (_uuid)").format(sql.Identifier(f"{name}_uuid"), table))
+    partitions.attach_legacy(conn, schema, last)
+    partitions.ensure(conn, schema)
     for statement in outcomes.view_statements(schema):
         conn.execute(statement)
     conn.execute("DROP TABLE __ferry_moves")

@@ -58,6 +58,14 @@ class BatchReader:
 
     def __init__(self, conninfo: str) -> None:
         self._conn: Any = adbc.connect(adbc_uri(conninfo), autocommit=True)
+        cur = self._conn.cursor()
+        try:
+            # This connection only reads `_seq` ranges: always the primary key's ordered scan, even on partitions
+            # no ANALYZE has seen yet (a bitmap scan and a sort of the whole range would spill to disk).
+            cur.execute("SET enable_bitmapscan = off")
+            cur.execute("SET enable_sort = off")
+        finally:
+            cur.close()
 
     def read(self, schema: Schema, after: int, upto: int, max_rows: int, max_bytes: int) -> Batch | None:
         """The next batch after `_seq` `after`, at most up to `upto` (a proven horizon), bounded by rows and bytes
@@ -65,13 +73,13 @@ class BatchReader:
         if upto <= after:
             return None
         # One statement, values inlined (ADBC streams a statement without parameters as a binary COPY; they are
-        # integers). The range scan walks the primary key; the running size over the first `max_rows` rows stops
-        # the batch at `max_bytes`, and `__all` tells whether it did.
-        query = (f"SELECT {_columns(schema)}, __all FROM (SELECT l.*, sum(pg_column_size(l.*)) OVER w AS __size, "  # noqa: S608
-                 f"row_number() OVER w AS __n, count(*) OVER () AS __all FROM (SELECT * FROM "
-                 f"{table_ident(schema).as_string(None)} WHERE _seq > {int(after)} AND _seq <= {int(upto)} "
-                 f"ORDER BY _seq LIMIT {int(max_rows)}) l WINDOW w AS (ORDER BY _seq)) b "
-                 f"WHERE __size <= {int(max_bytes)} OR __n = 1 ORDER BY _seq")
+        # integers). An index scan walks the range in `_seq` order; the running size of the rows (a window that
+        # streams, so the LIMIT stops the scan) keeps those that start under `max_bytes`: the first row always
+        # comes, and the batch overshoots the bound by one row at most.
+        query = (f"SELECT {_names(schema)}, __run FROM (SELECT {_columns(schema)}, pg_column_size(t.*) AS __size, "  # noqa: S608
+                 "sum(pg_column_size(t.*)) OVER (ORDER BY _seq ROWS UNBOUNDED PRECEDING) AS __run "
+                 f"FROM {table_ident(schema).as_string(None)} t WHERE _seq > {int(after)} AND _seq <= {int(upto)} "
+                 f"ORDER BY _seq LIMIT {int(max_rows)}) b WHERE __run - __size < {int(max_bytes)} ORDER BY _seq")
         cur = self._conn.cursor()
         try:
             cur.execute(query)
@@ -81,9 +89,9 @@ class BatchReader:
         if result.num_rows == 0:
             return None
         # The batch ends at the horizon unless a bound cut it: then at its last row.
-        cut = result.num_rows >= max_rows or result.num_rows < int(result.column("__all")[0].as_py())
+        cut = result.num_rows >= max_rows or int(result.column("__run")[-1].as_py()) >= max_bytes
         last = int(result.column("_seq")[-1].as_py()) if cut else int(upto)
-        return Batch(after + 1, last, _plain(result.drop_columns(["__all"])))
+        return Batch(after + 1, last, _plain(result.drop_columns(["__run"])))
 
     def close(self) -> None:
         """Close the connection."""
@@ -94,6 +102,12 @@ def _columns(schema: Schema) -> str:
     # The columns the sync reads, in this order.
     names = ", ".join(sql.Identifier(n).as_string(None) for n in schema.attribute_names)
     return f"_seq, _uuid::text AS _uuid, _op, _key, _present, {names}"
+
+
+def _names(schema: Schema) -> str:
+    # The same columns, by name (the outer query of `read`).
+    return ", ".join(sql.Identifier(n).as_string(None) for n in ("_seq", "_uuid", "_op", "_key", "_present",
+                                                                  *schema.attribute_names))
 
 
 def _plain(table: pa.Table) -> pa.Table:

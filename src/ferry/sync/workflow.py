@@ -16,7 +16,7 @@ from ferry import errors
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
-from ferry.staging import horizon, outcomes, upgrade
+from ferry.staging import horizon, outcomes, partitions, upgrade
 from ferry.staging.database import StagingDatabase
 from ferry.sync import batches, retention, runs
 from ferry.sync.faults import crash_point
@@ -160,6 +160,7 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
         done(first, found.last_seq, ledger_id, found)
         applied = found.last_seq
     with db.pool.connection() as conn:
+        partitions.ensure(conn, schema)  # the log's next partitions exist before the sequence reaches them
         proven = horizon.prove(conn, schema)
     upto = max(applied, proven or 0)
     reader = batches.BatchReader(db.url)
