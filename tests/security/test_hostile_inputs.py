@@ -1,0 +1,407 @@
+"""Hostile input, one class per row of HOSTILE (DESIGN §7, issue 15): each gets a clear coded error, stages nothing
+(every staging table and ferry.requests keep their row counts) and never a 5xx.
+
+Rows run in process against the app as `ferry serve` runs it; the door's classes (head size, header count, request
+line, slowloris) run against a real `ferry serve` in tests/security/test_door_e2e.py and are listed here too, so
+this table is the one list of what is tried.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+PASSWORD = "pw-Secret-1"  # tests/security/conftest.py's
+CODED = re.compile(rb"(FRY|XSV|SOP)-\d{6}")
+Send = Callable[[Any], Awaitable[httpx.Response]]
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """A class of hostile input: how to send it, the status and code it must get, settings it needs."""
+
+    name: str
+    send: Send | None  # None: tried at the door by test_door_e2e.py (named in `door_test`)
+    status: int = 200
+    code: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    door_test: str = ""
+    check: Callable[[httpx.Response], None] | None = None
+
+
+def soap_doc(record: str) -> str:
+    return f"<domDoc>{record}</domDoc>"
+
+
+async def admin(site: Any) -> Any:
+    return await site.tokens("admin")
+
+
+async def soap_ingest(site: Any, record: str, **headers: str) -> httpx.Response:
+    return await site.soap("xtk:session", "Ingest", soap_doc(record), await admin(site), **headers)
+
+
+async def raw_soap(site: Any, body: bytes) -> httpx.Response:
+    tokens = await admin(site)
+    return await site.client.post("/nl/jsp/soaprouter.jsp", content=body,
+                                  headers={"Content-Type": "text/xml", "X-Session-Token": tokens.session,
+                                           "X-Security-Token": tokens.security})
+
+
+def envelope(inner: str, session: str = "") -> bytes:
+    return ('<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>'
+            f'<m:Ingest xmlns:m="urn:xtk:session"><sessiontoken>{session}</sessiontoken><domDoc>{inner}</domDoc>'
+            "</m:Ingest></SOAP-ENV:Body></SOAP-ENV:Envelope>").encode()
+
+
+async def rest(site: Any, method: str, url: str, *, tokens: Any = None, **kwargs: Any) -> httpx.Response:
+    tokens = tokens if tokens is not None else await admin(site)
+    headers = {**tokens.headers, **kwargs.pop("headers", {})}
+    return await site.client.request(method, url, headers=headers, **kwargs)
+
+
+async def ingest(site: Any, records: Any, schema: str = "nms:recipient", **kwargs: Any) -> httpx.Response:
+    return await rest(site, "POST", f"/api/v1/ingest/{schema}", json=records, **kwargs)
+
+
+BOMB = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">'
+        '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;">]>')
+
+
+async def billion_laughs(site: Any) -> httpx.Response:
+    return await raw_soap(site, BOMB.encode() + envelope('<recipient xtkschema="nms:recipient" email="&lol4;"/>'))
+
+
+async def xxe(site: Any) -> httpx.Response:
+    dtd = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    return await raw_soap(site, dtd.encode() + envelope('<recipient xtkschema="nms:recipient" email="&x;"/>'))
+
+
+async def dtd(site: Any) -> httpx.Response:
+    return await raw_soap(site, b'<!DOCTYPE SOAP-ENV:Envelope [<!ELEMENT a ANY>]>' + envelope(
+        '<recipient xtkschema="nms:recipient" email="a@x.com"/>'))
+
+
+async def deep(site: Any) -> httpx.Response:
+    nested = "<a>" * 5000 + "</a>" * 5000
+    return await raw_soap(site, envelope(f'<recipient xtkschema="nms:recipient" email="a@x.com">{nested}</recipient>'))
+
+
+async def huge(site: Any) -> httpx.Response:
+    return await ingest(site, [{"email": f"u{n}@x.com", "firstName": "x" * 40} for n in range(40_000)])
+
+
+async def unknown_schema(site: Any) -> httpx.Response:
+    return await ingest(site, {"email": "a@x.com"}, schema="nms:nothingHere")
+
+
+async def unknown_attribute(site: Any) -> httpx.Response:
+    return await ingest(site, {"email": "a@x.com", "noSuchAttribute": "1"})
+
+
+async def wrong_type(site: Any) -> httpx.Response:
+    return await ingest(site, {"email": "a@x.com", "birthDate": "not a date"})
+
+
+async def too_long(site: Any) -> httpx.Response:
+    return await ingest(site, {"testcol1": "x" * 300}, schema="dem:sampleTable")
+
+
+async def sql_schema_name(site: Any) -> httpx.Response:
+    return await ingest(site, {"email": "a@x.com"}, schema="nms:recipient;DROP TABLE ferry.requests")
+
+
+async def sql_attribute_name(site: Any) -> httpx.Response:
+    return await ingest(site, {"email": "a@x.com", 'email" text); DROP TABLE ferry.requests; --': "x"})
+
+
+async def sql_typed_value(site: Any) -> httpx.Response:
+    return await ingest(site, {"email": "a@x.com", "blackList": "1; DROP TABLE ferry.requests"})
+
+
+async def sql_filter(site: Any) -> httpx.Response:
+    return await rest(site, "GET", "/api/v1/data/nms/recipient",
+                      params={"filter": "@email = '' OR 1=1; DROP TABLE ferry.requests; --"})
+
+
+async def sql_order(site: Any) -> httpx.Response:
+    return await rest(site, "GET", "/api/v1/data/nms/recipient", params={"order": "email;DROP TABLE ferry.requests"})
+
+
+async def sql_query_def(site: Any) -> httpx.Response:
+    query = ('<queryDef schema="nms:recipient" operation="select"><select><node expr="@email); DROP TABLE x; --"/>'
+             "</select></queryDef>")
+    return await site.soap("xtk:queryDef", "ExecuteQuery", f"<document>{query}</document>", await admin(site))
+
+
+async def path_traversal(site: Any) -> httpx.Response:
+    return await rest(site, "GET", "/api/v1/data/..%2F..%2Fetc/passwd")
+
+
+async def wsdl_traversal(site: Any) -> httpx.Response:
+    return await site.client.get("/nl/jsp/schemawsdl.jsp", params={"schema": "../../../../etc/passwd"})
+
+
+async def forged_token(site: Any) -> httpx.Response:
+    forged = type("T", (), {"headers": {"Authorization": "Bearer ___00000000-0000-0000-0000-000000000000",
+                                        "X-Security-Token": "@forged"}})()
+    return await ingest(site, {"email": "a@x.com"}, tokens=forged)
+
+
+async def expired_token(site: Any) -> httpx.Response:
+    tokens = await site.logon("admin")
+    with psycopg.connect(site.db.url, autocommit=True) as conn:
+        conn.execute("UPDATE ferry.sessions SET expires_at = now() - interval '1 second'")
+    site.runtime.auth._cache.clear()  # the process cache would still hold it for 1.5 s
+    return await ingest(site, {"email": "a@x.com"}, tokens=tokens)
+
+
+async def logged_off_token(site: Any) -> httpx.Response:
+    tokens = await site.logon("admin")
+    await site.client.post("/api/v1/logoff", headers=tokens.headers)
+    return await ingest(site, {"email": "a@x.com"}, tokens=tokens)
+
+
+async def missing_security_token(site: Any) -> httpx.Response:
+    tokens = await admin(site)
+    return await site.client.post("/api/v1/ingest/nms:recipient", json={"email": "a@x.com"},
+                                  headers={"Authorization": f"Bearer {tokens.session}"})
+
+
+async def other_sessions_security_token(site: Any) -> httpx.Response:
+    mine, theirs = await site.logon("admin"), await site.logon("ops1")
+    return await site.client.post("/api/v1/ingest/nms:recipient", json={"email": "a@x.com"},
+                                  headers={"Authorization": f"Bearer {mine.session}",
+                                           "X-Security-Token": theirs.security})
+
+
+async def bad_logon(site: Any) -> httpx.Response:
+    return await site.soap("xtk:session", "Logon", "<login>admin</login><password>' OR '1'='1</password>")
+
+
+async def throttled_logon(site: Any) -> httpx.Response:
+    for _ in range(3):
+        await site.client.post("/api/v1/logon", json={"login": "admin", "password": "guess"})
+    return await site.client.post("/api/v1/logon", json={"login": "admin", "password": PASSWORD})
+
+
+async def rate_limit(site: Any) -> httpx.Response:
+    tokens = await site.logon("ops1")
+    reply = None
+    for _ in range(20):
+        reply = await rest(site, "GET", "/api/v1/status", tokens=tokens)
+        if reply.status_code == 429:
+            break
+    assert reply is not None
+    before = site.counts()
+    refused = await ingest(site, {"testcol1": "x"}, schema="dem:sampleTable", tokens=tokens)
+    assert site.counts() == before
+    return refused
+
+
+async def console_csrf(site: Any) -> httpx.Response:
+    tokens = await admin(site)
+    return await site.client.post("/console/rows/discard", data={"schema": "nms:recipient", "uuid": "x"},
+                                  headers={"Cookie": tokens.console_cookie})
+
+
+XSS = '<script>alert("x")</script>'
+
+
+def escaped(reply: httpx.Response) -> None:
+    assert XSS not in reply.text and "&lt;script&gt;" in reply.text
+
+
+def not_echoed(reply: httpx.Response) -> None:
+    assert XSS not in reply.text and "<script" not in reply.text
+
+
+async def xss_console(site: Any) -> httpx.Response:
+    tokens = await admin(site)
+    return await site.client.get("/console/lookup", params={"q": XSS}, headers={"Cookie": tokens.console_cookie})
+
+
+async def xss_link(site: Any) -> httpx.Response:
+    return await site.client.get("/l/unsubscribe", params={"t": XSS})
+
+
+async def crlf_injection(site: Any) -> httpx.Response:
+    reply = await site.client.post("/api/v1/logon", json={"login": "admin\r\nSet-Cookie: owned=1", "password": "x"})
+    assert "owned" not in str(reply.headers)
+    return reply
+
+
+async def bad_json(site: Any) -> httpx.Response:
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=b'{"email": "a@x.com",',
+                      headers={"Content-Type": "application/json"})
+
+
+async def ndjson_bomb(site: Any) -> httpx.Response:
+    body = b"".join(b'{"email": "u%d@x.com"}\n' % n for n in range(2_000))
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=body,
+                      headers={"Content-Type": "application/x-ndjson"})
+
+
+async def bad_utf8(site: Any) -> httpx.Response:
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=b'{"email": "\xff\xfe@x.com"}',
+                      headers={"Content-Type": "application/json"})
+
+
+async def bad_utf8_xml(site: Any) -> httpx.Response:
+    return await raw_soap(site, envelope('<recipient xtkschema="nms:recipient" email="X@x.com"/>').replace(
+        b"X@", b"\xff\xfe@"))
+
+
+async def huge_number(site: Any) -> httpx.Response:
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=b'{"email": "a@x.com", "blackList": '
+                      + b"9" * 5000 + b"}", headers={"Content-Type": "application/json"})
+
+
+async def nul_bytes(site: Any) -> httpx.Response:
+    return await ingest(site, {"email": "a\u0000@x.com"})
+
+
+async def nul_bytes_soap(site: Any) -> httpx.Response:
+    return await raw_soap(site, envelope('<recipient xtkschema="nms:recipient" email="a&#0;@x.com"/>'))
+
+
+async def not_an_envelope(site: Any) -> httpx.Response:
+    return await raw_soap(site, b"<hello>world</hello>")
+
+
+async def unknown_method(site: Any) -> httpx.Response:
+    return await site.soap("xtk:session", "DropDatabase", "", await admin(site))
+
+
+async def mixed_schemas(site: Any) -> httpx.Response:
+    return await ingest(site, [{"email": "a@x.com"}, {"xtkschema": "dem:sampleTable", "testcol1": "x"}])
+
+
+async def wrong_content_type(site: Any) -> httpx.Response:
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=b"email=a@x.com",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+async def forged_link(site: Any) -> httpx.Response:
+    return await site.client.post("/l/unsubscribe", params={"t": "eyJmb3JnZWQiOnRydWV9.AAAA"})
+
+
+async def no_right(site: Any) -> httpx.Response:
+    return await ingest(site, {"email": "a@x.com"}, tokens=await site.tokens("ops1"))
+
+
+async def empty_record_soap(site: Any) -> httpx.Response:
+    return await raw_soap(site, envelope(""))
+
+
+async def invalid_key(site: Any) -> httpx.Response:
+    return await ingest(site, {"email": "a@x.com", "_key": "@email); DROP TABLE x; --"}, schema="nms:recipient")
+
+
+async def bad_operation(site: Any) -> httpx.Response:
+    return await rest(site, "POST", "/api/v1/ingest-ext/nms:recipient",
+                      json={"email": "a@x.com", "_key": "@email", "_operation": "truncate"})
+
+
+HOSTILE: list[Hostile] = [
+    Hostile("xml entity bomb (billion laughs)", billion_laughs, 200, "FRY-1000"),
+    Hostile("external entity (XXE)", xxe, 200, "FRY-1000"),
+    Hostile("DTD in the request", dtd, 200, "FRY-1000"),
+    Hostile("deeply nested document", deep, 200, "FRY-1000"),
+    Hostile("huge document (over max_body_bytes)", huge, 413, "FRY-600008", {"max_body_bytes": 1 << 20}),
+    Hostile("oversized headers (64 MB on /r/test)", None, door_test="test_a_64_mb_header_on_r_test_is_refused"),
+    Hostile("too many header lines", None, door_test="test_too_many_headers_and_a_long_request_line"),
+    Hostile("long request line", None, door_test="test_too_many_headers_and_a_long_request_line"),
+    Hostile("slowloris (headers and body)", None, door_test="test_slowloris_headers_and_a_stalled_body_time_out"),
+    Hostile("connection flood from one address", None, door_test="test_connections_per_client_address_are_capped"),
+    Hostile("unknown schema", unknown_schema, 404, "FRY-100003"),
+    Hostile("unknown attribute", unknown_attribute, 422, "FRY-100005"),
+    Hostile("value of the wrong type", wrong_type, 422, "FRY-100006"),
+    Hostile("value too long", too_long, 422, "FRY-100007"),
+    Hostile("SQL in a schema name", sql_schema_name, 404, "FRY-1000"),
+    Hostile("SQL in an attribute name", sql_attribute_name, 422, "FRY-100005"),
+    Hostile("SQL in a typed value", sql_typed_value, 422, "FRY-100006"),
+    Hostile("SQL in a REST filter", sql_filter, 422, "FRY-7000"),
+    Hostile("SQL in a REST order", sql_order, 422, "FRY-7000"),
+    Hostile("SQL in an ExecuteQuery expression", sql_query_def, 200, "FRY-7000"),
+    Hostile("SQL in _key", invalid_key, 422, "FRY-1000"),
+    Hostile("invalid _operation", bad_operation, 422, "FRY-100010"),
+    Hostile("path traversal in a data URL", path_traversal, 404, "FRY-"),
+    Hostile("path traversal in the WSDL schema", wsdl_traversal, 404),
+    Hostile("forged token", forged_token, 401, "XSV-350008"),
+    Hostile("expired token", expired_token, 401, "XSV-350008"),
+    Hostile("logged-off token", logged_off_token, 401, "XSV-350008"),
+    Hostile("missing security token", missing_security_token, 401, "XSV-350008"),
+    Hostile("another session's security token", other_sessions_security_token, 401, "XSV-350008"),
+    Hostile("bad logon (SQL in the password)", bad_logon, 200, "XSV-350022"),
+    Hostile("repeated bad logons (throttled)", throttled_logon, 429, "FRY-600012", {"logon_free_attempts": 3,
+                                                                                   "logon_base_delay": 60.0}),
+    Hostile("calls past the rate limit", rate_limit, 429, "FRY-600004", {"rate_limit": 2.0}),
+    Hostile("no right on the schema", no_right, 403, "FRY-600003"),
+    Hostile("CSRF on a console form", console_csrf, 403, "FRY-900001"),
+    Hostile("XSS payload in a console page", xss_console, 200, check=escaped),
+    Hostile("XSS payload in a one-click link", xss_link, 400, check=not_echoed),
+    Hostile("CRLF / header injection", crlf_injection, 401, "FRY-600001"),
+    Hostile("malformed JSON", bad_json, 400, "FRY-100001"),
+    Hostile("NDJSON bomb (too many records)", ndjson_bomb, 413, "FRY-100015", {"max_records_per_call": 1000}),
+    Hostile("invalid UTF-8 in JSON", bad_utf8, 400, "FRY-100001"),
+    Hostile("invalid UTF-8 in XML", bad_utf8_xml, 200, "FRY-"),
+    Hostile("huge number", huge_number, 400, "FRY-100001"),
+    Hostile("NUL byte in a JSON value", nul_bytes, 422, "FRY-1000"),
+    Hostile("NUL character reference in XML", nul_bytes_soap, 200, "FRY-1000"),
+    Hostile("not a SOAP envelope", not_an_envelope, 200, "FRY-400001"),
+    Hostile("unknown SOAP method", unknown_method, 200, "SOP-330006"),
+    Hostile("several schemas in one call", mixed_schemas, 422, "FRY-100014"),
+    Hostile("unsupported content type", wrong_content_type, 415, "FRY-600009"),
+    Hostile("forged unsubscribe link", forged_link, 400),
+    Hostile("empty Ingest document", empty_record_soap, 200, "FRY-100012"),
+]
+
+
+def test_the_list_names_at_least_30_classes() -> None:
+    names = [item.name for item in HOSTILE]
+    assert len(names) == len(set(names)) >= 30, len(names)
+
+
+@pytest.fixture
+def site_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    case: Hostile | None = getattr(request.node, "callspec", None) and request.node.callspec.params.get("case")
+    return dict(case.settings) if case is not None else {}
+
+
+@pytest.mark.parametrize("case", [c for c in HOSTILE if c.send is not None], ids=lambda c: c.name)
+async def test_hostile_input(site: Any, case: Hostile) -> None:
+    assert case.send is not None
+    await site.tokens("admin")  # log on first: the logon is not what is measured
+    before = site.counts()
+    reply = await case.send(site)
+    assert reply.status_code < 500, reply.text[:500]
+    assert reply.status_code == case.status, (reply.status_code, reply.text[:500])
+    if case.code:
+        assert case.code.encode() in reply.content, reply.text[:500]
+        assert CODED.search(reply.content), reply.text[:500]
+    if case.check is not None:
+        case.check(reply)
+    assert site.counts() == before, f"{case.name} staged something"
+
+
+def test_door_classes_name_real_tests() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "test_door_e2e.py").read_text("utf-8")
+    for case in HOSTILE:
+        if case.send is None:
+            assert f"def {case.door_test}" in text, case.name
+
+
+def test_every_class_has_a_distinct_sender() -> None:
+    senders = [case.send for case in HOSTILE if case.send is not None]
+    assert len(senders) == len(set(senders))
