@@ -97,7 +97,7 @@ def serve(port: int, folder: Path, out: Path) -> None:
                 by_request[call.request_id] = record
             return call
 
-        module.build_call = build
+        setattr(module, "build_call", build)  # noqa: B010
 
     committer = group_commit.GroupCommitter
     original_submit = committer._submit
