@@ -54,6 +54,9 @@ class Settings:
     admin_password: str | None = field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: int = 8080
+    # `ferry serve --workers N`: N processes on one port; `role` all (serve + sync), ingest (serve only) or sync.
+    workers: int = 1
+    role: str = "all"
     # Sync workflow.
     sync_interval: float = 3600.0
     batch_rows: int = 50_000

@@ -5,13 +5,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ferry import errors
 from ferry.cli.common import DataDir, console, fail, settings_for
+from ferry.config import Settings
 from ferry.errors import FerryError
 
 log = logging.getLogger(__name__)
@@ -67,6 +74,9 @@ def serve(
     forwarded_allow_ips: Annotated[str | None, typer.Option(
         "--forwarded-allow-ips", help="Proxies (comma-separated addresses, or *) whose X-Forwarded-For / "
         "X-Forwarded-Proto are believed. Default none, or FERRY_FORWARDED_ALLOW_IPS.", show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes serving the port (each with its "
+                                                "own writer); the first also syncs. Default 1 or FERRY_WORKERS.",
+                                                show_default=False)] = None,
 ) -> None:
     """Serve ferry until SIGTERM / SIGINT; in-flight calls are committed before it exits."""
     import uvicorn
@@ -75,9 +85,12 @@ def serve(
     from ferry.server.app import create_app, serving_app
     from ferry.server.runtime import Runtime
 
-    settings = settings_for(data_dir, host=host, port=port)
+    settings = settings_for(data_dir, host=host, port=port, workers=workers)
     if forwarded_allow_ips is not None:
         settings = dataclasses.replace(settings, forwarded_allow_ips=forwarded_allow_ips)
+    children: list[subprocess.Popen[bytes]] = []
+    if settings.workers > 1:
+        check_workers(settings)
     try:
         runtime = Runtime(settings)
     except FerryError as exc:
@@ -88,11 +101,13 @@ def serve(
         elif not runtime.auth.list_operators():
             console.print("[yellow]no operator yet: nobody can log on. Set FERRY_ADMIN_PASSWORD before starting, "
                           "or run `ferry operator add LOGIN --admin`.[/]")
-        # The sync of every staged schema every settings.sync_interval seconds (FERRY_SYNC_INTERVAL), in-process.
-        try:
-            runtime.enable_scheduler()
-        except FerryError as exc:
-            fail(exc)
+        # The sync of every staged schema every settings.sync_interval seconds (FERRY_SYNC_INTERVAL), in-process;
+        # an `ingest` worker leaves it to the first process.
+        if settings.role != "ingest":
+            try:
+                runtime.enable_scheduler()
+            except FerryError as exc:
+                fail(exc)
         app = create_app(runtime)
         loop, http = _loop_and_http()
         # The limits at the door (ferry.server.door): uvicorn's own settings plus the guarded protocol.
@@ -102,14 +117,63 @@ def serve(
         where = Path(settings.data_dir).resolve()
         staging = "configured PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {where}"
         # Plain print: one unwrapped line that scripts can read.
-        print(f"ferry listening on http://{settings.host}:{settings.port} "
-              f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1, staging: {staging})", flush=True)
+        sockets = None
+        if settings.workers > 1 or settings.role == "ingest":
+            sockets = [shared_socket(settings.host, settings.port)]
+        if settings.workers > 1:
+            children = start_workers(settings, log_level)
+        if settings.role != "ingest":
+            print(f"ferry listening on http://{settings.host}:{settings.port} "
+                  f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1, staging: {staging}"
+                  f"{f', {settings.workers} workers' if settings.workers > 1 else ''})", flush=True)
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).
-        _server_class()(config).run()
+        _server_class()(config).run(sockets=sockets)
     finally:
+        stop_workers(children)
         runtime.close()
         console.print("ferry stopped")
+
+
+def check_workers(settings: Settings) -> None:
+    """Refuse `--workers N` with a warehouse only one process may open (DuckDB), before anything starts."""
+    if settings.effective_warehouse_url.startswith("duckdb:"):
+        fail(FerryError(errors.CONFIG_ERROR, "--workers needs a warehouse several processes can open (postgresql:// "
+                        "or snowflake://): a DuckDB file is held by one process. With DuckDB, run one `ferry serve` "
+                        "and more ingest-only nodes (`--role ingest`) on other ports"))
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port that other processes may bind too (SO_REUSEPORT: the kernel spreads the
+    connections over them)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def start_workers(settings: Settings, log_level: str) -> list[subprocess.Popen[bytes]]:
+    """The N-1 extra processes: `ferry serve` with role `ingest` on the same port (each with its own writer)."""
+    env = {**os.environ, "FERRY_ROLE": "ingest", "FERRY_WORKERS": "1"}
+    args = [sys.executable, "-m", "ferry.cli", "serve", "--host", settings.host, "--port", str(settings.port),
+            "--data-dir", str(settings.data_dir), "--log-level", log_level, "--workers", "1"]
+    return [subprocess.Popen(args, env=env) for _ in range(settings.workers - 1)]
+
+
+def stop_workers(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every extra worker and wait for its graceful exit (it commits its in-flight calls first)."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def register(app: typer.Typer) -> None:

@@ -183,7 +183,10 @@ class GroupCommitter:
             return
         for _ in self._threads:
             self._queue.put(_STOP)
-        await asyncio.gather(*self._stopped)
+        # Bounded: a writer stuck on a frozen staging must not hold the shutdown forever (its thread is a daemon).
+        _, stuck = await asyncio.wait(self._stopped, timeout=self.limits.answer + self.limits.resolve)
+        if stuck:
+            log.error("%d staging writer(s) did not stop in time (staging frozen?); left behind", len(stuck))
         self._threads = []
         self._loop = None
 
