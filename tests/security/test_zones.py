@@ -15,7 +15,7 @@ from lxml import etree
 
 pytestmark = pytest.mark.anyio
 
-SEED = Path(__file__).parent / "data" / "campaign-v8-new-apis.fr.md"
+SEED = Path(__file__).parent / "data" / "seed-soap-samples.md"
 PLACEHOLDER = re.compile(r"___[0-9a-fx-]+")
 ZONE = {"session_token_only_networks": "127.0.0.1/32"}
 
