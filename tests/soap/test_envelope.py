@@ -106,7 +106,7 @@ def test_schema_descriptions_match_the_requested_id() -> None:
     session = etree.fromstring(schemas.describe(registry, "xtk:schema|xtk:session") or "")
     methods = session.find("methods")
     assert methods is not None
-    assert [m.get("name") for m in methods] == ["Logon", "Logoff", "GetServerTime", "GetOption"]
+    assert [m.get("name") for m in methods] == ["Logon", "Logoff", "GetServerTime", "GetOption", "GetUserInfo"]
 
 
 def test_wsdl_is_wellformed_and_names_the_operations() -> None:

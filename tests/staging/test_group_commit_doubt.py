@@ -105,9 +105,11 @@ def test_a_call_staging_refuses_stages_nothing_and_the_rest_of_its_group_is_stag
     assert asyncio.run(run(committer(staging_db, staging_db.url), existing)) == [None]
     good = [recipients(staging_db, f"good{index}") for index in range(3)]
     clash = recipients(staging_db, "clash")
-    # Its row reuses a staged row's UUID: the unique key refuses it, certainly not committed, caused by its data.
-    bad = dataclasses.replace(clash, operations=(dataclasses.replace(clash.operations[0],
-                                                                     uuid=existing.operations[0].uuid),))
+    # Its row carries a gender (a byte: smallint) out of range, as if a converter had let it through: staging
+    # refuses it (SQLSTATE 22003), certainly not committed, caused by its data. (Staged UUIDs are no longer a unique
+    # key in the append-only log, so a reused UUID is not a refusal any more.)
+    op = clash.operations[0]
+    bad = dataclasses.replace(clash, operations=(dataclasses.replace(op, values={**op.values, "gender": 10**6}),))
     outcomes = asyncio.run(run(committer(staging_db, staging_db.url), good[0], bad, good[1], good[2]))
     assert outcomes[0] is None and outcomes[2] is None and outcomes[3] is None
     refused = outcomes[1]
