@@ -16,9 +16,9 @@ from psycopg import sql
 from ferry.config import Settings
 from ferry.ingest import Method, RawRecord, build_call
 from ferry.staging import StagingDatabase, notify
+from ferry.sync.workflow import run_once
 from ferry.warehouse import Warehouse, open_warehouse
 from ferry.workflows import Scheduler
-from ferry.workflows import scheduler as scheduler_module
 
 SCHEMA = "nms:recipient"
 
@@ -26,6 +26,15 @@ SCHEMA = "nms:recipient"
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
     wh = open_warehouse(f"duckdb:///{tmp_path / 'continuous.duckdb'}")
+    yield wh
+    wh.close()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def any_warehouse(request: pytest.FixtureRequest, tmp_path: Path,
+                  new_postgres_url: Callable[[], str]) -> Iterator[Warehouse]:
+    url = f"duckdb:///{tmp_path / 'any.duckdb'}" if request.param == "duckdb" else new_postgres_url()
+    wh = open_warehouse(url)
     yield wh
     wh.close()
 
@@ -67,8 +76,9 @@ def continuous(db: StagingDatabase, warehouse: Warehouse, settings: Settings, po
     return scheduler
 
 
-def test_staged_rows_become_queryable_without_a_trigger(staging_db: StagingDatabase, warehouse: Warehouse,
+def test_staged_rows_become_queryable_without_a_trigger(staging_db: StagingDatabase, any_warehouse: Warehouse,
                                                         settings: Settings) -> None:
+    warehouse = any_warehouse
     scheduler = continuous(staging_db, warehouse, settings)
     try:
         emails = stage(staging_db, "cont", 3)
@@ -85,13 +95,12 @@ def test_a_burst_of_calls_is_coalesced_into_few_runs(staging_db: StagingDatabase
     scheduler = continuous(staging_db, warehouse, settings)
     before = runs(staging_db)
     release = threading.Event()
-    real = scheduler_module.run_once
 
     def held(*args: object, **kwargs: object) -> object:
         release.wait(30)  # the first run of the burst stays busy until every call is staged
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return run_once(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(scheduler_module, "run_once", held)
+    monkeypatch.setattr("ferry.workflows.scheduler.run_once", held)
     calls = 30
     try:
         for i in range(calls):
