@@ -12,7 +12,7 @@ from ferry.schema.loader import builtin_schemas, parse_schema
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.schema.staging import with_internal_id
-from ferry.staging import outcomes, partitions
+from ferry.staging import notify, outcomes, partitions
 from ferry.staging.ddl import STAGING_SCHEMA, SchemaChange, column_type, create_table, staging_table_name
 
 _APPLY_LOCK = 0x46455253  # "FERS"
@@ -40,6 +40,12 @@ class SchemaCatalog:
                 changes.append(self.apply(schema, builtin=True))
         return changes
 
+    def install_notify(self) -> list[str]:
+        """Give every staging table its NOTIFY trigger (one rebuilt by a later migration lost it)."""
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPLY_LOCK,))
+            return notify.install_all(conn)
+
     def apply(self, schema: Schema, *, builtin: bool = False) -> SchemaChange:
         """Store `schema` and create or evolve its staging table; never drops a column or data."""
         with self._pool.connection() as conn, conn.transaction():
@@ -47,6 +53,8 @@ class SchemaCatalog:
             change = SchemaChange(schema_id=schema.id)
             if schema.staged:
                 change = _sync_table(conn, with_internal_id(schema))
+                # Its NOTIFY trigger wakes the continuous sync.
+                notify.install(conn, sql.Identifier(STAGING_SCHEMA, staging_table_name(schema)), schema.id)
             elif _table_exists(conn, staging_table_name(schema)):
                 pending = outcomes.unsynced(conn, schema)
                 if pending:

@@ -40,6 +40,7 @@ class StagingDatabase:
             log.info("staging migrations applied: %s", ", ".join(applied))
         self.catalog = SchemaCatalog(self.pool)
         self.catalog.install_builtins()
+        self.catalog.install_notify()
         self.store = StagingStore(self.pool, self.catalog.load())
 
     @classmethod

@@ -1,4 +1,5 @@
-"""The scheduler: every staged schema synced every `sync_interval` seconds, the purge, and runs on demand."""
+"""The scheduler: every staged schema synced every `sync_interval` seconds (or continuously when it is 0, see
+`ferry.workflows.continuous`), the purge, and runs on demand."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 
@@ -14,9 +16,13 @@ from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
 from ferry.sync.workflow import RunResult, purge, run_once
 from ferry.warehouse.base import Warehouse
+from ferry.workflows.continuous import POLL_SECONDS, Coalescer, Listener
 from ferry.workflows.requests import take_requests
 
 log = logging.getLogger(__name__)
+
+MIN_INTERVAL = 0.1  # seconds; sub-second intervals are allowed, 0 means continuous
+CONTINUOUS_PURGE_SECONDS = 60.0  # the purge's period in continuous mode
 
 
 class Scheduler:
@@ -32,18 +38,33 @@ class Scheduler:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Continuous mode (sync_interval 0): runs coalesced per schema, woken by the staging tables' NOTIFY.
+        self.poll_seconds = POLL_SECONDS
+        self.coalescer: Coalescer | None = None
+        self.listener: Listener | None = None
+
+    @property
+    def continuous(self) -> bool:
+        """True when runs start as soon as rows are staged (`FERRY_SYNC_INTERVAL=0`)."""
+        return float(self.settings.sync_interval) <= 0
 
     def start(self) -> None:
-        """Start the periodic loop (first run right away)."""
+        """Start the periodic loop (first run right away), and in continuous mode the listener."""
         if self._thread is not None:
             return
         self._stop.clear()
+        if self.continuous:
+            self.coalescer = Coalescer(self._submit)
+            self.listener = Listener(self.db.url, self.coalescer.request, self._request_all)
+            self.listener.start()
         self._thread = threading.Thread(target=self._loop, name="ferry-scheduler", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Stop the loop, let the current run finish, release the worker."""
         self._stop.set()
+        if self.listener is not None:
+            self.listener.stop()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -87,6 +108,26 @@ class Scheduler:
     def _run(self, schema_id: str, run_id: uuid.UUID) -> RunResult:
         return run_once(self.db, self.warehouse, schema_id, self.settings, run_id=run_id)
 
+    def _submit(self, schema_id: str, started: Callable[[], None]) -> Future[object]:
+        """Queue a coalesced run (continuous mode); `started` is called as it begins."""
+
+        def go() -> RunResult:
+            started()
+            return self._run(schema_id, uuid.uuid4())
+
+        return self._executor.submit(go)
+
+    def _request_all(self) -> None:
+        """A coalesced run of every staged schema (on each LISTEN connection, and the fallback poll)."""
+        if self.coalescer is None:
+            return
+        try:
+            self.db.reload_schemas()
+        except Exception:
+            log.exception("could not reload schemas")
+        for schema in self.db.registry.staged():
+            self.coalescer.request(schema.id)
+
     def _wait_taking_requests(self, run_ids: list[uuid.UUID]) -> None:
         """Wait for scheduled runs, taking relayed `ferry sync` requests meanwhile (their callers wait for them)."""
         with self._lock:
@@ -96,7 +137,10 @@ class Scheduler:
         self.wait(run_ids)
 
     def _loop(self) -> None:
-        interval = max(1.0, float(self.settings.sync_interval))
+        if self.continuous:
+            self._continuous_loop()
+            return
+        interval = max(MIN_INTERVAL, float(self.settings.sync_interval))
         next_due = time.monotonic()
         while not self._stop.is_set():
             self._take_requests()
@@ -113,3 +157,23 @@ class Scheduler:
                 except Exception:
                     log.exception("scheduled sync failed")
             self._stop.wait(max(0.05, min(1.0, next_due - time.monotonic())))
+
+    def _continuous_loop(self) -> None:
+        """Continuous mode: relayed requests, the fallback poll of every schema, and the purge now and then."""
+        next_poll = time.monotonic() + self.poll_seconds
+        next_purge = time.monotonic()
+        while not self._stop.is_set():
+            self._take_requests()
+            now = time.monotonic()
+            try:
+                if now >= next_poll:
+                    next_poll = now + self.poll_seconds
+                    self._request_all()
+                if now >= next_purge:
+                    next_purge = now + CONTINUOUS_PURGE_SECONDS
+                    self._executor.submit(purge, self.db, self.settings)
+            except RuntimeError:
+                return  # the executor was shut down by stop()
+            except Exception:
+                log.exception("continuous sync: poll failed")
+            self._stop.wait(max(0.05, min(0.5, next_poll - time.monotonic())))
