@@ -104,3 +104,12 @@ def test_passwd_and_enable(env: dict[str, str], database_url: str) -> None:
             auth.logon("ann", "old")
     unknown = runner.invoke(app, ["operator", "enable", "bob"], env=env)
     assert unknown.exit_code == 1 and "FRY-600006" in unknown.output
+
+
+def test_ingest_report_counts_in_words_and_starts_at_once(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "one.csv").write_text("email,gender\na@x,\nb@x,lots\n")
+    result = runner.invoke(app, ["ingest", "one.csv", "--schema", "nms:recipient"], env=env)
+    assert result.exit_code == 2, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "1 record staged into nms:recipient (1 request), 1 refused"
+    assert lines[1].startswith("  FRY-100006 Record 2 (line 3): ")

@@ -90,6 +90,11 @@ def open_staging(settings: Settings) -> Iterator[StagingDatabase]:
         db.close()
 
 
+def plural(count: int, word: str) -> str:
+    """`record` or `records`, as `count` asks."""
+    return word if count == 1 else word + "s"
+
+
 def human_age(seconds: float) -> str:
     """`3h 02m`, `45s`: a short age for tables."""
     seconds = int(seconds)

@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-from ferry.cli.common import AsJson, DataDir, console, fail, human_age, open_staging, print_json, settings_for, table
+from ferry.cli.common import (
+    AsJson,
+    DataDir,
+    console,
+    fail,
+    human_age,
+    open_staging,
+    plural,
+    print_json,
+    settings_for,
+    table,
+)
 from ferry.errors import FerryError
 from ferry.ingest.bulk import load_file
 from ferry.ingest.files import FileFormat
@@ -129,13 +140,16 @@ def ingest(
     method = Method.INGEST_EXT if ext else Method.INGEST
     with open_staging(settings_for(data_dir)) as db:
         size = file.stat().st_size
+        # No bar when the output is not a terminal: a transient bar would leave a blank first line.
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                      TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
+                      TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                      disable=not console.is_terminal) as bar:
             task = bar.add_task(f"staging {file.name}", total=size)
             report = load_file(db.store, db.registry, file, schema, method, fmt=fmt, chunk_rows=chunk,
                                progress=lambda done: bar.update(task, completed=done))
-        console.print(f"[bold]{report.staged}[/] records staged into {report.schema_id} "
-                      f"({len(report.requests)} requests), [bold]{report.refused}[/] refused")
+        console.print(f"[bold]{report.staged}[/] {plural(report.staged, 'record')} staged into {report.schema_id} "
+                      f"({len(report.requests)} {plural(len(report.requests), 'request')}), "
+                      f"[bold]{report.refused}[/] refused")
         for error in report.refusals[:20]:
             console.print(f"  [red]{error.code.code}[/] {error.message}")
         if report.refused > 20:

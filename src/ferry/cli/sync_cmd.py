@@ -56,7 +56,8 @@ def sync(
         try:
             pending = {item.schema_id: item.counts["staged"] for item in db.store.status()}
             with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console, transient=True) as bar:
+                          TimeElapsedColumn(), console=console, transient=True,
+                          disable=not console.is_terminal) as bar:
                 for schema_id in schema_ids:
                     task = bar.add_task(f"sync {schema_id}", total=max(1, pending.get(schema_id, 0)))
 
