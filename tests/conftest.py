@@ -48,6 +48,19 @@ def unavailable() -> Callable[[str], NoReturn]:
     return report
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_user_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The per-user data folder (`$XDG_DATA_HOME/ferry`, ferry's last-resort default) is a temporary one, so no
+    test ever writes into the home folder of whoever runs the suite."""
+    saved = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = saved
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """Async tests run on asyncio (the server's loop), not trio."""

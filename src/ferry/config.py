@@ -11,11 +11,43 @@ from typing import Any
 from ferry import errors
 from ferry.errors import FerryError
 
+CONFIG_NAME = "ferry.toml"
 
-def _file_values(known: dict[str, Any]) -> dict[str, Any]:
-    path = Path(os.environ.get("FERRY_CONFIG") or "ferry.toml")
-    if not path.is_file():
-        return {}
+
+def find_config(start: Path | None = None) -> Path | None:
+    """FERRY_CONFIG, else the nearest `ferry.toml` in the current folder or one above it (the way git finds .git)."""
+    named = os.environ.get("FERRY_CONFIG")
+    if named:
+        return Path(named).absolute()
+    here = (start or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder: `$XDG_DATA_HOME/ferry`, else `~/.local/share/ferry`."""
+    base = os.environ.get("XDG_DATA_HOME")
+    return (Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share") / "ferry"
+
+
+def _relative_to(folder: Path, name: str, value: Any) -> Any:
+    """A relative path in the config file means relative to that file's folder, not to wherever ferry runs."""
+    if name == "data_dir" and isinstance(value, str) and not Path(value).expanduser().is_absolute():
+        return str(folder / value)
+    if name == "warehouse_url" and isinstance(value, str) and value.lower().startswith("duckdb://"):
+        path = value[len("duckdb://"):]
+        if path and not path.startswith(("/", ":memory:", "~")):
+            return f"duckdb://{folder / path}"
+    return value
+
+
+def _file_values(known: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
+    path = find_config()
+    if path is None or not path.is_file():
+        return {}, None
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -24,7 +56,7 @@ def _file_values(known: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(table) - set(known))
     if unknown:
         raise FerryError(errors.CONFIG_ERROR, f"{path}: unknown settings {', '.join(unknown)}")
-    return dict(table)
+    return {name: _relative_to(path.parent, name, value) for name, value in table.items()}, path
 
 
 def _convert(name: str, type_: Any, value: Any) -> Any:
@@ -32,7 +64,7 @@ def _convert(name: str, type_: Any, value: Any) -> Any:
     kind = str(type_)
     try:
         if "Path" in kind:
-            return Path(value)
+            return Path(value).expanduser().absolute()
         if kind == "bool":
             return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
         if kind == "int":
@@ -48,7 +80,10 @@ def _convert(name: str, type_: Any, value: Any) -> Any:
 class Settings:
     """Everything a ferry process needs to know; see README for each variable."""
 
-    data_dir: Path = Path("./ferry-data")
+    # --data-dir / FERRY_DATA_DIR, else the nearest ferry.toml's data_dir, else the per-user folder (from_env).
+    data_dir: Path = field(default_factory=user_data_dir)
+    # Where data_dir came from (a flag, a variable, a ferry.toml path or the per-user default); set by from_env.
+    data_dir_origin: str = field(default="per-user default", compare=False, metadata={"internal": True})
     database_url: str | None = None
     warehouse_url: str | None = None
     admin_password: str | None = field(default=None, repr=False)
@@ -90,17 +125,24 @@ class Settings:
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
         """Defaults, then `ferry.toml` (or FERRY_CONFIG), then `FERRY_*` variables, then non-None overrides."""
-        known = {f.name: f for f in fields(cls)}
+        known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
         unknown = set(overrides) - set(known)
         if unknown:
             raise FerryError(errors.CONFIG_ERROR, f"unknown settings: {', '.join(sorted(unknown))}")
-        values: dict[str, Any] = {}
-        values.update(_file_values(known))
+        values, config_file = _file_values(known)
+        origin = f"data_dir in {config_file}" if "data_dir" in values else "per-user default"
         for name in known:
             text = os.environ.get(f"FERRY_{name.upper()}")
             if text:
                 values[name] = text
+        if os.environ.get("FERRY_DATA_DIR"):
+            origin = "FERRY_DATA_DIR"
         values.update({name: value for name, value in overrides.items() if value is not None})
+        if overrides.get("data_dir") is not None:
+            origin = "--data-dir"
+        values.setdefault("data_dir", user_data_dir())
+        values["data_dir_origin"] = origin
+        known["data_dir_origin"] = next(f for f in fields(cls) if f.name == "data_dir_origin")
         return cls(**{name: _convert(name, known[name].type, value) for name, value in values.items()})
 
     @property
@@ -108,4 +150,4 @@ class Settings:
         """The warehouse URL, defaulting to a DuckDB file in the data folder."""
         if self.warehouse_url:
             return self.warehouse_url
-        return f"duckdb:///{(self.data_dir / 'warehouse.duckdb').resolve()}"
+        return f"duckdb://{(self.data_dir / 'warehouse.duckdb').resolve()}"

@@ -43,6 +43,7 @@ STAGING_UNAVAILABLE = Code("FRY-300001", "staging database unavailable")
 EMBEDDED_START_FAILED = Code("FRY-300002", "embedded PostgreSQL failed to start")
 NOT_FOUND = Code("FRY-300003", "not found")
 CONFIG_ERROR = Code("FRY-300004", "configuration error")
+ALREADY_RUNNING = Code("FRY-300005", "ferry is already running on this data folder")
 STAGING_REFUSED = Code("FRY-300010", "staging refused the call's data")
 STAGING_IN_DOUBT = Code("FRY-300011", "staging failed during the commit; outcome unknown")
 
@@ -56,6 +57,7 @@ SYNC_FAILED = Code("FRY-400010", "the sync run started by this call failed")
 WRITE_DUPLICATE_KEY = Code("FRY-400011", "Write: a record with this key already exists")
 WRITE_REJECTED = Code("FRY-400012", "Write: the warehouse refused a record")
 QUERY_FORBIDDEN = Code("FRY-400013", "no right to read this schema")
+CANNOT_LISTEN = Code("FRY-400014", "cannot listen on the address and port")
 
 # Sync workflow and warehouses.
 WAREHOUSE_UNAVAILABLE = Code("FRY-500001", "warehouse unavailable")

@@ -12,6 +12,7 @@ from ferry.config import Settings
 from ferry.ingest.documents import RawRecord, records_from_json, records_from_xml, records_from_xml_bytes
 from ferry.ingest.operations import Call, Method
 from ferry.ingest.rules import build_call
+from ferry.locations import announce
 from ferry.staging.database import StagingDatabase
 
 Document = str | bytes | etree._Element | Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -30,7 +31,9 @@ class Session:
     @classmethod
     def open(cls, settings: Settings | None = None, **overrides: Any) -> Session:
         """Open the staging database named by `settings` (or the environment) for this session."""
-        db = StagingDatabase.open(settings or Settings.from_env(**overrides))
+        settings = settings or Settings.from_env(**overrides)
+        announce(settings)
+        db = StagingDatabase.open(settings)
         return cls(db, owns_db=True)
 
     def ingest(self, doc: Document) -> str:

@@ -84,7 +84,11 @@ def test_token_checks_refuse_missing_unknown_and_mismatched_pairs(auth: Authenti
     bob = auth.logon("bob", "pw")
     assert auth.check(ann.session_token, ann.security_token).login == "ann"  # now cached
     assert_session_invalid(auth, None, ann.security_token)
-    assert_session_invalid(auth, ann.session_token, None)
+    with pytest.raises(AuthError) as missing:  # said as such: the session itself may be fine
+        auth.check(ann.session_token, None)
+    assert missing.value.faultstring == ("XSV-350008 The security token is missing: send the securityToken that "
+                                         "Logon returned in the X-Security-Token header.")
+    assert missing.value.http_status == 401
     assert_session_invalid(auth, "", "")
     assert_session_invalid(auth, "___forged", ann.security_token)
     assert_session_invalid(auth, ann.session_token, "@forged")

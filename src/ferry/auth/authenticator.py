@@ -34,6 +34,8 @@ _LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _SCHEMA_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*:[A-Za-z][A-Za-z0-9_]*$")
 _BAD_LOGON_MESSAGE = "Invalid login or password."
 _SESSION_MESSAGE = "Session has expired or is invalid. Please reconnect."
+_NO_SECURITY_MESSAGE = ("The security token is missing: send the securityToken that Logon returned in the "
+                        "X-Security-Token header.")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,12 @@ def _now() -> dt.datetime:
 def session_invalid() -> AuthError:
     """The refusal for a missing, unknown, expired, revoked or mismatched token pair."""
     return AuthError(errors.SESSION_INVALID, _SESSION_MESSAGE, campaign_code=CAMPAIGN_SESSION_INVALID,
+                     http_status=401)
+
+
+def security_token_missing() -> AuthError:
+    """The refusal for a session token sent without its security token: said as such, not as an expired session."""
+    return AuthError(errors.SESSION_INVALID, _NO_SECURITY_MESSAGE, campaign_code=CAMPAIGN_SESSION_INVALID,
                      http_status=401)
 
 
@@ -133,6 +141,8 @@ class Authenticator:
 
         `session_only` (a call from a `sessionTokenOnly` zone): a missing security token is not asked for; a
         security token that is sent must still be this session's."""
+        if session_token and not security_token and not session_only:
+            raise security_token_missing()
         if not session_token or not (security_token or session_only):
             raise session_invalid()
         session_hash = digest(session_token)
@@ -291,6 +301,15 @@ class Authenticator:
         operator = _operator(row)
         self._forget_operator(operator.id)
         return operator
+
+    def enable(self, login: str) -> Operator:
+        """Enable a disabled operator again; FRY-600006 if unknown."""
+        with self._pool.connection() as conn:
+            row = conn.execute("UPDATE ferry.operators SET disabled = false, updated_at = now() WHERE login = %s "
+                               "RETURNING id, login, admin, schemas, disabled", (login,)).fetchone()
+        if row is None:
+            raise FerryError(errors.UNKNOWN_OPERATOR, f"no operator {login!r}")
+        return _operator(row)
 
     def set_password(self, login: str, password: str) -> None:
         """Replace an operator's password and revoke its open sessions; FRY-600006 if unknown."""

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from ferry.config import Settings
 from ferry.errors import FerryError
+from ferry.locations import announce
 from ferry.staging.database import StagingDatabase
 
 console = Console()
@@ -20,17 +25,46 @@ err_console = Console(stderr=True)
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Data folder (embedded PostgreSQL, DuckDB warehouse). Default ./ferry-data "
-                 "or FERRY_DATA_DIR.", show_default=False),
+    typer.Option("--data-dir", help="Data folder (embedded PostgreSQL, DuckDB warehouse). Default: FERRY_DATA_DIR, "
+                 "else data_dir of the nearest ferry.toml up from here, else ~/.local/share/ferry.",
+                 show_default=False, metavar="FOLDER"),
 ]
+
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table (for scripts).")]
+
+
+def table(*headers: str, title: str | None = None) -> Table:
+    """A table whose cells fold onto several lines to fit the terminal, never cut to `ffd…`."""
+    folded = Table(title=title)
+    for header in headers:
+        folded.add_column(header, overflow="fold")
+    return folded
+
+
+def _plain_json(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Path):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def print_json(rows: Sequence[dict[str, Any]]) -> None:
+    """One JSON array on stdout: dates in ISO 8601, UUIDs as text."""
+    typer.echo(json.dumps(list(rows), default=_plain_json, indent=2))
 
 
 def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
     """Settings from the environment and the config file, with command-line flags on top."""
     try:
-        return Settings.from_env(data_dir=data_dir, **overrides)
+        settings = Settings.from_env(data_dir=data_dir, **overrides)
     except FerryError as exc:
         fail(exc)
+    announce(settings)
+    return settings
 
 
 def fail(exc: FerryError) -> NoReturn:
@@ -54,6 +88,11 @@ def open_staging(settings: Settings) -> Iterator[StagingDatabase]:
         fail(exc)
     finally:
         db.close()
+
+
+def plural(count: int, word: str) -> str:
+    """`record` or `records`, as `count` asks."""
+    return word if count == 1 else word + "s"
 
 
 def human_age(seconds: float) -> str:

@@ -14,10 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ferry import errors
-from ferry.cli.common import DataDir, console, fail, open_staging, settings_for
+from ferry.cli.common import DataDir, console, fail, open_staging, settings_for, table
 from ferry.errors import FerryError
 from ferry.schema.model import ID_ATTRIBUTE, Schema
 from ferry.schema.types import to_text
@@ -144,11 +143,11 @@ def unicity_command(
         for finding in findings:
             typer.echo(json.dumps(asdict(finding)))
     elif findings:
-        table = Table("Schema Id", "Key Definition", "Key Type", "Duplicated Value", "Duplicated Count",
-                      title="Duplicated keys in the warehouse")
+        listing = table("Schema Id", "Key Definition", "Key Type", "Duplicated Value", "Duplicated Count",
+                        title="Duplicated keys in the warehouse")
         for f in findings:
-            table.add_row(f.schema_id, f.key_definition, f.key_type, f.value, str(f.count))
-        console.print(table)
+            listing.add_row(f.schema_id, f.key_definition, f.key_type, f.value, str(f.count))
+        console.print(listing)
     else:
         console.print(f"No duplicated key in {len(schemas)} schema(s).")
     if findings:

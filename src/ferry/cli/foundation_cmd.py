@@ -8,9 +8,19 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-from rich.table import Table
 
-from ferry.cli.common import DataDir, console, fail, human_age, open_staging, settings_for
+from ferry.cli.common import (
+    AsJson,
+    DataDir,
+    console,
+    fail,
+    human_age,
+    open_staging,
+    plural,
+    print_json,
+    settings_for,
+    table,
+)
 from ferry.errors import FerryError
 from ferry.ingest.bulk import load_file
 from ferry.ingest.files import FileFormat
@@ -21,10 +31,12 @@ schema_app = typer.Typer(help="Apply and list schemas.", no_args_is_help=True)
 
 CONFIG_TEMPLATE = """\
 # ferry configuration. Environment variables (FERRY_*) override these values; command-line flags override both.
+# ferry commands run in this folder or any folder below it use this file (like git finds its repository).
+# Relative paths here are relative to this file's folder.
 [ferry]
-# database_url = "postgresql://user@host/db"     # staging; default: embedded PostgreSQL under data_dir
-# warehouse_url = "duckdb:///ferry-data/warehouse.duckdb"   # or postgresql://… or snowflake://…
-data_dir = "ferry-data"
+data_dir = "ferry-data"     # embedded PostgreSQL (staging) and the DuckDB warehouse live here
+# database_url = "postgresql://user@localhost/ferry"   # staging on your own server instead of the embedded one
+# warehouse_url = "duckdb://ferry-data/warehouse.duckdb" # the default; duckdb:///abs/path.duckdb, postgresql://…
 sync_interval = 3600        # seconds between runs of ffdaReplicateStagingData
 retention_days = 7          # synced and skipped rows are purged after this
 """
@@ -97,15 +109,21 @@ def schema_apply(
 
 
 @schema_app.command("list")
-def schema_list(data_dir: DataDir = None) -> None:
+def schema_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """List applied schemas with their staging state."""
     with open_staging(settings_for(data_dir)) as db:
-        table = Table("schema", "staged", "staging schema", "attributes", "keys")
-        for schema in db.registry:
-            keys = "; ".join(",".join("@" + name for name in key.fields) for key in schema.keys)
-            table.add_row(schema.id, "yes" if schema.staged else "no", schema.staging_id if schema.staged else "",
-                          str(len(schema.attributes)), keys)
-        console.print(table)
+        schemas = list(db.registry)
+    if as_json:
+        print_json([{"schema": s.id, "staged": s.staged, "staging_schema": s.staging_id if s.staged else None,
+                     "attributes": len(s.attributes), "keys": [["@" + name for name in key.fields] for key in s.keys]}
+                    for s in schemas])
+        return
+    listing = table("schema", "staged", "staging schema", "attributes", "keys")
+    for schema in schemas:
+        keys = "; ".join(",".join("@" + name for name in key.fields) for key in schema.keys)
+        listing.add_row(schema.id, "yes" if schema.staged else "no", schema.staging_id if schema.staged else "",
+                        str(len(schema.attributes)), keys)
+    console.print(listing)
 
 
 def ingest(
@@ -122,13 +140,16 @@ def ingest(
     method = Method.INGEST_EXT if ext else Method.INGEST
     with open_staging(settings_for(data_dir)) as db:
         size = file.stat().st_size
+        # No bar when the output is not a terminal: a transient bar would leave a blank first line.
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                      TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
+                      TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                      disable=not console.is_terminal) as bar:
             task = bar.add_task(f"staging {file.name}", total=size)
             report = load_file(db.store, db.registry, file, schema, method, fmt=fmt, chunk_rows=chunk,
                                progress=lambda done: bar.update(task, completed=done))
-        console.print(f"[bold]{report.staged}[/] records staged into {report.schema_id} "
-                      f"({len(report.requests)} requests), [bold]{report.refused}[/] refused")
+        console.print(f"[bold]{report.staged}[/] {plural(report.staged, 'record')} staged into {report.schema_id} "
+                      f"({len(report.requests)} {plural(len(report.requests), 'request')}), "
+                      f"[bold]{report.refused}[/] refused")
         for error in report.refusals[:20]:
             console.print(f"  [red]{error.code.code}[/] {error.message}")
         if report.refused > 20:
@@ -137,23 +158,30 @@ def ingest(
             raise typer.Exit(2)
 
 
-def status(data_dir: DataDir = None) -> None:
+def status(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """Rows per state for every staged schema, the oldest unsynced row's age, and the last sync run."""
     from ferry.workflows import sync_metrics
 
     with open_staging(settings_for(data_dir)) as db:
-        table = Table("schema", "staged", "synced", "skipped", "failed", "oldest unsynced", "last success",
-                      "last run")
-        for item in sync_metrics(db):
-            counts = item.counts
-            last_success = item.last_success.strftime("%Y-%m-%d %H:%M:%S") if item.last_success else "never"
-            last_run = item.last_state or "-"
-            if item.last_error:
-                last_run = f"{last_run}: {item.last_error[:60]}"
-            table.add_row(item.schema_id, str(counts["staged"]), str(counts["synced"]), str(counts["skipped"]),
-                          str(counts["failed"]), human_age(item.lag_seconds) if counts["staged"] else "-",
-                          last_success, last_run)
-        console.print(table)
+        items = sync_metrics(db)
+    if as_json:
+        print_json([{"schema": item.schema_id, **item.counts,
+                     "oldest_unsynced_seconds": item.lag_seconds if item.counts["staged"] else None,
+                     "last_success": item.last_success, "last_state": item.last_state,
+                     "last_error": item.last_error} for item in items])
+        return
+    listing = table("schema", "staged", "synced", "skipped", "failed", "oldest unsynced", "last success",
+                    "last run")
+    for item in items:
+        counts = item.counts
+        last_success = item.last_success.strftime("%Y-%m-%d %H:%M:%S") if item.last_success else "never"
+        last_run = item.last_state or "-"
+        if item.last_error:
+            last_run = f"{last_run}: {item.last_error[:60]}"
+        listing.add_row(item.schema_id, str(counts["staged"]), str(counts["synced"]), str(counts["skipped"]),
+                        str(counts["failed"]), human_age(item.lag_seconds) if counts["staged"] else "-",
+                        last_success, last_run)
+    console.print(listing)
 
 
 def register(app: typer.Typer) -> None:

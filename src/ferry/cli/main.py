@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
+
+import ferry
+from ferry.cli.labels import PlainLabelsGroup
 
 app = typer.Typer(
     name="ferry",
     help="Campaign v8 FFDA-style ingestion: Ingest / IngestExt into PostgreSQL staging, replicated to a warehouse.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=PlainLabelsGroup,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"ferry {ferry.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print ferry's version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
+) -> None:
+    """Campaign v8 FFDA-style ingestion: Ingest / IngestExt into PostgreSQL staging, replicated to a warehouse."""
 
 
 def _register() -> None:

@@ -7,13 +7,13 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from ferry.auth import Authenticator
-from ferry.cli.common import DataDir, console, fail, open_staging, settings_for
+from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, table
 from ferry.errors import FerryError
 
-operator_app = typer.Typer(help="Add, list and disable operators.", no_args_is_help=True)
+operator_app = typer.Typer(help="Add, list, disable, enable operators and change their passwords.",
+                           no_args_is_help=True)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -58,16 +58,20 @@ def add(
 
 
 @operator_app.command("list")
-def list_(data_dir: DataDir = None) -> None:
+def list_(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """List operators and their rights."""
     settings = settings_for(data_dir)
     with open_staging(settings) as db:
         operators = Authenticator(db.pool, settings).list_operators()
-    table = Table("login", "admin", "schemas", "state")
+    if as_json:
+        print_json([{"login": o.login, "admin": o.admin, "schemas": sorted(o.schemas), "disabled": o.disabled}
+                    for o in operators])
+        return
+    listing = table("login", "admin", "schemas", "state")
     for operator in operators:
-        table.add_row(operator.login, "yes" if operator.admin else "", ", ".join(sorted(operator.schemas)),
-                      "disabled" if operator.disabled else "enabled")
-    console.print(table)
+        listing.add_row(operator.login, "yes" if operator.admin else "", ", ".join(sorted(operator.schemas)),
+                        "disabled" if operator.disabled else "enabled")
+    console.print(listing)
 
 
 @operator_app.command("disable")
@@ -95,6 +99,42 @@ def unlock(
     with open_staging(settings) as db:
         cleared = Authenticator(db.pool, settings).unlock(login)
     console.print(f"operator [bold]{login}[/] unlocked" if cleared else f"{login} was not locked")
+
+
+@operator_app.command("passwd")
+def passwd(
+    login: Annotated[str, typer.Argument(help="The operator whose password changes.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the new password from the first "
+                                                 "line of standard input instead of prompting.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Change an operator's password; its open sessions are revoked.
+
+    The password comes from FERRY_OPERATOR_PASSWORD, else standard input when it is not a terminal, else a prompt.
+    """
+    password = _read_password(password_stdin)
+    settings = settings_for(data_dir)
+    with open_staging(settings) as db:
+        try:
+            Authenticator(db.pool, settings).set_password(login, password)
+        except FerryError as exc:
+            fail(exc)
+    console.print(f"password of operator [bold]{login}[/] changed; its open sessions are closed")
+
+
+@operator_app.command("enable")
+def enable(
+    login: Annotated[str, typer.Argument(help="The operator to enable again.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Enable a disabled operator: it may log on again (with its current password)."""
+    settings = settings_for(data_dir)
+    with open_staging(settings) as db:
+        try:
+            Authenticator(db.pool, settings).enable(login)
+        except FerryError as exc:
+            fail(exc)
+    console.print(f"operator [bold]{login}[/] enabled")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +19,8 @@ from ferry import errors
 from ferry.cli.common import DataDir, console, fail, settings_for
 from ferry.config import Settings
 from ferry.errors import FerryError
+from ferry.locations import describe, duckdb_file, embedded_pgdata
+from ferry.server.pidfile import PidFile
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,36 @@ def _server_class() -> Any:
     return Server
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts so that a taken port fails first and clearly."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise FerryError(errors.CANNOT_LISTEN, f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        hint = "; another process uses this port: stop it or pick another with --port" \
+            if exc.errno in (98, 48) else ""
+        raise FerryError(errors.CANNOT_LISTEN, f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") \
+            from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _lock_for(settings: Settings) -> PidFile | None:
+    """The data folder's lock, when this server would hold something only one process may: the embedded
+    PostgreSQL or the DuckDB warehouse file."""
+    if embedded_pgdata(settings) is None and duckdb_file(settings) is None:
+        return None
+    return PidFile(settings.data_dir)
+
+
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on. Default 127.0.0.1 or FERRY_HOST.",
                                              show_default=False)] = None,
@@ -91,13 +122,31 @@ def serve(
     children: list[subprocess.Popen[bytes]] = []
     if settings.workers > 1:
         check_workers(settings)
+    # An ingest node (one of `--workers N`'s extra processes) shares the port with SO_REUSEPORT and leaves the
+    # data folder's lock to the process that owns it.
+    shared = settings.workers > 1 or settings.role == "ingest"
+    lock = None if settings.role == "ingest" else _lock_for(settings)
+    try:
+        if lock is not None:
+            lock.acquire()
+        sock = shared_socket(settings.host, settings.port) if shared else bind(settings.host, settings.port)
+    except FerryError as exc:
+        if lock is not None:
+            lock.release()
+        fail(exc)
     try:
         runtime = Runtime(settings)
     except FerryError as exc:
+        sock.close()
+        if lock is not None:
+            lock.release()
         fail(exc)
     try:
         if settings.admin_password and runtime.auth.ensure_admin(settings.admin_password):
             console.print("operator [bold]admin[/] created from FERRY_ADMIN_PASSWORD")
+        elif settings.admin_password:
+            log.warning("FERRY_ADMIN_PASSWORD is ignored: operators exist already (it only creates admin on a first "
+                        "start); change a password with `ferry operator passwd LOGIN`")
         elif not runtime.auth.list_operators():
             console.print("[yellow]no operator yet: nobody can log on. Set FERRY_ADMIN_PASSWORD before starting, "
                           "or run `ferry operator add LOGIN --admin`.[/]")
@@ -114,24 +163,22 @@ def serve(
         config = uvicorn.Config(serving_app(app), host=settings.host, port=settings.port, loop=loop,
                                 http=door.http_protocol(settings, http), lifespan="on", log_level=log_level,
                                 timeout_graceful_shutdown=30, server_header=False, **door.uvicorn_options(settings))
-        where = Path(settings.data_dir).resolve()
-        staging = "configured PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {where}"
-        # Plain print: one unwrapped line that scripts can read.
-        sockets = None
-        if settings.workers > 1 or settings.role == "ingest":
-            sockets = [shared_socket(settings.host, settings.port)]
         if settings.workers > 1:
             children = start_workers(settings, log_level)
         if settings.role != "ingest":
+            # Plain print: one unwrapped line that scripts can read; the socket is bound, so this is true.
             print(f"ferry listening on http://{settings.host}:{settings.port} "
-                  f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1, staging: {staging}"
-                  f"{f', {settings.workers} workers' if settings.workers > 1 else ''})", flush=True)
+                  f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1; {describe(settings)}"
+                  f"{f'; {settings.workers} workers' if settings.workers > 1 else ''})", flush=True)
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).
-        _server_class()(config).run(sockets=sockets)
+        _server_class()(config).run(sockets=[sock])
     finally:
         stop_workers(children)
+        sock.close()
         runtime.close()
+        if lock is not None:
+            lock.release()
         console.print("ferry stopped")
 
 
@@ -150,8 +197,12 @@ def shared_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise FerryError(errors.CANNOT_LISTEN, f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
 
 

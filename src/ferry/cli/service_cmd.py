@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from ferry.cli.common import DataDir, console, fail, open_staging, settings_for
+from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, table
 from ferry.errors import FerryError
 from ferry.subscriptions import services
 
@@ -33,15 +32,19 @@ def add(
 
 
 @service_app.command("list")
-def list_services(data_dir: DataDir = None) -> None:
+def list_services(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     """List the services."""
     with open_staging(settings_for(data_dir)) as db:
         found = services.all_services(db.pool)
-    table = Table("name", "label", "channel", "validity (days)", "disabled")
+    if as_json:
+        print_json([{"name": s.name, "label": s.label, "channel": s.channel_name, "validity_days": s.validity_days,
+                     "disabled": s.disabled} for s in found])
+        return
+    listing = table("name", "label", "channel", "validity (days)", "disabled")
     for s in found:
-        table.add_row(s.name, s.label, s.channel_name, "" if s.validity_days is None else str(s.validity_days),
-                      "yes" if s.disabled else "")
-    console.print(table)
+        listing.add_row(s.name, s.label, s.channel_name, "" if s.validity_days is None else str(s.validity_days),
+                        "yes" if s.disabled else "")
+    console.print(listing)
 
 
 @service_app.command("disable")

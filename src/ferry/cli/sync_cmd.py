@@ -10,9 +10,8 @@ from typing import Annotated, Any
 import typer
 from psycopg.rows import dict_row
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
-from rich.table import Table
 
-from ferry.cli.common import DataDir, console, fail, open_staging, settings_for
+from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, table
 from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
 from ferry.sync import RunResult, run_once
@@ -57,7 +56,8 @@ def sync(
         try:
             pending = {item.schema_id: item.counts["staged"] for item in db.store.status()}
             with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console, transient=True) as bar:
+                          TimeElapsedColumn(), console=console, transient=True,
+                          disable=not console.is_terminal) as bar:
                 for schema_id in schema_ids:
                     task = bar.add_task(f"sync {schema_id}", total=max(1, pending.get(schema_id, 0)))
 
@@ -67,14 +67,15 @@ def sync(
                     results.append(run_once(db, warehouse, schema_id, settings, wait=wait, progress=advance))
         finally:
             warehouse.close()
-    table = Table("schema", "state", "batches", "read", "inserted", "updated", "deleted", "skipped", "failed",
-                  "seconds")
+    listing = table("schema", "state", "batches", "read", "inserted", "updated", "deleted", "skipped", "failed",
+                    "seconds")
     for r in results:
         seconds = (r.ended_at - r.started_at).total_seconds() if r.ended_at else 0.0
         c = r.counts
-        table.add_row(r.schema_id or "", _state(r.state), str(r.batches), str(c["read"]), str(c["inserted"]),
-                      str(c["updated"]), str(c["deleted"]), str(c["skipped"]), str(c["failed"]), f"{seconds:.1f}")
-    console.print(table)
+        listing.add_row(r.schema_id or "", _state(r.state), str(r.batches), str(c["read"]), str(c["inserted"]),
+                        str(c["updated"]), str(c["deleted"]), str(c["skipped"]), str(c["failed"]),
+                        f"{seconds:.1f}")
+    console.print(listing)
     for r in results:
         if r.error:
             console.print(f"{r.schema_id}: [red]{r.error}[/]")
@@ -123,26 +124,30 @@ def _runs(db: StagingDatabase, run_ids: list[uuid.UUID]) -> list[dict[str, Any]]
 def workflows(
     schema: Annotated[str | None, typer.Argument(help="Only runs of this schema.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
     """The latest runs of the sync and purge workflows, newest first."""
     with open_staging(settings_for(data_dir)) as db:
         runs = list_runs(db.pool, schema, limit=limit)
+    if as_json:
+        print_json(runs)
+        return
     _print_runs(runs)
 
 
 def _print_runs(runs: list[dict[str, Any]]) -> None:
-    table = Table("started (UTC)", "workflow", "schema", "state", "read", "ins", "upd", "del", "skip", "fail", "s",
-                  "error")
+    listing = table("started (UTC)", "workflow", "schema", "state", "read", "ins", "upd", "del", "skip", "fail", "s",
+                    "error")
     for run in runs:
         ended = run["ended_at"]
         seconds = f"{(ended - run['started_at']).total_seconds():.1f}" if ended else "-"
         started = run["started_at"].astimezone(dt.UTC).strftime("%m-%d %H:%M:%S")
-        table.add_row(started, run["workflow"], run["schema_id"] or "", _state(run["state"]),
-                      str(run["rows_read"]), str(run["rows_inserted"]),
-                      str(run["rows_updated"]), str(run["rows_deleted"]), str(run["rows_skipped"]),
-                      str(run["rows_failed"]), seconds, run["error"] or "")
-    console.print(table)
+        listing.add_row(started, run["workflow"], run["schema_id"] or "", _state(run["state"]),
+                        str(run["rows_read"]), str(run["rows_inserted"]),
+                        str(run["rows_updated"]), str(run["rows_deleted"]), str(run["rows_skipped"]),
+                        str(run["rows_failed"]), seconds, run["error"] or "")
+    console.print(listing)
 
 
 def _state(state: str) -> str:

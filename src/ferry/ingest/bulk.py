@@ -70,7 +70,10 @@ def load_file(
                     raise FerryError(errors.MIXED_SCHEMAS, f"the record names {item.xtkschema}, not {schema.id}")
                 chunk.append(build_operation(schema, method, item))
             except FerryError as exc:
-                report.refuse(exc.at(item.position))
+                located = exc if item.line is None else FerryError(
+                    exc.code, f"Record {item.position} (line {item.line}): {exc.message}", position=item.position,
+                    attribute=exc.attribute, detail=exc.detail)
+                report.refuse(located.at(item.position))
                 continue
             if len(chunk) >= chunk_rows:
                 flush()

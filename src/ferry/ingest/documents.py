@@ -27,6 +27,7 @@ class RawRecord:
     fields: Mapping[str, Any]
     key: str | None
     operation: str | None
+    line: int | None = None  # where a text file's record starts (CSV), for refusals a person can find
 
 
 def records_from_xml(root: etree._Element) -> list[RawRecord]:

@@ -6,9 +6,10 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from lxml import etree
 
@@ -75,24 +76,62 @@ def _ndjson(stream: IO[bytes], schema_id: str) -> Iterator[RawRecord | RecordErr
 def _csv(stream: IO[bytes], schema_id: str) -> Iterator[RawRecord | RecordError]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        yield from _csv_rows(csv.DictReader(text), schema_id)
+        # strict: a stray or unclosed quote is an error naming its lines, never rows silently merged into one.
+        yield from _csv_rows(csv.reader(text, strict=True), schema_id)
     finally:
         # Leave the caller's stream open (it reports progress from it).
         text.detach()
 
 
-def _csv_rows(reader: csv.DictReader[str], schema_id: str) -> Iterator[RawRecord | RecordError]:
-    for position, row in enumerate(reader, start=1):
-        if None in row:
-            yield RecordError(FerryError(errors.MALFORMED_DOCUMENT, "the row has more fields than the header",
-                                         position=position))
+def _lines(start: int, end: int) -> str:
+    return f"line {start}" if start >= end else f"lines {start}-{end}"
+
+
+def _csv_error(position: int, start: int, message: str) -> RecordError:
+    return RecordError(FerryError(errors.MALFORMED_DOCUMENT, f"Record {position} (line {start}): {message}",
+                                  position=position))
+
+
+def _csv_rows(reader: Any, schema_id: str) -> Iterator[RawRecord | RecordError]:
+    """Every record after the header, each refused one named by its record number and line; blank lines skipped."""
+    header: list[str] | None = None
+    position = 0
+    end = 0  # the last physical line read
+    while True:
+        start = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            end = reader.line_num
+            position += 1
+            yield _csv_error(position, start, f"malformed quoting ({exc}); {_lines(start, end)} not staged "
+                             "(a quote opened and not closed?)")
+            continue
+        end = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if header is None:
+            header = row
+            continue
+        position += 1
+        if len(row) != len(header):
+            more = "more" if len(row) > len(header) else "fewer"
+            merged = (f"; {_lines(start, end)} were read as one record because a quote opened on line {start} "
+                      "closes only there") if end > start else ""
+            fields_word = "field" if len(row) == 1 else "fields"
+            yield _csv_error(position, start, f"the row has {len(row)} {fields_word}, {more} than the header's "
+                             f"{len(header)}{merged}")
             continue
         # CSV has no NULL: an empty cell means "absent" so partial updates stay partial.
-        fields = {name: value for name, value in row.items() if value != ""}
+        fields = {name: value for name, value in zip(header, row, strict=True) if value != ""}
         try:
-            yield record_from_mapping(fields, position, schema_id)
+            record = record_from_mapping(fields, position, schema_id)
         except FerryError as exc:
-            yield RecordError(exc.at(position))
+            yield _csv_error(position, start, exc.message)
+            continue
+        yield replace(record, line=start)
 
 
 def _xml(stream: IO[bytes], schema_id: str) -> Iterator[RawRecord | RecordError]:

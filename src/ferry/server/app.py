@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import ferry
 from ferry.server import (
     console,
+    docs_assets,
     health,
     mcping,
     metrics,
@@ -64,7 +65,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title="ferry", version=ferry.__version__, lifespan=lifespan,
+    app = FastAPI(title="ferry", version=ferry.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Adobe Campaign v8 FFDA-style ingestion: SOAP Ingest / IngestExt and a REST API into "
                               "PostgreSQL staging, replicated to a warehouse.")
     app.state.runtime = runtime
@@ -87,6 +88,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(rest.build_router(runtime, caller))
     metrics.install(app, runtime)
     console.install(app, runtime)
+    docs_assets.install(app)  # Swagger UI from a packaged copy, not a CDN
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(CollapseSlashesMiddleware)
     return app
