@@ -65,6 +65,19 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     max_records_per_call: int = 100_000
     pool_size: int = 10
+    # Staging outages: how long a call waits for a pooled connection, and the connect / reconnect bound of one.
+    pool_timeout: float = 3.0
+    pool_connect_timeout: float = 2.0
+    # Warehouse faults: connect, per-statement (sync) and read bounds; reads run on their own bounded threads.
+    warehouse_connect_timeout: float = 5.0
+    warehouse_statement_timeout: float = 900.0
+    warehouse_read_timeout: float = 30.0
+    warehouse_read_threads: int = 4
+    warehouse_tcp_timeout: float = 30.0
+    warehouse_lock_timeout: float = 1.0
+    # `ferry serve --role all|ingest|sync`; how long /healthz and /metrics wait for a part's check.
+    role: str = "all"
+    health_timeout: float = 1.0
     log_json: bool = False
 
     @classmethod

@@ -338,7 +338,7 @@ class Console:
         session = await self.session(request)
         await self.runtime.refresh_schemas()
         statuses = {s.schema_id: s for s in await self.db_call(self.runtime.db.store.status)}
-        services = await self.db_call(queries.services_view, self.runtime.db, lambda: self.runtime.warehouse)
+        services = await self.runtime.reads.run(queries.services_view, self.runtime.db, lambda: self.runtime.warehouse)
         return self.render("schemas.html", session=session, nav="schemas", schemas=self.runtime.registry.staged(),
                            statuses=statuses, services=services)
 
