@@ -20,6 +20,7 @@ from ferry import errors
 from ferry.auth.models import CAMPAIGN_BAD_LOGON, CAMPAIGN_SESSION_INVALID, AuthError, LogonResult, Operator
 from ferry.auth.passwords import hash_password, needs_rehash, verify_password
 from ferry.auth.ratelimit import TokenBuckets
+from ferry.auth.revocations import RevocationCheck
 from ferry.auth.tokens import digest, new_security_token, new_session_token
 from ferry.config import Settings
 from ferry.errors import FerryError
@@ -66,6 +67,8 @@ class Authenticator:
         self._cache: OrderedDict[bytes, _Cached] = OrderedDict()
         self._lock = threading.Lock()
         self._buckets = TokenBuckets(settings.rate_limit)
+        # A logoff on another server must be refused here at once: a cached session is confirmed on each use.
+        self.revocations = RevocationCheck(pool)
 
     # -- sessions ---------------------------------------------------------------------------------------------
 
@@ -103,6 +106,9 @@ class Authenticator:
         if cached is not None:
             if not hmac.compare_digest(cached.security_hash, security_hash):
                 raise session_invalid()
+            if not self.revocations.confirm_now(session_hash):
+                self._forget(session_hash)
+                raise session_invalid()
             return cached.operator
         with self._pool.connection() as conn:
             row = conn.execute(
@@ -123,15 +129,23 @@ class Authenticator:
     async def check_async(self, session_token: str | None, security_token: str | None) -> Operator:
         """`check` for the event loop: answered from the cache when fresh, else in a worker thread."""
         if session_token and security_token:
-            cached = self._cached(digest(session_token))
+            session_hash = digest(session_token)
+            cached = self._cached(session_hash)
             if cached is not None:
                 if not hmac.compare_digest(cached.security_hash, digest(security_token)):
+                    raise session_invalid()
+                if not await self.revocations.confirm(session_hash):
+                    self._forget(session_hash)
                     raise session_invalid()
                 return cached.operator
         return await asyncio.to_thread(self.check, session_token, security_token)
 
+    def _forget(self, session_hash: bytes) -> None:
+        with self._lock:
+            self._cache.pop(session_hash, None)
+
     def logoff(self, session_token: str | None) -> None:
-        """Revoke the session (at once in this process; others' caches forget it within `cache_seconds`)."""
+        """Revoke the session, at once on every server (each confirms a cached session in staging on use)."""
         if not session_token:
             return
         session_hash = digest(session_token)

@@ -63,6 +63,9 @@ def serve(
                                              show_default=False)] = None,
     data_dir: DataDir = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    role: Annotated[str | None, typer.Option("--role", help="all (default): calls and the sync; ingest: calls only, "
+                                             "never opens the warehouse; sync: only the sync workflows (and health "
+                                             "and metrics). Default all or FERRY_ROLE.", show_default=False)] = None,
 ) -> None:
     """Serve ferry until SIGTERM / SIGINT; in-flight calls are committed before it exits."""
     import uvicorn
@@ -70,7 +73,7 @@ def serve(
     from ferry.server.app import create_app, serving_app
     from ferry.server.runtime import Runtime
 
-    settings = settings_for(data_dir, host=host, port=port)
+    settings = settings_for(data_dir, host=host, port=port, role=role)
     try:
         runtime = Runtime(settings)
     except FerryError as exc:
@@ -82,10 +85,12 @@ def serve(
             console.print("[yellow]no operator yet: nobody can log on. Set FERRY_ADMIN_PASSWORD before starting, "
                           "or run `ferry operator add LOGIN --admin`.[/]")
         # The sync of every staged schema every settings.sync_interval seconds (FERRY_SYNC_INTERVAL), in-process.
-        try:
-            runtime.enable_scheduler()
-        except FerryError as exc:
-            fail(exc)
+        # A server with --role ingest never opens the warehouse, so several may share one DuckDB-fed staging.
+        if runtime.role != "ingest":
+            try:
+                runtime.enable_scheduler()
+            except FerryError as exc:
+                fail(exc)
         app = create_app(runtime)
         loop, http = _loop_and_http()
         config = uvicorn.Config(serving_app(app), host=settings.host, port=settings.port, loop=loop, http=http,
@@ -94,7 +99,7 @@ def serve(
         staging = "configured PostgreSQL" if settings.database_url else f"embedded PostgreSQL in {where}"
         # Plain print: one unwrapped line that scripts can read.
         print(f"ferry listening on http://{settings.host}:{settings.port} "
-              f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1, staging: {staging})", flush=True)
+              f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1, staging: {staging}, role: {runtime.role})", flush=True)
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).
         _server_class()(config).run()
