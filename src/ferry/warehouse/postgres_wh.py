@@ -183,8 +183,10 @@ class PostgresWarehouse(Warehouse):
         try:
             conn = psycopg.connect(self._read_url)
         except psycopg.OperationalError as exc:
-            raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"cannot connect to the PostgreSQL warehouse "
-                             f"{_display(self.url)}: {_message(exc)}") from None
+            # A connect that timed out (a frozen server accepts TCP, never answers) is a timeout, not a refusal.
+            code = errors.WAREHOUSE_TIMEOUT if "timeout" in str(exc).lower() else errors.WAREHOUSE_UNAVAILABLE
+            raise FerryError(code, f"cannot connect to the PostgreSQL warehouse {_display(self.url)}: "
+                             f"{_message(exc)}") from None
         with conn, watchdog(conn, self.timeouts.read) as fired:
             try:
                 conn.read_only = True
