@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fault_harness import PgServer, new_root  # noqa: E402
+from fault_harness import PgServer, new_root
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]
 import psycopg
 
 from ferry.config import Settings
@@ -186,7 +186,7 @@ def apply_sample_schema(db_url: str, folder: Path) -> None:
         db.catalog.apply(load_schema_file(sample))
 
 
-def start_serve(db_url: str, folder: Path, warehouse_url: str, *args: str, wait_healthy: bool = False,
+def start_serve(db_url: str, folder: Path, warehouse_url: str, *args: str,
                 **env: str) -> Serve:
     """`ferry serve` on a free port; returns once `/r/test` answers."""
     folder.mkdir(parents=True, exist_ok=True)
