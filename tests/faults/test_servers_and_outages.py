@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -93,6 +96,9 @@ def test_sigkill_mid_sync_leaves_an_abandoned_run_and_loses_nothing(pg_servers: 
         abandoned = [run for run in runs if run["state"] == "abandoned"]
         assert len(abandoned) == 1 and "gone" in (abandoned[0]["error"] or ""), runs
         assert abandoned[0]["endedAt" if "endedAt" in abandoned[0] else "ended_at"]
+        listed = subprocess.run([sys.executable, "-m", "ferry.cli", "workflows"], capture_output=True, text=True,
+                                env={**os.environ, "FERRY_DATABASE_URL": db_url, "COLUMNS": "250"}, timeout=60)
+        assert "abandoned" in listed.stdout, listed.stdout + listed.stderr
         done = httpx.post(f"{again.url}/api/v1/sync/{SCHEMA}", params={"wait": "true"}, headers=headers, timeout=120)
         assert done.status_code == 200, done.text
         with psycopg.connect(wh_url) as conn:
