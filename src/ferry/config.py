@@ -120,6 +120,18 @@ class Settings:
     keep_alive_timeout: float = 5.0
     max_connections: int = 0
     max_connections_per_client: int = 512
+    # Staging outages: how long a call waits for a pooled connection, and the connect / reconnect bound of one.
+    pool_timeout: float = 3.0
+    pool_connect_timeout: float = 2.0
+    # Warehouse faults: connect, per-statement (sync) and read bounds; reads run on their own bounded threads.
+    warehouse_connect_timeout: float = 5.0
+    warehouse_statement_timeout: float = 900.0
+    warehouse_read_timeout: float = 30.0
+    warehouse_read_threads: int = 4
+    warehouse_tcp_timeout: float = 30.0
+    warehouse_lock_timeout: float = 1.0
+    # How long /healthz and /metrics wait for a part's check (`role` is above, with `workers`).
+    health_timeout: float = 1.0
     log_json: bool = False
 
     @classmethod

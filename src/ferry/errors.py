@@ -58,6 +58,7 @@ WRITE_DUPLICATE_KEY = Code("FRY-400011", "Write: a record with this key already 
 WRITE_REJECTED = Code("FRY-400012", "Write: the warehouse refused a record")
 QUERY_FORBIDDEN = Code("FRY-400013", "no right to read this schema")
 CANNOT_LISTEN = Code("FRY-400014", "cannot listen on the address and port")
+ROLE_REFUSED = Code("FRY-400020", "this server's role does not serve this call")
 
 # Sync workflow and warehouses.
 WAREHOUSE_UNAVAILABLE = Code("FRY-500001", "warehouse unavailable")
@@ -66,6 +67,9 @@ WAREHOUSE_REJECTED = Code("FRY-500003", "value rejected by the warehouse")
 SYNC_BUSY = Code("FRY-500004", "another worker is syncing this schema")
 SYNC_UNKNOWN_SCHEMA = Code("FRY-500005", "no staged schema by that name")
 SYNC_LEDGER_MISMATCH = Code("FRY-500050", "the warehouse's ledger does not match this staging database")
+WAREHOUSE_TIMEOUT = Code("FRY-500006", "the warehouse did not answer in time")
+WAREHOUSE_MISMATCH = Code("FRY-500007", "staging feeds another warehouse")
+WAREHOUSE_NOT_OPENED = Code("FRY-500008", "this server's role does not open the warehouse")
 
 # Operators, sessions, rights and the REST API.
 BAD_CREDENTIALS = Code("FRY-600001", "bad login or password")

@@ -22,6 +22,7 @@ from ferry.auth import rights
 from ferry.auth.models import CAMPAIGN_BAD_LOGON, CAMPAIGN_SESSION_INVALID, AuthError, LogonResult, Operator
 from ferry.auth.passwords import hash_password, needs_rehash, verify_password
 from ferry.auth.ratelimit import TokenBuckets
+from ferry.auth.revocations import RevocationCheck
 from ferry.auth.throttle import LogonThrottle, ThrottlePolicy
 from ferry.auth.tokens import digest, new_security_token, new_session_token
 from ferry.config import Settings
@@ -82,6 +83,8 @@ class Authenticator:
         self.throttle = LogonThrottle(pool, ThrottlePolicy.from_settings(settings))
         # Called with (reason, via) for every refused logon: the metrics install it.
         self.logon_observer: Callable[[str, str], None] | None = None
+        # A logoff on another server must be refused here at once: a cached session is confirmed on each use.
+        self.revocations = RevocationCheck(pool)
 
     # -- sessions ---------------------------------------------------------------------------------------------
 
@@ -151,6 +154,9 @@ class Authenticator:
         if cached is not None:
             if security_hash is not None and not hmac.compare_digest(cached.security_hash, security_hash):
                 raise session_invalid()
+            if not self.revocations.confirm_now(session_hash):
+                self._forget(session_hash)
+                raise session_invalid()
             return cached.operator
         with self._pool.connection() as conn:
             row = conn.execute(
@@ -173,15 +179,23 @@ class Authenticator:
                           session_only: bool = False) -> Operator:
         """`check` for the event loop: answered from the cache when fresh, else in a worker thread."""
         if session_token and (security_token or session_only):
-            cached = self._cached(digest(session_token))
+            session_hash = digest(session_token)
+            cached = self._cached(session_hash)
             if cached is not None:
                 if security_token and not hmac.compare_digest(cached.security_hash, digest(security_token)):
+                    raise session_invalid()
+                if not await self.revocations.confirm(session_hash):
+                    self._forget(session_hash)
                     raise session_invalid()
                 return cached.operator
         return await asyncio.to_thread(lambda: self.check(session_token, security_token, session_only=session_only))
 
+    def _forget(self, session_hash: bytes) -> None:
+        with self._lock:
+            self._cache.pop(session_hash, None)
+
     def logoff(self, session_token: str | None) -> None:
-        """Revoke the session (at once in this process; others' caches forget it within `cache_seconds`)."""
+        """Revoke the session, at once on every server (each confirms a cached session in staging on use)."""
         if not session_token:
             return
         session_hash = digest(session_token)

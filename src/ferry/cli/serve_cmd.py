@@ -108,6 +108,9 @@ def serve(
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes serving the port (each with its "
                                                 "own writer); the first also syncs. Default 1 or FERRY_WORKERS.",
                                                 show_default=False)] = None,
+    role: Annotated[str | None, typer.Option("--role", help="all (default): calls and the sync; ingest: calls only, "
+                                             "never opens the warehouse; sync: only the sync workflows (and health "
+                                             "and metrics). Default all or FERRY_ROLE.", show_default=False)] = None,
 ) -> None:
     """Serve ferry until SIGTERM / SIGINT; in-flight calls are committed before it exits."""
     import uvicorn
@@ -116,7 +119,7 @@ def serve(
     from ferry.server.app import create_app, serving_app
     from ferry.server.runtime import Runtime
 
-    settings = settings_for(data_dir, host=host, port=port, workers=workers)
+    settings = settings_for(data_dir, host=host, port=port, workers=workers, role=role)
     if forwarded_allow_ips is not None:
         settings = dataclasses.replace(settings, forwarded_allow_ips=forwarded_allow_ips)
     children: list[subprocess.Popen[bytes]] = []
@@ -150,9 +153,9 @@ def serve(
         elif not runtime.auth.list_operators():
             console.print("[yellow]no operator yet: nobody can log on. Set FERRY_ADMIN_PASSWORD before starting, "
                           "or run `ferry operator add LOGIN --admin`.[/]")
-        # The sync of every staged schema every settings.sync_interval seconds (FERRY_SYNC_INTERVAL), in-process;
-        # an `ingest` worker leaves it to the first process.
-        if settings.role != "ingest":
+        # The sync of every staged schema every settings.sync_interval seconds (FERRY_SYNC_INTERVAL), in-process.
+        # A server with --role ingest never opens the warehouse, so several may share one DuckDB-fed staging.
+        if runtime.role != "ingest":
             try:
                 runtime.enable_scheduler()
             except FerryError as exc:
@@ -165,11 +168,10 @@ def serve(
                                 timeout_graceful_shutdown=30, server_header=False, **door.uvicorn_options(settings))
         if settings.workers > 1:
             children = start_workers(settings, log_level)
-        if settings.role != "ingest":
-            # Plain print: one unwrapped line that scripts can read; the socket is bound, so this is true.
-            print(f"ferry listening on http://{settings.host}:{settings.port} "
-                  f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1; {describe(settings)}"
-                  f"{f'; {settings.workers} workers' if settings.workers > 1 else ''})", flush=True)
+        # Plain print: one unwrapped line that scripts can read; the socket is bound, so this is true.
+        print(f"ferry listening on http://{settings.host}:{settings.port} "
+              f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1; {describe(settings)}; role: {runtime.role}"
+              f"{f'; {settings.workers} workers' if settings.workers > 1 else ''})", flush=True)
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).
         _server_class()(config).run(sockets=[sock])

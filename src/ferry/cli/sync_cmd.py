@@ -151,7 +151,7 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
 
 
 def _state(state: str) -> str:
-    colour = {"succeeded": "green", "failed": "red", "skipped": "yellow"}.get(state, "white")
+    colour = {"succeeded": "green", "failed": "red", "skipped": "yellow", "abandoned": "magenta"}.get(state, "white")
     return f"[{colour}]{state}[/]"
 
 

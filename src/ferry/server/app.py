@@ -69,6 +69,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                   description="Adobe Campaign v8 FFDA-style ingestion: SOAP Ingest / IngestExt and a REST API into "
                               "PostgreSQL staging, replicated to a warehouse.")
     app.state.runtime = runtime
+    if getattr(runtime, "role", "all") == "sync":
+        log.info("role sync: calls are refused, only the sync workflows run")
     soap = soap_routes.soap_router(runtime)
     app.state.soap = soap
     catalog.install()
@@ -95,5 +97,30 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 
 def serving_app(app: FastAPI) -> ASGIApp:
-    """What uvicorn runs: the app behind the SOAP and REST ingest fast paths."""
-    return SoapFastPath(app, app.state.soap, RestIngestFastPath(app))
+    """What uvicorn runs: the app behind the SOAP and REST ingest fast paths (and, for `--role sync`, a door
+    that lets only health and metrics through)."""
+    served: ASGIApp = SoapFastPath(app, app.state.soap, RestIngestFastPath(app))
+    if getattr(app.state.runtime, "role", "all") == "sync":
+        served = SyncRoleDoor(served)
+    return served
+
+
+class SyncRoleDoor:
+    """`--role sync` runs the workflows only: every call but health and metrics gets FRY-400020 (HTTP 503)."""
+
+    OPEN = frozenset({"/healthz", "/metrics", "/r/test"})
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.OPEN:
+            await self.inner(scope, receive, send)
+            return
+        from ferry import errors
+        from ferry.errors import FerryError
+        from ferry.server.rest_support import error_response
+
+        refusal = FerryError(errors.ROLE_REFUSED, "this server runs with --role sync: it only runs the sync "
+                             "workflows; send calls to a server with --role all or ingest")
+        await error_response(refusal)(scope, receive, send)

@@ -48,17 +48,30 @@ def build_router(runtime: Any) -> APIRouter:
             return Response(exc.faultstring + "\n", status_code=401, media_type="text/plain;charset=utf-8")
         return Response(f"OK\n{_campaign_time(dt.datetime.now(dt.UTC))}\n", media_type="text/plain;charset=utf-8")
 
-    @api.get("/healthz", summary="Liveness and staging reachability (JSON)")
+    @api.get("/healthz", summary="Liveness and the state of each part: staging, warehouse, writer, sync (JSON)")
     async def healthz() -> JSONResponse:
         started = time.perf_counter()
-        staging = "ok"
-        try:
-            await asyncio.wait_for(asyncio.to_thread(_ping_staging, runtime), timeout=5)
-        except Exception as exc:  # any failure means "not healthy", never a traceback
-            staging = f"unavailable: {exc}"
-        healthy = staging == "ok" and bool(getattr(runtime, "running", True))
-        body = {"status": "ok" if healthy else "unavailable", "version": ferry.__version__, "staging": staging,
-                "writer": "running" if getattr(runtime, "running", True) else "stopped",
+        parts = await part_states(runtime) if hasattr(runtime, "parts") else None
+        if parts is None:
+            staging = "ok"
+            try:
+                await asyncio.wait_for(asyncio.to_thread(_ping_staging, runtime), timeout=5)
+            except Exception as exc:  # any failure means "not healthy", never a traceback
+                staging = f"unavailable: {exc}"
+            parts = {"staging": {"status": "up" if staging == "ok" else "down",
+                                 "reason": None if staging == "ok" else staging}}
+        running = bool(getattr(runtime, "running", True))
+        parts["writer"] = {"status": "up" if running else "down", "reason": None if running else "stopped"}
+        staging_up = parts["staging"]["status"] == "up"
+        healthy = staging_up and running
+        warehouse = parts.get("warehouse", {"status": "unknown"})
+        degraded = warehouse["status"] in ("down", "refused")
+        body = {"status": ("ok" if not degraded else "degraded") if healthy else "unavailable",
+                "version": ferry.__version__, "role": getattr(runtime, "role", "all"),
+                "staging": "ok" if staging_up else f"unavailable: {parts['staging'].get('reason') or 'down'}",
+                "warehouse": _summary(warehouse),
+                "writer": "running" if running else "stopped",
+                "parts": parts,
                 "groupCommit": {"batches": getattr(runtime.writer, "batches_written", None),
                                 "calls": getattr(runtime.writer, "calls_written", None)},
                 "uptimeSeconds": round(time.time() - getattr(runtime, "started_at", time.time()), 3),
@@ -66,6 +79,25 @@ def build_router(runtime: Any) -> APIRouter:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     return api
+
+
+async def part_states(runtime: Any) -> dict[str, dict[str, Any]]:
+    """The cached state of each checked part; before a part's first check, waits for it up to the health timeout."""
+    monitor = runtime.parts
+    deadline = time.monotonic() + monitor.timeout
+    states = {name: monitor.peek(name) for name in monitor.names}
+    while any(state.status == "unknown" for state in states.values()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        states = {name: monitor.peek(name) for name in monitor.names}
+    return {name: state.to_json() for name, state in states.items()}
+
+
+def _summary(part: dict[str, Any]) -> str:
+    status = str(part.get("status"))
+    if status == "up":
+        return "ok"
+    reason = part.get("reason")
+    return f"{status}: {reason}" if reason else status
 
 
 def _ping_staging(runtime: Any) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -92,11 +94,57 @@ class _Sync(Collector):
         yield from (success, rows, runs)
 
 
+class _Parts(Collector):
+    """Each part's cached state (no query at scrape time) and the warehouse read threads' counts."""
+
+    def __init__(self, runtime: Any) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("ferry_part_up", "1 when the part (staging, warehouse) answered its last check, 0 when "
+                               "down or refused; parts a role does not use are left out.", labels=["part"])
+        since = GaugeMetricFamily("ferry_part_state_seconds", "Seconds the part has been in its current state.",
+                                  labels=["part", "status"])
+        monitor = getattr(self._runtime, "parts", None)
+        if monitor is not None:
+            for name in monitor.names:
+                state = monitor.peek(name)
+                if state.status in ("off", "unknown"):
+                    continue
+                up.add_metric([name], 1.0 if state.status == "up" else 0.0)
+                since.add_metric([name, state.status], max(0.0, time.time() - state.since))
+        yield from (up, since)
+        reads = getattr(self._runtime, "reads", None)
+        if reads is not None:
+            counts = CounterMetricFamily("ferry_warehouse_reads", "Warehouse calls of the API by outcome (ok, timeout "
+                                         "= FRY-500006, refused = too many waiting, error).", labels=["outcome"])
+            for outcome, count in reads.counts.items():
+                counts.add_metric([outcome], float(count))
+            waiting = GaugeMetricFamily("ferry_warehouse_reads_in_flight",
+                                        "Warehouse calls of the API running or waiting for a thread.")
+            waiting.add_metric([], float(reads.in_flight))
+            yield from (counts, waiting)
+
+
+class _StagingDown(Collector):
+    """`ferry_staging_up 0` for a scrape answered without asking staging (down, or not answering in time)."""
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("ferry_staging_up", "1 when the staging database answered this scrape.")
+        up.add_metric([], 0.0)
+        yield up
+
+
 class Metrics:
     """The metric series of one app."""
 
     def __init__(self, runtime: Any | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
+        # What a scrape answers when staging is down or slow: everything but the series read from staging.
+        self.light = CollectorRegistry(auto_describe=False)
+        self._runtime = runtime
+        self._full: Future[bytes] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferry-metrics")
         self.calls = Counter("ferry_calls", "API calls by method, protocol and outcome (ok, refused, error).",
                              ["method", "protocol", "outcome"], registry=self.registry)
         self.records = Counter("ferry_records_staged", "Records staged by accepted calls.",
@@ -113,9 +161,15 @@ class Metrics:
         self.group_wait = Histogram("ferry_group_commit_wait_seconds", "How long the first call of a group commit "
                                     "waited for a free writer, in seconds.", buckets=_WAIT_BUCKETS,
                                     registry=self.registry)
+        for own in (self.calls, self.records, self.refusals, self.latency):
+            self.light.register(own)
         if runtime is not None:
             self.registry.register(_Backlog(runtime))
             self.registry.register(_Sync(runtime))
+            parts = _Parts(runtime)
+            self.registry.register(parts)
+            self.light.register(parts)
+            self.light.register(_StagingDown())
         # The labelled children of each (method, protocol, outcome) and (schema, protocol): `labels()` takes a
         # lock and builds its key on every call, which a unitary call should not pay three times.
         self._call_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
@@ -153,6 +207,22 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+    async def render_bounded(self) -> bytes:
+        """`render()` on the metrics thread within the health timeout; without the staging series (and with
+        `ferry_staging_up 0`) when staging is down, does not answer in time, or a previous scrape still waits on it."""
+        monitor = getattr(self._runtime, "parts", None)
+        if monitor is not None and "staging" in monitor.names and monitor.peek("staging").status == "down":
+            return generate_latest(self.light)
+        if self._full is not None and not self._full.done():
+            return generate_latest(self.light)
+        timeout = float(getattr(monitor, "timeout", 1.0)) if monitor is not None else 5.0
+        self._full = self._executor.submit(self.render)
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._full)), timeout)
+        except TimeoutError:
+            log.warning("metrics: staging did not answer within %.1f s; series read from it left out", timeout)
+            return generate_latest(self.light)
 
 
 def metrics_of(where: Any) -> Metrics | None:
@@ -197,8 +267,8 @@ def install(app: FastAPI, runtime: Any) -> Metrics:
             check_scrape(runtime.settings, request)
         except FerryError as exc:
             return error_response(exc)
-        # The backlog collector queries PostgreSQL: keep that off the event loop.
-        body = await asyncio.to_thread(metrics.render)
+        # The backlog collector queries PostgreSQL: on the metrics thread, bounded (see render_bounded).
+        body = await metrics.render_bounded()
         return Response(content=body, media_type=CONTENT_TYPE_LATEST)
 
     return metrics

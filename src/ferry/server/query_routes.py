@@ -1,15 +1,14 @@
 """Reading the warehouse: SOAP `xtk:queryDef#ExecuteQuery` and REST `GET /api/v1/data/{ns}/{name}`.
 
 Both go through `ferry.query` (expressions parsed into a tree, compiled to SQL with bound values) and run on the
-warehouse in a worker thread. Every data schema has a warehouse table (staged ones, `nms:service`, `nms:subHisto`,
-any applied schema); a query on anything else is refused with FRY-700008.
+warehouse on its own bounded threads (`runtime.reads`). Every data schema has a warehouse table (staged ones,
+`nms:service`, `nms:subHisto`, any applied schema); a query on anything else is refused with FRY-700008.
 Read right: the admin right, or the ingest right on the schema (whoever may write a schema may read it back).
 `get` with no row is the fault `XSV-350123 The record was not found …` (Campaign's code first, as the SDK wants).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 
-import asyncio
 import threading
 from typing import Annotated, Any
 
@@ -147,7 +146,7 @@ async def execute_query(ctx: SoapContext) -> list[Output]:
     query = parse_query_def(document)
     schema = await resolve_schema(ctx.runtime, query.schema_id)
     require_read(ctx.runtime, ctx.operator, schema)
-    compiled, rows = await asyncio.to_thread(run_query, ctx.runtime, query, schema, MAX_ROWS)
+    compiled, rows = await ctx.runtime.reads.run(run_query, ctx.runtime, query, schema, MAX_ROWS)
     try:
         result = rows_to_xml(query, query.schema_short_name, compiled.columns, rows)
     except QueryNotFound as exc:
@@ -188,7 +187,7 @@ def build_router(runtime: Any, current_operator: Any) -> APIRouter:
                                   offset=offset)
         schema = await resolve_schema(runtime, query.schema_id)
         require_read(runtime, operator, schema)
-        compiled, rows = await asyncio.to_thread(run_query, runtime, query, schema, MAX_ROWS)
+        compiled, rows = await runtime.reads.run(run_query, runtime, query, schema, MAX_ROWS)
         result = rows_to_json(query, compiled.columns, rows)
         return {"schema": schema.id, "rows": result, "count": len(result)}
 

@@ -33,6 +33,11 @@ _STATUS = {
     errors.BAD_REQUEST.code: 400,
     errors.STAGING_UNAVAILABLE.code: 503,
     errors.STAGING_IN_DOUBT.code: 503,
+    errors.WAREHOUSE_UNAVAILABLE.code: 503,
+    errors.WAREHOUSE_TIMEOUT.code: 503,
+    errors.WAREHOUSE_MISMATCH.code: 503,
+    errors.WAREHOUSE_NOT_OPENED.code: 503,
+    errors.ROLE_REFUSED.code: 503,
 }
 INTERNAL_CODE = errors.STAGING_UNAVAILABLE
 

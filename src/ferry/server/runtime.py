@@ -8,12 +8,20 @@ import threading
 import time
 from typing import Any
 
+from ferry import errors
 from ferry.auth import Authenticator
 from ferry.config import Settings
+from ferry.errors import FerryError
 from ferry.schema.registry import SchemaRegistry
-from ferry.staging import StagingDatabase
+from ferry.server.parts import DOWN, UP, PartMonitor, PartOff, PartRefused, PartState
+from ferry.server.warehouse_reads import WarehouseReads
+from ferry.staging import StagingDatabase, warehouse_identity
 from ferry.staging.group_commit import GroupCommitter
-from ferry.warehouse import Warehouse, open_warehouse
+from ferry.sync import runs
+from ferry.warehouse import Timeouts, Warehouse, open_warehouse
+from ferry.warehouse.deferred import DeferredWarehouse
+
+ROLES = ("all", "ingest", "sync")
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +36,10 @@ class Runtime:
     schema_refresh_seconds = 1.0
 
     def __init__(self, settings: Settings, db: StagingDatabase | None = None) -> None:
+        if settings.role not in ROLES:
+            raise FerryError(errors.CONFIG_ERROR, f"role {settings.role!r} is not one of {', '.join(ROLES)}")
         self.settings = settings
+        self.role = settings.role
         self.db = db if db is not None else StagingDatabase.open(settings)
         self._owns_db = db is None
         self.auth = Authenticator(self.db.pool, settings)
@@ -38,17 +49,53 @@ class Runtime:
         self.running = False
         self._refreshed_at = 0.0
         self._refresh_lock = asyncio.Lock()
-        self._warehouse: Warehouse | None = None
+        url = settings.effective_warehouse_url
+        timeouts = Timeouts.from_settings(settings)
+        self._warehouse = DeferredWarehouse(url, lambda: open_warehouse(url, timeouts),
+                                            lambda w: self._verify_warehouse(w))
+        self.reads = WarehouseReads(settings.warehouse_read_threads, settings.warehouse_read_timeout)
         self._sync: Any | None = None
         self._open_lock = threading.Lock()
+        self.parts = PartMonitor(settings.health_timeout)
+        self._probe = self.db.probe(settings.health_timeout)
+        self.parts.add("staging", self._probe.check, interval=0.5)
+        self.parts.add("warehouse", self._check_warehouse, interval=2.0)
+        self.parts.listeners.append(self._part_changed)
+
+    def _verify_warehouse(self, warehouse: Warehouse) -> None:
+        warehouse_identity.verify(self.db.pool, warehouse)
 
     @property
     def warehouse(self) -> Warehouse:
-        """The warehouse (`settings.effective_warehouse_url`), opened on first use."""
-        with self._open_lock:
-            if self._warehouse is None:
-                self._warehouse = open_warehouse(self.settings.effective_warehouse_url)
-            return self._warehouse
+        """The warehouse (`settings.effective_warehouse_url`), opened on first use and again after a failed open;
+        FRY-500008 on a server with `--role ingest`, which never opens it."""
+        if self.role == "ingest":
+            raise FerryError(errors.WAREHOUSE_NOT_OPENED, "this server runs with --role ingest and does not open the "
+                             "warehouse: send reads to a server with --role all or sync")
+        return self._warehouse
+
+    def _check_warehouse(self) -> None:
+        """The warehouse part: off (role ingest), refused (another warehouse), or opened and answering."""
+        if self.role == "ingest":
+            raise PartOff("not opened by a server with --role ingest")
+        deferred = self._warehouse
+        if deferred.refused is not None:
+            raise PartRefused(deferred.refused.text)
+        try:
+            warehouse = deferred.open()
+        except FerryError as exc:
+            if deferred.refused is not None:
+                raise PartRefused(exc.text) from None
+            raise
+        if deferred.dialect == "postgres":
+            warehouse.select("SELECT 1", [])
+        elif deferred.last_error is not None:
+            raise deferred.last_error
+
+    def _part_changed(self, name: str, old: PartState, new: PartState) -> None:
+        if name == "staging" and old.status == DOWN and new.status == UP:
+            # Connections idle in the pool through the outage are dead: replace them now, not on a call's time.
+            threading.Thread(target=self.db.pool.check, name="ferry-pool-check", daemon=True).start()
 
     @property
     def sync(self) -> Any:
@@ -74,7 +121,15 @@ class Runtime:
         return self.db.registry
 
     async def start(self) -> None:
-        """Start the group committer, then the scheduler if one is attached."""
+        """Close runs their dead processes left `running`, start the part checks, the group committer, then the
+        scheduler if one is attached."""
+        try:
+            closed = await asyncio.to_thread(runs.close_abandoned, self.db.pool, None, "at the start of a server")
+            if closed:
+                log.warning("closed %d run(s) left running by a process that died", closed)
+        except Exception as exc:  # staging down at start: the next run of each schema closes them
+            log.warning("could not close abandoned runs: %s", exc)
+        self.parts.start()
         await self.writer.start()
         if self.scheduler is not None:
             await self.scheduler.start()
@@ -83,6 +138,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop the scheduler, then commit every call already submitted and stop the writer."""
         self.running = False
+        self.parts.stop()
         if self.scheduler is not None:
             try:
                 await self.scheduler.stop()
@@ -103,11 +159,12 @@ class Runtime:
 
     def close(self) -> None:
         """Close the staging pool (and stop the embedded PostgreSQL) when this runtime opened it."""
-        if self._warehouse is not None:
-            try:
-                self._warehouse.close()
-            except Exception:
-                log.exception("warehouse did not close cleanly")
-            self._warehouse = None
+        try:
+            self._warehouse.close()
+        except Exception:
+            log.exception("warehouse did not close cleanly")
+        self.parts.stop()
+        self.reads.close()
+        self._probe.close()
         if self._owns_db:
             self.db.close()

@@ -219,7 +219,8 @@ def build_router(runtime: Any, current_operator: Any) -> APIRouter:
                           = 1000, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
         async def work() -> Response:
             await asyncio.to_thread(services.get, runtime.db.pool, name)
-            found = await asyncio.to_thread(reads.subscribers, runtime.warehouse, name, limit=limit_, offset=offset)
+            found = await runtime.reads.run(
+                lambda: reads.subscribers(runtime.warehouse, name, limit=limit_, offset=offset))
             return JSONResponse({"service": name, "subscribers": found})
         return await guarded(work)
 
@@ -228,7 +229,7 @@ def build_router(runtime: Any, current_operator: Any) -> APIRouter:
         async def work() -> Response:
             if not email and not id:
                 raise FerryError(errors.BAD_REQUEST, "give email=… or id=…")
-            found = await asyncio.to_thread(reads.history, runtime.warehouse, email=email, recipient_id=id)
+            found = await runtime.reads.run(lambda: reads.history(runtime.warehouse, email=email, recipient_id=id))
             return JSONResponse({"history": found})
         return await guarded(work)
 

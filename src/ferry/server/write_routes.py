@@ -18,7 +18,6 @@ Semantics (documented choices):
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 import pyarrow as pa
@@ -157,7 +156,7 @@ async def _write(ctx: SoapContext, collection: bool) -> list[Output]:
     records = collection_records(document) if collection else records_from_xml(document)
     call = prepare(ctx, records)
     if call is not None:
-        await asyncio.to_thread(apply_call, ctx, call)
+        await ctx.runtime.reads.run(apply_call, ctx, call, bounded=False)
     return []
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 from types import TracebackType
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from ferry import errors
@@ -23,11 +26,19 @@ log = logging.getLogger(__name__)
 class StagingDatabase:
     """The staging PostgreSQL of one ferry process; a context manager that cleans up after itself."""
 
-    def __init__(self, url: str, *, embedded: EmbeddedPostgres | None = None, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, embedded: EmbeddedPostgres | None = None, pool_size: int = 10,
+                 pool_timeout: float = 3.0, connect_timeout: float = 2.0) -> None:
         self.url = url
         self.embedded = embedded
-        self.pool = ConnectionPool(url, min_size=1, max_size=max(2, pool_size), open=False,
-                                   kwargs={"autocommit": True}, name="ferry-staging")
+        self.connect_timeout = connect_timeout
+        # During an outage a call waits `pool_timeout` for a connection, then fails (503); a lost connection is
+        # re-made with attempts `connect_timeout` apart at most, so the pool follows the database back within that.
+        kwargs: dict[str, object] = {"autocommit": True}
+        if connect_timeout > 0:
+            kwargs["connect_timeout"] = max(1, math.ceil(connect_timeout))
+        self.pool = ConnectionPool(url, min_size=1, max_size=max(2, pool_size), open=False, kwargs=kwargs,
+                                   name="ferry-staging", timeout=pool_timeout,
+                                   reconnect_timeout=max(1.0, connect_timeout))
         try:
             self.pool.open(wait=True, timeout=30)
         except Exception as exc:
@@ -46,11 +57,13 @@ class StagingDatabase:
     @classmethod
     def open(cls, settings: Settings) -> StagingDatabase:
         """The configured database, or the embedded one under the data folder."""
+        bounds = {"pool_size": settings.pool_size, "pool_timeout": settings.pool_timeout,
+                  "connect_timeout": settings.pool_connect_timeout}
         if settings.database_url:
-            return cls(settings.database_url, pool_size=settings.pool_size)
+            return cls(settings.database_url, **bounds)  # type: ignore[arg-type]
         embedded = EmbeddedPostgres(settings.data_dir)
         url = embedded.start("ferry")
-        return cls(url, embedded=embedded, pool_size=settings.pool_size)
+        return cls(url, embedded=embedded, **bounds)  # type: ignore[arg-type]
 
     @property
     def registry(self) -> SchemaRegistry:
@@ -61,6 +74,10 @@ class StagingDatabase:
         """Re-read applied schemas (after `schema apply` by this or another process)."""
         self.store.registry = self.catalog.load()
         return self.store.registry
+
+    def probe(self, timeout: float) -> StagingProbe:
+        """A short-timeout check of this database on its own connection (health never waits on the pool)."""
+        return StagingProbe(self.url, timeout)
 
     def close(self) -> None:
         """Close the pool and stop the embedded server if this process started it."""
@@ -77,3 +94,38 @@ class StagingDatabase:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class StagingProbe:
+    """`check()` runs `SELECT 1` on a dedicated connection within `timeout` seconds, reconnecting after a failure."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._conn: psycopg.Connection | None = None
+
+    def check(self) -> None:
+        """Return when staging answered; raise with the reason otherwise."""
+        from ferry.netguard import watchdog
+
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.url, autocommit=True,
+                                             connect_timeout=max(1, math.ceil(self.timeout)))
+            with watchdog(self._conn, self.timeout) as fired:
+                try:
+                    self._conn.execute("SELECT 1")
+                except psycopg.OperationalError:
+                    if fired.is_set():
+                        raise TimeoutError(f"no answer within {self.timeout:g} s") from None
+                    raise
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Drop the connection."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()

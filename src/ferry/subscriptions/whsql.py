@@ -20,7 +20,9 @@ _ENGINES = {"DuckDBWarehouse": "duckdb", "PostgresWarehouse": "postgres", "Snowf
 
 
 def _engine(warehouse: Warehouse) -> str:
-    engine = _ENGINES.get(type(warehouse).__name__)
+    # A server's warehouse is opened on first use (DeferredWarehouse): ask the opened one.
+    opened = getattr(warehouse, "open", None)
+    engine = _ENGINES.get(type(opened() if callable(opened) else warehouse).__name__)
     if engine is None:
         raise FerryError(errors.WAREHOUSE_URL, f"subscriptions are applied to DuckDB, PostgreSQL and Snowflake "
                          f"warehouses, not {warehouse.url.split('://')[0]}")

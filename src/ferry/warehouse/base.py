@@ -28,6 +28,34 @@ from ferry.warehouse.fold import (
 )
 
 Hook = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Bounds of warehouse work, in seconds (0: none): connecting, one sync statement, one read, a silent socket,
+    waiting for a DuckDB file another process holds."""
+
+    connect: float = 5.0
+    statement: float = 900.0
+    read: float = 30.0
+    tcp: float = 30.0
+    lock: float = 1.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Timeouts:
+        """The `warehouse_*_timeout` settings."""
+        return cls(connect=settings.warehouse_connect_timeout, statement=settings.warehouse_statement_timeout,
+                   read=settings.warehouse_read_timeout, tcp=settings.warehouse_tcp_timeout,
+                   lock=settings.warehouse_lock_timeout)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Which warehouse this is: the engine and an id stable across restarts (a UUID kept in it, its place)."""
+
+    engine: str
+    stable_id: str
+    display: str
 ErrorKind = Literal["data", "outage", "other"]
 COUNT_NAMES = ("read", "inserted", "updated", "deleted", "skipped", "failed")
 
@@ -141,6 +169,10 @@ class Warehouse(ABC):
         """Is this a bad value (data), an unreachable engine (outage), or a bug (other)?"""
 
     dialect: Literal["duckdb", "postgres", "snowflake"] = "duckdb"
+
+    def identity(self) -> Identity:
+        """This warehouse's identity (created inside it on first call where the engine keeps one)."""
+        raise FerryError(errors.WAREHOUSE_URL, f"the {self.url.split('://')[0]} warehouse has no identity")
 
     def select(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run one read-only query (placeholders of `dialect`) and return its rows; engines without it refuse."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pyarrow as pa
 
 from ferry.schema.model import Schema
 from ferry.warehouse import statements
-from ferry.warehouse.base import BatchOutcome, ErrorKind, Transaction, Warehouse
+from ferry.warehouse.base import BatchOutcome, ErrorKind, Identity, Transaction, Warehouse
 from ferry.warehouse.tables import DUCKDB_TYPES, LEDGER, quote, stamp_columns, table_name
 
 _DATA_ERRORS: tuple[type[BaseException], ...] = (
@@ -32,6 +33,7 @@ class DuckDBWarehouse(Warehouse):
     def __init__(self, url: str, path: str, config: dict[str, str | bool | int | float | list[str]] | None = None
                  ) -> None:
         self.url = url
+        self.path = path if path == ":memory:" else str(Path(path).resolve())
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # e.g. memory_limit / threads from the URL's query string: DuckDB's buffer cache is the process's biggest
@@ -41,6 +43,16 @@ class DuckDBWarehouse(Warehouse):
         self._merge = tuple(int(p) for p in duckdb.__version__.split(".")[:2]) >= (1, 4)
         self._con.execute(f"CREATE TABLE IF NOT EXISTS {LEDGER} (batch_id VARCHAR PRIMARY KEY, schema_id VARCHAR, "
                           "applied_at TIMESTAMPTZ, counts VARCHAR, outcomes VARCHAR)")
+
+    def identity(self) -> Identity:
+        """The resolved file path and a UUID kept inside the file (a copy of the file elsewhere is another one)."""
+        with self._lock:
+            cur = self._con.cursor()
+            cur.execute("CREATE TABLE IF NOT EXISTS __ferry_identity (one BOOLEAN PRIMARY KEY, id VARCHAR NOT NULL)")
+            cur.execute("INSERT INTO __ferry_identity VALUES (true, ?) ON CONFLICT DO NOTHING", [str(uuid.uuid4())])
+            row = cur.execute("SELECT id FROM __ferry_identity").fetchone()
+        assert row is not None
+        return Identity("duckdb", f"{row[0]}@{self.path}", f"duckdb://{self.path}")
 
     def ensure_table(self, schema: Schema) -> None:
         """Create the table or add the schema's new columns."""

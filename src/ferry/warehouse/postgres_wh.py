@@ -4,24 +4,58 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import threading
+import uuid
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import quote as url_quote
 
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
+from ferry import errors
+from ferry.errors import FerryError
+from ferry.netguard import watchdog
 from ferry.schema.model import Attribute, Schema
 from ferry.schema.types import AttrType
 from ferry.staging.ddl import PG_TYPES
 from ferry.warehouse import statements
-from ferry.warehouse.base import BatchOutcome, ErrorKind, Transaction, Warehouse
+from ferry.warehouse.base import BatchOutcome, ErrorKind, Identity, Timeouts, Transaction, Warehouse, _message
 from ferry.warehouse.tables import LEDGER, quote, stamp_columns, table_name
 
 _KEYS = "__ferry_keys"
 _GROUPS = "__ferry_g"
 _NEWS = "__ferry_n"
+IDENTITY_TABLE = "__ferry_identity"
+
+
+def libpq_url(url: str, *, connect: float, statement: float, tcp: float) -> str:
+    """`url` with libpq's connect timeout, TCP keepalives / user timeout and a statement timeout, unless it sets
+    them itself: a dead host or network is noticed instead of waiting forever."""
+    parts = urlsplit(url)
+    have = dict(parse_qsl(parts.query, keep_blank_values=True))
+    wanted: dict[str, str] = {}
+    if connect > 0:
+        wanted["connect_timeout"] = str(max(1, math.ceil(connect)))  # libpq counts whole seconds
+    if tcp > 0:
+        wanted.update(keepalives="1", keepalives_idle=str(max(1, int(tcp / 3))),
+                      keepalives_interval=str(max(1, int(tcp / 6))), keepalives_count="3",
+                      tcp_user_timeout=str(int(tcp * 1000)))
+    if statement > 0 and "options" not in have:
+        wanted["options"] = f"-c statement_timeout={int(statement * 1000)}"
+    extra = {name: value for name, value in wanted.items() if name not in have}
+    if not extra:
+        return url
+    # Appended, not re-assembled: urlunsplit would drop the `//` of `postgresql:///db?host=/socket`.
+    return url + ("&" if parts.query else "?") + urlencode(extra, quote_via=url_quote)
+
+
+def _display(url: str) -> str:
+    parts = urlsplit(url)
+    return f"postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
 
 
 def _lookup_keys(schema: Schema) -> list[tuple[str, ...]]:
@@ -42,24 +76,62 @@ def _pg_type(attr: Attribute) -> str:
 class PostgresWarehouse(Warehouse):
     """One ADBC connection (transactions, Arrow in and out), used by one apply at a time."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
         self.url = url
+        self.timeouts = timeouts or Timeouts()
+        t = self.timeouts
+        self._sync_url = libpq_url(url, connect=t.connect, statement=t.statement, tcp=t.tcp)
+        self._read_url = libpq_url(url, connect=min(t.connect, t.read) if t.read > 0 else t.connect,
+                                   statement=t.read, tcp=t.tcp)
         self._lock = threading.RLock()
         self._conn: Any = None
         with self._lock:
-            cur = self._connection().cursor()
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {LEDGER} (batch_id text PRIMARY KEY, schema_id text, "
-                        "applied_at timestamptz, counts text, outcomes text)")
-            cur.execute("SELECT current_setting('server_version_num')::int")
-            row = cur.fetchone()
-            self._merge = row is not None and int(row[0]) >= 150000
-            cur.close()
-            self._connection().commit()
+            try:
+                cur = self._connection().cursor()
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {LEDGER} (batch_id text PRIMARY KEY, schema_id text, "
+                            "applied_at timestamptz, counts text, outcomes text)")
+                cur.execute("SELECT current_setting('server_version_num')::int")
+                row = cur.fetchone()
+                self._merge = row is not None and int(row[0]) >= 150000
+                cur.close()
+                self._connection().commit()
+            except adbc_driver_manager.Error as exc:
+                self.close()
+                self._raise_unless_data(exc)
+                raise
 
     def _connection(self) -> Any:
+        """The sync's ADBC connection, (re)connected on demand; FRY-500001 when the warehouse cannot be reached."""
         if self._conn is None:
-            self._conn = adbc.connect(self.url)
+            try:
+                self._conn = adbc.connect(self._sync_url)
+            except adbc_driver_manager.Error as exc:
+                raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"cannot connect to the PostgreSQL warehouse "
+                                 f"{_display(self.url)}: {_message(exc)}") from None
         return self._conn
+
+    def identity(self) -> Identity:
+        """A UUID kept in the warehouse database (created by the first caller), with the database's name."""
+        with self._lock:
+            try:
+                conn = self._connection()
+                cur = conn.cursor()
+                try:
+                    cur.execute(f"CREATE TABLE IF NOT EXISTS {IDENTITY_TABLE} (one boolean PRIMARY KEY DEFAULT true "
+                                "CHECK (one), id text NOT NULL)")
+                    cur.execute(f"INSERT INTO {IDENTITY_TABLE} (one, id) VALUES (true, $1) "  # noqa: S608
+                                "ON CONFLICT (one) DO NOTHING", parameters=(str(uuid.uuid4()),))
+                    cur.execute(f"SELECT id, current_database() FROM {IDENTITY_TABLE}")  # noqa: S608
+                    row = cur.fetchone()
+                    conn.commit()
+                finally:
+                    cur.close()
+            except adbc_driver_manager.Error as exc:
+                self._reset()
+                self._raise_unless_data(exc)
+                raise
+        assert row is not None
+        return Identity("postgresql", f"{row[0]}/{row[1]}", _display(self.url))
 
     def ensure_table(self, schema: Schema) -> None:
         """Create the table or add the schema's new columns."""
@@ -68,7 +140,12 @@ class PostgresWarehouse(Warehouse):
         table = quote(table_name(schema))
         with self._lock:
             conn = self._connection()
-            cur = conn.cursor()
+            try:
+                cur = conn.cursor()
+            except adbc_driver_manager.Error as exc:
+                self._reset()
+                self._raise_unless_data(exc)
+                raise
             try:
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ("
                             + ", ".join(f"{quote(n)} {t}" for n, t in columns) + ")")
@@ -99,18 +176,41 @@ class PostgresWarehouse(Warehouse):
     dialect = "postgres"
 
     def select(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """One read query (`%s` placeholders) on a short psycopg connection, in a read-only transaction."""
+        """One read query (`%s` placeholders) on a short psycopg connection, in a read-only transaction, bounded
+        by the connect and read timeouts: FRY-500006 when it does not answer in time, FRY-500001 when it is down."""
         import psycopg
 
-        with psycopg.connect(self.url) as conn:
-            conn.read_only = True
-            return list(conn.execute(sql, list(params)).fetchall())
+        try:
+            conn = psycopg.connect(self._read_url)
+        except psycopg.OperationalError as exc:
+            # A connect that timed out (a frozen server accepts TCP, never answers) is a timeout, not a refusal.
+            code = errors.WAREHOUSE_TIMEOUT if "timeout" in str(exc).lower() else errors.WAREHOUSE_UNAVAILABLE
+            raise FerryError(code, f"cannot connect to the PostgreSQL warehouse {_display(self.url)}: "
+                             f"{_message(exc)}") from None
+        with conn, watchdog(conn, self.timeouts.read) as fired:
+            try:
+                conn.read_only = True
+                return list(conn.execute(sql, list(params)).fetchall())
+            except psycopg.errors.QueryCanceled:
+                raise FerryError(errors.WAREHOUSE_TIMEOUT, f"the PostgreSQL warehouse did not answer the read "
+                                 f"within {self.timeouts.read:g} s (statement timeout)") from None
+            except psycopg.OperationalError as exc:
+                if fired.is_set():
+                    raise FerryError(errors.WAREHOUSE_TIMEOUT, f"the PostgreSQL warehouse {_display(self.url)} did "
+                                     f"not answer the read within {self.timeouts.read:g} s") from None
+                raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"the PostgreSQL warehouse {_display(self.url)} "
+                                 f"failed during the read: {_message(exc)}") from None
 
     def batch_applied(self, batch_id: str) -> BatchOutcome | None:
         """The ledger entry of a batch, or None."""
         with self._lock:
             conn = self._connection()
-            cur = conn.cursor()
+            try:
+                cur = conn.cursor()
+            except adbc_driver_manager.Error as exc:
+                self._reset()
+                self._raise_unless_data(exc)
+                raise
             try:
                 cur.execute(f"SELECT outcomes FROM {LEDGER} WHERE batch_id = $1", parameters=(batch_id,))  # noqa: S608
                 row = cur.fetchone()

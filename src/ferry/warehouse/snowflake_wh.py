@@ -25,7 +25,7 @@ from ferry import errors
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
 from ferry.schema.types import AttrType
-from ferry.warehouse.base import BatchOutcome, ErrorKind, Hook, Span, Transaction, Warehouse
+from ferry.warehouse.base import BatchOutcome, ErrorKind, Hook, Identity, Span, Timeouts, Transaction, Warehouse
 from ferry.warehouse.fold import distinct_keys, free_inserts
 from ferry.warehouse.snowflake_merge import DELETE_FLAG, NEW_FLAG, UPDATE_FLAG, merge_sql
 from ferry.warehouse.snowflake_nulls import flag_name, fold
@@ -72,8 +72,9 @@ class SnowflakeWarehouse(Warehouse):
 
     dialect = "snowflake"
 
-    def __init__(self, url: str, target: SnowflakeTarget | None = None) -> None:
+    def __init__(self, url: str, target: SnowflakeTarget | None = None, timeouts: Timeouts | None = None) -> None:
         self._sf = connector()
+        self.timeouts = timeouts or Timeouts()
         self._target = target or parse_url(url)
         self.url = self._target.display
         self._lock = threading.RLock()
@@ -88,7 +89,7 @@ class SnowflakeWarehouse(Warehouse):
         if self._conn is not None:
             return self._conn
         try:
-            conn = self._sf.connect(**self._target.connect_args())
+            conn = self._sf.connect(**self._connect_args())
         except self._sf.errors.Error as exc:
             raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"cannot connect to Snowflake {self._target.display}: "
                              f"{_first_line(exc)}") from None
@@ -106,6 +107,21 @@ class SnowflakeWarehouse(Warehouse):
             self._drop()
             raise
         return conn
+
+    def _connect_args(self) -> dict[str, Any]:
+        # Login and network bounds from the settings, unless the URL sets them.
+        args = self._target.connect_args()
+        t = self.timeouts
+        if t.connect > 0 and "login_timeout" not in self._target.options:
+            args["login_timeout"] = max(1, int(t.connect))
+        if t.statement > 0 and "network_timeout" not in self._target.options:
+            args["network_timeout"] = max(1, int(t.statement))
+        return args
+
+    def identity(self) -> Identity:
+        """Account, database and schema: one Snowflake schema is one warehouse."""
+        t = self._target
+        return Identity("snowflake", f"{t.account}/{t.database}/{t.schema}".upper(), t.display)
 
     def _run(self, sql: str, params: Sequence[Any] | None = None, **kwargs: Any) -> Any:
         cur = self._connection().cursor()

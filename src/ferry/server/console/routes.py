@@ -368,7 +368,8 @@ class Console:
         operator = session.operator
         services = None
         if rights.can_read(operator, rights.SUBSCRIPTION) and rights.can_read(operator, rights.RECIPIENT):
-            services = await self.db_call(queries.services_view, self.runtime.db, lambda: self.runtime.warehouse)
+            services = await self.runtime.reads.run(queries.services_view, self.runtime.db,
+                                                    lambda: self.runtime.warehouse)
         visible = [s for s in self.runtime.registry.staged() if rights.can_read(operator, s.id)]
         return self.render("schemas.html", session=session, nav="schemas", schemas=visible,
                            statuses=statuses, services=services)
