@@ -233,9 +233,22 @@ def test_expired_token(short_lived: Any) -> None:
     assert short_lived.snapshot() == before
 
 
-def test_rate_limit(short_lived: Any) -> None:
-    session, security = logon(short_lived)
-    statuses = [post(short_lived, envelope("", session, method="GetServerTime"),
+@pytest.fixture(scope="module")
+def rate_limited(new_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory,
+                 launch: Any) -> Iterator[Any]:
+    """A server allowing 5 calls per second per operator, with sessions that outlive a slow machine's 30 calls."""
+    start_server, stop_server = launch
+    running = start_server(new_database(), tmp_path_factory.mktemp("ferry-rate"), FERRY_RATE_LIMIT="5")
+    try:
+        yield running
+    finally:
+        assert stop_server(running) == 0
+
+
+def test_rate_limit(rate_limited: Any) -> None:
+    # Not on `short_lived`: its one-second sessions could expire before the budget is spent on a loaded machine.
+    session, security = logon(rate_limited)
+    statuses = [post(rate_limited, envelope("", session, method="GetServerTime"),
                      **{"X-Security-Token": security}).status_code for _ in range(30)]
     assert 429 in statuses
     refused = next(i for i, status in enumerate(statuses) if status == 429)
