@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 
+import duckdb
 import httpx
 import psycopg
 import pytest
@@ -173,6 +174,42 @@ def test_role_ingest_never_opens_the_warehouse(pg_servers: Callable[[str], PgSer
     finally:
         sync.stop()
         ingest.stop()
+
+
+@pytest.mark.slow
+def test_two_ingest_nodes_and_one_sync_node_share_a_duckdb_warehouse(pg_servers: Callable[[str], PgServer]) -> None:
+    staging = pg_servers("staging")
+    db_url = staging.create_database("ferry")
+    folder = new_root("serve")
+    apply_sample_schema(db_url, folder / "data")
+    wh = folder / "wh.duckdb"
+    nodes = [start_serve(db_url, new_root(f"ingest-{index}"), f"duckdb:///{wh}", "--role", "ingest")
+             for index in range(2)]
+    # The one process that opens the DuckDB file; continuous mode picks up what either ingest node stages.
+    sync = start_serve(db_url, new_root("sync"), f"duckdb:///{wh}", "--role", "sync", FERRY_SYNC_INTERVAL="0")
+    try:
+        uuids = []
+        for index, node in enumerate(nodes):
+            headers = node.logon()
+            reply = httpx.post(f"{node.url}/api/v1/ingest/{SCHEMA}", headers=headers,
+                               json=[{"testcol1": f"n{index}-{row}"} for row in range(5)], timeout=10)
+            assert reply.status_code == 200, reply.text
+            uuids += [(node, headers, record["uuid"]) for record in reply.json()["records"]]
+        assert len(uuids) == 10
+        deadline = time.monotonic() + 60
+        for node, headers, record in uuids:
+            while (state := httpx.get(f"{node.url}/api/v1/records/{record}", headers=headers,
+                                      timeout=10).json()["state"]) != "synced":
+                assert time.monotonic() < deadline, state
+                time.sleep(0.2)
+    finally:
+        sync.stop()
+        for node in nodes:
+            node.stop()
+    # With every server stopped the file is free: every record is there once, in one warehouse.
+    with duckdb.connect(str(wh), read_only=True) as conn:
+        rows = conn.execute("SELECT testcol1 FROM dem_sampletable ORDER BY testcol1").fetchall()
+    assert [row[0] for row in rows] == sorted(f"n{index}-{row}" for index in range(2) for row in range(5))
 
 
 @pytest.mark.slow
