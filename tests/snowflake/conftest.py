@@ -7,8 +7,7 @@ In CI (`CI=true`) a missing fakesnow or connector fails the tests instead of ski
 
 from __future__ import annotations
 
-import ctypes
-import signal
+import os
 import socket
 import subprocess
 import sys
@@ -34,12 +33,6 @@ def _require_fakesnow(unavailable: Callable[[str], NoReturn]) -> None:
         unavailable(f"fakesnow[server] and snowflake-connector-python are needed: pip install -e '.[test]' ({exc})")
 
 
-def _die_with_parent() -> None:
-    # Linux: the server gets SIGKILL when pytest dies, even if pytest itself is killed (no orphaned servers).
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -57,7 +50,9 @@ def fakesnow_port(tmp_path_factory: pytest.TempPathFactory,
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "fakesnow_server.py"), "-s",
                                  "--host", "127.0.0.1", "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                                stdout=out, stderr=subprocess.STDOUT,
+                                # The server asks to die with this process (see fakesnow_server.py).
+                                env={**os.environ, "FERRY_DIE_WITH_PARENT": str(os.getpid())})
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -11,6 +11,9 @@ statement goes through fakesnow unchanged.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import sys
 from typing import Any
 
@@ -33,7 +36,15 @@ def _describe_result(cursor: FakeSnowflakeCursor) -> list[Any]:
     return _describe_last_sql(cursor)
 
 
+def _die_with_parent() -> None:
+    # Linux: SIGKILL when pytest dies, even if pytest itself is killed (no orphaned servers). Done here, after exec,
+    # not in a preexec_fn: code run between fork and exec in pytest's many-threaded process can crash the child.
+    if sys.platform.startswith("linux") and os.environ.get("FERRY_DIE_WITH_PARENT") == str(os.getppid()):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 if __name__ == "__main__":
+    _die_with_parent()
     fakesnow.transforms.merge = _unsplit
     FakeSnowflakeCursor._describe_last_sql = _describe_result  # type: ignore[method-assign]
     sys.exit(fakesnow.cli.main())

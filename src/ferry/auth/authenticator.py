@@ -320,7 +320,7 @@ class Authenticator:
         """Enable a disabled operator again; FRY-600006 if unknown."""
         with self._pool.connection() as conn:
             row = conn.execute("UPDATE ferry.operators SET disabled = false, updated_at = now() WHERE login = %s "
-                               "RETURNING id, login, admin, schemas, disabled", (login,)).fetchone()
+                               "RETURNING id, login, admin, schemas, disabled, read_schemas", (login,)).fetchone()
         if row is None:
             raise FerryError(errors.UNKNOWN_OPERATOR, f"no operator {login!r}")
         return _operator(row)
