@@ -127,8 +127,9 @@ def serve(
         check_workers(settings)
     # An ingest node (one of `--workers N`'s extra processes) shares the port with SO_REUSEPORT and leaves the
     # data folder's lock to the process that owns it.
-    shared = settings.workers > 1 or settings.role == "ingest"
-    lock = None if settings.role == "ingest" else _lock_for(settings)
+    extra_worker = bool(os.environ.get(WORKER_OF))
+    shared = settings.workers > 1 or settings.role == "ingest" or extra_worker
+    lock = None if settings.role == "ingest" or extra_worker else _lock_for(settings)
     try:
         if lock is not None:
             lock.acquire()
@@ -184,6 +185,10 @@ def serve(
         console.print("ferry stopped")
 
 
+# Set in the environment of `--workers N`'s extra processes: they share the first one's socket and data folder.
+WORKER_OF = "FERRY_WORKER_OF"
+
+
 def check_workers(settings: Settings) -> None:
     """Refuse `--workers N` with a warehouse only one process may open (DuckDB), before anything starts."""
     if settings.effective_warehouse_url.startswith("duckdb:"):
@@ -209,8 +214,10 @@ def shared_socket(host: str, port: int) -> socket.socket:
 
 
 def start_workers(settings: Settings, log_level: str) -> list[subprocess.Popen[bytes]]:
-    """The N-1 extra processes: `ferry serve` with role `ingest` on the same port (each with its own writer)."""
-    env = {**os.environ, "FERRY_ROLE": "ingest", "FERRY_WORKERS": "1"}
+    """The N-1 extra processes: `ferry serve` on the same port (SO_REUSEPORT), each with its own writer."""
+    # Role `all`: each worker also answers warehouse reads (--workers is refused with DuckDB, the one warehouse a
+    # single process must own); their schedulers take turns under the per-schema advisory lock.
+    env = {**os.environ, "FERRY_ROLE": settings.role, "FERRY_WORKERS": "1", WORKER_OF: str(os.getpid())}
     args = [sys.executable, "-m", "ferry.cli", "serve", "--host", settings.host, "--port", str(settings.port),
             "--data-dir", str(settings.data_dir), "--log-level", log_level, "--workers", "1"]
     return [subprocess.Popen(args, env=env) for _ in range(settings.workers - 1)]
