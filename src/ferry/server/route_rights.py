@@ -27,7 +27,6 @@ HTTP_RULES: dict[tuple[str, str], Rule] = {
     # Documentation and health: public.
     ("GET", "/openapi.json"): rights.public("the API description"),
     ("GET", "/docs"): rights.public("Swagger UI"),
-    ("GET", "/docs/oauth2-redirect"): rights.public("Swagger UI"),
     ("GET", "/redoc"): rights.public("ReDoc"),
     ("GET", "/r/test"): rights.public("Campaign health check"),
     ("GET", "/healthz"): rights.public("liveness"),
