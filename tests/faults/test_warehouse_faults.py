@@ -115,6 +115,10 @@ def test_serve_starts_with_the_warehouse_down_and_syncs_once_it_is_up(pg_servers
                 if exists and exists[0]:
                     row = conn.execute('SELECT count(*) FROM dem_sampletable').fetchone()
                     count = int(row[0]) if row else 0
-        assert httpx.get(f"{server.url}/healthz", timeout=5).json()["parts"]["warehouse"]["status"] == "up"
+        # The sync's success has the health check look again at once (not at its next 2 s tick).
+        deadline = time.monotonic() + 5
+        while httpx.get(f"{server.url}/healthz", timeout=5).json()["parts"]["warehouse"]["status"] != "up":
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.1)
     finally:
         assert server.stop() == 0, server.log.read_text()

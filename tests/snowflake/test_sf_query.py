@@ -168,7 +168,7 @@ def _try_release(warehouse: Any) -> bool:
 async def compat(in_process: Any, settings: Settings, snowflake_url: str) -> AsyncIterator[Any]:
     """tests/compat's app (admin, `ann`, `dan`, three recipients synced), with a Snowflake warehouse."""
     async with COMPAT._compat(in_process, dataclasses.replace(settings, warehouse_url=snowflake_url)) as ready:
-        assert isinstance(ready.runtime.warehouse, SnowflakeWarehouse)
+        assert isinstance(ready.runtime.warehouse.open(), SnowflakeWarehouse)
         yield ready
 
 

@@ -37,7 +37,7 @@ SUBSCRIPTIONS.Api.wh = _wh  # this copy of the module only
 async def api(in_process: Any, settings: Settings, snowflake_url: str) -> AsyncIterator[Any]:
     """tests/subscriptions' app (admin, services news and sms_alerts) with a Snowflake warehouse."""
     async with SUBSCRIPTIONS._api(in_process, dataclasses.replace(settings, warehouse_url=snowflake_url)) as ready:
-        assert isinstance(ready.runtime.warehouse, SnowflakeWarehouse)
+        assert isinstance(ready.runtime.warehouse.open(), SnowflakeWarehouse)
         yield ready
 
 

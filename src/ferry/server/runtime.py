@@ -52,7 +52,8 @@ class Runtime:
         url = settings.effective_warehouse_url
         timeouts = Timeouts.from_settings(settings)
         self._warehouse = DeferredWarehouse(url, lambda: open_warehouse(url, timeouts),
-                                            lambda w: self._verify_warehouse(w))
+                                            lambda w: self._verify_warehouse(w),
+                                            on_recovered=lambda: self.parts.recheck("warehouse"))
         self.reads = WarehouseReads(settings.warehouse_read_threads, settings.warehouse_read_timeout)
         self._sync: Any | None = None
         self._open_lock = threading.Lock()

@@ -24,11 +24,13 @@ class DeferredWarehouse(Warehouse):
     fails is tried again on the next use, except a refusal by `verify` (a mismatched warehouse), kept for good."""
 
     def __init__(self, url: str, opener: Callable[[], Warehouse],
-                 verify: Callable[[Warehouse], None] | None = None) -> None:
+                 verify: Callable[[Warehouse], None] | None = None,
+                 on_recovered: Callable[[], None] | None = None) -> None:
         self.url = url
         self.dialect = _DIALECTS.get(url.split("://", 1)[0].lower(), "duckdb")
         self._opener = opener
         self._verify = verify
+        self._on_recovered = on_recovered
         self._inner: Warehouse | None = None
         self._lock = threading.Lock()
         self.refused: FerryError | None = None
@@ -66,8 +68,15 @@ class DeferredWarehouse(Warehouse):
                 except BaseException:
                     inner.close()
                     raise
-            self._inner, self.last_error = inner, None
-            return inner
+            recovered, self._inner, self.last_error = self.last_error is not None, inner, None
+        if recovered:
+            self._recovered()
+        return inner
+
+    def _recovered(self) -> None:
+        # Health reads a cached check: have it look again now instead of reporting the outage for another tick.
+        if self._on_recovered is not None:
+            self._on_recovered()
 
     def _call(self, action: Callable[[Warehouse], Any]) -> Any:
         inner = self.open()
@@ -77,7 +86,9 @@ class DeferredWarehouse(Warehouse):
             if exc.code in _TRANSIENT:
                 self.last_error = exc
             raise
-        self.last_error = None
+        if self.last_error is not None:
+            self.last_error = None
+            self._recovered()
         return result
 
     def ensure_table(self, schema: Schema) -> None:
