@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections.abc import Callable
 from types import TracebackType
 
 import psycopg
@@ -30,6 +31,7 @@ class StagingDatabase:
                  pool_timeout: float = 3.0, connect_timeout: float = 2.0) -> None:
         self.url = url
         self.embedded = embedded
+        self._closers: list[Callable[[], None]] = []
         self.connect_timeout = connect_timeout
         # During an outage a call waits `pool_timeout` for a connection, then fails (503); a lost connection is
         # re-made with attempts `connect_timeout` apart at most, so the pool follows the database back within that.
@@ -79,8 +81,18 @@ class StagingDatabase:
         """A short-timeout check of this database on its own connection (health never waits on the pool)."""
         return StagingProbe(self.url, timeout)
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Run `closer` when this database closes (connections other modules keep open on it, e.g. the log's reader)."""
+        self._closers.append(closer)
+
     def close(self) -> None:
         """Close the pool and stop the embedded server if this process started it."""
+        closers, self._closers = self._closers, []
+        for closer in closers:
+            try:
+                closer()
+            except Exception:  # one failed close must not keep the others (or the server) open
+                log.exception("closing a resource of the staging database failed")
         self.pool.close()
         self._stop_embedded()
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import adbc_driver_postgresql.dbapi as adbc
@@ -16,6 +19,9 @@ from psycopg_pool import ConnectionPool
 
 from ferry.schema.model import Schema
 from ferry.staging.ddl import table_ident
+
+if TYPE_CHECKING:
+    from ferry.staging.database import StagingDatabase
 
 _LOCK_CLASS = 0x46455253  # "FERS": advisory locks of the sync, one per schema (objid = hashtext(schema id)).
 
@@ -57,8 +63,12 @@ class BatchReader:
     """Reads batches from the log as Arrow tables over one binary (ADBC) connection: one pass, no write."""
 
     def __init__(self, conninfo: str) -> None:
-        self._conn: Any = adbc.connect(adbc_uri(conninfo), autocommit=True)
-        cur = self._conn.cursor()
+        self._conninfo = conninfo
+        self._conn: Any = self._connect()
+
+    def _connect(self) -> Any:
+        conn = adbc.connect(adbc_uri(self._conninfo), autocommit=True)
+        cur = conn.cursor()
         try:
             # This connection only reads `_seq` ranges: always the primary key's ordered scan, even on partitions
             # no ANALYZE has seen yet (a bitmap scan and a sort of the whole range would spill to disk).
@@ -66,6 +76,7 @@ class BatchReader:
             cur.execute("SET enable_sort = off")
         finally:
             cur.close()
+        return conn
 
     def read(self, schema: Schema, after: int, upto: int, max_rows: int, max_bytes: int) -> Batch | None:
         """The next batch after `_seq` `after`, at most up to `upto` (a proven horizon), bounded by rows and bytes
@@ -80,12 +91,14 @@ class BatchReader:
                  "sum(pg_column_size(t.*)) OVER (ORDER BY _seq ROWS UNBOUNDED PRECEDING) AS __run "
                  f"FROM {table_ident(schema).as_string(None)} t WHERE _seq > {int(after)} AND _seq <= {int(upto)} "
                  f"ORDER BY _seq LIMIT {int(max_rows)}) b WHERE __run - __size < {int(max_bytes)} ORDER BY _seq")
-        cur = self._conn.cursor()
         try:
-            cur.execute(query)
-            result: pa.Table = cur.fetch_arrow_table()
-        finally:
-            cur.close()
+            result = self._fetch(query)
+        except adbc.OperationalError:
+            # A kept connection may have died since its last run (staging restarted): reading is idempotent, so
+            # read once more on a new one; a second failure is the run's error.
+            self.close()
+            self._conn = self._connect()
+            result = self._fetch(query)
         if result.num_rows == 0:
             return None
         # The batch ends at the horizon unless a bound cut it: then at its last row.
@@ -93,9 +106,72 @@ class BatchReader:
         last = int(result.column("_seq")[-1].as_py()) if cut else int(upto)
         return Batch(after + 1, last, _plain(result.drop_columns(["__run"])))
 
+    def _fetch(self, query: str) -> pa.Table:
+        cur = self._conn.cursor()
+        try:
+            cur.execute(query)
+            result: pa.Table = cur.fetch_arrow_table()
+        finally:
+            cur.close()
+        return result
+
     def close(self) -> None:
         """Close the connection."""
-        self._conn.close()
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+
+class ReaderPool:
+    """Idle readers of one staging database, kept between runs: opening an ADBC connection costs ~50 ms, most of
+    a small run's time (continuous mode runs often)."""
+
+    def __init__(self, conninfo: str, keep: int = 4) -> None:
+        self._conninfo = conninfo
+        self._keep = keep
+        self._idle: list[BatchReader] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def reader(self) -> Iterator[BatchReader]:
+        """An idle reader or a new one; back to the pool after a clean use, closed after an error."""
+        with self._lock:
+            reader = self._idle.pop() if self._idle else None
+        if reader is None:
+            reader = BatchReader(self._conninfo)
+        clean = False
+        try:
+            yield reader
+            clean = True
+        finally:
+            with self._lock:
+                keep = clean and not self._closed and len(self._idle) < self._keep
+                if keep:
+                    self._idle.append(reader)
+            if not keep:
+                reader.close()
+
+    def close(self) -> None:
+        """Close the idle readers; readers in use close when returned."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for reader in idle:
+            reader.close()
+
+
+_pools: weakref.WeakKeyDictionary[StagingDatabase, ReaderPool] = weakref.WeakKeyDictionary()
+_pools_lock = threading.Lock()
+
+
+def readers(db: StagingDatabase) -> ReaderPool:
+    """The reader pool of `db`, closed with it."""
+    with _pools_lock:
+        pool = _pools.get(db)
+        if pool is None:
+            pool = _pools[db] = ReaderPool(db.url)
+            db.on_close(pool.close)
+        return pool
 
 
 def _columns(schema: Schema) -> str:

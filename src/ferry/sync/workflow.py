@@ -163,7 +163,14 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
         partitions.ensure(conn, schema)  # the log's next partitions exist before the sequence reaches them
         proven = horizon.prove(conn, schema)
     upto = max(applied, proven or 0)
-    reader = batches.BatchReader(db.url)
+    with batches.readers(db).reader() as reader:
+        _copy_batches(db, warehouse, schema, settings, reader, identity, applied, upto, applier, done, retries,
+                      backoff)
+
+
+def _copy_batches(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: Settings,
+                  reader: batches.BatchReader, identity: uuid.UUID, applied: int, upto: int, applier: Any,
+                  done: Callable[[int, int, str, BatchOutcome], None], retries: int, backoff: float) -> None:
     ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferry-read")
     limits = (settings.batch_rows, settings.batch_bytes)
     try:
@@ -180,7 +187,6 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
             done(batch.first_seq, batch.last_seq, ledger_id, outcome)
     finally:
         ahead.shutdown(wait=True)
-        reader.close()
 
 
 def _apply(warehouse: Warehouse, schema: Schema, ledger_id: str, batch: batches.Batch, retries: int, backoff: float,

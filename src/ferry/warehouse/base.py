@@ -22,7 +22,6 @@ from ferry.warehouse.fold import (
     SKIPPED_MISSING,
     UPDATED,
     all_free,
-    distinct_keys,
     fold,
     segments,
 )
@@ -116,7 +115,7 @@ class Transaction(ABC):
 
     @abstractmethod
     def existing(self, schema: Schema, key: Sequence[str], keys: pa.Table) -> pa.Table:
-        """The distinct key values among `keys` that some record holds now."""
+        """The distinct key values among `keys` (which may repeat) that some record holds now."""
 
     @abstractmethod
     def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table, news: pa.Table) -> None:
@@ -242,7 +241,8 @@ class Warehouse(ABC):
         if all_free(segment):
             # Free inserts create records with fresh UUIDs as ids: no record can hold one, nothing to look up.
             return segment, segment.select(list(key)).schema.empty_table()
-        return segment, tx.existing(schema, key, distinct_keys(segment, key))
+        # The rows' key values as they are (repeats included): the engine's join dedups them cheaper than Arrow.
+        return segment, tx.existing(schema, key, segment.select(list(key)))
 
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
                  hook: Hook | None, *, commit: bool,

@@ -94,6 +94,87 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
     names = [attr.name for attr in schema.attributes if attr.name in segment.column_names]
     if all_free(segment):
         return _fold_free(con, schema, key, names, segment)
+    if keys_unique(con, key, segment):
+        return _fold_unique(con, schema, key, names, segment, existing)
+    return _fold_keyed(con, schema, key, names, segment, existing)
+
+
+def keys_unique(con: duckdb.DuckDBPyConnection, key: Sequence[str], segment: pa.Table) -> bool:
+    """True when no two rows of the segment share a key value (NULLs count as one value, as in the fold)."""
+    con.register("seg", segment)
+    try:
+        rows = con.sql(f"SELECT count(*) FROM (SELECT 1 FROM seg GROUP BY {', '.join(quote(k) for k in key)} "  # noqa: S608
+                       "HAVING count(*) > 1)").fetchall()
+    finally:
+        con.unregister("seg")
+    return int(rows[0][0]) == 0
+
+
+def _outcome_case(before: str) -> str:
+    # A row's outcome from its op and whether a record with its key exists just before it.
+    return f"""CASE WHEN __free THEN '{INSERTED}' ELSE CASE _op
+                    WHEN 'insert' THEN CASE WHEN {before} THEN '{SKIPPED_EXISTS}' ELSE '{INSERTED}' END
+                    WHEN 'insertOrUpdate' THEN CASE WHEN {before} THEN '{UPDATED}' ELSE '{INSERTED}' END
+                    WHEN 'update' THEN CASE WHEN {before} THEN '{UPDATED}' ELSE '{SKIPPED_MISSING}' END
+                    ELSE CASE WHEN {before} THEN '{DELETED}' ELSE '{SKIPPED_MISSING}' END
+                END END"""
+
+
+def _fold_unique(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
+                 segment: pa.Table, existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    # Each key value has one row: what exists before it is the warehouse's state, its group is itself, and no later
+    # row updates what it creates. The same result as `_fold_keyed` without its windows, aggregates and self-join
+    # (the usual batch: distinct records upserted), which cost most of a keyed fold.
+    on = " AND ".join(f"s.{quote(k)} = e.{quote(k)}" for k in key)
+    existing = existing.append_column("__hit", pa.array([True] * existing.num_rows, pa.bool_()))
+    segment = segment.append_column("__free", free_inserts(segment))
+    con.register("seg", segment)
+    con.register("ex", existing)
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE z AS
+            SELECT *, {_outcome_case("__e0")} AS __outcome
+            FROM (SELECT s.*, coalesce(e.__hit, false) AS __e0 FROM seg s LEFT JOIN ex e ON {on})
+        """)  # noqa: S608 - identifiers are quoted schema attribute names
+        outcomes = con.sql("SELECT _seq, __outcome AS outcome FROM z ORDER BY _seq").to_arrow_table()
+        columns = [f"{quote(k)} AS {quote('__k_' + k)}" for k in key]
+        for name in names:
+            if name == ID_ATTRIBUTE:
+                continue
+            cond = f"__outcome = '{UPDATED}' AND list_contains(_present, '{name}')"
+            columns.append(f"CASE WHEN {cond} THEN {quote(name)} END AS {quote(name)}")
+            columns.append(f"coalesce({cond}, false) AS {quote('__p_' + name)}")
+        groups = con.sql(f"""
+            SELECT {", ".join(columns)}, _op = 'delete' AS __del, __outcome = '{UPDATED}' AS __upd
+            FROM z WHERE _op = 'delete' OR __outcome = '{UPDATED}'
+        """).to_arrow_table()  # noqa: S608
+        values: list[str] = []
+        params: list[object] = []
+        for name in names:
+            attr = schema.attribute(name)
+            assert attr is not None
+            col = quote(name)
+            if name == ID_ATTRIBUTE:
+                values.append(f"CASE WHEN list_contains(_present, 'id') THEN {col} ELSE _uuid END AS {col}")
+                continue
+            default = default_literal(attr)
+            fallback = "NULL"
+            if default is not None:
+                fallback = f"CAST(? AS {_duck_type(segment, name)})"
+                params.append(default)
+            values.append(f"CASE WHEN list_contains(_present, '{name}') THEN {col} ELSE {fallback} END AS {col}")
+        news = con.sql(f"SELECT {', '.join(values)} FROM z WHERE __outcome = '{INSERTED}' AND _op <> 'delete' "  # noqa: S608
+                       "ORDER BY _seq", params=params).to_arrow_table()
+    finally:
+        con.unregister("seg")
+        con.unregister("ex")
+        con.execute("DROP TABLE IF EXISTS z")
+    return groups, news, outcomes
+
+
+def _fold_keyed(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
+                segment: pa.Table, existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    # The general case: per key value, windows over the rows in `_seq` order (see the module's docstring).
     on = " AND ".join(f"s.{quote(k)} = e.{quote(k)}" for k in key)
     part = ", ".join(f"s.{quote(k)}" for k in key)
     same = " AND ".join(f"ov.{quote(k)} IS NOT DISTINCT FROM c.{quote(k)}" for k in key)
@@ -114,13 +195,7 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
             ), y AS (
                 SELECT *, CASE WHEN __prev IS NULL THEN __e0 ELSE __prev <> 'delete' END AS __before FROM x
             )
-            SELECT *,
-                CASE WHEN __free THEN '{INSERTED}' ELSE CASE _op
-                    WHEN 'insert' THEN CASE WHEN __before THEN '{SKIPPED_EXISTS}' ELSE '{INSERTED}' END
-                    WHEN 'insertOrUpdate' THEN CASE WHEN __before THEN '{UPDATED}' ELSE '{INSERTED}' END
-                    WHEN 'update' THEN CASE WHEN __before THEN '{UPDATED}' ELSE '{SKIPPED_MISSING}' END
-                    ELSE CASE WHEN __before THEN '{DELETED}' ELSE '{SKIPPED_MISSING}' END
-                END END AS __outcome,
+            SELECT *, {_outcome_case("__before")} AS __outcome,
                 _seq > coalesce(__last_del, -1) AS __tail
             FROM y
         """)  # noqa: S608 - identifiers are quoted schema attribute names
