@@ -49,6 +49,22 @@ def unavailable() -> Callable[[str], NoReturn]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """In this process only, argon2id at its smallest cost: the suite hashes and verifies thousands of passwords
+    (0.1 s each at the real 64 MiB / 3 passes, most of a test's setup). Servers started as processes, and
+    tests/auth/test_passwords.py, keep the real parameters."""
+    from argon2 import PasswordHasher
+
+    from ferry.auth import passwords
+
+    saved = passwords._hasher, passwords._DUMMY_HASH
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    passwords._DUMMY_HASH = passwords._hasher.hash("ferry: no such operator")
+    yield
+    passwords._hasher, passwords._DUMMY_HASH = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _private_user_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The per-user data folder (`$XDG_DATA_HOME/ferry`, ferry's last-resort default) is a temporary one, so no
     test ever writes into the home folder of whoever runs the suite."""
