@@ -60,6 +60,21 @@ def stage_inserts(db: StagingDatabase, rows: int, start: int, op: str, key: list
                 (request, op, key, op, op, lo, hi))
 
 
+def stage_mixed(db: StagingDatabase, existing: int, rows: int) -> None:
+    """Stage `rows` changes: 70% inserts of new keys, 20% updates and 10% deletes of keys e0..e{existing-1}."""
+    inserts, updates = rows * 7 // 10, rows * 2 // 10
+    deletes = rows - inserts - updates
+    stage_inserts(db, inserts, existing + 10_000_000, "insert", None)
+    stage_inserts(db, updates, 0, "insertOrUpdate", ["email"])
+    with db.pool.connection() as conn:
+        request = uuid.uuid4()
+        conn.execute("INSERT INTO ferry.requests (id, schema_id, method, record_count, origin) "
+                     "VALUES (%s, 'nms:recipient', 'IngestExt', %s, 'bench')", (request, deletes))
+        conn.execute("INSERT INTO ferry_stg.nms_recipient (_uuid, _request_id, _op, _key, _present, email) "
+                     "SELECT gen_random_uuid(), %s, 'delete', ARRAY['email'], ARRAY['email'], 'e' || g || '@x.test' "
+                     "FROM generate_series(%s::bigint, %s::bigint) g", (request, updates, updates + deletes - 1))
+
+
 def timed_sync(db: StagingDatabase, url: str, settings: Settings, label: str) -> RunResult:
     """One run of the workflow, with per-batch RSS."""
     warehouse = open_warehouse(url)

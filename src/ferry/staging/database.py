@@ -115,15 +115,20 @@ class StagingProbe:
         self.url = url
         self.timeout = timeout
         self._conn: psycopg.Connection | None = None
+        self._closed = False
 
     def check(self) -> None:
         """Return when staging answered; raise with the reason otherwise."""
         from ferry.netguard import watchdog
 
+        if self._closed:
+            raise RuntimeError("the staging probe is closed")
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(self.url, autocommit=True,
                                              connect_timeout=max(1, math.ceil(self.timeout)))
+                if self._closed:  # closed while this check was connecting: that connection is nobody's
+                    raise RuntimeError("the staging probe is closed")
             with watchdog(self._conn, self.timeout) as fired:
                 try:
                     self._conn.execute("SELECT 1")
@@ -132,11 +137,15 @@ class StagingProbe:
                         raise TimeoutError(f"no answer within {self.timeout:g} s") from None
                     raise
         except BaseException:
-            self.close()
+            self._drop()
             raise
 
     def close(self) -> None:
-        """Drop the connection."""
+        """Drop the connection; a closed probe never connects again."""
+        self._closed = True
+        self._drop()
+
+    def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(psycopg.Error):

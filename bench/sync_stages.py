@@ -1,0 +1,110 @@
+"""Where a sync's time goes: µs per row of each stage of `ferry.sync.run_once` on N mixed staged rows.
+
+    python bench/sync_stages.py --rows 1000000 --warehouse duckdb [--admin-url postgresql://postgres@127.0.0.1/postgres]
+
+Stages the rows of `bench/run`'s sync scenario (70% new keys, 20% insertOrUpdate, 10% delete, a warehouse holding
+the 30% existing keys), then runs one sync with a timer around each stage. The read runs on its own thread while
+the previous batch is applied, so its line is not part of the wall time's sum; the others run one after another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from sync_rate import preload, stage_mixed
+
+from ferry.config import Settings
+from ferry.staging import StagingDatabase, horizon, outcomes
+from ferry.sync import batches, run_once
+from ferry.warehouse import base, duckdb_wh, open_warehouse, postgres_wh
+
+spent: collections.Counter[str] = collections.Counter()
+
+
+def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, adding its seconds to `spent[label]`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[label] += time.perf_counter() - started
+
+    return wrapper
+
+
+def instrument(engine: str) -> None:
+    """Wrap each stage of the sync (module attributes and the engine's transaction methods)."""
+    batches.BatchReader.read = timed("read ADBC → Arrow (own thread, overlapped)",  # type: ignore[method-assign]
+                                     batches.BatchReader.read)
+    base.fold = timed("fold (per key, in DuckDB)", base.fold)  # type: ignore[attr-defined]
+    base.segments = timed("split into segments", base.segments)  # type: ignore[attr-defined]
+    horizon.prove = timed("horizon proof", horizon.prove)  # type: ignore[method-assign]
+    outcomes.record_batch = timed("staging record (batch row + exceptions)",  # type: ignore[method-assign]
+                                  outcomes.record_batch)
+    tx = duckdb_wh._DuckTransaction if engine == "duckdb" else postgres_wh._PgTransaction
+    for method, label in (("existing", "existing-key lookup"), ("apply_groups", "MERGE / delete / insert"),
+                          ("write_ledger", "ledger row"), ("commit", "commit")):
+        setattr(tx, method, timed(label, getattr(tx, method)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--warehouse", choices=["duckdb", "postgresql"], default="duckdb")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1/postgres")
+    args = parser.parse_args()
+
+    run = uuid.uuid4().hex[:8]
+    names = [f"ferry_bench_stg_{run}", f"ferry_bench_wh_{run}"]
+    with psycopg.connect(args.admin_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    tmp = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
+    staging_url = make_conninfo(args.admin_url, dbname=names[0])
+    url = (f"duckdb:///{tmp / 'warehouse.duckdb'}" if args.warehouse == "duckdb"
+           else args.admin_url.rsplit("/", 1)[0] + "/" + names[1])
+    settings = Settings.from_env(database_url=staging_url, data_dir=tmp)
+    try:
+        with StagingDatabase.open(settings) as db:
+            existing = args.rows * 3 // 10
+            preload(db, url, existing)
+            stage_mixed(db, existing, args.rows)
+            with db.pool.connection() as conn:
+                conn.execute("VACUUM ANALYZE ferry_stg.nms_recipient")
+            instrument(args.warehouse)
+            warehouse = open_warehouse(url)
+            started = time.perf_counter()
+            result = run_once(db, warehouse, "nms:recipient", settings)
+            wall = time.perf_counter() - started
+            warehouse.close()
+    finally:
+        with psycopg.connect(args.admin_url, autocommit=True) as conn:
+            for name in names:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    rows = result.counts["read"]
+    print(f"{result.state}: {rows:,} rows into {args.warehouse} in {wall:.2f} s = {rows / wall:,.0f} rows/s, "
+          f"{result.batches} batches of at most {settings.batch_rows:,} rows")
+    print("\n| stage | seconds | µs/row |\n|---|---:|---:|")
+    for label, seconds in spent.most_common():
+        print(f"| {label} | {seconds:.2f} | {seconds / rows * 1e6:.2f} |")
+    inside = sum(s for label, s in spent.items() if "overlapped" not in label)
+    print(f"| other (run bookkeeping, waits for the read) | {wall - inside:.2f} | {(wall - inside) / rows * 1e6:.2f} |")
+    print(f"| **total (wall)** | {wall:.2f} | {wall / rows * 1e6:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
