@@ -14,13 +14,14 @@ hence each row's outcome, and the net effect:
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ferry.schema.model import ID_ATTRIBUTE, Schema
+from ferry.schema.model import ID_ATTRIBUTE, Attribute, Schema
 from ferry.warehouse.tables import default_literal, quote
 
 # Per-row outcome codes, as the fold writes them.
@@ -120,55 +121,62 @@ def _outcome_case(before: str) -> str:
                 END END"""
 
 
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, segment: pa.Table, existing: pa.Table) -> Iterator[pa.Table]:
+    """`seg` (the segment with its `__free` flags) and `ex` (the existing keys, `__hit`) registered for the fold's
+    queries, and its temporary table `z` dropped afterwards; yields the flagged segment."""
+    flagged = segment.append_column("__free", free_inserts(segment))
+    con.register("seg", flagged)
+    con.register("ex", existing.append_column("__hit", pa.array([True] * existing.num_rows, pa.bool_())))
+    try:
+        yield flagged
+    finally:
+        con.unregister("seg")
+        con.unregister("ex")
+        con.execute("DROP TABLE IF EXISTS z")
+
+
+def _overlay_columns(key: Sequence[str], names: list[str], *, grouped: bool) -> list[str]:
+    # The groups' columns: the key values, then per attribute the overlay value and its `__p_` flag (the last
+    # updating row's value across a group when `grouped`, else the one row's).
+    columns = [f"{quote(k)} AS {quote('__k_' + k)}" for k in key]
+    for name in names:
+        if name == ID_ATTRIBUTE:
+            continue
+        cond = f"__outcome = '{UPDATED}' AND list_contains(_present, '{name}')"
+        if grouped:
+            columns.append(f"arg_max_null({quote(name)}, CASE WHEN {cond} THEN _seq END) AS {quote(name)}")
+            columns.append(f"coalesce(bool_or({cond}), false) AS {quote('__p_' + name)}")
+        else:
+            columns.append(f"CASE WHEN {cond} THEN {quote(name)} END AS {quote(name)}")
+            columns.append(f"coalesce({cond}, false) AS {quote('__p_' + name)}")
+    return columns
+
+
 def _fold_unique(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
                  segment: pa.Table, existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # Each key value has one row: what exists before it is the warehouse's state, its group is itself, and no later
     # row updates what it creates. The same result as `_fold_keyed` without its windows, aggregates and self-join
     # (the usual batch: distinct records upserted), which cost most of a keyed fold.
     on = " AND ".join(f"s.{quote(k)} = e.{quote(k)}" for k in key)
-    existing = existing.append_column("__hit", pa.array([True] * existing.num_rows, pa.bool_()))
-    segment = segment.append_column("__free", free_inserts(segment))
-    con.register("seg", segment)
-    con.register("ex", existing)
-    try:
+    with _registered(con, segment, existing) as segment:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE z AS
             SELECT *, {_outcome_case("__e0")} AS __outcome
             FROM (SELECT s.*, coalesce(e.__hit, false) AS __e0 FROM seg s LEFT JOIN ex e ON {on})
         """)  # noqa: S608 - identifiers are quoted schema attribute names
         outcomes = con.sql("SELECT _seq, __outcome AS outcome FROM z ORDER BY _seq").to_arrow_table()
-        columns = [f"{quote(k)} AS {quote('__k_' + k)}" for k in key]
-        for name in names:
-            if name == ID_ATTRIBUTE:
-                continue
-            cond = f"__outcome = '{UPDATED}' AND list_contains(_present, '{name}')"
-            columns.append(f"CASE WHEN {cond} THEN {quote(name)} END AS {quote(name)}")
-            columns.append(f"coalesce({cond}, false) AS {quote('__p_' + name)}")
+        columns = _overlay_columns(key, names, grouped=False)
         groups = con.sql(f"""
             SELECT {", ".join(columns)}, _op = 'delete' AS __del, __outcome = '{UPDATED}' AS __upd
             FROM z WHERE _op = 'delete' OR __outcome = '{UPDATED}'
         """).to_arrow_table()  # noqa: S608
-        values: list[str] = []
-        params: list[object] = []
-        for name in names:
-            attr = schema.attribute(name)
-            assert attr is not None
-            col = quote(name)
-            if name == ID_ATTRIBUTE:
-                values.append(f"CASE WHEN list_contains(_present, 'id') THEN {col} ELSE _uuid END AS {col}")
-                continue
-            default = default_literal(attr)
-            fallback = "NULL"
-            if default is not None:
-                fallback = f"CAST(? AS {_duck_type(segment, name)})"
-                params.append(default)
-            values.append(f"CASE WHEN list_contains(_present, '{name}') THEN {col} ELSE {fallback} END AS {col}")
+        # A new record's id: the row's, else (insertOrUpdate) its staged UUID.
+        values, params = _record_values(schema, names, segment,
+                                        f"CASE WHEN list_contains(_present, 'id') THEN {quote(ID_ATTRIBUTE)} "
+                                        "ELSE _uuid END")
         news = con.sql(f"SELECT {', '.join(values)} FROM z WHERE __outcome = '{INSERTED}' AND _op <> 'delete' "  # noqa: S608
                        "ORDER BY _seq", params=params).to_arrow_table()
-    finally:
-        con.unregister("seg")
-        con.unregister("ex")
-        con.execute("DROP TABLE IF EXISTS z")
     return groups, news, outcomes
 
 
@@ -178,11 +186,7 @@ def _fold_keyed(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[st
     on = " AND ".join(f"s.{quote(k)} = e.{quote(k)}" for k in key)
     part = ", ".join(f"s.{quote(k)}" for k in key)
     same = " AND ".join(f"ov.{quote(k)} IS NOT DISTINCT FROM c.{quote(k)}" for k in key)
-    existing = existing.append_column("__hit", pa.array([True] * existing.num_rows, pa.bool_()))
-    segment = segment.append_column("__free", free_inserts(segment))
-    con.register("seg", segment)
-    con.register("ex", existing)
-    try:
+    with _registered(con, segment, existing) as segment:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE z AS
             WITH x AS (
@@ -202,13 +206,7 @@ def _fold_keyed(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[st
         outcomes = con.sql("SELECT _seq, __outcome AS outcome FROM z ORDER BY _seq").to_arrow_table()
 
         # Records that existed before the segment: deleted, or updated by the overlay of every updating row.
-        columns = [f"{quote(k)} AS {quote('__k_' + k)}" for k in key]
-        for name in names:
-            if name == ID_ATTRIBUTE:
-                continue
-            cond = f"__outcome = '{UPDATED}' AND list_contains(_present, '{name}')"
-            columns.append(f"arg_max_null({quote(name)}, CASE WHEN {cond} THEN _seq END) AS {quote(name)}")
-            columns.append(f"coalesce(bool_or({cond}), false) AS {quote('__p_' + name)}")
+        columns = _overlay_columns(key, names, grouped=True)
         groups = con.sql(f"""
             SELECT {", ".join(columns)},
                 bool_or(__last_del IS NOT NULL) AS __del,
@@ -230,11 +228,7 @@ def _fold_keyed(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[st
                               f"AS {col}")
                 continue
             later = f"list_contains(ov._present, '{name}')"
-            default = default_literal(attr)
-            fallback = "NULL"
-            if default is not None:
-                fallback = f"CAST(? AS {_duck_type(segment, name)})"
-                params.append(default)
+            fallback = _fallback(attr, segment, params)
             values.append(
                 f"CASE WHEN bool_or({later}) THEN arg_max_null(ov.{col}, CASE WHEN {later} THEN ov._seq END) "
                 f"WHEN any_value(list_contains(c._present, '{name}')) THEN any_value(c.{col}) "
@@ -246,31 +240,13 @@ def _fold_keyed(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[st
             FROM c LEFT JOIN ov ON {same} AND ov._seq > c._seq
             GROUP BY c._seq ORDER BY c._seq
         """, params=params).to_arrow_table()  # noqa: S608
-    finally:
-        con.unregister("seg")
-        con.unregister("ex")
-        con.execute("DROP TABLE IF EXISTS z")
     return groups, news, outcomes
 
 
 def _fold_free(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
                segment: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # Only free inserts: no groups, each row is a new record (its values, defaults for absent ones), all inserted.
-    values: list[str] = []
-    params: list[object] = []
-    for name in names:
-        col = quote(name)
-        attr = schema.attribute(name)
-        assert attr is not None
-        default = default_literal(attr)
-        if name == ID_ATTRIBUTE or default is None:
-            # A free insert's id is its staged UUID; an absent attribute without default is NULL either way.
-            values.append(col if name == ID_ATTRIBUTE else f"CASE WHEN list_contains(_present, '{name}') "
-                          f"THEN {col} END AS {col}")
-            continue
-        values.append(f"CASE WHEN list_contains(_present, '{name}') THEN {col} "
-                      f"ELSE CAST(? AS {_duck_type(segment, name)}) END AS {col}")
-        params.append(default)
+    values, params = _record_values(schema, names, segment, quote(ID_ATTRIBUTE))  # its id is its staged UUID
     con.register("seg", segment)
     try:
         news = con.sql(f"SELECT {', '.join(values)} FROM seg", params=params).to_arrow_table()  # noqa: S608
@@ -284,6 +260,32 @@ def _fold_free(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str
             fields += [pa.field(name, segment.schema.field(name).type), pa.field("__p_" + name, pa.bool_())]
     fields += [pa.field("__del", pa.bool_()), pa.field("__upd", pa.bool_())]
     return pa.schema(fields).empty_table(), news, outcomes
+
+
+def _fallback(attr: Attribute, segment: pa.Table, params: list[object]) -> str:
+    # What an absent attribute of a new record gets: its literal default (a parameter), else NULL.
+    default = default_literal(attr)
+    if default is None:
+        return "NULL"
+    params.append(default)
+    return f"CAST(? AS {_duck_type(segment, attr.name)})"
+
+
+def _record_values(schema: Schema, names: list[str], segment: pa.Table,
+                   id_value: str) -> tuple[list[str], list[object]]:
+    # The columns of one new record per row: each attribute's value when present, else its fallback.
+    values: list[str] = []
+    params: list[object] = []
+    for name in names:
+        col = quote(name)
+        if name == ID_ATTRIBUTE:
+            values.append(f"{id_value} AS {col}")
+            continue
+        attr = schema.attribute(name)
+        assert attr is not None
+        values.append(f"CASE WHEN list_contains(_present, '{name}') THEN {col} "
+                      f"ELSE {_fallback(attr, segment, params)} END AS {col}")
+    return values, params
 
 
 def _duck_type(table: pa.Table, name: str) -> str:
