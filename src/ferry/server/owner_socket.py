@@ -74,6 +74,8 @@ class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         sock: socket.socket = self.request
         owner = self.server.owner
+        with owner._lock:
+            owner._connections.add(sock)
         try:
             refusal = owner.admit(sock)
             if refusal is not None:
@@ -89,6 +91,9 @@ class _Handler(socketserver.BaseRequestHandler):
                 send_message(sock, owner.answer(header, blob))
         except OSError:
             return  # the worker went away mid-reply
+        finally:
+            with owner._lock:
+                owner._connections.discard(sock)
 
 
 class WarehouseOwner:
@@ -107,6 +112,8 @@ class WarehouseOwner:
         self.path = str(folder / f"warehouse-{os.getpid()}.sock")
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
 
     def start(self) -> None:
         """Listen (the socket file mode 0600) and serve each connection on its own daemon thread."""
@@ -128,11 +135,16 @@ class WarehouseOwner:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop listening and remove the socket (connections in flight end with their call)."""
+        """Stop listening, end the workers' connections and remove the socket."""
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
             server.server_close()
+        with self._lock:
+            open_ones = list(self._connections)
+        for sock in open_ones:  # idle connections of the workers end now, not with this process
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             os.unlink(self.path)
         if self._temp:
