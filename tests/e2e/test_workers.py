@@ -12,8 +12,9 @@ import httpx
 import psutil
 import psycopg
 import pytest
-from fakesnow_fixtures import fakesnow_port, new_snowflake_url
 from lxml import etree
+
+from fakesnow_fixtures import fakesnow_port, new_snowflake_url
 
 __all__ = ["fakesnow_port", "new_snowflake_url"]  # fixtures of the Snowflake warehouse test
 
