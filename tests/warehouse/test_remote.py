@@ -76,6 +76,16 @@ def test_every_value_type_round_trips_through_json(value: Any) -> None:
     assert _same(value, decode_value(json.loads(wire)))
 
 
+def test_rows_round_trip_column_by_column() -> None:
+    """Columns of one type (with NULLs) take the compact path, mixed ones go value by value: both exact."""
+    uniform = [tuple(VALUES), tuple(None for _ in VALUES), tuple(VALUES)]
+    mixed = [(value, index, dt.datetime(2024, 1, 1, tzinfo=PARIS if index % 2 else dt.UTC), math.nan if index == 3
+              else 0.5) for index, value in enumerate([*VALUES, math.nan])]
+    for rows in (uniform, mixed, [], [()]):
+        got = decode_rows(json.loads(json.dumps(encode_rows(rows), allow_nan=False)))
+        assert _same(rows, got) and all(type(row) is tuple for row in got)
+
+
 def test_an_unknown_type_is_refused_clearly() -> None:
     with pytest.raises(FerryError) as refused:
         encode_value(object())

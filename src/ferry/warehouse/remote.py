@@ -134,14 +134,64 @@ def decode_value(data: Any) -> Any:
     raise FerryError(errors.SERVER_INTERNAL, f"unknown value tag {tag!r} from the warehouse owner")
 
 
-def encode_rows(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    """Rows of `select` in their wire form."""
-    return [[encode_value(value) for value in row] for row in rows]
+_PLAIN = frozenset({int, str, bool, float})
+_SCALARS: dict[type, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = {
+    dt.date: ("date", dt.date.isoformat, dt.date.fromisoformat),
+    decimal.Decimal: ("dec", str, decimal.Decimal),
+    uuid.UUID: ("uuid", str, uuid.UUID),
+}
 
 
-def decode_rows(data: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+def encode_column(values: Sequence[Any]) -> dict[str, Any]:
+    """One result column: a whole column of plain JSON values, of dates, decimals, UUIDs or datetimes of one time
+    zone goes as one list (a read of many rows costs little); any other column value by value."""
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= _PLAIN and (float not in kinds or all(math.isfinite(v) for v in values if type(v) is float)):
+        return {"t": "json", "v": list(values)}
+    if len(kinds) == 1:
+        kind = next(iter(kinds))
+        if kind in _SCALARS:
+            tag, to_text, _ = _SCALARS[kind]
+            return {"t": tag, "v": [None if v is None else to_text(v) for v in values]}
+        if kind is dt.datetime:
+            zones = {v.tzinfo for v in values if v is not None}
+            zone = next(iter(zones))
+            if len(zones) == 1 and (zone is None or isinstance(zone, (zoneinfo.ZoneInfo, dt.timezone))) \
+                    and not any(v.fold for v in values if v is not None):
+                sample = next(v for v in values if v is not None)
+                return {"t": "dt", "tz": _encode_tz(zone, sample),
+                        "v": [None if v is None else v.replace(tzinfo=None).isoformat() for v in values]}
+    return {"t": "any", "v": [encode_value(v) for v in values]}
+
+
+def decode_column(data: dict[str, Any]) -> list[Any]:
+    """The values `encode_column` encoded."""
+    tag, raw = data["t"], data["v"]
+    if tag == "json":
+        return list(raw)
+    if tag == "any":
+        return [decode_value(v) for v in raw]
+    if tag == "dt":
+        zone = _decode_tz(data.get("tz"))
+        return [None if v is None else dt.datetime.fromisoformat(v).replace(tzinfo=zone) for v in raw]
+    for kind_tag, _, from_text in _SCALARS.values():
+        if kind_tag == tag:
+            return [None if v is None else from_text(v) for v in raw]
+    raise FerryError(errors.SERVER_INTERNAL, f"unknown column tag {tag!r} from the warehouse owner")
+
+
+def encode_rows(rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """Rows of `select` in their wire form (column by column)."""
+    width = len(rows[0]) if rows else 0
+    return {"count": len(rows), "columns": [encode_column([row[i] for row in rows]) for i in range(width)]}
+
+
+def decode_rows(data: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The rows `encode_rows` encoded, as tuples (what the engines' `select` returns)."""
-    return [tuple(decode_value(value) for value in row) for row in data]
+    columns = [decode_column(column) for column in data["columns"]]
+    if not columns:
+        return [() for _ in range(int(data["count"]))]
+    return list(zip(*columns, strict=True))
 
 
 # -- errors and outcomes ------------------------------------------------------------------------------------------
