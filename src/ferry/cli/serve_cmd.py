@@ -182,6 +182,7 @@ def serve(
         # Plain print: one unwrapped line that scripts can read; the socket is bound, so this is true.
         print(f"ferry listening on http://{settings.host}:{settings.port} "
               f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1; {describe(settings)}; role: {runtime.role}"
+              f"{f', warehouse through {runtime.remote.link.who}' if runtime.remote is not None else ''}"
               f"{f'; {settings.workers} workers' if settings.workers > 1 else ''})", flush=True)
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).

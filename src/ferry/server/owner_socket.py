@@ -117,8 +117,7 @@ class WarehouseOwner:
 
     def start(self) -> None:
         """Listen (the socket file mode 0600) and serve each connection on its own daemon thread."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)  # left by a process of this PID that died (PIDs are reused)
+        _remove_stale(self.folder)
         server = _Server(self.path, _Handler, bind_and_activate=False)
         server.owner = self
         try:
@@ -274,6 +273,24 @@ class _Found(Exception):  # the dry run's way out of the transaction
     def __init__(self, outcome: BatchOutcome) -> None:
         super().__init__("dry run")
         self.outcome = outcome
+
+
+def _remove_stale(folder: Path) -> None:
+    """Remove the sockets owners that died left in `folder` (named by their PID; this PID's is stale too)."""
+    for path in folder.glob("warehouse-*.sock"):
+        pid = path.stem.removeprefix("warehouse-")
+        if not pid.isdigit():
+            continue
+        if int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), 0)
+                continue  # alive: another server's (an in-memory warehouse takes no data folder lock)
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def peer_uid(sock: socket.socket) -> int | None:
