@@ -244,3 +244,29 @@ def test_apply_atomic_commits_only_the_accepted_outcome(owned: tuple[WarehouseOw
     assert [o.counts["inserted"] for o in seen] == [1, 0]  # the dry run's outcome, then the changed one
     assert sorted(r["email"] for r in warehouse.read(schema)) == ["a", "c"]
     remote.close()
+
+
+def test_a_commit_whose_answer_is_lost_is_in_doubt_unless_the_ledger_has_it(
+        owned: tuple[WarehouseOwner, Warehouse, Schema], monkeypatch: pytest.MonkeyPatch) -> None:
+    owner, warehouse, schema = owned
+    real = owner.answer
+    commits = {"run": True}
+
+    def lose_the_commit_reply(header: dict[str, Any], blob: bytes | None) -> dict[str, Any]:
+        committing = header.get("op") == "apply_atomic" and header["args"].get("commit")
+        reply = real(header, blob) if commits["run"] or not committing else {}
+        if committing:
+            raise ConnectionResetError("the reply is lost")  # the handler drops the connection
+        return reply
+
+    monkeypatch.setattr(owner, "answer", lose_the_commit_reply)
+    remote = _remote(owner)
+    remote.ensure_table(schema)
+    outcome = remote.apply_atomic(schema, "w1", _batch([(1, "insert", ["email"], "a")], schema), lambda _o: None)
+    assert outcome.from_ledger and outcome.counts["inserted"] == 1  # it committed: the ledger says so
+    commits["run"] = False
+    with pytest.raises(FerryError) as unknown:
+        remote.apply_atomic(schema, "w2", _batch([(1, "insert", ["email"], "b")], schema), lambda _o: None)
+    assert unknown.value.code is errors.WAREHOUSE_TIMEOUT and "unknown" in unknown.value.message
+    assert sorted(r["email"] for r in warehouse.read(schema)) == ["a"]
+    remote.close()

@@ -119,7 +119,7 @@ def serve(
     from ferry.server.app import create_app, serving_app
     from ferry.server.owner_socket import WarehouseOwner
     from ferry.server.runtime import Runtime
-    from ferry.warehouse.remote import OwnerLink
+    from ferry.warehouse.remote import OWNER_SECRET_ENV, OwnerLink
 
     settings = settings_for(data_dir, host=host, port=port, workers=workers, role=role)
     if forwarded_allow_ips is not None:
@@ -143,7 +143,9 @@ def serve(
         fail(exc)
     try:
         # One of `--workers N`'s extra processes with a DuckDB warehouse: the first process owns it (see below).
-        runtime = Runtime(settings, owner=OwnerLink.from_env() if extra_worker else None)
+        link = OwnerLink.from_env() if extra_worker else None
+        os.environ.pop(OWNER_SECRET_ENV, None)  # read once: nothing this process starts needs it
+        runtime = Runtime(settings, owner=link)
     except FerryError as exc:
         sock.close()
         if lock is not None:
@@ -182,7 +184,7 @@ def serve(
         # Plain print: one unwrapped line that scripts can read; the socket is bound, so this is true.
         print(f"ferry listening on http://{settings.host}:{settings.port} "
               f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1; {describe(settings)}; role: {runtime.role}"
-              f"{f', warehouse through {runtime.remote.link.who}' if runtime.remote is not None else ''}"
+              f"{f', warehouse via the first process (PID {runtime.remote.link.pid})' if runtime.remote else ''}"
               f"{f'; {settings.workers} workers' if settings.workers > 1 else ''})", flush=True)
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).

@@ -197,6 +197,14 @@ def decode_rows(data: dict[str, Any]) -> list[tuple[Any, ...]]:
 # -- errors and outcomes ------------------------------------------------------------------------------------------
 
 
+class OwnerUnreachable(FerryError):
+    """The owner could not be reached or did not answer; `sent` when the request had fully left this process."""
+
+    def __init__(self, code: Code, message: str, *, sent: bool) -> None:
+        super().__init__(code, message)
+        self.sent = sent
+
+
 class RemoteError(Exception):
     """An error that was not a FerryError on the owner (an engine error, a bug): its type name and message."""
 
@@ -230,13 +238,14 @@ def error_from_text(text: str) -> FerryError:
 def encode_outcome(outcome: BatchOutcome) -> dict[str, Any]:
     """A batch outcome's counts and exceptions (what `apply_atomic` compares and returns)."""
     return {"batch_id": outcome.batch_id, "counts": outcome.counts, "skipped": outcome.skipped,
-            "failed": outcome.failed}
+            "failed": outcome.failed, "from_ledger": outcome.from_ledger}
 
 
 def decode_outcome(data: dict[str, Any]) -> BatchOutcome:
     """The outcome `encode_outcome` encoded."""
     return BatchOutcome(str(data["batch_id"]), {str(k): int(v) for k, v in data["counts"].items()},
-                        [(int(s), str(r)) for s, r in data["skipped"]], [(int(s), str(e)) for s, e in data["failed"]])
+                        [(int(s), str(r)) for s, r in data["skipped"]], [(int(s), str(e)) for s, e in data["failed"]],
+                        from_ledger=bool(data.get("from_ledger")))
 
 
 def same_outcome(a: BatchOutcome, b: BatchOutcome) -> bool:
@@ -345,20 +354,22 @@ class OwnerClient:
         FRY-500006 when it does not answer within `timeout` seconds (None: no bound)."""
         for attempt in (1, 2):
             reused, sock = self._connection()
+            sent = False
             try:
                 sock.settimeout(timeout)
                 send_message(sock, {"op": op, "args": args or {}}, blob)
+                sent = True
                 reply, _ = recv_message(sock)
             except TimeoutError:
                 sock.close()
-                raise FerryError(errors.WAREHOUSE_TIMEOUT, f"{self.link.who} did not answer {op} within "
-                                 f"{timeout:g} s") from None
+                raise OwnerUnreachable(errors.WAREHOUSE_TIMEOUT, f"{self.link.who} did not answer {op} within "
+                                       f"{timeout:g} s", sent=sent) from None
             except OSError as exc:  # ConnectionError included
                 sock.close()
                 if reused and attempt == 1 and op in _IDEMPOTENT:
                     continue
-                raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"{self.link.who} is not answering on "
-                                 f"{self.link.path}: {exc.strerror or exc}") from None
+                raise OwnerUnreachable(errors.WAREHOUSE_UNAVAILABLE, f"{self.link.who} is not answering on "
+                                       f"{self.link.path}: {exc.strerror or exc}", sent=sent) from None
             self._release(sock)
             if not reply.get("ok"):
                 raise decode_error(reply.get("error") or {})
@@ -377,8 +388,8 @@ class OwnerClient:
             reply, _ = recv_message(sock)
         except OSError as exc:
             sock.close()
-            raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"{self.link.who} is not answering on "
-                             f"{self.link.path}: {exc.strerror or exc}") from None
+            raise OwnerUnreachable(errors.WAREHOUSE_UNAVAILABLE, f"{self.link.who} is not answering on "
+                                   f"{self.link.path}: {exc.strerror or exc}", sent=False) from None
         if not reply.get("ok"):
             sock.close()
             raise decode_error(reply.get("error") or {})
@@ -456,14 +467,31 @@ class RemoteWarehouse(Warehouse):
                                                    timeout=timeout)["outcome"])
         for _ in range(ATOMIC_ATTEMPTS):
             accept(expected)
-            result = self.client.call("apply_atomic", {**args, "commit": True, "expect": encode_outcome(expected)},
-                                      blob, timeout=timeout)
+            try:
+                result = self.client.call("apply_atomic", {**args, "commit": True,
+                                                           "expect": encode_outcome(expected)}, blob, timeout=timeout)
+            except OwnerUnreachable as exc:
+                if not exc.sent:
+                    raise  # the owner never had the whole request: nothing was written
+                return self._in_doubt(batch_id, exc)
             outcome = decode_outcome(result["outcome"])
             if result.get("committed"):
                 return outcome
             expected = outcome  # another write changed what this batch does: let `accept` judge the new outcome
         raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"the warehouse kept changing under this call "
                          f"({ATOMIC_ATTEMPTS} attempts); nothing was written: retry")
+
+    def _in_doubt(self, batch_id: str, cause: FerryError) -> BatchOutcome:
+        """The outcome of a commit whose answer was lost: the ledger's entry when it committed, else FRY-500006
+        (it may still commit: the ledger keeps a second apply of the same batch id out)."""
+        try:
+            found = self.batch_applied(batch_id)
+        except FerryError:
+            found = None
+        if found is not None:
+            return found
+        raise FerryError(errors.WAREHOUSE_TIMEOUT, f"the outcome of this call is unknown ({cause.message}): read the "
+                         "record back before retrying")
 
     def apply_batch(self, schema: Schema, batch_id: str, batch: pa.Table, hook: Hook | None = None,
                     span: Span | None = None) -> BatchOutcome:
