@@ -28,13 +28,22 @@ def _serving(process: psutil.Process, port: int) -> int:
                and c.status == psutil.CONN_ESTABLISHED)
 
 
+def _listening(process: psutil.Process, port: int) -> bool:
+    return any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
+               for c in process.net_connections("tcp"))
+
+
 def _workers(server: Any) -> list[psutil.Process]:
+    """The first process and its extra worker, once both listen (else the kernel gives every connection to one)."""
+    port = int(server.url.rsplit(":", 1)[1])
     parent = psutil.Process(server.process.pid)
     deadline = time.monotonic() + 60
     while len(parent.children()) < 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     workers = [parent, *parent.children()]
     assert len(workers) == 2
+    while not all(_listening(worker, port) for worker in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
     return workers
 
 
@@ -72,9 +81,10 @@ def test_two_workers_serve_sync_and_query_with_a_postgresql_warehouse(
                    FERRY_SYNC_INTERVAL="1")
     url: str = server.url  # type: ignore[attr-defined]
     try:
+        workers = _workers(server)
         clients, _ = _clients(url)
         try:
-            _ingest_and_read_back(clients, _workers(server), int(url.rsplit(":", 1)[1]))
+            _ingest_and_read_back(clients, workers, int(url.rsplit(":", 1)[1]))
         finally:
             for client in clients:
                 client.close()
@@ -90,9 +100,10 @@ def test_two_workers_serve_sync_and_query_with_a_snowflake_warehouse(
                    FERRY_SYNC_INTERVAL="1")
     url: str = server.url  # type: ignore[attr-defined]
     try:
+        workers = _workers(server)
         clients, _ = _clients(url)
         try:
-            _ingest_and_read_back(clients, _workers(server), int(url.rsplit(":", 1)[1]))
+            _ingest_and_read_back(clients, workers, int(url.rsplit(":", 1)[1]))
         finally:
             for client in clients:
                 client.close()
@@ -175,6 +186,16 @@ def test_two_workers_serve_sync_and_query_with_a_duckdb_warehouse(
                 answer = client.get("/api/v1/data/nms/recipient", params={"fields": "email,firstName"})
                 assert answer.status_code == 200, answer.text
                 assert answer.json()["rows"] == [{"email": "w@x.com", "firstName": "W"}]
+            # SOAP's way to force the sync, from either process: the second round of records is synced on return.
+            for index, client in enumerate(clients):
+                staged = client.post("/api/v1/ingest/dem:sampleTable", json={"testcol1": f"v{index}"})
+                assert staged.status_code == 200, staged.text
+                root = _soap(client, session, "nms:replicationStrategy", "StartReplicateStagingData",
+                             '<strSchema xsi:type="xsd:string">dem:sampleTable</strSchema>')
+                assert _fault(root) is None, etree.tostring(root)
+                answer = client.get("/api/v1/data/dem/sampleTable", params={"limit": 1000,
+                                                                            "filter": f"@testcol1 = 'v{index}'"})
+                assert answer.status_code == 200 and len(answer.json()["rows"]) == 1, answer.text
             # Health: the warehouse part is up on both processes (on the worker, as the owner reports it).
             for client in clients:
                 health = client.get("/healthz").json()
@@ -186,6 +207,43 @@ def test_two_workers_serve_sync_and_query_with_a_duckdb_warehouse(
     finally:
         assert stop(server) == 0, server.log.read_text()  # type: ignore[attr-defined]
     assert not psutil.pid_exists(workers[1].pid) or workers[1].status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_worker_whose_duckdb_owner_is_gone_answers_clear_faults(
+        new_database: Callable[[], str], tmp_path: Path,
+        launch: tuple[Callable[..., object], Callable[[object], int]]) -> None:
+    """The owner killed (no graceful stop): the worker still stages calls; its warehouse reads, sync triggers and
+    health say FRY-500001 naming the owner, never a traceback."""
+    start, stop = launch
+    server = start(new_database(), tmp_path, FERRY_WORKERS="2", FERRY_SYNC_INTERVAL="3600")
+    url: str = server.url  # type: ignore[attr-defined]
+    owner, worker = _workers(server)
+    try:
+        owner.kill()
+        owner.wait(30)
+        tokens = httpx.post(f"{url}/api/v1/logon", json={"login": "admin", "password": "secret"}, timeout=30).json()
+        headers = {"Authorization": f"Bearer {tokens['sessionToken']}", "X-Security-Token": tokens["securityToken"]}
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:  # only the worker listens now
+            staged = client.post("/api/v1/ingest/dem:sampleTable", json={"testcol1": "after"})
+            assert staged.status_code == 200, staged.text
+            read = client.get("/api/v1/data/dem/sampleTable")
+            assert read.status_code == 503, read.text
+            error = read.json()["error"]
+            assert error["code"] == "FRY-500001" and f"(PID {owner.pid}) is not answering" in error["message"]
+            sync = client.post("/api/v1/sync/dem:sampleTable")
+            assert sync.status_code == 503 and sync.json()["error"]["code"] == "FRY-500001", sync.text
+            deadline = time.monotonic() + 30
+            while True:
+                part = client.get("/healthz").json()["parts"]["warehouse"]
+                if part["status"] == "down" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert part["status"] == "down" and "not answering" in part["reason"], part
+    finally:
+        if worker.is_running():
+            worker.terminate()  # its parent is gone: nobody else stops it
+            worker.wait(40)
+        stop(server)
 
 
 pytestmark = pytest.mark.e2e
