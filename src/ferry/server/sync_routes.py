@@ -97,7 +97,10 @@ class RelayedSync:
         request_id = request_sync(self.db.pool, schema_id, requested_by=f"ferry serve worker (PID {os.getpid()})")
         try:
             self.owner.client.call("take_sync_requests", timeout=self.take_seconds)
-        except FerryError as exc:  # its loop still takes requests every second while it runs
+        except FerryError as exc:
+            if exc.code is errors.WAREHOUSE_UNAVAILABLE and cancel_request(self.db.pool, request_id):
+                raise  # nobody listens on the owner's socket: its scheduler is gone too
+            # Slow to answer: its loop still takes requests every second while it runs.
             log.info("could not ask the warehouse owner to take the sync request now: %s", exc.text)
         deadline = time.monotonic() + self.take_seconds
         state = request_state(self.db.pool, request_id)
