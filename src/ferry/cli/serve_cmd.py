@@ -177,8 +177,11 @@ def serve(
             worker_env: dict[str, str] = {}
             if owns_warehouse(settings):
                 # The others reach the DuckDB file (one process may open it) through this process's socket.
-                owner = WarehouseOwner(runtime)
-                owner.start()
+                try:
+                    owner = WarehouseOwner(runtime)
+                    owner.start()
+                except FerryError as exc:
+                    fail(exc)
                 worker_env = owner.environ()
             children = start_workers(settings, log_level, worker_env)
         # Plain print: one unwrapped line that scripts can read; the socket is bound, so this is true.

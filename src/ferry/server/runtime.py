@@ -125,7 +125,7 @@ class Runtime:
     @property
     def sync(self) -> Any:
         """The sync service (`ferry.server.sync_routes.SyncService`): on-demand runs, and the periodic loop once
-        `enable_scheduler()` attached it."""
+        `enable_scheduler()` attached it; on a worker of `--workers N` with DuckDB, `RelayedSync` (the owner runs)."""
         if self._sync is None and self.remote is not None:
             from ferry.server.sync_routes import RelayedSync
 

@@ -280,8 +280,11 @@ def send_message(sock: socket.socket, header: dict[str, Any], blob: bytes | None
 
 
 def recv_message(sock: socket.socket, limit: int = MAX_FRAME) -> tuple[dict[str, Any], bytes | None]:
-    """The next message; ConnectionError when the peer closed or sent a frame over `limit` bytes."""
-    header = json.loads(_recv_frame(sock, limit))
+    """The next message; ConnectionError when the peer closed, sent a frame over `limit` bytes or no JSON."""
+    try:
+        header = json.loads(_recv_frame(sock, limit))
+    except ValueError:
+        raise ConnectionError("malformed message header") from None
     if not isinstance(header, dict):
         raise ConnectionError("malformed message header")
     blob = _recv_frame(sock, limit) if header.get("blob") else None
@@ -330,7 +333,7 @@ class OwnerLink:
 
     @property
     def who(self) -> str:
-        """`the owner process (PID n)` for messages."""
+        """`the warehouse's owner process (PID n)`, for messages."""
         return f"the warehouse's owner process{f' (PID {self.pid})' if self.pid else ''}"
 
 
