@@ -3,6 +3,9 @@ with each warehouse engine (with DuckDB the first process owns the file and the 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -244,6 +247,15 @@ def test_a_worker_whose_duckdb_owner_is_gone_answers_clear_faults(
             worker.terminate()  # its parent is gone: nobody else stops it
             worker.wait(40)
         stop(server)
+
+
+def test_workers_with_role_sync_and_a_duckdb_warehouse_are_refused_with_a_clear_fault(tmp_path: Path) -> None:
+    env = {**os.environ, "FERRY_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'w.duckdb'}"}
+    result = subprocess.run([sys.executable, "-m", "ferry.cli", "serve", "--workers", "2", "--role", "sync",
+                             "--data-dir", str(tmp_path / "data")], env=env, capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "FRY-300004" in result.stdout + result.stderr and "--role sync" in result.stdout + result.stderr
 
 
 pytestmark = pytest.mark.e2e
