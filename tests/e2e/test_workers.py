@@ -37,7 +37,8 @@ def _listening(process: psutil.Process, port: int) -> bool:
 
 
 def _workers(server: Any) -> list[psutil.Process]:
-    """The first process and its extra worker, once both listen (else the kernel gives every connection to one)."""
+    """The first process and its extra worker, once both serve (else the kernel gives every connection to one, or
+    queues some on a process still starting)."""
     port = int(server.url.rsplit(":", 1)[1])
     parent = psutil.Process(server.process.pid)
     deadline = time.monotonic() + 60
@@ -45,14 +46,16 @@ def _workers(server: Any) -> list[psutil.Process]:
         time.sleep(0.1)
     workers = [parent, *parent.children()]
     assert len(workers) == 2
-    while not all(_listening(worker, port) for worker in workers) and time.monotonic() < deadline:
+    # Bound is not serving yet: a process prints its "listening" line once its app is about to accept.
+    while (not all(_listening(worker, port) for worker in workers)
+           or server.log.read_text().count("ferry listening") < 2) and time.monotonic() < deadline:
         time.sleep(0.1)
     return workers
 
 
 def _clients(url: str) -> tuple[list[httpx.Client], str]:
     """CALLS clients of one connection each (the kernel spreads them over the processes), and the session token."""
-    tokens = httpx.post(f"{url}/api/v1/logon", json={"login": "admin", "password": "secret"}).json()
+    tokens = httpx.post(f"{url}/api/v1/logon", json={"login": "admin", "password": "secret"}, timeout=60).json()
     headers = {"Authorization": f"Bearer {tokens['sessionToken']}", "X-Security-Token": tokens["securityToken"]}
     return [httpx.Client(base_url=url, headers=headers, timeout=60) for _ in range(CALLS)], tokens["sessionToken"]
 
