@@ -117,12 +117,15 @@ def serve(
 
     from ferry.server import door
     from ferry.server.app import create_app, serving_app
+    from ferry.server.owner_socket import WarehouseOwner
     from ferry.server.runtime import Runtime
+    from ferry.warehouse.remote import OWNER_SECRET_ENV, OwnerLink
 
     settings = settings_for(data_dir, host=host, port=port, workers=workers, role=role)
     if forwarded_allow_ips is not None:
         settings = dataclasses.replace(settings, forwarded_allow_ips=forwarded_allow_ips)
     children: list[subprocess.Popen[bytes]] = []
+    owner: WarehouseOwner | None = None
     if settings.workers > 1:
         check_workers(settings)
     # An ingest node (one of `--workers N`'s extra processes) shares the port with SO_REUSEPORT and leaves the
@@ -139,7 +142,10 @@ def serve(
             lock.release()
         fail(exc)
     try:
-        runtime = Runtime(settings)
+        # One of `--workers N`'s extra processes with a DuckDB warehouse: the first process owns it (see below).
+        link = OwnerLink.from_env() if extra_worker else None
+        os.environ.pop(OWNER_SECRET_ENV, None)  # read once: nothing this process starts needs it
+        runtime = Runtime(settings, owner=link)
     except FerryError as exc:
         sock.close()
         if lock is not None:
@@ -168,16 +174,28 @@ def serve(
                                 http=door.http_protocol(settings, http), lifespan="on", log_level=log_level,
                                 timeout_graceful_shutdown=30, server_header=False, **door.uvicorn_options(settings))
         if settings.workers > 1:
-            children = start_workers(settings, log_level)
+            worker_env: dict[str, str] = {}
+            if owns_warehouse(settings):
+                # The others reach the DuckDB file (one process may open it) through this process's socket.
+                try:
+                    owner = WarehouseOwner(runtime)
+                    owner.start()
+                except FerryError as exc:
+                    fail(exc)
+                worker_env = owner.environ()
+            children = start_workers(settings, log_level, worker_env)
         # Plain print: one unwrapped line that scripts can read; the socket is bound, so this is true.
         print(f"ferry listening on http://{settings.host}:{settings.port} "
               f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1; {describe(settings)}; role: {runtime.role}"
+              f"{f', warehouse via the first process (PID {runtime.remote.link.pid})' if runtime.remote else ''}"
               f"{f'; {settings.workers} workers' if settings.workers > 1 else ''})", flush=True)
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).
         _server_class()(config).run(sockets=[sock])
     finally:
         stop_workers(children)
+        if owner is not None:
+            owner.stop()
         sock.close()
         runtime.close()
         if lock is not None:
@@ -189,12 +207,22 @@ def serve(
 WORKER_OF = "FERRY_WORKER_OF"
 
 
+def is_duckdb(settings: Settings) -> bool:
+    """True when the warehouse is DuckDB, which one process at a time may open."""
+    return settings.effective_warehouse_url.lower().startswith("duckdb:")
+
+
+def owns_warehouse(settings: Settings) -> bool:
+    """True when this process (the first of `--workers N`, role all) serves a DuckDB warehouse to the others."""
+    return settings.workers > 1 and settings.role == "all" and is_duckdb(settings) and not os.environ.get(WORKER_OF)
+
+
 def check_workers(settings: Settings) -> None:
-    """Refuse `--workers N` with a warehouse only one process may open (DuckDB), before anything starts."""
-    if settings.effective_warehouse_url.startswith("duckdb:"):
-        fail(FerryError(errors.CONFIG_ERROR, "--workers needs a warehouse several processes can open (postgresql:// "
-                        "or snowflake://): a DuckDB file is held by one process. With DuckDB, run one `ferry serve` "
-                        "and more ingest-only nodes (`--role ingest`) on other ports"))
+    """Refuse, before anything starts, `--workers N --role sync` with DuckDB (N processes would each open it)."""
+    if is_duckdb(settings) and settings.role == "sync":
+        fail(FerryError(errors.CONFIG_ERROR, "--workers with --role sync needs a warehouse several processes can "
+                        "open (postgresql:// or snowflake://): a DuckDB file is held by one process. Run one "
+                        "`ferry serve --workers N` (role all): its first process syncs, the others ingest"))
 
 
 def shared_socket(host: str, port: int) -> socket.socket:
@@ -213,11 +241,15 @@ def shared_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start_workers(settings: Settings, log_level: str) -> list[subprocess.Popen[bytes]]:
+def start_workers(settings: Settings, log_level: str, extra_env: dict[str, str] | None = None
+                  ) -> list[subprocess.Popen[bytes]]:
     """The N-1 extra processes: `ferry serve` on the same port (SO_REUSEPORT), each with its own writer."""
-    # Role `all`: each worker also answers warehouse reads (--workers is refused with DuckDB, the one warehouse a
-    # single process must own); their schedulers take turns under the per-schema advisory lock.
-    env = {**os.environ, "FERRY_ROLE": settings.role, "FERRY_WORKERS": "1", WORKER_OF: str(os.getpid())}
+    # PostgreSQL / Snowflake: role `all`, each worker also answers warehouse reads and their schedulers take turns
+    # under the per-schema advisory lock. DuckDB: role `ingest`, their warehouse calls go to the first process
+    # (`extra_env` names its socket), the only one that opens the file and syncs.
+    role = "ingest" if settings.role == "all" and is_duckdb(settings) else settings.role
+    env = {**os.environ, **(extra_env or {}), "FERRY_ROLE": role, "FERRY_WORKERS": "1",
+           WORKER_OF: str(os.getpid())}
     args = [sys.executable, "-m", "ferry.cli", "serve", "--host", settings.host, "--port", str(settings.port),
             "--data-dir", str(settings.data_dir), "--log-level", log_level, "--workers", "1"]
     return [subprocess.Popen(args, env=env) for _ in range(settings.workers - 1)]

@@ -13,13 +13,14 @@ from ferry.auth import Authenticator
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.schema.registry import SchemaRegistry
-from ferry.server.parts import DOWN, UP, PartMonitor, PartOff, PartRefused, PartState
+from ferry.server.parts import DOWN, REFUSED, UP, PartMonitor, PartOff, PartRefused, PartState
 from ferry.server.warehouse_reads import WarehouseReads
 from ferry.staging import StagingDatabase, warehouse_identity
 from ferry.staging.group_commit import GroupCommitter
 from ferry.sync import runs
 from ferry.warehouse import Timeouts, Warehouse, open_warehouse
 from ferry.warehouse.deferred import DeferredWarehouse
+from ferry.warehouse.remote import OwnerLink, RemoteWarehouse
 
 ROLES = ("all", "ingest", "sync")
 
@@ -35,7 +36,8 @@ class Runtime:
 
     schema_refresh_seconds = 1.0
 
-    def __init__(self, settings: Settings, db: StagingDatabase | None = None) -> None:
+    def __init__(self, settings: Settings, db: StagingDatabase | None = None, owner: OwnerLink | None = None
+                 ) -> None:
         if settings.role not in ROLES:
             raise FerryError(errors.CONFIG_ERROR, f"role {settings.role!r} is not one of {', '.join(ROLES)}")
         self.settings = settings
@@ -54,6 +56,10 @@ class Runtime:
         self._warehouse = DeferredWarehouse(url, lambda: open_warehouse(url, timeouts),
                                             lambda w: self._verify_warehouse(w),
                                             on_recovered=lambda: self.parts.recheck("warehouse"))
+        # An ingest-role worker of `--workers N` with a DuckDB warehouse reaches it through the owner process.
+        self.remote = RemoteWarehouse(url, owner, read_timeout=timeouts.read, statement_timeout=timeouts.statement,
+                                      dialect=self._warehouse.dialect) \
+            if owner is not None and self.role == "ingest" else None
         self.reads = WarehouseReads(settings.warehouse_read_threads, settings.warehouse_read_timeout)
         self._sync: Any | None = None
         self._open_lock = threading.Lock()
@@ -69,14 +75,21 @@ class Runtime:
     @property
     def warehouse(self) -> Warehouse:
         """The warehouse (`settings.effective_warehouse_url`), opened on first use and again after a failed open;
-        FRY-500008 on a server with `--role ingest`, which never opens it."""
+        on a worker of `--workers N` the one its owner process serves; FRY-500008 on a server with `--role ingest`,
+        which never opens it."""
+        if self.remote is not None:
+            return self.remote
         if self.role == "ingest":
             raise FerryError(errors.WAREHOUSE_NOT_OPENED, "this server runs with --role ingest and does not open the "
                              "warehouse: send reads to a server with --role all or sync")
         return self._warehouse
 
     def _check_warehouse(self) -> None:
-        """The warehouse part: off (role ingest), refused (another warehouse), or opened and answering."""
+        """The warehouse part: off (role ingest), refused (another warehouse), or opened and answering; on a worker
+        of `--workers N`, the owner's warehouse part (down when the owner does not answer)."""
+        if self.remote is not None:
+            self._check_owner(self.remote)
+            return
         if self.role == "ingest":
             raise PartOff("not opened by a server with --role ingest")
         deferred = self._warehouse
@@ -93,6 +106,17 @@ class Runtime:
         elif deferred.last_error is not None:
             raise deferred.last_error
 
+    @staticmethod
+    def _check_owner(remote: RemoteWarehouse) -> None:
+        state = remote.health()
+        status, reason = state.get("status"), state.get("reason")
+        if status == UP:
+            return
+        if status == REFUSED:
+            raise PartRefused(f"{reason} (in {remote.link.who})")
+        raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"{remote.link.who} reports the warehouse {status}"
+                         f"{f': {reason}' if reason else ''}")
+
     def _part_changed(self, name: str, old: PartState, new: PartState) -> None:
         if name == "staging" and old.status == DOWN and new.status == UP:
             # Connections idle in the pool through the outage are dead: replace them now, not on a call's time.
@@ -101,7 +125,13 @@ class Runtime:
     @property
     def sync(self) -> Any:
         """The sync service (`ferry.server.sync_routes.SyncService`): on-demand runs, and the periodic loop once
-        `enable_scheduler()` attached it."""
+        `enable_scheduler()` attached it; on a worker of `--workers N` with DuckDB, `RelayedSync` (the owner runs)."""
+        if self._sync is None and self.remote is not None:
+            from ferry.server.sync_routes import RelayedSync
+
+            with self._open_lock:
+                if self._sync is None:
+                    self._sync = RelayedSync(self.db, self.remote)
         if self._sync is None:
             from ferry.server.sync_routes import SyncService
 
@@ -162,6 +192,8 @@ class Runtime:
         """Close the staging pool (and stop the embedded PostgreSQL) when this runtime opened it."""
         try:
             self._warehouse.close()
+            if self.remote is not None:
+                self.remote.close()
         except Exception:
             log.exception("warehouse did not close cleanly")
         self.parts.stop()

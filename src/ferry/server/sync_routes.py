@@ -12,6 +12,9 @@ longer run goes on in the background and the call returns once it has been start
 
 import asyncio
 import datetime as dt
+import logging
+import os
+import time
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Annotated, Any
@@ -26,12 +29,14 @@ from ferry.server.soap_routes import SoapContext, SoapRouter
 from ferry.soap.writer import Output
 from ferry.staging import StagingDatabase
 from ferry.sync import RunResult
-from ferry.warehouse.base import Warehouse
+from ferry.warehouse.base import COUNT_NAMES, Warehouse
 from ferry.workflows import Scheduler, list_runs
 
 REPLICATION_URNS = frozenset({"nms:replicationStrategy"})
 SOAP_WAIT_SECONDS = 3.5
 REST_WAIT_SECONDS = 300.0
+
+log = logging.getLogger(__name__)
 
 
 class SyncService:
@@ -60,6 +65,83 @@ class SyncService:
             return await asyncio.to_thread(self.scheduler.wait, run_ids, timeout)
         except (TimeoutError, FutureTimeout):
             return None
+
+
+class RelayedSync:
+    """The sync service of a worker that does not own the warehouse (`ferry serve --workers N` with DuckDB): runs
+    are requested through staging (`ferry.sync_requests`), started by the owner's scheduler, and waited for in
+    `ferry.workflow_runs`."""
+
+    periodic = False
+    take_seconds = 10.0  # how long the owner has to take a request before the trigger gives up
+    poll_seconds = 0.05
+
+    def __init__(self, db: StagingDatabase, owner: Any) -> None:
+        self.db = db
+        self.owner = owner  # a RemoteWarehouse: it asks the owner to take the request at once
+
+    async def start(self) -> None:
+        """Nothing to start: the owner's scheduler runs the periodic loop."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+    async def trigger(self, schema_id: str | None = None) -> list[uuid.UUID]:
+        """Request a run now for one schema or every staged schema; the run ids once the owner took the request."""
+        return await asyncio.to_thread(self._trigger, schema_id)
+
+    def _trigger(self, schema_id: str | None) -> list[uuid.UUID]:
+        from ferry.warehouse.remote import error_from_text
+        from ferry.workflows.requests import cancel_request, request_state, request_sync
+
+        request_id = request_sync(self.db.pool, schema_id, requested_by=f"ferry serve worker (PID {os.getpid()})")
+        try:
+            self.owner.client.call("take_sync_requests", timeout=self.take_seconds)
+        except FerryError as exc:
+            if exc.code is errors.WAREHOUSE_UNAVAILABLE and cancel_request(self.db.pool, request_id):
+                raise  # nobody listens on the owner's socket: its scheduler is gone too
+            # Slow to answer: its loop still takes requests every second while it runs.
+            log.info("could not ask the warehouse owner to take the sync request now: %s", exc.text)
+        deadline = time.monotonic() + self.take_seconds
+        state = request_state(self.db.pool, request_id)
+        while state is not None and not state.taken and time.monotonic() < deadline:
+            time.sleep(self.poll_seconds)
+            state = request_state(self.db.pool, request_id)
+        if (state is None or not state.taken) and cancel_request(self.db.pool, request_id):
+            raise FerryError(errors.WAREHOUSE_UNAVAILABLE, f"{self.owner.link.who} did not take the sync request "
+                             f"within {self.take_seconds:g} s: it runs the sync of this DuckDB warehouse")
+        state = request_state(self.db.pool, request_id)
+        assert state is not None and state.taken
+        if state.error:
+            raise error_from_text(state.error)
+        return list(state.run_ids)
+
+    async def wait(self, run_ids: list[uuid.UUID], timeout: float) -> list[RunResult] | None:
+        """The runs' results, or None when they have not all ended within `timeout` seconds."""
+        return await asyncio.to_thread(self._wait, run_ids, timeout)
+
+    def _wait(self, run_ids: list[uuid.UUID], timeout: float) -> list[RunResult] | None:
+        from psycopg.rows import dict_row
+
+        deadline = time.monotonic() + timeout
+        pause = self.poll_seconds
+        while True:
+            with self.db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                rows = {row["id"]: row for row in cur.execute(
+                    "SELECT * FROM ferry.workflow_runs WHERE id = ANY(%s)", (run_ids,)).fetchall()}
+            if len(rows) == len(run_ids) and all(row["state"] != "running" for row in rows.values()):
+                return [_run_result(rows[run_id]) for run_id in run_ids]
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(0.5, pause * 1.5)
+
+
+def _run_result(row: dict[str, Any]) -> RunResult:
+    counts = {name: int(row.get(f"rows_{name}") or 0) for name in COUNT_NAMES}
+    return RunResult(row["id"], row["schema_id"], workflow=row["workflow"], state=row["state"],
+                     batches=int(row.get("batches") or 0), counts=counts, error=row["error"],
+                     started_at=row["started_at"], ended_at=row["ended_at"])
 
 
 def _require_sync_right(runtime: Any, operator: Operator, schema_id: str | None) -> None:

@@ -97,6 +97,10 @@ class Scheduler:
                 self._futures.pop(run_id, None)
         return results
 
+    def take_requests(self) -> None:
+        """Start the runs of the sync requests pending in staging now (the loop also takes them every second)."""
+        self._take_requests()
+
     def _take_requests(self) -> None:
         try:
             take_requests(self.db.pool, self.trigger)
