@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ferry.schema.model import Schema
 from ferry.warehouse import statements
@@ -133,11 +134,10 @@ class _DuckTransaction(Transaction):
         self._cur.register("__ferry_n", news)
         try:
             if groups.num_rows:
-                self._cur.execute(statements.delete_sql(table, key, "__ferry_g"))
-                if self._merge:
-                    self._cur.execute(statements.merge_sql(schema, table, key, names, "__ferry_g", "now()"))
-                else:
-                    self._cur.execute(statements.update_sql(schema, table, key, names, "__ferry_g", "now()"))
+                for statement in statements.group_statements(
+                        schema, table, key, names, "__ferry_g", "now()", merge=self._merge,
+                        deletes=_any(groups, "__del"), updates=_any(groups, "__upd")):
+                    self._cur.execute(statement)
             if news.num_rows:
                 self._cur.execute(statements.insert_sql(schema, table, news.column_names, "__ferry_n", "now()"))
         finally:
@@ -159,6 +159,10 @@ class _DuckTransaction(Transaction):
             pass
         finally:
             self._cur.close()
+
+
+def _any(table: pa.Table, column: str) -> bool:
+    return bool(pc.any(table.column(column)).as_py())
 
 
 def _unregister(cur: duckdb.DuckDBPyConnection, name: str) -> None:

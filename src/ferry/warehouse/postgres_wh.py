@@ -15,6 +15,7 @@ from urllib.parse import quote as url_quote
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ferry import errors
 from ferry.errors import FerryError
@@ -302,11 +303,11 @@ class _PgTransaction(Transaction):
         if groups.num_rows:
             self._cur.adbc_ingest(_GROUPS, _for_postgres(groups), mode="replace", temporary=True)
             self._cur.execute(f"ANALYZE {_GROUPS}")
-            self._cur.execute(statements.delete_sql(table, key, _GROUPS))
-            if self._owner._merge:
-                self._cur.execute(statements.merge_sql(schema, table, key, names, _GROUPS, "now()"))
-            else:
-                self._cur.execute(statements.update_sql(schema, table, key, names, _GROUPS, "now()"))
+            for statement in statements.group_statements(
+                    schema, table, key, names, _GROUPS, "now()", merge=self._owner._merge,
+                    deletes=bool(pc.any(groups.column("__del")).as_py()),
+                    updates=bool(pc.any(groups.column("__upd")).as_py())):
+                self._cur.execute(statement)
         if news.num_rows:
             self._cur.adbc_ingest(_NEWS, _for_postgres(news), mode="replace", temporary=True)
             self._cur.execute(statements.insert_sql(schema, table, news.column_names, _NEWS, "now()"))

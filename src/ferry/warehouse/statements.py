@@ -25,12 +25,28 @@ def _assignments(schema: Schema, names: Sequence[str], now: str) -> str:
     return ", ".join(sets)
 
 
-def merge_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str) -> str:
-    """One MERGE overlaying updates on the records that existed before the segment."""
-    return (
-        f"MERGE INTO {table} AS t USING {groups} AS g ON {_match('t', key)} "
-        f"WHEN MATCHED AND g.__upd THEN UPDATE SET {_assignments(schema, names, now)}"
-    )
+def merge_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str, *,
+              deletes: bool = False, updates: bool = True) -> str:
+    """One MERGE deleting the records of the groups that delete and overlaying updates on the others (one pass over
+    the table instead of a DELETE and a MERGE: a group either deletes or updates, never both)."""
+    actions = []
+    if deletes:
+        actions.append("WHEN MATCHED AND g.__del THEN DELETE")
+    if updates:
+        actions.append(f"WHEN MATCHED AND g.__upd THEN UPDATE SET {_assignments(schema, names, now)}")
+    return f"MERGE INTO {table} AS t USING {groups} AS g ON {_match('t', key)} {' '.join(actions)}"
+
+
+def group_statements(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str, *,
+                     merge: bool, deletes: bool, updates: bool) -> list[str]:
+    """The statements applying the groups before the new records are inserted: each pass over the table only when
+    some group needs it (a pass costs a scan or a join of the whole table as it grows)."""
+    if not (deletes or updates):
+        return []
+    if merge:
+        return [merge_sql(schema, table, key, names, groups, now, deletes=deletes, updates=updates)]
+    return ([delete_sql(table, key, groups)] if deletes else []) + (
+        [update_sql(schema, table, key, names, groups, now)] if updates else [])
 
 
 def update_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str) -> str:
