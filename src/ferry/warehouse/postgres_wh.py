@@ -148,24 +148,32 @@ class PostgresWarehouse(Warehouse):
                 self._raise_unless_data(exc)
                 raise
             try:
-                cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ("
-                            + ", ".join(f"{quote(n)} {t}" for n, t in columns) + ")")
-                for name, kind in columns:
-                    cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {kind}")
-                cur.execute("SELECT column_name, character_maximum_length FROM information_schema.columns "
-                            "WHERE table_schema = current_schema() AND table_name = $1 "
-                            "AND data_type = 'character varying'", parameters=(table_name(schema),))
+                # What exists first, in two catalog reads: a sync run calls this every time, and an ALTER TABLE,
+                # even one that changes nothing, takes an exclusive lock that blocks every reader of the table.
+                cur.execute("SELECT a.attname, CASE WHEN a.atttypid = 'varchar'::regtype AND a.atttypmod > 4 "
+                            "THEN a.atttypmod - 4 END FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
+                            "AND a.attnum > 0 AND NOT a.attisdropped", parameters=(table,))
                 lengths = {str(row[0]): row[1] for row in cur.fetchall()}
+                if not lengths:
+                    cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ("
+                                + ", ".join(f"{quote(n)} {t}" for n, t in columns) + ")")
+                for name, kind in columns:
+                    if lengths and name not in lengths:
+                        cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {kind}")
                 for name, kind in columns:
                     # Staging widens a string attribute's length when the schema does; follow it, never narrow.
                     have = lengths.get(name)
                     if kind.startswith("varchar(") and have is not None and int(kind[8:-1]) > int(have):
                         cur.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(name)} TYPE {kind}")
+                cur.execute("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                            "WHERE i.indrelid = to_regclass($1)", parameters=(table,))
+                indexes = {str(row[0]) for row in cur.fetchall()}
                 for fields in _lookup_keys(schema):
                     # Not unique: the warehouse enforces no key (keyless inserts may duplicate an email).
-                    index = quote(f"{table_name(schema)}__{'_'.join(fields)}"[:63])
-                    cur.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} "
-                                f"({', '.join(quote(f) for f in fields)})")
+                    index = f"{table_name(schema)}__{'_'.join(fields)}"[:63]
+                    if index not in indexes:
+                        cur.execute(f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {table} "
+                                    f"({', '.join(quote(f) for f in fields)})")
                 conn.commit()
             except adbc_driver_manager.Error as exc:
                 self._reset()
