@@ -7,7 +7,8 @@ import json
 import math
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from urllib.parse import quote as url_quote
@@ -111,26 +112,36 @@ class PostgresWarehouse(Warehouse):
                                  f"{_display(self.url)}: {_message(exc)}") from None
         return self._conn
 
-    def identity(self) -> Identity:
-        """A UUID kept in the warehouse database (created by the first caller), with the database's name."""
+    @contextmanager
+    def _cursor(self, *, commit: bool) -> Iterator[Any]:
+        """A cursor on the sync's connection, under its lock, for one short transaction: committed (or rolled
+        back when `commit` is false) at the end; an engine error resets the connection and is classified."""
         with self._lock:
+            conn = self._connection()
             try:
-                conn = self._connection()
                 cur = conn.cursor()
                 try:
-                    cur.execute(f"CREATE TABLE IF NOT EXISTS {IDENTITY_TABLE} (one boolean PRIMARY KEY DEFAULT true "
-                                "CHECK (one), id text NOT NULL)")
-                    cur.execute(f"INSERT INTO {IDENTITY_TABLE} (one, id) VALUES (true, $1) "  # noqa: S608
-                                "ON CONFLICT (one) DO NOTHING", parameters=(str(uuid.uuid4()),))
-                    cur.execute(f"SELECT id, current_database() FROM {IDENTITY_TABLE}")  # noqa: S608
-                    row = cur.fetchone()
-                    conn.commit()
+                    yield cur
+                    if commit:
+                        conn.commit()
+                    else:
+                        conn.rollback()
                 finally:
                     cur.close()
             except adbc_driver_manager.Error as exc:
                 self._reset()
                 self._raise_unless_data(exc)
                 raise
+
+    def identity(self) -> Identity:
+        """A UUID kept in the warehouse database (created by the first caller), with the database's name."""
+        with self._cursor(commit=True) as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {IDENTITY_TABLE} (one boolean PRIMARY KEY DEFAULT true "
+                        "CHECK (one), id text NOT NULL)")
+            cur.execute(f"INSERT INTO {IDENTITY_TABLE} (one, id) VALUES (true, $1) "  # noqa: S608
+                        "ON CONFLICT (one) DO NOTHING", parameters=(str(uuid.uuid4()),))
+            cur.execute(f"SELECT id, current_database() FROM {IDENTITY_TABLE}")  # noqa: S608
+            row = cur.fetchone()
         assert row is not None
         return Identity("postgresql", f"{row[0]}/{row[1]}", _display(self.url))
 
@@ -139,48 +150,33 @@ class PostgresWarehouse(Warehouse):
         columns = [(a.name, _pg_type(a)) for a in schema.attributes]
         columns += [(name, "timestamptz") for name in stamp_columns(schema)]
         table = quote(table_name(schema))
-        with self._lock:
-            conn = self._connection()
-            try:
-                cur = conn.cursor()
-            except adbc_driver_manager.Error as exc:
-                self._reset()
-                self._raise_unless_data(exc)
-                raise
-            try:
-                # What exists first, in two catalog reads: a sync run calls this every time, and an ALTER TABLE,
-                # even one that changes nothing, takes an exclusive lock that blocks every reader of the table.
-                cur.execute("SELECT a.attname, CASE WHEN a.atttypid = 'varchar'::regtype AND a.atttypmod > 4 "
-                            "THEN a.atttypmod - 4 END FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
-                            "AND a.attnum > 0 AND NOT a.attisdropped", parameters=(table,))
-                lengths = {str(row[0]): row[1] for row in cur.fetchall()}
-                if not lengths:
-                    cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ("
-                                + ", ".join(f"{quote(n)} {t}" for n, t in columns) + ")")
-                for name, kind in columns:
-                    if lengths and name not in lengths:
-                        cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {kind}")
-                for name, kind in columns:
-                    # Staging widens a string attribute's length when the schema does; follow it, never narrow.
-                    have = lengths.get(name)
-                    if kind.startswith("varchar(") and have is not None and int(kind[8:-1]) > int(have):
-                        cur.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(name)} TYPE {kind}")
-                cur.execute("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                            "WHERE i.indrelid = to_regclass($1)", parameters=(table,))
-                indexes = {str(row[0]) for row in cur.fetchall()}
-                for fields in _lookup_keys(schema):
-                    # Not unique: the warehouse enforces no key (keyless inserts may duplicate an email).
-                    index = f"{table_name(schema)}__{'_'.join(fields)}"[:63]
-                    if index not in indexes:
-                        cur.execute(f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {table} "
-                                    f"({', '.join(quote(f) for f in fields)})")
-                conn.commit()
-            except adbc_driver_manager.Error as exc:
-                self._reset()
-                self._raise_unless_data(exc)
-                raise
-            finally:
-                cur.close()
+        with self._cursor(commit=True) as cur:
+            # What exists first, in two catalog reads: a sync run calls this every time, and an ALTER TABLE,
+            # even one that changes nothing, takes an exclusive lock that blocks every reader of the table.
+            cur.execute("SELECT a.attname, CASE WHEN a.atttypid = 'varchar'::regtype AND a.atttypmod > 4 "
+                        "THEN a.atttypmod - 4 END FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
+                        "AND a.attnum > 0 AND NOT a.attisdropped", parameters=(table,))
+            lengths = {str(row[0]): row[1] for row in cur.fetchall()}
+            if not lengths:
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ("
+                            + ", ".join(f"{quote(n)} {t}" for n, t in columns) + ")")
+            for name, kind in columns:
+                if lengths and name not in lengths:
+                    cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {kind}")
+            for name, kind in columns:
+                # Staging widens a string attribute's length when the schema does; follow it, never narrow.
+                have = lengths.get(name)
+                if kind.startswith("varchar(") and have is not None and int(kind[8:-1]) > int(have):
+                    cur.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(name)} TYPE {kind}")
+            cur.execute("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                        "WHERE i.indrelid = to_regclass($1)", parameters=(table,))
+            indexes = {str(row[0]) for row in cur.fetchall()}
+            for fields in _lookup_keys(schema):
+                # Not unique: the warehouse enforces no key (keyless inserts may duplicate an email).
+                index = f"{table_name(schema)}__{'_'.join(fields)}"[:63]
+                if index not in indexes:
+                    cur.execute(f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {table} "
+                                f"({', '.join(quote(f) for f in fields)})")
 
     dialect = "postgres"
 
@@ -212,47 +208,22 @@ class PostgresWarehouse(Warehouse):
 
     def batch_applied(self, batch_id: str) -> BatchOutcome | None:
         """The ledger entry of a batch, or None."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                cur = conn.cursor()
-            except adbc_driver_manager.Error as exc:
-                self._reset()
-                self._raise_unless_data(exc)
-                raise
-            try:
-                cur.execute(f"SELECT outcomes FROM {LEDGER} WHERE batch_id = $1", parameters=(batch_id,))  # noqa: S608
-                row = cur.fetchone()
-                conn.rollback()
-            except adbc_driver_manager.Error as exc:
-                self._reset()
-                self._raise_unless_data(exc)
-                raise
-            finally:
-                cur.close()
+        with self._cursor(commit=False) as cur:
+            cur.execute(f"SELECT outcomes FROM {LEDGER} WHERE batch_id = $1", parameters=(batch_id,))  # noqa: S608
+            row = cur.fetchone()
         return None if row is None else BatchOutcome.from_json(batch_id, row[0])
 
     def read(self, schema: Schema) -> list[dict[str, Any]]:
         """All records, as dicts."""
-        with self._lock:
-            conn = self._connection()
-            cur = conn.cursor()
-            try:
-                cur.execute(f"SELECT * FROM {quote(table_name(schema))}")  # noqa: S608
-                rows: list[dict[str, Any]] = cur.fetch_arrow_table().to_pylist()
-                conn.rollback()
-            finally:
-                cur.close()
+        with self._cursor(commit=False) as cur:
+            cur.execute(f"SELECT * FROM {quote(table_name(schema))}")  # noqa: S608
+            rows: list[dict[str, Any]] = cur.fetch_arrow_table().to_pylist()
         return rows
 
     def truncate(self, schema: Schema) -> None:
         """Empty the schema's table and the ledger."""
-        with self._lock:
-            conn = self._connection()
-            cur = conn.cursor()
+        with self._cursor(commit=True) as cur:
             cur.execute(f"TRUNCATE {quote(table_name(schema))}, {LEDGER}")
-            conn.commit()
-            cur.close()
 
     def close(self) -> None:
         """Close the connection."""
