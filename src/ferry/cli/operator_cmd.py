@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -12,8 +14,20 @@ from ferry.auth import Authenticator
 from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, table
 from ferry.errors import FerryError
 
+_T = TypeVar("_T")
+
 operator_app = typer.Typer(help="Add, list, disable, enable operators and change their passwords.",
                            no_args_is_help=True)
+
+
+def _with_operators(data_dir: Path | None, action: Callable[[Authenticator], _T]) -> _T:
+    """`action` on the operators of the data folder's staging; a refusal ends the command with its code."""
+    settings = settings_for(data_dir)
+    with open_staging(settings) as db:
+        try:
+            return action(Authenticator(db.pool, settings))
+        except FerryError as exc:
+            fail(exc)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -80,12 +94,7 @@ def disable(
     data_dir: DataDir = None,
 ) -> None:
     """Disable an operator: its logons are refused and its open sessions revoked."""
-    settings = settings_for(data_dir)
-    with open_staging(settings) as db:
-        try:
-            Authenticator(db.pool, settings).disable(login)
-        except FerryError as exc:
-            fail(exc)
+    _with_operators(data_dir, lambda auth: auth.disable(login))
     console.print(f"operator [bold]{login}[/] disabled")
 
 
@@ -95,9 +104,7 @@ def unlock(
     data_dir: DataDir = None,
 ) -> None:
     """Clear a login's failed logons and lock now (it also unlocks by itself once its delay has passed)."""
-    settings = settings_for(data_dir)
-    with open_staging(settings) as db:
-        cleared = Authenticator(db.pool, settings).unlock(login)
+    cleared = _with_operators(data_dir, lambda auth: auth.unlock(login))
     console.print(f"operator [bold]{login}[/] unlocked" if cleared else f"{login} was not locked")
 
 
@@ -113,12 +120,7 @@ def passwd(
     The password comes from FERRY_OPERATOR_PASSWORD, else standard input when it is not a terminal, else a prompt.
     """
     password = _read_password(password_stdin)
-    settings = settings_for(data_dir)
-    with open_staging(settings) as db:
-        try:
-            Authenticator(db.pool, settings).set_password(login, password)
-        except FerryError as exc:
-            fail(exc)
+    _with_operators(data_dir, lambda auth: auth.set_password(login, password))
     console.print(f"password of operator [bold]{login}[/] changed; its open sessions are closed")
 
 
@@ -128,12 +130,7 @@ def enable(
     data_dir: DataDir = None,
 ) -> None:
     """Enable a disabled operator: it may log on again (with its current password)."""
-    settings = settings_for(data_dir)
-    with open_staging(settings) as db:
-        try:
-            Authenticator(db.pool, settings).enable(login)
-        except FerryError as exc:
-            fail(exc)
+    _with_operators(data_dir, lambda auth: auth.enable(login))
     console.print(f"operator [bold]{login}[/] enabled")
 
 
