@@ -79,31 +79,11 @@ def _ingest_and_read_back(clients: list[httpx.Client], workers: list[psutil.Proc
     assert found == sorted(f"w{index}" for index in range(CALLS))
 
 
-def test_two_workers_serve_sync_and_query_with_a_postgresql_warehouse(
-        new_database: Callable[[], str], new_postgres_url: Callable[[], str], tmp_path: Path,
-        launch: tuple[Callable[..., object], Callable[[object], int]]) -> None:
+def _serve_two_workers(launch: tuple[Callable[..., object], Callable[[object], int]], staging_url: str,
+                       folder: Path, warehouse_url: str) -> None:
+    """`--workers 2` on a warehouse several processes may open: both serve, sync and answer reads."""
     start, stop = launch
-    server = start(new_database(), tmp_path, FERRY_WORKERS="2", FERRY_WAREHOUSE_URL=new_postgres_url(),
-                   FERRY_SYNC_INTERVAL="1")
-    url: str = server.url  # type: ignore[attr-defined]
-    try:
-        workers = _workers(server)
-        clients, _ = _clients(url)
-        try:
-            _ingest_and_read_back(clients, workers, int(url.rsplit(":", 1)[1]))
-        finally:
-            for client in clients:
-                client.close()
-    finally:
-        assert stop(server) == 0
-
-
-def test_two_workers_serve_sync_and_query_with_a_snowflake_warehouse(
-        new_database: Callable[[], str], new_snowflake_url: Callable[[], str], tmp_path: Path,
-        launch: tuple[Callable[..., object], Callable[[object], int]]) -> None:
-    start, stop = launch
-    server = start(new_database(), tmp_path, FERRY_WORKERS="2", FERRY_WAREHOUSE_URL=new_snowflake_url(),
-                   FERRY_SYNC_INTERVAL="1")
+    server = start(staging_url, folder, FERRY_WORKERS="2", FERRY_WAREHOUSE_URL=warehouse_url, FERRY_SYNC_INTERVAL="1")
     url: str = server.url  # type: ignore[attr-defined]
     try:
         workers = _workers(server)
@@ -115,6 +95,18 @@ def test_two_workers_serve_sync_and_query_with_a_snowflake_warehouse(
                 client.close()
     finally:
         assert stop(server) == 0, server.log.read_text()  # type: ignore[attr-defined]
+
+
+def test_two_workers_serve_sync_and_query_with_a_postgresql_warehouse(
+        new_database: Callable[[], str], new_postgres_url: Callable[[], str], tmp_path: Path,
+        launch: tuple[Callable[..., object], Callable[[object], int]]) -> None:
+    _serve_two_workers(launch, new_database(), tmp_path, new_postgres_url())
+
+
+def test_two_workers_serve_sync_and_query_with_a_snowflake_warehouse(
+        new_database: Callable[[], str], new_snowflake_url: Callable[[], str], tmp_path: Path,
+        launch: tuple[Callable[..., object], Callable[[object], int]]) -> None:
+    _serve_two_workers(launch, new_database(), tmp_path, new_snowflake_url())
 
 
 def _soap(client: httpx.Client, session: str, urn: str, method: str, params: str) -> etree._Element:
