@@ -15,6 +15,8 @@ import resource
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -121,6 +123,28 @@ def preload(db: StagingDatabase, url: str, rows: int) -> None:
     print(f"preloaded {rows} warehouse records in {time.perf_counter() - t0:.1f}s")
 
 
+@contextmanager
+def bench_databases(admin_url: str, warehouse: str, duckdb_options: str = "") -> Iterator[tuple[Settings, str]]:
+    """A fresh staging database (its settings) and warehouse (its URL: a DuckDB file or a PostgreSQL database),
+    dropped at the end."""
+    run = uuid.uuid4().hex[:8]
+    names = [f"ferry_bench_stg_{run}", f"ferry_bench_wh_{run}"]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    tmp = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
+    if warehouse == "duckdb":
+        url = f"duckdb:///{tmp / 'warehouse.duckdb'}" + (f"?{duckdb_options}" if duckdb_options else "")
+    else:
+        url = admin_url.rsplit("/", 1)[0] + "/" + names[1]
+    try:
+        yield Settings.from_env(database_url=make_conninfo(admin_url, dbname=names[0]), data_dir=tmp), url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            for name in names:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -134,38 +158,22 @@ def main() -> None:
                         "(for the 100k-batch-into-10M-rows measure).")
     args = parser.parse_args()
 
-    run = uuid.uuid4().hex[:8]
-    names = [f"ferry_bench_stg_{run}", f"ferry_bench_wh_{run}"]
-    with psycopg.connect(args.admin_url, autocommit=True) as conn:
-        for name in names:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    tmp = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
-    staging_url = make_conninfo(args.admin_url, dbname=names[0])
-    if args.warehouse == "duckdb":
-        url = f"duckdb:///{tmp / 'warehouse.duckdb'}" + (f"?{args.duckdb_options}" if args.duckdb_options else "")
-    else:
-        url = args.admin_url.rsplit("/", 1)[0] + "/" + names[1]
-    settings = Settings.from_env(database_url=staging_url, data_dir=tmp)
-    try:
-        with StagingDatabase.open(settings) as db:
-            if args.preload:
-                preload(db, url, args.preload)
-                args.rows = args.preload
-            else:
-                t0 = time.perf_counter()
-                stage_inserts(db, args.rows, 0, "insert", None)
-                print(f"staged {args.rows} rows in {time.perf_counter() - t0:.1f}s; batch_rows={settings.batch_rows}")
-                timed_sync(db, url, settings, f"sync {args.rows} inserts into {args.warehouse}")
-            if args.upsert:
-                half = args.upsert // 2
-                stage_inserts(db, args.upsert, args.rows - half, "insertOrUpdate", ["email"])
-                one_batch = dataclasses.replace(settings, batch_rows=args.upsert, batch_bytes=1 << 40)
-                timed_sync(db, url, one_batch,
-                           f"one {args.upsert}-row insertOrUpdate batch into a {args.rows}-row {args.warehouse} table")
-    finally:
-        with psycopg.connect(args.admin_url, autocommit=True) as conn:
-            for name in names:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with bench_databases(args.admin_url, args.warehouse, args.duckdb_options) as (settings, url), \
+            StagingDatabase.open(settings) as db:
+        if args.preload:
+            preload(db, url, args.preload)
+            args.rows = args.preload
+        else:
+            t0 = time.perf_counter()
+            stage_inserts(db, args.rows, 0, "insert", None)
+            print(f"staged {args.rows} rows in {time.perf_counter() - t0:.1f}s; batch_rows={settings.batch_rows}")
+            timed_sync(db, url, settings, f"sync {args.rows} inserts into {args.warehouse}")
+        if args.upsert:
+            half = args.upsert // 2
+            stage_inserts(db, args.upsert, args.rows - half, "insertOrUpdate", ["email"])
+            one_batch = dataclasses.replace(settings, batch_rows=args.upsert, batch_bytes=1 << 40)
+            timed_sync(db, url, one_batch,
+                       f"one {args.upsert}-row insertOrUpdate batch into a {args.rows}-row {args.warehouse} table")
 
 
 if __name__ == "__main__":

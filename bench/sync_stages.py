@@ -12,19 +12,12 @@ from __future__ import annotations
 import argparse
 import collections
 import functools
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
-from sync_rate import preload, stage_mixed
+from sync_rate import bench_databases, preload, stage_mixed
 
-from ferry.config import Settings
 from ferry.staging import StagingDatabase, horizon, outcomes
 from ferry.sync import batches, run_once
 from ferry.warehouse import base, duckdb_wh, open_warehouse, postgres_wh
@@ -68,33 +61,18 @@ def main() -> None:
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1/postgres")
     args = parser.parse_args()
 
-    run = uuid.uuid4().hex[:8]
-    names = [f"ferry_bench_stg_{run}", f"ferry_bench_wh_{run}"]
-    with psycopg.connect(args.admin_url, autocommit=True) as conn:
-        for name in names:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    tmp = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
-    staging_url = make_conninfo(args.admin_url, dbname=names[0])
-    url = (f"duckdb:///{tmp / 'warehouse.duckdb'}" if args.warehouse == "duckdb"
-           else args.admin_url.rsplit("/", 1)[0] + "/" + names[1])
-    settings = Settings.from_env(database_url=staging_url, data_dir=tmp)
-    try:
-        with StagingDatabase.open(settings) as db:
-            existing = args.rows * 3 // 10
-            preload(db, url, existing)
-            stage_mixed(db, existing, args.rows)
-            with db.pool.connection() as conn:
-                conn.execute("VACUUM ANALYZE ferry_stg.nms_recipient")
-            instrument(args.warehouse)
-            warehouse = open_warehouse(url)
-            started = time.perf_counter()
-            result = run_once(db, warehouse, "nms:recipient", settings)
-            wall = time.perf_counter() - started
-            warehouse.close()
-    finally:
-        with psycopg.connect(args.admin_url, autocommit=True) as conn:
-            for name in names:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with bench_databases(args.admin_url, args.warehouse) as (settings, url), StagingDatabase.open(settings) as db:
+        existing = args.rows * 3 // 10
+        preload(db, url, existing)
+        stage_mixed(db, existing, args.rows)
+        with db.pool.connection() as conn:
+            conn.execute("VACUUM ANALYZE ferry_stg.nms_recipient")
+        instrument(args.warehouse)
+        warehouse = open_warehouse(url)
+        started = time.perf_counter()
+        result = run_once(db, warehouse, "nms:recipient", settings)
+        wall = time.perf_counter() - started
+        warehouse.close()
     rows = result.counts["read"]
     print(f"{result.state}: {rows:,} rows into {args.warehouse} in {wall:.2f} s = {rows / wall:,.0f} rows/s, "
           f"{result.batches} batches of at most {settings.batch_rows:,} rows")
