@@ -138,6 +138,14 @@ def database_url(new_database: Callable[[], str]) -> str:
 
 
 @pytest.fixture
+def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment of a `ferry` CLI call on a fresh database, run from an empty folder with no ferry.toml."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FERRY_CONFIG", raising=False)
+    return {"FERRY_DATABASE_URL": database_url, "COLUMNS": "200"}
+
+
+@pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings pointing at a fresh staging database and a private data folder."""
     return Settings.from_env(database_url=database_url, data_dir=tmp_path / "ferry-data",

@@ -15,10 +15,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FERRY_CONFIG", raising=False)
-    return {"FERRY_DATABASE_URL": database_url, "COLUMNS": "200"}
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def run(env: dict[str, str], *args: str) -> str:

@@ -17,11 +17,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FERRY_CONFIG", raising=False)
-    return {"FERRY_DATABASE_URL": database_url, "FERRY_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'wh.duckdb'}",
-            "COLUMNS": "80"}
+def env(cli_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return {**cli_env, "FERRY_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'wh.duckdb'}", "COLUMNS": "80"}
 
 
 def run(env: dict[str, str], *args: str, stdin: str | None = None) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import psycopg
 import pytest
 from typer.testing import CliRunner
@@ -14,10 +12,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FERRY_CONFIG", raising=False)
-    return {"FERRY_DATABASE_URL": database_url, "COLUMNS": "200"}
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def test_add_with_read_rights(env: dict[str, str], database_url: str) -> None:
