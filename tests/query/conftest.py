@@ -14,7 +14,7 @@ from lxml import etree
 
 from ferry.query import CompiledQuery, QueryDef, compile_query, parse_query_def, rows_to_xml
 from ferry.schema import AttrType, Schema, SchemaRegistry, builtin_schemas
-from ferry.staging.ddl import PG_TYPES
+from ferry.schema.postgres_types import PG_TYPES
 
 DUCKDB_TYPES = {
     AttrType.STRING: "VARCHAR", AttrType.MEMO: "VARCHAR", AttrType.UUID: "VARCHAR", AttrType.BOOLEAN: "BOOLEAN",

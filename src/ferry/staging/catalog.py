@@ -10,10 +10,11 @@ from ferry import errors
 from ferry.errors import FerryError
 from ferry.schema.loader import builtin_schemas, parse_schema
 from ferry.schema.model import Schema
+from ferry.schema.postgres_types import column_type
 from ferry.schema.registry import SchemaRegistry
 from ferry.schema.staging import with_internal_id
 from ferry.staging import notify, outcomes, partitions
-from ferry.staging.ddl import STAGING_SCHEMA, SchemaChange, column_type, create_table, staging_table_name
+from ferry.staging.ddl import STAGING_SCHEMA, SchemaChange, create_table, staging_table_name
 
 _APPLY_LOCK = 0x46455253  # "FERS"
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from ferry.schema.model import Attribute, Schema
+from ferry.schema.model import Schema
+from ferry.schema.postgres_types import column_type
 from ferry.schema.types import AttrType
 
 STAGING_SCHEMA = "ferry_stg"
@@ -18,25 +19,6 @@ SYSTEM_COLUMNS = ("_seq", "_uuid", "_request_id", "_op", "_key", "_present", "_r
 # Columns of the old layout (migrations 0001-0060), which the sync updated row by row; `ferry.staging.upgrade`
 # converts tables that still have them.
 LEGACY_COLUMNS = ("_state", "_reason", "_batch_id", "_done_at")
-
-PG_TYPES: dict[AttrType, str] = {
-    AttrType.STRING: "varchar",
-    AttrType.MEMO: "text",
-    AttrType.UUID: "varchar(36)",
-    AttrType.BOOLEAN: "boolean",
-    AttrType.BYTE: "smallint",
-    AttrType.SHORT: "smallint",
-    AttrType.LONG: "integer",
-    AttrType.INT: "integer",
-    AttrType.INT64: "bigint",
-    AttrType.DOUBLE: "double precision",
-    AttrType.FLOAT: "double precision",
-    AttrType.DATE: "date",
-    AttrType.DATETIME: "timestamptz",
-    AttrType.DATETIMETZ: "timestamptz",
-    AttrType.DATETIMENOTZ: "timestamp",
-    AttrType.TIME: "time",
-}
 
 # Names psycopg's binary COPY needs for each column type.
 COPY_TYPES: dict[AttrType, str] = {
@@ -68,12 +50,6 @@ def table_ident(schema: Schema) -> sql.Identifier:
     """The qualified, quoted staging table of `schema`."""
     return sql.Identifier(STAGING_SCHEMA, staging_table_name(schema))
 
-
-def column_type(attr: Attribute) -> str:
-    """The PostgreSQL type of an attribute's staging column."""
-    if attr.type is AttrType.STRING and attr.length:
-        return f"varchar({attr.length})"
-    return PG_TYPES[attr.type]
 
 
 def sequence_name(schema: Schema) -> str:

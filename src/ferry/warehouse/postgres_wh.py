@@ -21,9 +21,8 @@ import pyarrow.compute as pc
 from ferry import errors
 from ferry.errors import FerryError
 from ferry.netguard import watchdog
-from ferry.schema.model import Attribute, Schema
-from ferry.schema.types import AttrType
-from ferry.staging.ddl import PG_TYPES
+from ferry.schema.model import Schema
+from ferry.schema.postgres_types import column_type
 from ferry.warehouse import statements
 from ferry.warehouse.base import BatchOutcome, ErrorKind, Identity, Timeouts, Transaction, Warehouse, _message
 from ferry.warehouse.tables import LEDGER, quote, stamp_columns, table_name
@@ -67,12 +66,6 @@ def _lookup_keys(schema: Schema) -> list[tuple[str, ...]]:
         if fields not in found:
             found.append(fields)
     return found
-
-
-def _pg_type(attr: Attribute) -> str:
-    if attr.type is AttrType.STRING and attr.length:
-        return f"varchar({attr.length})"
-    return PG_TYPES[attr.type]
 
 
 class PostgresWarehouse(Warehouse):
@@ -147,7 +140,7 @@ class PostgresWarehouse(Warehouse):
 
     def ensure_table(self, schema: Schema) -> None:
         """Create the table or add the schema's new columns."""
-        columns = [(a.name, _pg_type(a)) for a in schema.attributes]
+        columns = [(a.name, column_type(a)) for a in schema.attributes]
         columns += [(name, "timestamptz") for name in stamp_columns(schema)]
         table = quote(table_name(schema))
         with self._cursor(commit=True) as cur:
