@@ -108,7 +108,19 @@ _NAME_RE = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*")
 _NUM_RE = re.compile(
     r"0[xX][0-9a-fA-F_]+n?|0[oO][0-7_]+n?|0[bB][01_]+n?|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?n?"
 )
-_SPACE_RE = re.compile(r"[ \t\f\v\r\u00a0\ufeff]+")
+_MASTER_RE = re.compile(
+    "|".join(
+        (
+            r"(?P<nl>\n|\u2028|\u2029)",
+            r"(?P<ws>[ \t\f\v\r\u00a0\ufeff]+)",
+            r"(?P<lc>//[^\n]*)",
+            r"(?P<name>[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*)",
+            r"(?P<num>" + _NUM_RE.pattern + ")",
+            r"""(?P<str>"(?:[^"\\\n]|\\[\s\S])*"|'(?:[^'\\\n]|\\[\s\S])*')""",
+            r"(?P<punct>/\*|" + _PUNCT_RE.pattern + ")",
+        )
+    )
+)
 _XML_NAME_RE = re.compile(r"[A-Za-z_:][\w:.\-]*")
 _XML_SPACE_RE = re.compile(r"\s+")
 
@@ -192,78 +204,73 @@ class Lexer:
         src = self.src
         n = len(src)
         depth = len(self.stack)
+        match = _MASTER_RE.match
+        toks = self.toks
         while True:
-            self.skip_space()
-            if self.pos >= n:
-                if end_at_brace:
-                    raise self.error("'}' expected to close an expression in an XML literal")
-                return
-            ch = src[self.pos]
-            line, col = self.line, self.col()
-            if ch == '"' or ch == "'":
-                self.string(ch)
-            elif ch == "`":
-                self.template()
-            elif ch.isdigit() or (ch == "." and self.pos + 1 < n and src[self.pos + 1].isdigit()):
-                m = _NUM_RE.match(src, self.pos)
-                assert m is not None
-                self.push(NUM, m.group(), line, col)
-                self.advance_to(m.end())
-            elif (m := _NAME_RE.match(src, self.pos)) is not None:
-                self.push(NAME, m.group(), line, col)
-                self.advance_to(m.end())
-            elif ch == "/" and self.expression_expected():
-                self.regex()
-            elif ch == "<" and self.expression_expected() and self.xml_start():
-                self.xml_literal()
-            else:
-                m = _PUNCT_RE.match(src, self.pos)
-                if m is None:
+            m = match(src, self.pos)
+            if m is None:
+                if self.pos >= n:
+                    if end_at_brace:
+                        raise self.error("'}' expected to close an expression in an XML literal")
+                    return
+                ch = src[self.pos]
+                if ch == '"' or ch == "'":
+                    self.string(ch)  # unterminated: string() says where
+                elif ch == "`":
+                    self.template()
+                else:
                     raise self.error(f"unexpected character {ch!r}")
-                text = m.group()
-                if text in OPENERS:
-                    head = None
-                    if (
-                        text == "("
-                        and self.toks
-                        and self.toks[-1].kind == NAME
-                        and self.toks[-1].text in _HEAD_KEYWORDS
-                    ):
-                        head = self.toks[-1].text
-                    self.stack.append((OPENERS[text], head, line, col))
-                elif text in CLOSERS:
-                    if end_at_brace and text == "}" and len(self.stack) == depth:
-                        self.advance_to(self.pos + 1)
-                        return
-                    if not self.stack or self.stack[-1][0] != text:
-                        raise self.error(f"unexpected {text!r}")
-                    self.last_closed_head = self.stack.pop()[1]
-                self.push(PUNCT, text, line, col)
-                self.advance_to(m.end())
-
-    def skip_space(self) -> None:
-        src = self.src
-        n = len(src)
-        while self.pos < n:
-            ch = src[self.pos]
-            if ch == "\n" or ch == "\u2028" or ch == "\u2029":
-                self.advance_to(self.pos + 1)
-                if ch != "\n":  # count the other line terminators as lines too, as the engine does
-                    self.line += 1
-                    self.line_start = self.pos
-                    self.saw_newline = True
-            elif (m := _SPACE_RE.match(src, self.pos)) is not None:
+                continue
+            kind = m.lastgroup
+            if kind == "ws" or kind == "lc":
                 self.pos = m.end()
-            elif src.startswith("//", self.pos):
-                end = src.find("\n", self.pos)
-                self.pos = n if end < 0 else end
-            elif src.startswith("/*", self.pos):
-                end = src.find("*/", self.pos + 2)
-                if end < 0:
-                    raise self.error("unterminated comment")
-                self.advance_to(end + 2)
-            else:
-                break
+                continue
+            if kind == "nl":
+                self.pos = m.end()
+                self.line += 1
+                self.line_start = self.pos
+                self.saw_newline = True
+                continue
+            text = m.group()
+            line, col = self.line, self.pos - self.line_start + 1
+            if kind == "name" or kind == "num":
+                toks.append(Tok(kind, text, line, col, self.saw_newline))
+                self.saw_newline = False
+                self.pos = m.end()
+                continue
+            if kind == "str":
+                self.push(STR, text, line, col)
+                self.advance_to(m.end())
+                continue
+            first = text[0]
+            if first == "/":
+                if text.startswith("/*"):
+                    end = src.find("*/", self.pos + 2)
+                    if end < 0:
+                        raise self.error("unterminated comment")
+                    self.advance_to(end + 2)
+                    continue
+                if self.expression_expected():
+                    self.regex()
+                    continue
+            elif first == "<" and self.expression_expected() and self.xml_start():
+                self.xml_literal()
+                continue
+            if text in OPENERS:
+                head = None
+                if text == "(" and toks and toks[-1].kind == NAME and toks[-1].text in _HEAD_KEYWORDS:
+                    head = toks[-1].text
+                self.stack.append((OPENERS[text], head, line, col))
+            elif text in CLOSERS:
+                if end_at_brace and text == "}" and len(self.stack) == depth:
+                    self.pos += 1
+                    return
+                if not self.stack or self.stack[-1][0] != text:
+                    raise self.error(f"unexpected {text!r}")
+                self.last_closed_head = self.stack.pop()[1]
+            toks.append(Tok(PUNCT, text, line, col, self.saw_newline))
+            self.saw_newline = False
+            self.pos = m.end()
 
     def string(self, quote: str) -> None:
         src = self.src

@@ -604,10 +604,7 @@
     }
     const x = ia || ib, other = ia ? b : a;
     if (other === null || other === undefined) return false;
-    if (x.nodes.length !== 1) {
-      if (x.nodes.length === 0) return false;
-      return implString(x) == other; // eslint-disable-line eqeqeq
-    }
+    if (x.nodes.length !== 1) return false; // ECMA-357 XMLList [[Equals]]; Rhino: an empty list equals nothing
     const n = x.nodes[0];
     if (typeof other === "object" || typeof other === "function") return false;
     if (hasSimpleContent(n)) return nodeString(n) == other; // eslint-disable-line eqeqeq
