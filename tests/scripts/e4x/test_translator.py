@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import quickjs
 
 from ferry.errors import SCRIPT_SYNTAX, FerryError
 from ferry.scripts.e4x import RUNTIME_JS, translate
+
+HERE = Path(__file__).parent
 
 
 def run(source: str) -> list[str]:
@@ -52,3 +57,66 @@ def test_syntax_errors_name_the_original_position(source: str, where: str) -> No
         translate(source, "job.js")
     assert raised.value.code == SCRIPT_SYNTAX
     assert f"job.js:{where}" in raised.value.message
+
+
+def engine_error_position(source: str) -> tuple[int, int]:
+    """Where QuickJS says the translated script failed, mapped back to the original."""
+    translation = translate(source)
+    ctx = quickjs.Context()
+    ctx.eval(RUNTIME_JS)
+    with pytest.raises(quickjs.JSException) as raised:
+        ctx.eval(translation.code)
+    match = re.search(r"<input>:(\d+):(\d+)", str(raised.value))
+    assert match is not None, str(raised.value)
+    return translation.original_position(int(match.group(1)), int(match.group(2)))
+
+
+def test_runtime_error_after_rewrites_on_the_same_line_points_at_the_original_column() -> None:
+    source = 'var a = <a x="1"/>, b = <b x="1"/>;\nif (a.@x == b.@x && typeof a == "xml") nosuch();\n'
+    assert engine_error_position(source) == (2, source.split("\n")[1].index("nosuch") + 1)
+
+
+def test_runtime_error_after_a_multiline_literal_keeps_its_line() -> None:
+    source = "var x = <a>\n  <b>{1}</b>\n  <c/>\n</a>;\n\n   missing.call();\n"
+    assert engine_error_position(source) == (6, 4)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # `<` after `)`: an XML literal after an if head, a comparison after a call or a group.
+        ("var x; if (true) x = <yes/>; print(x.name());", ["yes"]),
+        ("function n() { return 1; } print(n() < 2, (1)<2);", ["true true"]),
+        # Regex versus division.
+        ('var a = 8, b = 2, g = 2; print(a / b / g, "a<b".replace(/</g, "&lt;"));', ["2 a&lt;b"]),
+        ('var x = <a n="9"/>; print(x.@n / 3);', ["3"]),
+        # Strings, comments and templates holding `<` are not XML; template substitutions may hold E4X.
+        ("var s = '<a/>'; // <b/>\n/* <c> */ print(s, `<d>${<e v=\"1\"/>.@v}</d>`);", ["<a/> <d>1</d>"]),
+        # `{a > b}` in a literal.
+        ('var a = 2, b = 1; print(<r v={a > b}>{a > b ? "x" : "y"}</r>.toXMLString());', ['<r v="true">x</r>']),
+        # Children named like methods, and the same names on ordinary objects.
+        ('var p = <p><name>Ann</name></p>; var o = {name: "o"}; print(p.name, p.name(), o.name);', ["Ann p o"]),
+        ('var o = {}; o.parent = 1; o.text = "t"; print(o.parent, o.text, "abc".replace("b", "-"));', ["1 t a-c"]),
+        # typeof of an undeclared name does not throw.
+        ("print(typeof nothingHere, typeof <a/>);", ["undefined xml"]),
+        # == by value across lines without semicolons (automatic semicolon insertion kept).
+        ('var a = <a i="1"/>\nvar b = <b i="1"/>\nvar same = a.@i == b.@i\nprint(same)', ["true"]),
+        # for each over a list, an array and an object.
+        ('var s = []; for each (var v in <r><i>1</i><i>2</i></r>.i) s.push(v); print(s.join(""));', ["12"]),
+        ("var s = 0; for each (var v in {a: 1, b: 2}) s += v; print(s);", ["3"]),
+        # += on a list and on a child list.
+        (
+            "var x = <r><i/></r>; x.i += <i/>; var l = new XMLList(); l += <a/>; print(x.i.length(), l.length());",
+            ["2 1"],
+        ),
+    ],
+)
+def test_hard_cases(source: str, expected: list[str]) -> None:
+    assert run(source) == expected
+
+
+def test_translation_keeps_every_line() -> None:
+    source = (HERE / "probes" / "lit_multiline.js").read_text(encoding="utf-8")
+    code = translate(source).code
+    assert code.count("\n") == source.count("\n")
+    assert code.split("\n")[-2].startswith("print(x.toXMLString())")

@@ -108,18 +108,20 @@ _NAME_RE = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*")
 _NUM_RE = re.compile(
     r"0[xX][0-9a-fA-F_]+n?|0[oO][0-7_]+n?|0[bB][01_]+n?|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?n?"
 )
+# Blanks and line comments, then one token (or a line break, or the end): one match per token.
 _MASTER_RE = re.compile(
-    "|".join(
+    r"(?:[ \t\f\v\r\u00a0\ufeff]+|//[^\n\u2028\u2029]*)*(?:"
+    + "|".join(
         (
             r"(?P<nl>\n|\u2028|\u2029)",
-            r"(?P<ws>[ \t\f\v\r\u00a0\ufeff]+)",
-            r"(?P<lc>//[^\n]*)",
             r"(?P<name>[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*)",
             r"(?P<num>" + _NUM_RE.pattern + ")",
             r"""(?P<str>"(?:[^"\\\n]|\\[\s\S])*"|'(?:[^'\\\n]|\\[\s\S])*')""",
             r"(?P<punct>/\*|" + _PUNCT_RE.pattern + ")",
+            r"(?P<end>\Z)",
         )
     )
+    + ")"
 )
 _XML_NAME_RE = re.compile(r"[A-Za-z_:][\w:.\-]*")
 _XML_SPACE_RE = re.compile(r"\s+")
@@ -209,10 +211,9 @@ class Lexer:
         while True:
             m = match(src, self.pos)
             if m is None:
-                if self.pos >= n:
-                    if end_at_brace:
-                        raise self.error("'}' expected to close an expression in an XML literal")
-                    return
+                # Not a token: skip the blanks before it to say what it is.
+                rest = src[self.pos :]
+                self.pos += len(rest) - len(rest.lstrip(" \t\f\v\r\u00a0\ufeff"))
                 ch = src[self.pos]
                 if ch == '"' or ch == "'":
                     self.string(ch)  # unterminated: string() says where
@@ -222,22 +223,26 @@ class Lexer:
                     raise self.error(f"unexpected character {ch!r}")
                 continue
             kind = m.lastgroup
-            if kind == "ws" or kind == "lc":
-                self.pos = m.end()
-                continue
             if kind == "nl":
                 self.pos = m.end()
                 self.line += 1
                 self.line_start = self.pos
                 self.saw_newline = True
                 continue
-            text = m.group()
-            line, col = self.line, self.pos - self.line_start + 1
+            if kind == "end":
+                self.pos = n
+                if end_at_brace:
+                    raise self.error("'}' expected to close an expression in an XML literal")
+                return
+            start = m.start(kind)
+            text = m.group(kind)
+            line, col = self.line, start - self.line_start + 1
             if kind == "name" or kind == "num":
                 toks.append(Tok(kind, text, line, col, self.saw_newline))
                 self.saw_newline = False
                 self.pos = m.end()
                 continue
+            self.pos = start
             if kind == "str":
                 self.push(STR, text, line, col)
                 self.advance_to(m.end())
@@ -270,7 +275,7 @@ class Lexer:
                 self.last_closed_head = self.stack.pop()[1]
             toks.append(Tok(PUNCT, text, line, col, self.saw_newline))
             self.saw_newline = False
-            self.pos = m.end()
+            self.pos += len(text)
 
     def string(self, quote: str) -> None:
         src = self.src
