@@ -153,3 +153,10 @@ def test_probe_prints_what_rhino_prints(probe: Path, rhino_outcomes: dict[str, O
         assert found, f"{probe.stem} now matches Rhino: remove it from KNOWN_DIFFERENCES and docs/workflows.md"
     else:
         assert not found, "\n".join(found)
+
+
+def test_known_differences_are_documented() -> None:
+    docs = (HERE.parents[2] / "docs" / "workflows.md").read_text(encoding="utf-8")
+    section = docs.split("## E4X: what runs, and how it differs from Rhino/Campaign", 1)[1]
+    for name in KNOWN_DIFFERENCES:
+        assert f"`{name}`" in section, name

@@ -97,6 +97,8 @@ def test_runtime_error_after_a_multiline_literal_keeps_its_line() -> None:
         # Children named like methods, and the same names on ordinary objects.
         ('var p = <p><name>Ann</name></p>; var o = {name: "o"}; print(p.name, p.name(), o.name);', ["Ann p o"]),
         ('var o = {}; o.parent = 1; o.text = "t"; print(o.parent, o.text, "abc".replace("b", "-"));', ["1 t a-c"]),
+        # An XML literal inside {…} of another literal (Rhino refuses it at compile time; ferry accepts it).
+        ('var x = <a>{<b v="1"/>}</a>; print(x.b.@v, x.children().length());', ["1 1"]),
         # typeof of an undeclared name does not throw.
         ("print(typeof nothingHere, typeof <a/>);", ["undefined xml"]),
         # == by value across lines without semicolons (automatic semicolon insertion kept).
