@@ -122,3 +122,33 @@ def test_translation_keeps_every_line() -> None:
     code = translate(source).code
     assert code.count("\n") == source.count("\n")
     assert code.split("\n")[-2].startswith("print(x.toXMLString())")
+
+
+def test_a_literal_evaluated_again_is_a_new_value_with_its_own_values() -> None:
+    source = (
+        "var made = [];\n"
+        'for (var i = 0; i < 3; i++) made.push(<r v={i}><n>{"x" + i}</n>hello {i}<{"t" + i}/></r>);\n'
+        'made[0].@v = "changed"; made[0].n = "y";\n'
+        "for each (var m in made) print(m.toXMLString());\n"
+    )
+    assert run(source) == [
+        '<r v="changed">\n  <n>y</n>\n  hello 0\n  <t0/>\n</r>',
+        '<r v="1">\n  <n>x1</n>\n  hello 1\n  <t1/>\n</r>',
+        '<r v="2">\n  <n>x2</n>\n  hello 2\n  <t2/>\n</r>',
+    ]
+
+
+def test_host_helpers_turn_xml_into_compact_text_and_back() -> None:
+    source = (
+        'var doc = <recipient email={"a&b@x"}><note>  kept  </note></recipient>;\n'
+        'print(__e4x_isXML(doc), __e4x_isXML("<a/>"), __e4x_isXML({}));\n'
+        "print(__e4x_toXMLString(doc));\n"
+        "var res = __e4x_fromXMLString("
+        '\'<recipient-collection><recipient id="1"/><recipient id="2"/></recipient-collection>\');\n'
+        "print(typeof res, res.recipient.length(), res.recipient[1].@id);\n"
+    )
+    assert run(source) == [
+        "true false false",
+        '<recipient email="a&amp;b@x"><note>kept</note></recipient>',
+        "xml 2 2",
+    ]

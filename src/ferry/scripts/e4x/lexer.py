@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -222,7 +223,7 @@ class Lexer:
                 else:
                     raise self.error(f"unexpected character {ch!r}")
                 continue
-            kind = m.lastgroup
+            kind = m.lastgroup or "end"
             if kind == "nl":
                 self.pos = m.end()
                 self.line += 1
@@ -359,10 +360,13 @@ class Lexer:
         line, col = self.line, self.col()
         self.push(NAME, "__e4x_literal", line, col)
         self.push(PUNCT, "(", line, col)
+        shape_tok = self.push(STR, "", line, col)  # filled in below, once the literal's static text is known
+        self.push(PUNCT, ",", line, col)
         self.push(PUNCT, "[", line, col)
         self.text_buf: list[str] = []
         self.text_at = (line, col)
         self.first_part = True
+        self.shape: list[str] = []
         if self.src.startswith("<>", self.pos):
             self.emit_text("<__e4x_list>")
             self.advance_to(self.pos + 2)
@@ -370,12 +374,15 @@ class Lexer:
         else:
             self.xml_element()
         self.flush_text()
+        # The runtime keeps each literal's parse under this name: its static text and where the values go.
+        shape_tok.text = js_string(hashlib.blake2b("\x00".join(self.shape).encode(), digest_size=10).hexdigest())
         end_line, end_col = self.line, self.col()
         self.push(PUNCT, "]", end_line, end_col)
         self.push(PUNCT, ")", end_line, end_col)
         self.last_closed_head = None
 
     def emit_text(self, text: str) -> None:
+        self.shape.append(text)
         if not self.text_buf:
             self.text_at = (self.line, self.col())
         self.text_buf.append(text)
@@ -425,12 +432,13 @@ class Lexer:
         self.push(PUNCT, ",", line, col)
         self.push(PUNCT, "(", line, col)
         self.advance_to(self.pos + 1)
-        saved = (self.text_buf, self.text_at, self.first_part)
+        self.shape.append("\x00" + kind)
+        saved = (self.text_buf, self.text_at, self.first_part, self.shape)
         before = len(self.toks)
         self.run(end_at_brace=True)
         if len(self.toks) == before:
             raise self.error("empty expression {} in an XML literal", line, col)
-        self.text_buf, self.text_at, self.first_part = saved
+        self.text_buf, self.text_at, self.first_part, self.shape = saved
         self.push(PUNCT, ")", self.line, self.col())
         self.push(PUNCT, "]", self.line, self.col())
         self.first_part = False
