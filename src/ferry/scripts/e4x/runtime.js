@@ -405,6 +405,7 @@
     toXMLString: function () { return implXMLString(self(this)); },
     toString: function () { return implString(self(this)); },
     valueOf: function () { return this; },
+    toJSON: function () { return implString(self(this)); }, // JSON.stringify(xml), as Rhino: the string value
     name: function () {
       const n = single(self(this), "name()");
       return n.kind === "element" || n.kind === "attribute" || n.kind === "processing-instruction" ? new QName(n) : null;
