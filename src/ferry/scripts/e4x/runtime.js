@@ -578,8 +578,11 @@
       return true;
     }
     const x = ia || ib, other = ia ? b : a;
-    if (other === null || other === undefined) return false;
-    if (x.nodes.length !== 1) return false; // ECMA-357 XMLList [[Equals]]; Rhino: an empty list equals nothing
+    // ECMA-357 XMLList [[Equals]], as SpiderMonkey (Campaign's engine): an empty list equals undefined (not null),
+    // so `x.@id == undefined` tests for an absent attribute. Rhino answers false.
+    if (other === undefined) return x.nodes.length === 0;
+    if (other === null) return false;
+    if (x.nodes.length !== 1) return false;
     const n = x.nodes[0];
     if (typeof other === "object" || typeof other === "function") return false;
     if (hasSimpleContent(n)) return nodeString(n) == other; // eslint-disable-line eqeqeq
