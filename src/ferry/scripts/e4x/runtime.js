@@ -361,9 +361,9 @@
       return true;
     },
     has: function (t, k) {
-      // Used by `with` in filter predicates: an item's children and methods are in scope.
+      // Used by `with` in filter predicates: an item's children are in scope, not its methods (as in Rhino), so
+      // the script's own `name` or `text` variables stay visible inside `.(…)`.
       if (typeof k !== "string") return false;
-      if (Object.prototype.hasOwnProperty.call(METHODS, k)) return true;
       if (isIndex(k)) return Number(k) < t.nodes.length;
       return childrenNamed(t.nodes, k).length > 0;
     },
