@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
@@ -152,3 +153,46 @@ def test_host_helpers_turn_xml_into_compact_text_and_back() -> None:
         '<recipient email="a&amp;b@x"><note>kept</note></recipient>',
         "xml 2 2",
     ]
+
+
+def _random_expression(rnd: random.Random, depth: int) -> str:
+    atoms = ["a", "b", "c", "1", "0", '"1"', '"x"', "null", "undefined", "o.p", "o.q", "arr[1]", "f(a)", "(a)", "true"]
+    if depth <= 0 or rnd.random() < 0.25:
+        return rnd.choice(atoms)
+    r = rnd.random()
+    sub = lambda: _random_expression(rnd, depth - 1)  # noqa: E731
+    if r < 0.55:
+        return (
+            f"{sub()} {rnd.choice(['==', '!=', '===', '!==', '+', '-', '*', '<', '>', '&&', '||', '&', '|'])} {sub()}"
+        )
+    if r < 0.65:
+        return f"typeof {sub()}"
+    if r < 0.75:
+        return f"!{sub()}"
+    if r < 0.85:
+        return f"({sub()} ? {sub()} : {sub()})"
+    if r < 0.92:
+        return f"[{sub()}, {sub()}][0]"
+    return f"f({sub()})"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_operator_rewrites_leave_ordinary_javascript_results_unchanged(seed: int) -> None:
+    """`==`, `!=`, `+=` and `typeof` are routed to the runtime: on values that are not XML, every answer stays the
+    engine's own (random expressions mixing precedences, chains and line breaks without semicolons)."""
+    rnd = random.Random(seed)
+    lines = ['var a = 1, b = "1", c = 0, o = {p: 1, q: "x"}, arr = [1, "2"]; function f(x) { return x; }; var r = [];']
+    for k in range(300):
+        e = _random_expression(rnd, 4)
+        form = rnd.random()
+        if form < 0.6:
+            lines.append(f"r.push(String({e}));")
+        elif form < 0.8:
+            lines.append(f"var t{k} = {e}\nr.push(String(t{k}))")
+        else:
+            lines.append(f"var u{k} = 0; u{k} += {e}; r.push(String(u{k}));")
+    source = "\n".join(lines) + "\nJSON.stringify(r)"
+    plain = quickjs.Context().eval(source)
+    ctx = quickjs.Context()
+    ctx.eval(RUNTIME_JS)
+    assert ctx.eval(translate(source).code) == plain

@@ -94,6 +94,9 @@ _LOW = frozenset(
         "=>",
     ]
 )
+# Equality operators are left-associative: `a === b != c` is `(a === b) != c`, so the left operand of an
+# equality runs over earlier ones.
+_LOW_LEFT = _LOW - {"==", "!=", "===", "!=="}
 _HEAD_KEYWORDS = frozenset(["if", "while", "for", "with", "switch", "catch"])
 _ALL_KEYWORDS = frozenset(
     [
@@ -327,7 +330,7 @@ class _Rewriter:
                     j = match[j]
                     if j > 0 and toks[j - 1].kind == NAME and toks[j - 1].text in _HEAD_KEYWORDS:
                         return match[j] + 1  # `if (c) a == b`: the operand starts after the head
-                elif t.text in OPENERS or t.text in _LOW:
+                elif t.text in OPENERS or t.text in _LOW_LEFT:
                     break
             elif t.kind == TMPL_TAIL:
                 j = match[j]
@@ -432,7 +435,6 @@ class _Rewriter:
         before: dict[int, list[Tok]] = {}
         after: dict[int, int] = {}  # index -> how many `)` to emit after it
         replace: dict[int, list[Tok]] = {}
-        starts: dict[int, int] = {}
         n = len(toks)
         for i in candidates:
             t = toks[i]
@@ -461,14 +463,11 @@ class _Rewriter:
                 after[end - 1] = after.get(end - 1, 0) + 1
             else:
                 start = self.left_start(i - 1, match)
-                if start - 1 in starts:  # `a == b == c`: the left operand is the earlier comparison
-                    start = starts[start - 1]
                 end = self.right_end(i + 1, match, _LOW)
                 if start >= i or end <= i + 1:
                     continue
                 if _plain_literal(toks, start, i) and _plain_literal(toks, i + 1, end):
                     continue  # no XML value can be involved
-                starts[i] = start
                 call = "__e4x_eq(" if text == "==" else "!__e4x_eq("
                 before[start] = _snippet(call, toks[start]) + before.get(start, [])
                 after[end - 1] = after.get(end - 1, 0) + 1
