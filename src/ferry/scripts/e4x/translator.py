@@ -97,6 +97,10 @@ _LOW = frozenset(
 # Equality operators are left-associative: `a === b != c` is `(a === b) != c`, so the left operand of an
 # equality runs over earlier ones.
 _LOW_LEFT = _LOW - {"==", "!=", "===", "!=="}
+_RELATIONAL = frozenset(["<", ">", "<=", ">=", "<<", ">>", ">>>", "==", "!=", "===", "!=="])
+_ADDITIVE = frozenset(["+", "-"])
+_ADDITIVE_LEFT_STOP = _LOW_LEFT | _RELATIONAL
+_ADDITIVE_RIGHT_STOP = _LOW | _RELATIONAL
 _HEAD_KEYWORDS = frozenset(["if", "while", "for", "with", "switch", "catch"])
 _ALL_KEYWORDS = frozenset(
     [
@@ -139,8 +143,9 @@ _ALL_KEYWORDS = frozenset(
 _STATEMENT_KEYWORDS = frozenset(["return", "throw", "case", "else", "do", "var", "let", "const", "yield"])
 _STOP_KEYWORDS = _STATEMENT_KEYWORDS | frozenset(["if", "while", "for", "with", "switch", "catch", "function"])
 _MEMBER_TEXTS = frozenset([".", "..", "@", "each"])
-_OPERATOR_TEXTS = frozenset(["typeof", "==", "!=", "+="])
+_OPERATOR_TEXTS = frozenset(["typeof", "==", "!=", "+=", "+"])
 _COMMA_SEMICOLON = frozenset([",", ";"])
+_ADDITIVE_STOP_NAMES = _STOP_KEYWORDS | frozenset(["in", "instanceof"])
 _LITERAL_NAMES = frozenset(("true", "false"))
 _ENDS_EXPRESSION = frozenset((NUM, STR, TMPL, REGEX, TMPL_TAIL))
 
@@ -317,8 +322,10 @@ class _Rewriter:
         raise self.error("attribute name expected after '@'", t)
 
     # ---- expression extents -----------------------------------------------------------------------------------
-    def left_start(self, i: int, match: list[int]) -> int:
-        """Index of the first token of the operand of `==` / `!=` ending at token `i`."""
+    def left_start(
+        self, i: int, match: list[int], stop: frozenset[str] = _LOW_LEFT, stop_names: frozenset[str] = _STOP_KEYWORDS
+    ) -> int:
+        """Index of the first token of the left operand (of `==`, `!=`, `+`) ending at token `i`."""
         toks = self.toks
         j = i
         while j >= 0:
@@ -330,11 +337,11 @@ class _Rewriter:
                     j = match[j]
                     if j > 0 and toks[j - 1].kind == NAME and toks[j - 1].text in _HEAD_KEYWORDS:
                         return match[j] + 1  # `if (c) a == b`: the operand starts after the head
-                elif t.text in OPENERS or t.text in _LOW_LEFT:
+                elif t.text in OPENERS or t.text in stop:
                     break
             elif t.kind == TMPL_TAIL:
                 j = match[j]
-            elif t.kind in (TMPL_HEAD, TMPL_MID) or (t.kind == NAME and t.text in _STOP_KEYWORDS):
+            elif t.kind in (TMPL_HEAD, TMPL_MID) or (t.kind == NAME and t.text in stop_names):
                 break
             if j > 0 and _statement_break(toks[j - 1], toks[j]):
                 return j
@@ -363,8 +370,16 @@ class _Rewriter:
             return i + 1
         return i + 1
 
-    def right_end(self, i: int, match: list[int], stop: frozenset[str]) -> int:
-        """Index after the last token of the operand starting at token `i`."""
+    def right_end(
+        self,
+        i: int,
+        match: list[int],
+        stop: frozenset[str],
+        stop_names: frozenset[str] = _STOP_KEYWORDS,
+        binary_stop: frozenset[str] = frozenset(),
+    ) -> int:
+        """Index after the last token of the operand starting at token `i` (`binary_stop`: operators that end it
+        only as binary operators, as `-` in `a + b - c` but not in `a + -b`)."""
         toks = self.toks
         n = len(toks)
         j = i
@@ -378,10 +393,12 @@ class _Rewriter:
                     continue
                 if t.text in CLOSERS or t.text in stop:
                     break
+                if j > i and t.text in binary_stop and _ends_expression(toks[j - 1]):
+                    break
             elif t.kind == TMPL_HEAD:
                 j = match[j] + 1
                 continue
-            elif t.kind in (TMPL_MID, TMPL_TAIL) or (t.kind == NAME and t.text in _STOP_KEYWORDS):
+            elif t.kind in (TMPL_MID, TMPL_TAIL) or (t.kind == NAME and t.text in stop_names):
                 break
             j += 1
         return j
@@ -451,8 +468,20 @@ class _Rewriter:
                 before.setdefault(i + 1, []).extend(_snippet(call, t))
                 after[end - 1] = after.get(end - 1, 0) + 1
                 replace[i] = []
-            elif t.kind != PUNCT or (text != "==" and text != "!=" and text != "+="):
+            elif t.kind != PUNCT or (text != "==" and text != "!=" and text != "+=" and text != "+"):
                 continue
+            elif text == "+":
+                # E4X: XML + XML is an XMLList. Routed to the runtime unless an operand is a literal (then it is
+                # the engine's own string or number addition either way).
+                if i == 0 or not _ends_expression(toks[i - 1]):
+                    continue  # unary plus
+                start = self.left_start(i - 1, match, _ADDITIVE_LEFT_STOP, _ADDITIVE_STOP_NAMES)
+                end = self.right_end(i + 1, match, _ADDITIVE_RIGHT_STOP, _ADDITIVE_STOP_NAMES, _ADDITIVE)
+                if start >= i or end <= i + 1 or _plain_literal(toks, start, i) or _plain_literal(toks, i + 1, end):
+                    continue
+                before[start] = _snippet("__e4x_add(", toks[start]) + before.get(start, [])
+                after[end - 1] = after.get(end - 1, 0) + 1
+                replace[i] = [_tok(PUNCT, ",", t)]
             elif text == "+=":
                 start = self.member_start(i - 1, match)
                 end = self.right_end(i + 1, match, _COMMA_SEMICOLON)
@@ -494,7 +523,7 @@ class _Rewriter:
 def _plain_literal(toks: list[Tok], start: int, end: int) -> bool:
     if end - start == 1:
         t = toks[start]
-        return t.kind in (NUM, STR) or (t.kind == NAME and t.text in _LITERAL_NAMES)
+        return t.kind in (NUM, STR, TMPL) or (t.kind == NAME and t.text in _LITERAL_NAMES)
     return bool(
         end - start == 2 and toks[start].kind == PUNCT and toks[start].text == "-" and toks[start + 1].kind == NUM
     )
