@@ -126,6 +126,11 @@ _MASTER_RE = re.compile(
 )
 _XML_NAME_RE = re.compile(r"[A-Za-z_:][\w:.\-]*")
 _XML_SPACE_RE = re.compile(r"\s+")
+_XML_STATIC_TAG_RE = re.compile(
+    r"""<([A-Za-z_:][\w:.\-]*)(?:\s+[A-Za-z_:][\w:.\-]*\s*=\s*(?:"[^"]*"|'[^']*'))*\s*(/?)>"""
+)
+_XML_STATIC_CLOSE_RE = re.compile(r"</([A-Za-z_:][\w:.\-]*)\s*>")
+_XML_TEXT_RE = re.compile(r"[^{<]+")
 
 
 @dataclass(slots=True)
@@ -462,6 +467,13 @@ class Lexer:
 
     def xml_element(self) -> None:
         line, col = self.line, self.col()
+        whole = _XML_STATIC_TAG_RE.match(self.src, self.pos)
+        if whole is not None:
+            # A start tag without {expressions}: copied in one piece.
+            self.copy_raw(whole.end())
+            if whole.group(2) != "/":
+                self.xml_content(whole.group(1), line, col)
+            return
         self.emit_text("<")
         self.advance_to(self.pos + 1)
         name = self.xml_name()
@@ -528,6 +540,10 @@ class Lexer:
                     self.emit_text("</__e4x_list>")
                     self.advance_to(self.pos + 3)
                     return
+                whole = _XML_STATIC_CLOSE_RE.match(src, self.pos)
+                if whole is not None and whole.group(1) == name:
+                    self.copy_raw(whole.end())
+                    return
                 self.emit_text("</")
                 self.advance_to(self.pos + 2)
                 closing = self.xml_name()
@@ -542,10 +558,8 @@ class Lexer:
             elif c == "<":
                 self.xml_element()
             else:
-                end = self.pos
-                while end < len(src) and src[end] not in "{<":
-                    end += 1
-                self.copy_raw(end)
+                m = _XML_TEXT_RE.match(src, self.pos)
+                self.copy_raw(m.end() if m else len(src))
 
 
 def tokenize(source: str, filename: str) -> list[Tok]:
