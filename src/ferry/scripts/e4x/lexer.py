@@ -143,10 +143,6 @@ class Tok:
     col: int
     nl_before: bool = False  # a line break separates it from the previous token in the original
 
-    @property
-    def lines(self) -> int:
-        return self.text.count("\n")
-
 
 def js_string(text: str) -> str:
     """A JavaScript string literal for `text` (JSON strings are valid JavaScript, escapes of U+2028/9 included)."""
@@ -154,7 +150,7 @@ def js_string(text: str) -> str:
 
 
 class Lexer:
-    """Turns an E4X script into tokens of standard JavaScript; XML literals become `__e4x_literal([...])` calls."""
+    """Turns an E4X script into tokens of standard JavaScript; XML literals become `__e4x_literal(…)` calls."""
 
     def __init__(self, source: str, filename: str) -> None:
         self.src = source
@@ -164,7 +160,7 @@ class Lexer:
         self.line_start = 0
         self.toks: list[Tok] = []
         self.saw_newline = False
-        # For each open bracket: (closer, keyword before `(` if any).
+        # For each open bracket: (closer, keyword before `(` if any, line, column).
         self.stack: list[tuple[str, str | None, int, int]] = []
         self.last_closed_head: str | None = None
 
@@ -203,7 +199,7 @@ class Lexer:
         if prev.kind == NAME:
             return prev.text in _EXPR_KEYWORDS
         if prev.text == ")":
-            return prev is self.toks[-1] and self.last_closed_head is not None
+            return self.last_closed_head is not None  # `if (…) <a/>`, but `f(x) < 2`
         return prev.text not in ("]", "++", "--")
 
     # ---- main loop ------------------------------------------------------------------------------------------
@@ -361,7 +357,8 @@ class Lexer:
         return bool(nxt) and (nxt.isalpha() or nxt in "_{>")
 
     def xml_literal(self) -> None:
-        """`<a x={e}>…</a>` becomes `__e4x_literal(["<a x=", ["a", e], ">…</a>"])`, line breaks kept in place."""
+        """`<a x={e}>…</a>` becomes `__e4x_literal(shape, ["<a x=", ["a", e], ">…</a>"])`, line breaks kept in
+        place; `shape` names the static text, so the runtime parses each literal once."""
         line, col = self.line, self.col()
         self.push(NAME, "__e4x_literal", line, col)
         self.push(PUNCT, "(", line, col)
