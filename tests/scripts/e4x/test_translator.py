@@ -196,3 +196,10 @@ def test_operator_rewrites_leave_ordinary_javascript_results_unchanged(seed: int
     ctx = quickjs.Context()
     ctx.eval(RUNTIME_JS)
     assert ctx.eval(translate(source).code) == plain
+
+
+def test_reading_a_method_like_name_of_undefined_fails_as_without_translation() -> None:
+    ctx = quickjs.Context()
+    ctx.eval(RUNTIME_JS)
+    with pytest.raises(quickjs.JSException, match="cannot read property 'name' of undefined"):
+        ctx.eval(translate("var rec;\nrec.name;\n").code)

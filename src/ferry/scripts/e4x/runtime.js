@@ -748,7 +748,7 @@
     if (known !== undefined) return known;
     // One symbol per method-like name: `x.name` (no call) is x[key]; an XML value answers its children, any other
     // value the ordinary property through the Object.prototype getter below.
-    const sym = Symbol("e4x.child." + name);
+    const sym = Symbol(name); // described by the bare name: an error on undefined.name reads as usual
     childKeys.set(sym, name);
     keysByName[name] = sym;
     Object.defineProperty(Object.prototype, sym, {
