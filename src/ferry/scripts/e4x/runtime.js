@@ -394,8 +394,26 @@
     return impl.nodes.map(function (n) { return toXMLString(n, 0, pretty); }).join("\n");
   }
 
-  function QName(n) { this.localName = n.name.indexOf(":") >= 0 ? n.name.slice(n.name.indexOf(":") + 1) : n.name; this.uri = ""; this.qualified = n.name; }
-  QName.prototype.toString = function () { return this.qualified; };
+  // The namespace URI a prefix ("" for none) stands for at node n, from the xmlns declarations in scope.
+  function namespaceURI(n, prefix) {
+    if (prefix === "xml") return "http://www.w3.org/XML/1998/namespace";
+    if (prefix === "xmlns") return "http://www.w3.org/2000/xmlns/"; // a declaration, as Rhino lists it
+    const wanted = prefix ? "xmlns:" + prefix : "xmlns";
+    for (let el = n.kind === "element" ? n : n.parent; el; el = el.parent) {
+      for (const a of el.attrs) if (a.name === wanted) return a.value;
+    }
+    return "";
+  }
+
+  // What name() answers: a QName, whose string is "uri::localName" in a namespace (as in E4X), else the name.
+  function QName(n) {
+    const colon = n.name.indexOf(":");
+    const prefix = colon >= 0 ? n.name.slice(0, colon) : "";
+    this.localName = colon >= 0 ? n.name.slice(colon + 1) : n.name;
+    // An attribute without a prefix is in no namespace; an element without one is in the default namespace.
+    this.uri = prefix === "" && n.kind !== "element" ? "" : namespaceURI(n, prefix);
+  }
+  QName.prototype.toString = function () { return this.uri ? this.uri + "::" + this.localName : this.localName; };
 
   function self(v) { const i = implOf(v); if (!i) throw new TypeError("E4X: not an XML value"); return i; }
 
