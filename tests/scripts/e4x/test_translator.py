@@ -203,3 +203,12 @@ def test_reading_a_method_like_name_of_undefined_fails_as_without_translation() 
     ctx.eval(RUNTIME_JS)
     with pytest.raises(quickjs.JSException, match="cannot read property 'name' of undefined"):
         ctx.eval(translate("var rec;\nrec.name;\n").code)
+
+
+def test_names_in_a_namespace_are_found_by_prefix_not_by_bare_name() -> None:
+    source = (
+        'var x = <r xmlns:p="http://p"><p:item>1</p:item><item>2</item></r>;\n'
+        'var d = <a xmlns="http://u"><b/></a>;\n'
+        'print(x.item, x["p:item"], x..item.length(), d.b.length(), d.children().length());\n'
+    )
+    assert run(source) == ["2 1 1 0 1"]

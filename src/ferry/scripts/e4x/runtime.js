@@ -67,6 +67,7 @@
             const raw = a[2] !== undefined ? a[2] : a[3];
             for (const other of el.attrs) if (other.name === a[1]) throw xmlError("attribute " + a[1] + " given twice");
             const attr = node("attribute", a[1], raw.indexOf("&") < 0 ? raw : decode(raw));
+            if (a[1].startsWith("xmlns")) namespacesSeen = true;
             attr.parent = el;
             el.attrs.push(attr);
           }
@@ -168,7 +169,18 @@
 
   function isIndex(k) { return typeof k === "string" && /^(0|[1-9][0-9]*)$/.test(k); }
 
-  function nameMatches(n, name) { return name === "*" || n.name === name; }
+  // Set once any XML holds a namespace declaration: until then names match as written (the fast path).
+  let namespacesSeen = false;
+
+  // E4X: `x.b` is the children whose local name is b in no namespace (the default `default xml namespace`), so
+  // <b> inside <a xmlns="u"> is not one of them. A name given with its prefix (`x["p:b"]`) matches as written.
+  function nameMatches(n, name) {
+    if (name === "*") return true;
+    if (!namespacesSeen || name.indexOf(":") >= 0) return n.name === name;
+    const colon = n.name.indexOf(":");
+    if (colon >= 0) return false; // a prefixed name is in its prefix's namespace
+    return n.name === name && (n.kind !== "element" || namespaceURI(n, "") === "");
+  }
 
   function childrenNamed(nodes, name) {
     const out = [];
@@ -194,7 +206,7 @@
       if (n.kind !== "element") return;
       if (attr) for (const a of n.attrs) if (nameMatches(a, name)) out.push(a);
       for (const k of n.kids) {
-        if (!attr && (name === "*" ? true : (k.kind === "element" && k.name === name))) out.push(k);
+        if (!attr && (name === "*" || (k.kind === "element" && nameMatches(k, name)))) out.push(k);
         walk(k);
       }
     }
@@ -240,6 +252,7 @@
     const a = node("attribute", name, value);
     a.parent = el;
     el.attrs.push(a);
+    if (name.startsWith("xmlns")) namespacesSeen = true;
   }
 
   function putChild(impl, name, v) {
