@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Start-of-run cost of a workflow script: translating a 500-line E4X script, then QuickJS with the E4X runtime.
+"""Start-of-run cost of a workflow script: translating a 500-line E4X script, then QuickJS with the E4X runtime;
+and the cost per record of building an XML literal and turning it into text, as a script calling Ingest does.
 
 Prints the best and median of N runs in milliseconds, and a pure-Python calibration loop (1M empty iterations) so a
 figure taken on a loaded machine can be read against an idle one. Usage: bench/e4x_translation.py [--repeats N]
@@ -60,6 +61,17 @@ def main() -> None:
         ctx.eval(RUNTIME_JS)
         ctx.eval(code)
 
+    # What one record costs in the engine: an XML literal with {expressions}, then its text for the host.
+    records = 20_000
+    loop = translate(
+        f"for (var i = 0; i < {records}; i++) {{"
+        ' var doc = <recipient xtkschema="nms:recipientStg" email={"user" + i + "@example.com"} firstName="John"'
+        ' lastName={"Doe" + i}/>; __e4x_toXMLString(doc); }'
+    ).code
+    ctx = quickjs.Context()
+    ctx.eval(RUNTIME_JS)
+    per_record = timed(lambda: ctx.eval(loop), 3)
+
     started = time.perf_counter()
     for _ in range(1_000_000):
         pass
@@ -69,6 +81,9 @@ def main() -> None:
         "translate": timed(lambda: translate(source), args.repeats),
         "engine_runtime_and_compile": timed(start_engine, args.repeats),
         "whole_start": timed(lambda: (translate(source), start_engine()), args.repeats),
+        "literal_to_text_us_per_record": {
+            k.replace("_ms", "_us"): round(v * 1000 / records, 1) for k, v in per_record.items()
+        },
         "calibration_1M_empty_loop_ms": round(calibration, 1),
     }
     print(json.dumps(report, indent=2))
