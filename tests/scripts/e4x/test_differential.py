@@ -158,3 +158,7 @@ def test_known_differences_are_documented() -> None:
     section = docs.split("## E4X: what runs, and how it differs from Rhino/Campaign", 1)[1]
     for name in KNOWN_DIFFERENCES:
         assert f"`{name}`" in section, name
+    # The counts the section gives are the suite's.
+    assert f"({len(PROBES)} of them:" in section
+    assert f"{len(PROBES) - len(KNOWN_DIFFERENCES)} print the same;" in " ".join(section.split())
+    assert f"the {len(KNOWN_DIFFERENCES)} below differ" in " ".join(section.split())
