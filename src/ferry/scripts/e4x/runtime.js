@@ -436,6 +436,11 @@
     toXMLString: function () { return implXMLString(self(this)); },
     toString: function () { return implString(self(this)); },
     valueOf: function () { return this; },
+    hasOwnProperty: function (name) {
+      const i = self(this), k = String(name);
+      if (isIndex(k)) return Number(k) < i.nodes.length;
+      return (k[0] === "@" ? attributesNamed(i.nodes, k.slice(1)) : childrenNamed(i.nodes, k)).length > 0;
+    },
     toJSON: function () { return implString(self(this)); }, // JSON.stringify(xml), as Rhino: the string value
     name: function () {
       const n = single(self(this), "name()");
