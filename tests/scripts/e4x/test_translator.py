@@ -212,3 +212,9 @@ def test_names_in_a_namespace_are_found_by_prefix_not_by_bare_name() -> None:
         'print(x.item, x["p:item"], x..item.length(), d.b.length(), d.children().length());\n'
     )
     assert run(source) == ["2 1 1 0 1"]
+
+
+def test_a_script_translated_again_in_the_same_process_is_not_translated_anew() -> None:
+    source = "var x = <a b={1}/>;\nprint(x.@b);\n"
+    assert translate(source, "again.js") is translate(source, "again.js")
+    assert translate(source, "again.js") is not translate(source, "other.js")  # positions name the file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 
 from ferry.errors import SCRIPT_SYNTAX, FerryError
@@ -596,8 +597,10 @@ def _layout(toks: list[Tok]) -> Translation:
     return Translation("".join(parts) + "\n", anchors)
 
 
+@functools.lru_cache(maxsize=64)
 def translate(source: str, filename: str = "<script>") -> Translation:
-    """Translates an E4X script to standard JavaScript run after RUNTIME_JS; a syntax error raises FerryError."""
+    """Translates an E4X script to standard JavaScript run after RUNTIME_JS; a syntax error raises FerryError.
+    A scheduled workflow runs the same script again and again: a process keeps its last translations."""
     rewriter = _Rewriter(tokenize(source, filename), filename)
     rewriter.members()
     rewriter.operators()
