@@ -218,3 +218,9 @@ def test_a_script_translated_again_in_the_same_process_is_not_translated_anew() 
     source = "var x = <a b={1}/>;\nprint(x.@b);\n"
     assert translate(source, "again.js") is translate(source, "again.js")
     assert translate(source, "again.js") is not translate(source, "other.js")  # positions name the file
+
+
+def test_filters_work_in_strict_mode_scripts() -> None:
+    source = '"use strict";\nvar want = "2";\nvar x = <r><p id="1"><n>A</n></p><p id="2"><n>B</n></p></r>;\n'
+    source += 'print(x.p.(@id == want).n, x.p.(n == "A").@id, x.p.((v => v == "B")(n)).@id);\n'
+    assert run(source) == ["B 1 2"]

@@ -374,8 +374,7 @@
       return true;
     },
     has: function (t, k) {
-      // Used by `with` in filter predicates: an item's children are in scope, not its methods (as in Rhino), so
-      // the script's own `name` or `text` variables stay visible inside `.(…)`.
+      // `"b" in x`: whether x has children named b (or an item at that index); methods do not count.
       if (typeof k !== "string") return false;
       if (isIndex(k)) return Number(k) < t.nodes.length;
       return childrenNamed(t.nodes, k).length > 0;
@@ -815,4 +814,10 @@
   define("__e4x_typeof", typeOf);
   define("__e4x_each", each);
   define("__e4x_key", childKey);
+  // A name inside a .(…) filter: the item's children of that name, when it has some.
+  define("__e4x_in", function (item, name) {
+    const i = implOf(item);
+    return i !== null && childrenNamed(i.nodes, name).length > 0;
+  });
+  define("__e4x_child", function (item, name) { return getProperty(implOf(item), name); });
 })(globalThis);

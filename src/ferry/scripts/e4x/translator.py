@@ -263,8 +263,8 @@ class _Rewriter:
                     raise self.error("a name, @name or * expected after '..'", t)
                 if nxt.kind == PUNCT and nxt.text == "(":
                     end = match[i + 1]
-                    out += _snippet(".__e4x_filter(function(__e4x_it){with(__e4x_it){return(", nxt)
-                    close_with[end] = _snippet(")}})", toks[end])
+                    out += _snippet(".__e4x_filter(function(__e4x_it){return(", nxt)
+                    close_with[end] = _snippet(")})", toks[end])
                     filter_depth.append(end)
                     i += 2
                     continue
@@ -279,6 +279,20 @@ class _Rewriter:
                     raise self.error("'@' is only valid after '.', '..' or inside a .(…) filter", t)
                 out.append(_tok(NAME, "__e4x_it", t))
                 i = self.attribute(i + 1, "", t, out, match, close_with)
+                continue
+            if filter_depth and _parameters_end(toks, i, match) > i:
+                # Parameters of a function or arrow function inside a filter are declarations: kept as written.
+                end = _parameters_end(toks, i, match)
+                out.extend(toks[i:end])
+                i = end
+                continue
+            if filter_depth and t.kind == NAME and _names_a_variable(toks, i):
+                # Inside `.(…)` a name is the item's children when it has some, else the script's variable (E4X
+                # puts the item on the scope chain; a `with` block would too, but strict mode forbids it).
+                quoted = js_string(t.text)
+                out += _snippet(f"(__e4x_in(__e4x_it,{quoted})?__e4x_child(__e4x_it,{quoted}):", t)
+                out += [t, _tok(PUNCT, ")", t)]
+                i += 1
                 continue
             if t.kind == NAME and t.text == "each" and i > 0 and toks[i - 1].text == "for" and nxt is not None:
                 if nxt.text != "(":
@@ -519,6 +533,71 @@ class _Rewriter:
                 out.extend(_tok(PUNCT, ")", toks[i]) for _ in range(after[i]))
         out.extend(toks[copied:])
         self.toks = out
+
+
+_NOT_VARIABLES = _ALL_KEYWORDS | frozenset(
+    ["true", "false", "null", "undefined", "NaN", "Infinity", "arguments", "of", "let", "async", "await", "get", "set"]
+)
+_ASSIGNMENTS = frozenset(
+    [
+        "=",
+        "+=",
+        "-=",
+        "*=",
+        "/=",
+        "%=",
+        "**=",
+        "<<=",
+        ">>=",
+        ">>>=",
+        "&=",
+        "|=",
+        "^=",
+        "&&=",
+        "||=",
+        "??=",
+        "++",
+        "--",
+        "=>",
+    ]
+)
+
+
+def _parameters_end(toks: list[Tok], i: int, match: list[int]) -> int:
+    """After the parameter list starting at `i` (`function f(a, b)`, `(a, b) =>`), else `i`."""
+    t = toks[i]
+    if t.kind == NAME and t.text == "function":
+        j = i + 1
+        if j < len(toks) and toks[j].kind == NAME:
+            j += 1
+        if j < len(toks) and toks[j].kind == PUNCT and toks[j].text == "(":
+            return match[j] + 1
+        return i
+    if t.kind == PUNCT and t.text == "(":
+        end = match[i]
+        if end + 1 < len(toks) and toks[end + 1].kind == PUNCT and toks[end + 1].text == "=>":
+            return end + 1
+    return i
+
+
+def _names_a_variable(toks: list[Tok], i: int) -> bool:
+    """True when the name at `i` reads a variable (not a property, key, declaration or assignment target)."""
+    t = toks[i]
+    if t.text in _NOT_VARIABLES or t.text.startswith("__e4x_"):
+        return False
+    prev = toks[i - 1] if i > 0 else None
+    nxt = toks[i + 1] if i + 1 < len(toks) else None
+    if prev is not None:
+        if prev.kind == PUNCT and prev.text in (".", "?.", "..", "++", "--"):
+            return False
+        if prev.kind == NAME and prev.text in ("function", "var", "let", "const", "class", "catch"):
+            return False
+    if nxt is not None and nxt.kind == PUNCT:
+        if nxt.text in _ASSIGNMENTS:
+            return False
+        if nxt.text == ":" and prev is not None and prev.kind == PUNCT and prev.text in ("{", ","):
+            return False  # an object literal's key
+    return True
 
 
 def _plain_literal(toks: list[Tok], start: int, end: int) -> bool:
