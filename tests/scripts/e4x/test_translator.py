@@ -224,3 +224,10 @@ def test_filters_work_in_strict_mode_scripts() -> None:
     source = '"use strict";\nvar want = "2";\nvar x = <r><p id="1"><n>A</n></p><p id="2"><n>B</n></p></r>;\n'
     source += 'print(x.p.(@id == want).n, x.p.(n == "A").@id, x.p.((v => v == "B")(n)).@id);\n'
     assert run(source) == ["B 1 2"]
+
+
+def test_typeof_an_undeclared_name_inside_a_filter_is_undefined() -> None:
+    source = (
+        'var x = <r><p><n>A</n></p></r>;\nprint(x.p.(typeof nothing == "undefined" && typeof n == "xml").length());\n'
+    )
+    assert run(source) == ["1"]

@@ -291,6 +291,9 @@ class _Rewriter:
                 # puts the item on the scope chain; a `with` block would too, but strict mode forbids it).
                 quoted = js_string(t.text)
                 out += _snippet(f"(__e4x_in(__e4x_it,{quoted})?__e4x_child(__e4x_it,{quoted}):", t)
+                if i > 0 and toks[i - 1].kind == NAME and toks[i - 1].text == "typeof":
+                    # `typeof name` of an undeclared name is "undefined", not a ReferenceError.
+                    out += _snippet(f'typeof {t.text}==="undefined"?void 0:', t)
                 out += [t, _tok(PUNCT, ")", t)]
                 i += 1
                 continue
