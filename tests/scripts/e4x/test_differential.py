@@ -4,6 +4,7 @@ known differences listed here (each explained in docs/workflows.md)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -135,8 +136,9 @@ def differences(rhino: Outcome, ferry: Outcome) -> list[str]:
     return found
 
 
-def test_there_are_enough_probes() -> None:
+def test_there_are_enough_probes_each_named_for_what_it_checks() -> None:
     assert len(PROBES) >= 150
+    assert all(re.fullmatch(r"[a-z0-9_]+", p.stem) for p in PROBES), [p.name for p in PROBES]
 
 
 def test_known_differences_name_existing_probes() -> None:
