@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from script_bench import SAMPLE_SCHEMA, ScriptBench
 
 from ferry.config import Settings
 from ferry.schema.loader import load_schema_file
 from ferry.staging import StagingDatabase
 from ferry.subscriptions import services
+from script_bench import SAMPLE_SCHEMA, ScriptBench
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from script_bench import ScriptBench
-
 from ferry.scripts.results import ScriptResult
+from script_bench import ScriptBench
 
 
 def infos(result: ScriptResult) -> list[str]:
