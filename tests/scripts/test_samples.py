@@ -9,17 +9,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from script_bench import ScriptBench
-
 from ferry.sync import run_once
 from ferry.warehouse import open_warehouse
+from script_bench import ScriptBench
 
 SAMPLES = Path(__file__).parent / "samples"
 
 
 def ferry(bench: ScriptBench, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FERRY_DATABASE_URL": str(bench.settings.database_url),
-           "FERRY_DATA_DIR": str(bench.settings.data_dir), "FERRY_WAREHOUSE_URL": bench.settings.effective_warehouse_url}
+           "FERRY_DATA_DIR": str(bench.settings.data_dir),
+           "FERRY_WAREHOUSE_URL": bench.settings.effective_warehouse_url}
     env.pop("FERRY_CONFIG", None)
     return subprocess.run([sys.executable, "-m", "ferry.cli", *args], env=env, capture_output=True, text=True,
                           timeout=300, cwd=bench.settings.data_dir.parent)
