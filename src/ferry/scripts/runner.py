@@ -47,7 +47,7 @@ def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] 
                           script_hash=hashlib.sha256(source.encode("utf-8")).hexdigest(), filename=filename)
     if request_id is not None and hasattr(api, "run_id"):
         api.run_id = request_id
-    worker = _Worker.start()
+    worker = _Worker.take()
     try:
         worker.send({"t": "start", "source": source, "filename": filename, "vars": dict(vars or {}),
                      "instance_vars": dict(instance_vars or {}), "memory_limit": int(memory_limit)})
@@ -120,6 +120,30 @@ def _finish(result: ScriptResult, message: dict[str, Any]) -> None:
 
 
 _TIMEOUT = object()
+_spare_lock = threading.Lock()
+_spare: _Worker | None = None
+_keep_warm = False
+
+
+def keep_warm(enabled: bool = True) -> None:
+    """Keep one worker started ahead of time, so a run starts without waiting for an interpreter (a server that
+    runs many scripts wants it; a one-off `ferry js` does not)."""
+    global _keep_warm, _spare
+    with _spare_lock:
+        _keep_warm = enabled
+        spare, _spare = (_spare, None) if not enabled else (None, _spare)
+    if spare is not None:
+        spare.stop()
+    if enabled:
+        _refill()
+
+
+def _refill() -> None:
+    global _spare
+    with _spare_lock:
+        if not _keep_warm or _spare is not None:
+            return
+        _spare = _Worker.start()
 
 
 class _Worker:
@@ -131,6 +155,20 @@ class _Worker:
         self._stderr = bytearray()
         threading.Thread(target=self._read, name="ferry-script-reader", daemon=True).start()
         threading.Thread(target=self._read_stderr, name="ferry-script-stderr", daemon=True).start()
+
+    @classmethod
+    def take(cls) -> _Worker:
+        """The spare worker when one is ready (and another is started behind it), else a new one."""
+        global _spare
+        with _spare_lock:
+            spare, _spare = _spare, None
+        if spare is not None and spare.process.poll() is None:
+            threading.Thread(target=_refill, name="ferry-script-spare", daemon=True).start()
+            return spare
+        if spare is not None:
+            spare.stop()
+        _refill()
+        return cls.start()
 
     @classmethod
     def start(cls) -> _Worker:
