@@ -55,7 +55,7 @@ def test_ferry_js_runs_as_the_named_operator(bench: ScriptBench, sampler: Operat
     script = tmp_path / "elsewhere.js"
     script.write_text('xtk.session.Ingest(<recipient email="r@x.com" xtkschema="nms:recipient"/>);\n')
     env = {**os.environ, "FERRY_DATABASE_URL": str(bench.settings.database_url),
-           "FERRY_DATA_DIR": str(bench.settings.data_dir)}
+           "FERRY_DATA_DIR": str(bench.settings.data_dir), "FERRY_WAREHOUSE_URL": "duckdb:///:memory:"}
     done = subprocess.run([sys.executable, "-m", "ferry.cli", "js", str(script), "--operator", "sampler"], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1 and done.stdout == ""

@@ -121,6 +121,8 @@ def _held_by_server(db: StagingDatabase, settings: Settings, opened: list[Wareho
         _warehouse(db, settings, opened, relayable=True)
     except _Held as held:
         return held.cause
+    except FerryError:  # any other trouble with the warehouse is the script's only if it reads or writes there
+        pass
     return None
 
 
