@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from ferry.config import Settings
+from ferry.scripts import relay
 from ferry.scripts.api import ScriptApi, local_owner
 from ferry.scripts.relay import RelayedRuns, ScriptRequest
 from ferry.scripts.results import LogLine, ScriptResult
@@ -44,3 +51,33 @@ def test_a_script_is_run_by_the_process_holding_the_warehouse(bench: ScriptBench
     assert done.stdout == "1\n"
     assert "warning: me" in done.stderr
     assert done.returncode == 1 and f"{script}:5:" in done.stderr and "FRY-130001" in done.stderr
+
+
+async def _ended(pool: Any, request_id: Any) -> tuple[list[str], dict[str, Any]]:
+    seen: list[str] = []
+    for _ in range(600):
+        _, lines, ended = await asyncio.to_thread(relay.state, pool, request_id, len(seen))
+        seen += [line.message for line in lines]
+        if ended is not None:
+            return seen, ended
+        await asyncio.sleep(0.1)
+    raise AssertionError("the relayed script never ended")
+
+
+@pytest.mark.anyio
+async def test_a_server_holding_the_duckdb_file_runs_the_scripts_left_for_it(in_process: Any,
+                                                                            settings: Settings) -> None:
+    async with in_process(settings) as (runtime, _client):
+        assert runtime.relayed_scripts is not None
+        pool = runtime.db.pool
+        ran = relay.request_run(pool, filename="r.js", source='logInfo(xtk.session.Ingest(<recipient '
+                                'email="relay@x.com" xtkschema="nms:recipient"/>));\nlogInfo(vars.a);',
+                                vars={"a": "b"}, operator_login="admin", requested_by="local:test", time_limit=30)
+        lines, ended = await _ended(pool, ran)
+        assert ended["outcome"] == "succeeded" and lines[1:] == ["b"] and len(ended["request_ids"]) == 1
+        head = await asyncio.to_thread(runtime.db.store.request, uuid.UUID(ended["request_ids"][0]))
+        assert head is not None and head["operator"] == "admin" and head["records"][0]["values"]["id"] == lines[0]
+        refused = relay.request_run(pool, filename="n.js", source="logInfo(1);", vars={}, operator_login="nobody",
+                                    requested_by="local:test", time_limit=30)
+        _, ended = await _ended(pool, refused)
+        assert (ended["outcome"], ended["error_code"]) == ("failed", "FRY-600006")
