@@ -4,6 +4,10 @@ no file, network, process, environment or Python access."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,3 +77,28 @@ def test_dynamic_import_loads_no_file(bench: ScriptBench, tmp_path: Any) -> None
     module.write_text("globalThis.pwned = true; export var x = 1;")
     result = bench.run(f'var p = import({str(module)!r}); logInfo(typeof pwned);')
     assert [line.message for line in result.logs] == ["undefined"]
+
+
+def test_a_killed_parent_leaves_no_runaway_worker() -> None:
+    code = ("from ferry.scripts.runner import run_script\n"
+            "class Api:\n    def serve(self, op, args): return ''\n"
+            "run_script('for (;;) {}', filename='x.js', api=Api(), time_limit=600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        workers: list[str] = []
+        for _ in range(300):
+            workers = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split()
+            if workers:
+                break
+            time.sleep(0.1)
+        assert workers, "no worker started"
+    finally:
+        parent.kill()
+        parent.wait()
+    for _ in range(100):
+        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+                 and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"]
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert not alive

@@ -56,6 +56,8 @@ def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] 
         _serve(worker, api, result, deadline, time_limit, on_log)
     finally:
         worker.stop()
+        # The next run's worker, started from this thread (a worker dies with the thread that started it).
+        _refill()
     return result
 
 
@@ -161,24 +163,22 @@ class _Worker:
 
     @classmethod
     def take(cls) -> _Worker:
-        """The spare worker when one is ready (and another is started behind it), else a new one."""
+        """The spare worker when one is ready (the run started another behind it as it ended), else a new one."""
         global _spare
         with _spare_lock:
             spare, _spare = _spare, None
         if spare is not None and spare.process.poll() is None:
-            threading.Thread(target=_refill, name="ferry-script-spare", daemon=True).start()
             return spare
         if spare is not None:
             spare.stop()
-        _refill()
         return cls.start()
 
     @classmethod
     def start(cls) -> _Worker:
-        """A fresh worker: isolated interpreter, empty environment, its own session (killed as a group)."""
-        process = subprocess.Popen([sys.executable, "-I", "-m", "ferry.scripts.worker"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, cwd=os.sep,
-                                   close_fds=True, start_new_session=True)
+        """A fresh worker: isolated interpreter, empty environment, its own session; it dies with this process."""
+        command = [sys.executable, "-I", "-m", "ferry.scripts.worker", str(os.getpid())]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env={}, cwd=os.sep, close_fds=True, start_new_session=True)
         return cls(process)
 
     def _read_stderr(self) -> None:

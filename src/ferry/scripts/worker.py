@@ -192,8 +192,20 @@ def _limit_process(memory_limit: int) -> None:
             resource.setrlimit(limit, (value, value))
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: be killed when the parent dies (a killed `ferry js` or server never leaves a runaway script behind)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if parent and os.getppid() != parent:  # it died before prctl took effect
+        os._exit(0)
+
+
 def main() -> None:
-    """Entry point of the worker process."""
+    """Entry point of the worker process (argument: the parent's pid)."""
+    _die_with_parent(int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 0)
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but messages on the pipe
     worker = Worker(inbox, outbox)  # ready before the start message: a worker started ahead of time waits here
