@@ -2,7 +2,8 @@
 // writes what it printed: a header line per probe, then one record per print() call, escaped onto one line.
 var SEP = "\u0001";
 var cx = Packages.org.mozilla.javascript.Context.getCurrentContext();
-var out = java.lang.System.out;
+// UTF-8 whatever the locale (without LANG, Java 17 would write "?" for every non-ASCII character).
+var out = new java.io.PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, "UTF-8");
 function escape(s) { return String(s).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r"); }
 for (var i = 0; i < arguments.length; i++) {
   var path = arguments[i];

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -108,9 +109,28 @@ _NAME_RE = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*")
 _NUM_RE = re.compile(
     r"0[xX][0-9a-fA-F_]+n?|0[oO][0-7_]+n?|0[bB][01_]+n?|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?n?"
 )
-_SPACE_RE = re.compile(r"[ \t\f\v\r\u00a0\ufeff]+")
+# Blanks and line comments, then one token (or a line break, or the end): one match per token.
+_MASTER_RE = re.compile(
+    r"(?:[ \t\f\v\r\u00a0\ufeff]+|//[^\n\u2028\u2029]*)*(?:"
+    + "|".join(
+        (
+            r"(?P<nl>\n|\u2028|\u2029)",
+            r"(?P<name>[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*)",
+            r"(?P<num>" + _NUM_RE.pattern + ")",
+            r"""(?P<str>"(?:[^"\\\n]|\\[\s\S])*"|'(?:[^'\\\n]|\\[\s\S])*')""",
+            r"(?P<punct>/\*|" + _PUNCT_RE.pattern + ")",
+            r"(?P<end>\Z)",
+        )
+    )
+    + ")"
+)
 _XML_NAME_RE = re.compile(r"[A-Za-z_:][\w:.\-]*")
 _XML_SPACE_RE = re.compile(r"\s+")
+_XML_STATIC_TAG_RE = re.compile(
+    r"""<([A-Za-z_:][\w:.\-]*)(?:\s+[A-Za-z_:][\w:.\-]*\s*=\s*(?:"[^"]*"|'[^']*'))*\s*(/?)>"""
+)
+_XML_STATIC_CLOSE_RE = re.compile(r"</([A-Za-z_:][\w:.\-]*)\s*>")
+_XML_TEXT_RE = re.compile(r"[^{<]+")
 
 
 @dataclass(slots=True)
@@ -123,10 +143,6 @@ class Tok:
     col: int
     nl_before: bool = False  # a line break separates it from the previous token in the original
 
-    @property
-    def lines(self) -> int:
-        return self.text.count("\n")
-
 
 def js_string(text: str) -> str:
     """A JavaScript string literal for `text` (JSON strings are valid JavaScript, escapes of U+2028/9 included)."""
@@ -134,7 +150,7 @@ def js_string(text: str) -> str:
 
 
 class Lexer:
-    """Turns an E4X script into tokens of standard JavaScript; XML literals become `__e4x_literal([...])` calls."""
+    """Turns an E4X script into tokens of standard JavaScript; XML literals become `__e4x_literal(…)` calls."""
 
     def __init__(self, source: str, filename: str) -> None:
         self.src = source
@@ -144,7 +160,7 @@ class Lexer:
         self.line_start = 0
         self.toks: list[Tok] = []
         self.saw_newline = False
-        # For each open bracket: (closer, keyword before `(` if any).
+        # For each open bracket: (closer, keyword before `(` if any, line, column).
         self.stack: list[tuple[str, str | None, int, int]] = []
         self.last_closed_head: str | None = None
 
@@ -183,7 +199,7 @@ class Lexer:
         if prev.kind == NAME:
             return prev.text in _EXPR_KEYWORDS
         if prev.text == ")":
-            return prev is self.toks[-1] and self.last_closed_head is not None
+            return self.last_closed_head is not None  # `if (…) <a/>`, but `f(x) < 2`
         return prev.text not in ("]", "++", "--")
 
     # ---- main loop ------------------------------------------------------------------------------------------
@@ -192,78 +208,76 @@ class Lexer:
         src = self.src
         n = len(src)
         depth = len(self.stack)
+        match = _MASTER_RE.match
+        toks = self.toks
         while True:
-            self.skip_space()
-            if self.pos >= n:
+            m = match(src, self.pos)
+            if m is None:
+                # Not a token: skip the blanks before it to say what it is.
+                rest = src[self.pos :]
+                self.pos += len(rest) - len(rest.lstrip(" \t\f\v\r\u00a0\ufeff"))
+                ch = src[self.pos]
+                if ch == '"' or ch == "'":
+                    self.string(ch)  # unterminated: string() says where
+                elif ch == "`":
+                    self.template()
+                else:
+                    raise self.error(f"unexpected character {ch!r}")
+                continue
+            kind = m.lastgroup or "end"
+            if kind == "nl":
+                self.pos = m.end()
+                self.line += 1
+                self.line_start = self.pos
+                self.saw_newline = True
+                continue
+            if kind == "end":
+                self.pos = n
                 if end_at_brace:
                     raise self.error("'}' expected to close an expression in an XML literal")
                 return
-            ch = src[self.pos]
-            line, col = self.line, self.col()
-            if ch == '"' or ch == "'":
-                self.string(ch)
-            elif ch == "`":
-                self.template()
-            elif ch.isdigit() or (ch == "." and self.pos + 1 < n and src[self.pos + 1].isdigit()):
-                m = _NUM_RE.match(src, self.pos)
-                assert m is not None
-                self.push(NUM, m.group(), line, col)
-                self.advance_to(m.end())
-            elif (m := _NAME_RE.match(src, self.pos)) is not None:
-                self.push(NAME, m.group(), line, col)
-                self.advance_to(m.end())
-            elif ch == "/" and self.expression_expected():
-                self.regex()
-            elif ch == "<" and self.expression_expected() and self.xml_start():
-                self.xml_literal()
-            else:
-                m = _PUNCT_RE.match(src, self.pos)
-                if m is None:
-                    raise self.error(f"unexpected character {ch!r}")
-                text = m.group()
-                if text in OPENERS:
-                    head = None
-                    if (
-                        text == "("
-                        and self.toks
-                        and self.toks[-1].kind == NAME
-                        and self.toks[-1].text in _HEAD_KEYWORDS
-                    ):
-                        head = self.toks[-1].text
-                    self.stack.append((OPENERS[text], head, line, col))
-                elif text in CLOSERS:
-                    if end_at_brace and text == "}" and len(self.stack) == depth:
-                        self.advance_to(self.pos + 1)
-                        return
-                    if not self.stack or self.stack[-1][0] != text:
-                        raise self.error(f"unexpected {text!r}")
-                    self.last_closed_head = self.stack.pop()[1]
-                self.push(PUNCT, text, line, col)
-                self.advance_to(m.end())
-
-    def skip_space(self) -> None:
-        src = self.src
-        n = len(src)
-        while self.pos < n:
-            ch = src[self.pos]
-            if ch == "\n" or ch == "\u2028" or ch == "\u2029":
-                self.advance_to(self.pos + 1)
-                if ch != "\n":  # count the other line terminators as lines too, as the engine does
-                    self.line += 1
-                    self.line_start = self.pos
-                    self.saw_newline = True
-            elif (m := _SPACE_RE.match(src, self.pos)) is not None:
+            start = m.start(kind)
+            text = m.group(kind)
+            line, col = self.line, start - self.line_start + 1
+            if kind == "name" or kind == "num":
+                toks.append(Tok(kind, text, line, col, self.saw_newline))
+                self.saw_newline = False
                 self.pos = m.end()
-            elif src.startswith("//", self.pos):
-                end = src.find("\n", self.pos)
-                self.pos = n if end < 0 else end
-            elif src.startswith("/*", self.pos):
-                end = src.find("*/", self.pos + 2)
-                if end < 0:
-                    raise self.error("unterminated comment")
-                self.advance_to(end + 2)
-            else:
-                break
+                continue
+            self.pos = start
+            if kind == "str":
+                self.push(STR, text, line, col)
+                self.advance_to(m.end())
+                continue
+            first = text[0]
+            if first == "/":
+                if text.startswith("/*"):
+                    end = src.find("*/", self.pos + 2)
+                    if end < 0:
+                        raise self.error("unterminated comment")
+                    self.advance_to(end + 2)
+                    continue
+                if self.expression_expected():
+                    self.regex()
+                    continue
+            elif first == "<" and self.expression_expected() and self.xml_start():
+                self.xml_literal()
+                continue
+            if text in OPENERS:
+                head = None
+                if text == "(" and toks and toks[-1].kind == NAME and toks[-1].text in _HEAD_KEYWORDS:
+                    head = toks[-1].text
+                self.stack.append((OPENERS[text], head, line, col))
+            elif text in CLOSERS:
+                if end_at_brace and text == "}" and len(self.stack) == depth:
+                    self.pos += 1
+                    return
+                if not self.stack or self.stack[-1][0] != text:
+                    raise self.error(f"unexpected {text!r}")
+                self.last_closed_head = self.stack.pop()[1]
+            toks.append(Tok(PUNCT, text, line, col, self.saw_newline))
+            self.saw_newline = False
+            self.pos += len(text)
 
     def string(self, quote: str) -> None:
         src = self.src
@@ -343,14 +357,18 @@ class Lexer:
         return bool(nxt) and (nxt.isalpha() or nxt in "_{>")
 
     def xml_literal(self) -> None:
-        """`<a x={e}>…</a>` becomes `__e4x_literal(["<a x=", ["a", e], ">…</a>"])`, line breaks kept in place."""
+        """`<a x={e}>…</a>` becomes `__e4x_literal(shape, ["<a x=", ["a", e], ">…</a>"])`, line breaks kept in
+        place; `shape` names the static text, so the runtime parses each literal once."""
         line, col = self.line, self.col()
         self.push(NAME, "__e4x_literal", line, col)
         self.push(PUNCT, "(", line, col)
+        shape_tok = self.push(STR, "", line, col)  # filled in below, once the literal's static text is known
+        self.push(PUNCT, ",", line, col)
         self.push(PUNCT, "[", line, col)
         self.text_buf: list[str] = []
         self.text_at = (line, col)
         self.first_part = True
+        self.shape: list[str] = []
         if self.src.startswith("<>", self.pos):
             self.emit_text("<__e4x_list>")
             self.advance_to(self.pos + 2)
@@ -358,12 +376,15 @@ class Lexer:
         else:
             self.xml_element()
         self.flush_text()
+        # The runtime keeps each literal's parse under this name: its static text and where the values go.
+        shape_tok.text = js_string(hashlib.blake2b("\x00".join(self.shape).encode(), digest_size=10).hexdigest())
         end_line, end_col = self.line, self.col()
         self.push(PUNCT, "]", end_line, end_col)
         self.push(PUNCT, ")", end_line, end_col)
         self.last_closed_head = None
 
     def emit_text(self, text: str) -> None:
+        self.shape.append(text)
         if not self.text_buf:
             self.text_at = (self.line, self.col())
         self.text_buf.append(text)
@@ -413,12 +434,13 @@ class Lexer:
         self.push(PUNCT, ",", line, col)
         self.push(PUNCT, "(", line, col)
         self.advance_to(self.pos + 1)
-        saved = (self.text_buf, self.text_at, self.first_part)
+        self.shape.append("\x00" + kind)
+        saved = (self.text_buf, self.text_at, self.first_part, self.shape)
         before = len(self.toks)
         self.run(end_at_brace=True)
         if len(self.toks) == before:
             raise self.error("empty expression {} in an XML literal", line, col)
-        self.text_buf, self.text_at, self.first_part = saved
+        self.text_buf, self.text_at, self.first_part, self.shape = saved
         self.push(PUNCT, ")", self.line, self.col())
         self.push(PUNCT, "]", self.line, self.col())
         self.first_part = False
@@ -442,6 +464,13 @@ class Lexer:
 
     def xml_element(self) -> None:
         line, col = self.line, self.col()
+        whole = _XML_STATIC_TAG_RE.match(self.src, self.pos)
+        if whole is not None:
+            # A start tag without {expressions}: copied in one piece.
+            self.copy_raw(whole.end())
+            if whole.group(2) != "/":
+                self.xml_content(whole.group(1), line, col)
+            return
         self.emit_text("<")
         self.advance_to(self.pos + 1)
         name = self.xml_name()
@@ -508,6 +537,10 @@ class Lexer:
                     self.emit_text("</__e4x_list>")
                     self.advance_to(self.pos + 3)
                     return
+                whole = _XML_STATIC_CLOSE_RE.match(src, self.pos)
+                if whole is not None and whole.group(1) == name:
+                    self.copy_raw(whole.end())
+                    return
                 self.emit_text("</")
                 self.advance_to(self.pos + 2)
                 closing = self.xml_name()
@@ -522,10 +555,8 @@ class Lexer:
             elif c == "<":
                 self.xml_element()
             else:
-                end = self.pos
-                while end < len(src) and src[end] not in "{<":
-                    end += 1
-                self.copy_raw(end)
+                m = _XML_TEXT_RE.match(src, self.pos)
+                self.copy_raw(m.end() if m else len(src))
 
 
 def tokenize(source: str, filename: str) -> list[Tok]:

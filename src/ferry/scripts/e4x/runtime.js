@@ -36,93 +36,62 @@
     });
   }
 
-  const NAME_RE = /[^\s=\/>"'<]+/y;
-  const WS_RE = /\s*/y;
+  // One sticky regex step per node: comment, CDATA, processing instruction or declaration, DTD, closing tag,
+  // opening tag (with its attributes as one string), or text.
+  const STEP_RE = /<!--([\s\S]*?)-->|<!\[CDATA\[([\s\S]*?)\]\]>|<\?[\s\S]*?\?>|(<!)|<\/([^\s>]+)\s*>|<([^\s\/>"'<=]+)((?:\s+[^\s=\/>"'<]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|([^<]+)/y;
+  const ATTR_RE = /([^\s=\/>"'<]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 
   function xmlError(msg) { return new SyntaxError("XML: " + msg); }
 
   // Parses XML text into a list of top-level nodes (the content of an implicit parent element).
   function parseFragment(text) {
     const root = node("element", "#root");
-    let i = 0;
-    const n = text.length;
     let cur = root;
-    function skipWs() { WS_RE.lastIndex = i; WS_RE.exec(text); i = WS_RE.lastIndex; }
-    function readName() {
-      NAME_RE.lastIndex = i;
-      const m = NAME_RE.exec(text);
-      if (!m) throw xmlError("name expected at offset " + i);
-      i = NAME_RE.lastIndex;
-      return m[0];
-    }
-    function addText(s, cdata) {
-      if (!cdata) {
-        s = s.trim(); // ignoreWhitespace, as Rhino: text is trimmed and whitespace-only text dropped
-        if (s === "") return;
-        s = decode(s);
-      }
-      const t = node("text", null, s);
-      t.cdata = cdata;
-      t.parent = cur;
-      cur.kids.push(t);
-    }
-    while (i < n) {
-      const lt = text.indexOf("<", i);
-      if (lt < 0) { addText(text.slice(i), false); break; }
-      if (lt > i) addText(text.slice(i, lt), false);
-      i = lt;
-      if (text.startsWith("<!--", i)) {
-        const end = text.indexOf("-->", i + 4);
-        if (end < 0) throw xmlError("unterminated comment");
-        const c = node("comment", null, text.slice(i + 4, end));
-        c.parent = cur; cur.kids.push(c);
-        i = end + 3;
-      } else if (text.startsWith("<![CDATA[", i)) {
-        const end = text.indexOf("]]>", i + 9);
-        if (end < 0) throw xmlError("unterminated CDATA section");
-        addText(text.slice(i + 9, end), true);
-        i = end + 3;
-      } else if (text.startsWith("<?", i)) {
-        const end = text.indexOf("?>", i + 2);
-        if (end < 0) throw xmlError("unterminated processing instruction");
-        i = end + 2; // ignoreProcessingInstructions, as Rhino and SpiderMonkey by default
-      } else if (text.startsWith("<!", i)) {
-        throw xmlError("DTD and declarations are not supported");
-      } else if (text[i + 1] === "/") {
-        i += 2;
-        const name = readName();
-        if (cur === root || name !== cur.name) throw xmlError("closing tag </" + name + "> does not match");
-        skipWs();
-        if (text[i] !== ">") throw xmlError("'>' expected after </" + name);
-        i++;
-        cur = cur.parent;
-      } else {
-        i++;
-        const el = node("element", readName());
+    const n = text.length;
+    STEP_RE.lastIndex = 0;
+    while (STEP_RE.lastIndex < n) {
+      const at = STEP_RE.lastIndex;
+      const m = STEP_RE.exec(text);
+      if (m === null) throw xmlError("malformed markup at offset " + at + ": " + text.slice(at, at + 30));
+      let k;
+      if (m[8] !== undefined) { // text: ignoreWhitespace, as Rhino: trimmed, whitespace-only text dropped
+        const t = m[8].trim();
+        if (t === "") continue;
+        k = node("text", null, t.indexOf("&") < 0 ? t : decode(t));
+      } else if (m[5] !== undefined) { // opening tag
+        const el = node("element", m[5]);
+        if (m[6]) {
+          ATTR_RE.lastIndex = 0;
+          let a;
+          while ((a = ATTR_RE.exec(m[6])) !== null) {
+            const raw = a[2] !== undefined ? a[2] : a[3];
+            for (const other of el.attrs) if (other.name === a[1]) throw xmlError("attribute " + a[1] + " given twice");
+            const attr = node("attribute", a[1], raw.indexOf("&") < 0 ? raw : decode(raw));
+            if (a[1].startsWith("xmlns")) namespacesSeen = true;
+            attr.parent = el;
+            el.attrs.push(attr);
+          }
+        }
         el.parent = cur;
         cur.kids.push(el);
-        for (;;) {
-          skipWs();
-          const ch = text[i];
-          if (ch === ">") { i++; cur = el; break; }
-          if (ch === "/" && text[i + 1] === ">") { i += 2; break; }
-          if (i >= n) throw xmlError("unterminated tag <" + el.name);
-          const an = readName();
-          skipWs();
-          if (text[i] !== "=") throw xmlError("'=' expected after attribute " + an);
-          i++;
-          skipWs();
-          const q = text[i];
-          if (q !== "\"" && q !== "'") throw xmlError("quoted value expected for attribute " + an);
-          const end = text.indexOf(q, i + 1);
-          if (end < 0) throw xmlError("unterminated value of attribute " + an);
-          for (const a of el.attrs) if (a.name === an) throw xmlError("attribute " + an + " given twice");
-          const a = node("attribute", an, decode(text.slice(i + 1, end)));
-          a.parent = el;
-          el.attrs.push(a);
-          i = end + 1;
-        }
+        if (m[7] !== "/") cur = el;
+        continue;
+      } else if (m[4] !== undefined) { // closing tag
+        if (cur === root || m[4] !== cur.name) throw xmlError("closing tag </" + m[4] + "> does not match");
+        cur = cur.parent;
+        continue;
+      } else if (m[1] !== undefined) {
+        k = node("comment", null, m[1]);
+      } else if (m[2] !== undefined) {
+        k = node("text", null, m[2]);
+        k.cdata = true;
+      } else if (m[3] !== undefined) {
+        throw xmlError("DTD and declarations are not supported");
+      } else {
+        continue; // ignoreProcessingInstructions, as Rhino and SpiderMonkey by default
       }
+      k.parent = cur;
+      cur.kids.push(k);
     }
     if (cur !== root) throw xmlError("element <" + cur.name + "> is not closed");
     for (const k of root.kids) k.parent = null;
@@ -130,8 +99,14 @@
   }
 
   // ---- serialisation (E4X ToXMLString, prettyPrinting with an indent of 2, as Rhino) --------------------------
-  function escContent(s) { return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"); }
+  const CONTENT_SPECIAL = /[&<>]/;
+  const ATTR_SPECIAL = /[&"<\n\r\t]/;
+  function escContent(s) {
+    if (!CONTENT_SPECIAL.test(s)) return s;
+    return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
   function escAttr(s) {
+    if (!ATTR_SPECIAL.test(s)) return s;
     return s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;")
       .replace(/\n/g, "&#xA;").replace(/\r/g, "&#xD;").replace(/\t/g, "&#x9;");
   }
@@ -194,7 +169,18 @@
 
   function isIndex(k) { return typeof k === "string" && /^(0|[1-9][0-9]*)$/.test(k); }
 
-  function nameMatches(n, name) { return name === "*" || n.name === name; }
+  // Set once any XML holds a namespace declaration: until then names match as written (the fast path).
+  let namespacesSeen = false;
+
+  // E4X: `x.b` is the children whose local name is b in no namespace (the default `default xml namespace`), so
+  // <b> inside <a xmlns="u"> is not one of them. A name given with its prefix (`x["p:b"]`) matches as written.
+  function nameMatches(n, name) {
+    if (name === "*") return true;
+    if (!namespacesSeen || name.indexOf(":") >= 0) return n.name === name;
+    const colon = n.name.indexOf(":");
+    if (colon >= 0) return false; // a prefixed name is in its prefix's namespace
+    return n.name === name && (n.kind !== "element" || namespaceURI(n, "") === "");
+  }
 
   function childrenNamed(nodes, name) {
     const out = [];
@@ -220,7 +206,7 @@
       if (n.kind !== "element") return;
       if (attr) for (const a of n.attrs) if (nameMatches(a, name)) out.push(a);
       for (const k of n.kids) {
-        if (!attr && (name === "*" ? true : (k.kind === "element" && k.name === name))) out.push(k);
+        if (!attr && (name === "*" || (k.kind === "element" && nameMatches(k, name)))) out.push(k);
         walk(k);
       }
     }
@@ -266,6 +252,7 @@
     const a = node("attribute", name, value);
     a.parent = el;
     el.attrs.push(a);
+    if (name.startsWith("xmlns")) namespacesSeen = true;
   }
 
   function putChild(impl, name, v) {
@@ -387,9 +374,8 @@
       return true;
     },
     has: function (t, k) {
-      // Used by `with` in filter predicates: an item's children and methods are in scope.
+      // `"b" in x`: whether x has children named b (or an item at that index); methods do not count.
       if (typeof k !== "string") return false;
-      if (Object.prototype.hasOwnProperty.call(METHODS, k)) return true;
       if (isIndex(k)) return Number(k) < t.nodes.length;
       return childrenNamed(t.nodes, k).length > 0;
     },
@@ -420,8 +406,26 @@
     return impl.nodes.map(function (n) { return toXMLString(n, 0, pretty); }).join("\n");
   }
 
-  function QName(n) { this.localName = n.name.indexOf(":") >= 0 ? n.name.slice(n.name.indexOf(":") + 1) : n.name; this.uri = ""; this.qualified = n.name; }
-  QName.prototype.toString = function () { return this.qualified; };
+  // The namespace URI a prefix ("" for none) stands for at node n, from the xmlns declarations in scope.
+  function namespaceURI(n, prefix) {
+    if (prefix === "xml") return "http://www.w3.org/XML/1998/namespace";
+    if (prefix === "xmlns") return "http://www.w3.org/2000/xmlns/"; // a declaration, as Rhino lists it
+    const wanted = prefix ? "xmlns:" + prefix : "xmlns";
+    for (let el = n.kind === "element" ? n : n.parent; el; el = el.parent) {
+      for (const a of el.attrs) if (a.name === wanted) return a.value;
+    }
+    return "";
+  }
+
+  // What name() answers: a QName, whose string is "uri::localName" in a namespace (as in E4X), else the name.
+  function QName(n) {
+    const colon = n.name.indexOf(":");
+    const prefix = colon >= 0 ? n.name.slice(0, colon) : "";
+    this.localName = colon >= 0 ? n.name.slice(colon + 1) : n.name;
+    // An attribute without a prefix is in no namespace; an element without one is in the default namespace.
+    this.uri = prefix === "" && n.kind !== "element" ? "" : namespaceURI(n, prefix);
+  }
+  QName.prototype.toString = function () { return this.uri ? this.uri + "::" + this.localName : this.localName; };
 
   function self(v) { const i = implOf(v); if (!i) throw new TypeError("E4X: not an XML value"); return i; }
 
@@ -431,6 +435,12 @@
     toXMLString: function () { return implXMLString(self(this)); },
     toString: function () { return implString(self(this)); },
     valueOf: function () { return this; },
+    hasOwnProperty: function (name) {
+      const i = self(this), k = String(name);
+      if (isIndex(k)) return Number(k) < i.nodes.length;
+      return (k[0] === "@" ? attributesNamed(i.nodes, k.slice(1)) : childrenNamed(i.nodes, k)).length > 0;
+    },
+    toJSON: function () { return implString(self(this)); }, // JSON.stringify(xml), as Rhino: the string value
     name: function () {
       const n = single(self(this), "name()");
       return n.kind === "element" || n.kind === "attribute" || n.kind === "processing-instruction" ? new QName(n) : null;
@@ -603,11 +613,11 @@
       return true;
     }
     const x = ia || ib, other = ia ? b : a;
-    if (other === null || other === undefined) return false;
-    if (x.nodes.length !== 1) {
-      if (x.nodes.length === 0) return false;
-      return implString(x) == other; // eslint-disable-line eqeqeq
-    }
+    // ECMA-357 XMLList [[Equals]], as SpiderMonkey (Campaign's engine): an empty list equals undefined (not null),
+    // so `x.@id == undefined` tests for an absent attribute. Rhino answers false.
+    if (other === undefined) return x.nodes.length === 0;
+    if (other === null) return false;
+    if (x.nodes.length !== 1) return false;
     const n = x.nodes[0];
     if (typeof other === "object" || typeof other === "function") return false;
     if (hasSimpleContent(n)) return nodeString(n) == other; // eslint-disable-line eqeqeq
@@ -633,8 +643,95 @@
   }
 
   // Builds an XML literal: parts are static XML text; dynamic values come as [kind, value], where kind is
-  // "n" (a name), "a" (an unquoted attribute value) or "c" (element content).
-  function literal(parts) {
+  // "n" (a name), "a" (an unquoted attribute value) or "c" (element content). `shape` names the literal's static
+  // text: its parse (a skeleton with slots) is kept, so a literal evaluated again only fills the slots.
+  const skeletons = new Map();
+  function literal(shape, parts) {
+    let sk = skeletons.get(shape);
+    if (sk === undefined) {
+      sk = skeleton(parts);
+      skeletons.set(shape, sk);
+    }
+    if (sk === null) return parseLiteral(parts);
+    const vals = [];
+    for (const p of parts) if (typeof p !== "string") vals.push(p[1]);
+    const nodes = [];
+    for (const s of sk.nodes) instantiate(s, vals, null, nodes);
+    if (nodes.length === 1 && !sk.isList) return xmlOf(nodes[0]);
+    return listOf(nodes);
+  }
+
+  const ATTR_SLOT = /^\u0001([0-9]+)$/;
+  const SLOT_NAME = /^__e4x_slot_([0-9]+)$/;
+
+  // The literal parsed with placeholders, or null where only a parse per evaluation gives E4X's answer
+  // (computed names; a value next to text, which E4X joins into one text node).
+  function skeleton(parts) {
+    let text = "", slot = 0;
+    for (const p of parts) {
+      if (typeof p === "string") { text += p; continue; }
+      if (p[0] === "n") return null;
+      text += p[0] === "a" ? "\"\u0001" + (slot++) + "\"" : "<__e4x_slot_" + (slot++) + "/>";
+    }
+    let nodes;
+    try { nodes = parseFragment(text); } catch (e) { return null; }
+    let isList = false;
+    if (nodes.length === 1 && nodes[0].kind === "element" && nodes[0].name === "__e4x_list") {
+      nodes = nodes[0].kids;
+      isList = true;
+    }
+    const mark = function (list) {
+      for (let k = 0; k < list.length; k++) {
+        const n = list[k];
+        if (n.kind !== "element") continue;
+        const m = SLOT_NAME.exec(n.name);
+        if (m) {
+          const prev = list[k - 1], next = list[k + 1];
+          if ((prev && (prev.kind === "text" || prev.slot !== undefined)) || (next && (next.kind === "text" || SLOT_NAME.test(next.name || "")))) return false;
+          n.slot = Number(m[1]);
+          continue;
+        }
+        for (const a of n.attrs) { const am = ATTR_SLOT.exec(a.value); if (am) a.slot = Number(am[1]); }
+        if (!mark(n.kids)) return false;
+      }
+      return true;
+    };
+    return mark(nodes) ? { nodes: nodes, isList: isList } : null;
+  }
+
+  function attrValue(v) { return isXML(v) ? implString(implOf(v)) : String(v); }
+
+  function instantiate(s, vals, parent, out) {
+    if (s.slot !== undefined) {
+      const v = vals[s.slot];
+      const i = implOf(v);
+      if (i) {
+        for (const src of i.nodes) {
+          const c = src.kind === "attribute" ? node("text", null, src.value) : deepCopy(src, parent);
+          c.parent = parent;
+          out.push(c);
+        }
+      } else {
+        const t = String(v).trim(); // as the parse of the text would (ignoreWhitespace)
+        if (t !== "") { const c = node("text", null, t); c.parent = parent; out.push(c); }
+      }
+      return;
+    }
+    const c = node(s.kind, s.name, s.value);
+    c.cdata = s.cdata;
+    c.parent = parent;
+    if (s.kind === "element") {
+      for (const a of s.attrs) {
+        const ac = node("attribute", a.name, a.slot === undefined ? a.value : attrValue(vals[a.slot]));
+        ac.parent = c;
+        c.attrs.push(ac);
+      }
+      for (const k of s.kids) instantiate(k, vals, c, c.kids);
+    }
+    out.push(c);
+  }
+
+  function parseLiteral(parts) {
     let text = "";
     let isList = false;
     const inserted = [];
@@ -642,7 +739,7 @@
       if (typeof p === "string") { text += p; continue; }
       const kind = p[0], v = p[1];
       if (kind === "n") text += String(v);
-      else if (kind === "a") text += "\"" + escAttr(isXML(v) ? implString(implOf(v)) : String(v)) + "\"";
+      else if (kind === "a") text += "\"" + escAttr(attrValue(v)) + "\"";
       else if (isXML(v)) {
         // XML values go in as nodes: a placeholder element, swapped for copies of the nodes after parsing.
         text += "<__e4x_slot_" + inserted.length + "/>";
@@ -686,7 +783,7 @@
     if (known !== undefined) return known;
     // One symbol per method-like name: `x.name` (no call) is x[key]; an XML value answers its children, any other
     // value the ordinary property through the Object.prototype getter below.
-    const sym = Symbol("e4x.child." + name);
+    const sym = Symbol(name); // described by the bare name: an error on undefined.name reads as usual
     childKeys.set(sym, name);
     keysByName[name] = sym;
     Object.defineProperty(Object.prototype, sym, {
@@ -704,7 +801,12 @@
   define("XML", XMLClass);
   define("XMLList", XMLListClass);
   define("__e4x_isXML", isXML);
-  define("__e4x_toXMLString", function (v) { const i = implOf(v); return i ? implXMLString(i) : String(v); });
+  // For the host: compact XML text (no indentation, text kept as it is), what a SOAP client would send.
+  define("__e4x_toXMLString", function (v) {
+    const i = implOf(v);
+    if (!i) return String(v);
+    return i.nodes.map(function (n) { return toXMLString(n, 0, false); }).join("");
+  });
   define("__e4x_fromXMLString", function (text) { return XMLClass(String(text)); });
   define("__e4x_literal", literal);
   define("__e4x_eq", eq);
@@ -712,4 +814,10 @@
   define("__e4x_typeof", typeOf);
   define("__e4x_each", each);
   define("__e4x_key", childKey);
+  // A name inside a .(…) filter: the item's children of that name, when it has some.
+  define("__e4x_in", function (item, name) {
+    const i = implOf(item);
+    return i !== null && childrenNamed(i.nodes, name).length > 0;
+  });
+  define("__e4x_child", function (item, name) { return getProperty(implOf(item), name); });
 })(globalThis);

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import re
-from dataclasses import dataclass, field
 
 from ferry.errors import SCRIPT_SYNTAX, FerryError
 from ferry.scripts.e4x.lexer import (
@@ -95,6 +95,13 @@ _LOW = frozenset(
         "=>",
     ]
 )
+# Equality operators are left-associative: `a === b != c` is `(a === b) != c`, so the left operand of an
+# equality runs over earlier ones.
+_LOW_LEFT = _LOW - {"==", "!=", "===", "!=="}
+_RELATIONAL = frozenset(["<", ">", "<=", ">=", "<<", ">>", ">>>", "==", "!=", "===", "!=="])
+_ADDITIVE = frozenset(["+", "-"])
+_ADDITIVE_LEFT_STOP = _LOW_LEFT | _RELATIONAL
+_ADDITIVE_RIGHT_STOP = _LOW | _RELATIONAL
 _HEAD_KEYWORDS = frozenset(["if", "while", "for", "with", "switch", "catch"])
 _ALL_KEYWORDS = frozenset(
     [
@@ -136,6 +143,10 @@ _ALL_KEYWORDS = frozenset(
 )
 _STATEMENT_KEYWORDS = frozenset(["return", "throw", "case", "else", "do", "var", "let", "const", "yield"])
 _STOP_KEYWORDS = _STATEMENT_KEYWORDS | frozenset(["if", "while", "for", "with", "switch", "catch", "function"])
+_MEMBER_TEXTS = frozenset([".", "..", "@", "each"])
+_OPERATOR_TEXTS = frozenset(["typeof", "==", "!=", "+=", "+"])
+_COMMA_SEMICOLON = frozenset([",", ";"])
+_ADDITIVE_STOP_NAMES = _STOP_KEYWORDS | frozenset(["in", "instanceof"])
 _LITERAL_NAMES = frozenset(("true", "false"))
 _ENDS_EXPRESSION = frozenset((NUM, STR, TMPL, REGEX, TMPL_TAIL))
 
@@ -159,21 +170,22 @@ def _statement_break(prev: Tok, t: Tok) -> bool:
     return not (t.kind == PUNCT and t.text in ("(", "["))
 
 
+_OPENING = frozenset(["(", "[", "{", "tmpl-head"])
+_CLOSING = frozenset([")", "]", "}", "tmpl-tail"])
+_BRACKETS = _OPENING | _CLOSING
+
+
 def _matches(toks: list[Tok]) -> list[int]:
     """For each bracket token the index of its partner (the lexer checked they balance), else -1."""
     match = [-1] * len(toks)
     stack: list[int] = []
-    for i, t in enumerate(toks):
-        if t.kind == TMPL_HEAD:
+    brackets = _BRACKETS
+    # Template pieces are matched by kind (a string token may hold "(" as text only with its quotes).
+    for i in [i for i, t in enumerate(toks) if (t.text if t.kind == PUNCT else t.kind) in brackets]:
+        t = toks[i]
+        if (t.text if t.kind == PUNCT else t.kind) in _OPENING:
             stack.append(i)
-        elif t.kind == TMPL_TAIL and stack:
-            j = stack.pop()
-            match[i], match[j] = j, i
-        if t.kind != PUNCT:
-            continue
-        if t.text in OPENERS:
-            stack.append(i)
-        elif t.text in CLOSERS and stack:
+        elif stack:
             j = stack.pop()
             match[i], match[j] = j, i
     return match
@@ -206,13 +218,26 @@ class _Rewriter:
     # ---- pass 1: E4X member syntax, for each, filters -------------------------------------------------------
     def members(self) -> None:
         toks = self.toks
+        candidates = [i for i, t in enumerate(toks) if t.text in _MEMBER_TEXTS]
+        if not candidates:
+            return
         match = _matches(toks)
         out: list[Tok] = []
         close_with: dict[int, list[Tok]] = {}  # index of a closer -> tokens to emit in its place
         filter_depth: list[int] = []  # closers of the `.(…)` predicates we are in
         i = 0
         n = len(toks)
+        next_candidate = 0
         while i < n:
+            if not close_with:
+                # Copy the stretch up to the next token that may start E4X syntax.
+                while next_candidate < len(candidates) and candidates[next_candidate] < i:
+                    next_candidate += 1
+                stop = candidates[next_candidate] if next_candidate < len(candidates) else n
+                if stop > i:
+                    out.extend(toks[i:stop])
+                    i = stop
+                    continue
             t = toks[i]
             nxt = toks[i + 1] if i + 1 < n else None
             if i in close_with:
@@ -238,8 +263,8 @@ class _Rewriter:
                     raise self.error("a name, @name or * expected after '..'", t)
                 if nxt.kind == PUNCT and nxt.text == "(":
                     end = match[i + 1]
-                    out += _snippet(".__e4x_filter(function(__e4x_it){with(__e4x_it){return(", nxt)
-                    close_with[end] = _snippet(")}})", toks[end])
+                    out += _snippet(".__e4x_filter(function(__e4x_it){return(", nxt)
+                    close_with[end] = _snippet(")})", toks[end])
                     filter_depth.append(end)
                     i += 2
                     continue
@@ -254,6 +279,20 @@ class _Rewriter:
                     raise self.error("'@' is only valid after '.', '..' or inside a .(…) filter", t)
                 out.append(_tok(NAME, "__e4x_it", t))
                 i = self.attribute(i + 1, "", t, out, match, close_with)
+                continue
+            if filter_depth and _parameters_end(toks, i, match) > i:
+                # Parameters of a function or arrow function inside a filter are declarations: kept as written.
+                end = _parameters_end(toks, i, match)
+                out.extend(toks[i:end])
+                i = end
+                continue
+            if filter_depth and t.kind == NAME and _names_a_variable(toks, i):
+                # Inside `.(…)` a name is the item's children when it has some, else the script's variable (E4X
+                # puts the item on the scope chain; a `with` block would too, but strict mode forbids it).
+                quoted = js_string(t.text)
+                out += _snippet(f"(__e4x_in(__e4x_it,{quoted})?__e4x_child(__e4x_it,{quoted}):", t)
+                out += [t, _tok(PUNCT, ")", t)]
+                i += 1
                 continue
             if t.kind == NAME and t.text == "each" and i > 0 and toks[i - 1].text == "for" and nxt is not None:
                 if nxt.text != "(":
@@ -298,8 +337,10 @@ class _Rewriter:
         raise self.error("attribute name expected after '@'", t)
 
     # ---- expression extents -----------------------------------------------------------------------------------
-    def left_start(self, i: int, match: list[int]) -> int:
-        """Index of the first token of the operand of `==` / `!=` ending at token `i`."""
+    def left_start(
+        self, i: int, match: list[int], stop: frozenset[str] = _LOW_LEFT, stop_names: frozenset[str] = _STOP_KEYWORDS
+    ) -> int:
+        """Index of the first token of the left operand (of `==`, `!=`, `+`) ending at token `i`."""
         toks = self.toks
         j = i
         while j >= 0:
@@ -311,11 +352,11 @@ class _Rewriter:
                     j = match[j]
                     if j > 0 and toks[j - 1].kind == NAME and toks[j - 1].text in _HEAD_KEYWORDS:
                         return match[j] + 1  # `if (c) a == b`: the operand starts after the head
-                elif t.text in OPENERS or t.text in _LOW:
+                elif t.text in OPENERS or t.text in stop:
                     break
             elif t.kind == TMPL_TAIL:
                 j = match[j]
-            elif t.kind in (TMPL_HEAD, TMPL_MID) or (t.kind == NAME and t.text in _STOP_KEYWORDS):
+            elif t.kind in (TMPL_HEAD, TMPL_MID) or (t.kind == NAME and t.text in stop_names):
                 break
             if j > 0 and _statement_break(toks[j - 1], toks[j]):
                 return j
@@ -344,8 +385,16 @@ class _Rewriter:
             return i + 1
         return i + 1
 
-    def right_end(self, i: int, match: list[int], stop: frozenset[str]) -> int:
-        """Index after the last token of the operand starting at token `i`."""
+    def right_end(
+        self,
+        i: int,
+        match: list[int],
+        stop: frozenset[str],
+        stop_names: frozenset[str] = _STOP_KEYWORDS,
+        binary_stop: frozenset[str] = frozenset(),
+    ) -> int:
+        """Index after the last token of the operand starting at token `i` (`binary_stop`: operators that end it
+        only as binary operators, as `-` in `a + b - c` but not in `a + -b`)."""
         toks = self.toks
         n = len(toks)
         j = i
@@ -359,10 +408,12 @@ class _Rewriter:
                     continue
                 if t.text in CLOSERS or t.text in stop:
                     break
+                if j > i and t.text in binary_stop and _ends_expression(toks[j - 1]):
+                    break
             elif t.kind == TMPL_HEAD:
                 j = match[j] + 1
                 continue
-            elif t.kind in (TMPL_MID, TMPL_TAIL) or (t.kind == NAME and t.text in _STOP_KEYWORDS):
+            elif t.kind in (TMPL_MID, TMPL_TAIL) or (t.kind == NAME and t.text in stop_names):
                 break
             j += 1
         return j
@@ -406,188 +457,230 @@ class _Rewriter:
                 break
         return j
 
-    # ---- pass 2: typeof -----------------------------------------------------------------------------------------
-    def typeofs(self) -> None:
+    # ---- pass 2: typeof, `+=`, `==` / `!=` (one scan, insertions applied together) ------------------------------
+    def operators(self) -> None:
         toks = self.toks
-        if not any(t.kind == NAME and t.text == "typeof" for t in toks):
+        candidates = [i for i, t in enumerate(toks) if t.text in _OPERATOR_TEXTS]
+        if not candidates:
             return
         match = _matches(toks)
         before: dict[int, list[Tok]] = {}
-        after: dict[int, list[Tok]] = {}
-        drop: set[int] = set()
-        for i, t in enumerate(toks):
-            if t.kind != NAME or t.text != "typeof" or i + 1 >= len(toks):
-                continue
-            end = self.unary_end(i + 1, match)
-            if end == i + 2 and toks[i + 1].kind == NAME:
-                # A bare name may be undeclared: `typeof` must not throw for it.
-                name = toks[i + 1].text
-                before.setdefault(i + 1, []).extend(_snippet(f'__e4x_typeof(typeof {name}==="undefined"?void 0:', t))
-            else:
-                before.setdefault(i + 1, []).extend(_snippet("__e4x_typeof(", t))
-            after.setdefault(end - 1, []).insert(0, _tok(PUNCT, ")", toks[end - 1]))
-            drop.add(i)
-        self.toks = _apply(toks, before, after, drop)
-
-    # ---- pass 3: `+=` ------------------------------------------------------------------------------------------
-    def plus_assignments(self) -> None:
-        toks = self.toks
-        if not any(t.kind == PUNCT and t.text == "+=" for t in toks):
-            return
-        match = _matches(toks)
-        out: list[Tok] = []
-        replaced: dict[int, tuple[int, int, int]] = {}
-        for i, t in enumerate(toks):
-            if t.kind == PUNCT and t.text == "+=" and i > 0:
-                start = self.member_start(i - 1, match)
-                end = self.right_end(i + 1, match, frozenset((",", ";")))
-                if end == i + 2 and toks[i + 1].kind in (NUM, STR):
-                    continue  # `s += "x"`, `n += 1`: the native operator is right
-                if start >= i:
+        after: dict[int, int] = {}  # index -> how many `)` to emit after it
+        replace: dict[int, list[Tok]] = {}
+        n = len(toks)
+        for i in candidates:
+            t = toks[i]
+            text = t.text
+            if t.kind == NAME:
+                if text != "typeof" or i + 1 >= n:
                     continue
-                replaced[i] = (start, i, end)
-        if not replaced:
-            return
-        closers: dict[int, int] = {}
-        for i, t in enumerate(toks):
-            if i in replaced:
-                start, _, end = replaced[i]
-                out.append(_tok(PUNCT, "=", t))
-                out.extend(_snippet("__e4x_add(", t))
-                out.extend(_tok(s.kind, s.text, s) for s in toks[start:i])
-                out.append(_tok(PUNCT, ",", t))
-                closers[end - 1] = closers.get(end - 1, 0) + 1
+                end = self.unary_end(i + 1, match)
+                if end == i + 2 and toks[i + 1].kind == NAME:
+                    # A bare name may be undeclared: `typeof` must not throw for it.
+                    call = f'__e4x_typeof(typeof {toks[i + 1].text}==="undefined"?void 0:'
+                else:
+                    call = "__e4x_typeof("
+                before.setdefault(i + 1, []).extend(_snippet(call, t))
+                after[end - 1] = after.get(end - 1, 0) + 1
+                replace[i] = []
+            elif t.kind != PUNCT or (text != "==" and text != "!=" and text != "+=" and text != "+"):
+                continue
+            elif text == "+":
+                # E4X: XML + XML is an XMLList. Routed to the runtime unless an operand is a literal (then it is
+                # the engine's own string or number addition either way).
+                if i == 0 or not _ends_expression(toks[i - 1]):
+                    continue  # unary plus
+                start = self.left_start(i - 1, match, _ADDITIVE_LEFT_STOP, _ADDITIVE_STOP_NAMES)
+                end = self.right_end(i + 1, match, _ADDITIVE_RIGHT_STOP, _ADDITIVE_STOP_NAMES, _ADDITIVE)
+                if start >= i or end <= i + 1 or _plain_literal(toks, start, i) or _plain_literal(toks, i + 1, end):
+                    continue
+                before[start] = _snippet("__e4x_add(", toks[start]) + before.get(start, [])
+                after[end - 1] = after.get(end - 1, 0) + 1
+                replace[i] = [_tok(PUNCT, ",", t)]
+            elif text == "+=":
+                start = self.member_start(i - 1, match)
+                end = self.right_end(i + 1, match, _COMMA_SEMICOLON)
+                if start >= i or (end == i + 2 and toks[i + 1].kind in (NUM, STR)):
+                    continue  # `s += "x"`, `n += 1`: the native operator is right
+                copy = [_tok(s.kind, s.text, s) for s in toks[start:i]]
+                replace[i] = [_tok(PUNCT, "=", t), *_snippet("__e4x_add(", t), *copy, _tok(PUNCT, ",", t)]
+                after[end - 1] = after.get(end - 1, 0) + 1
             else:
-                out.append(t)
-            if i in closers:
-                out.extend(_tok(PUNCT, ")", t) for _ in range(closers[i]))
+                start = self.left_start(i - 1, match)
+                end = self.right_end(i + 1, match, _LOW)
+                if start >= i or end <= i + 1:
+                    continue
+                if _plain_literal(toks, start, i) and _plain_literal(toks, i + 1, end):
+                    continue  # no XML value can be involved
+                call = "__e4x_eq(" if text == "==" else "!__e4x_eq("
+                before[start] = _snippet(call, toks[start]) + before.get(start, [])
+                after[end - 1] = after.get(end - 1, 0) + 1
+                replace[i] = [_tok(PUNCT, ",", t)]
+        if not replace:
+            return
+        out: list[Tok] = []
+        copied = 0  # tokens before this index are in `out`
+        for i in sorted(set(before) | set(replace) | set(after)):
+            out.extend(toks[copied:i])
+            copied = i + 1
+            if i in before:
+                out.extend(before[i])
+            if i in replace:
+                out.extend(replace[i])
+            else:
+                out.append(toks[i])
+            if i in after:
+                out.extend(_tok(PUNCT, ")", toks[i]) for _ in range(after[i]))
+        out.extend(toks[copied:])
         self.toks = out
 
-    # ---- pass 4: `==` / `!=` by value ----------------------------------------------------------------------------
-    def equalities(self) -> None:
-        toks = self.toks
-        if not any(t.kind == PUNCT and t.text in ("==", "!=") for t in toks):
-            return
-        match = _matches(toks)
-        before: dict[int, list[Tok]] = {}
-        after: dict[int, list[Tok]] = {}
-        replace: dict[int, Tok] = {}
-        starts: dict[int, int] = {}
-        for i, t in enumerate(toks):
-            if t.kind != PUNCT or t.text not in ("==", "!="):
-                continue
-            start = self.left_start(i - 1, match)
-            if start - 1 in starts:  # `a == b == c`: the left operand is the earlier comparison
-                start = starts[start - 1]
-            end = self.right_end(i + 1, match, _LOW)
-            if start >= i or end <= i + 1:
-                continue
-            if _plain_literal(toks, start, i) or _plain_literal(toks, i + 1, end):
-                continue  # XML compared with a string or a number: ToPrimitive already gives E4X's answer
-            starts[i] = start
-            call = "__e4x_eq(" if t.text == "==" else "!__e4x_eq("
-            before[start] = _snippet(call, toks[start]) + before.get(start, [])
-            after.setdefault(end - 1, []).append(_tok(PUNCT, ")", toks[end - 1]))
-            replace[i] = _tok(PUNCT, ",", t)
-        self.toks = _apply(toks, before, after, set(), replace)
+
+_NOT_VARIABLES = _ALL_KEYWORDS | frozenset(
+    ["true", "false", "null", "undefined", "NaN", "Infinity", "arguments", "of", "let", "async", "await", "get", "set"]
+)
+_ASSIGNMENTS = frozenset(
+    [
+        "=",
+        "+=",
+        "-=",
+        "*=",
+        "/=",
+        "%=",
+        "**=",
+        "<<=",
+        ">>=",
+        ">>>=",
+        "&=",
+        "|=",
+        "^=",
+        "&&=",
+        "||=",
+        "??=",
+        "++",
+        "--",
+        "=>",
+    ]
+)
+
+
+def _parameters_end(toks: list[Tok], i: int, match: list[int]) -> int:
+    """After the parameter list starting at `i` (`function f(a, b)`, `(a, b) =>`), else `i`."""
+    t = toks[i]
+    if t.kind == NAME and t.text == "function":
+        j = i + 1
+        if j < len(toks) and toks[j].kind == NAME:
+            j += 1
+        if j < len(toks) and toks[j].kind == PUNCT and toks[j].text == "(":
+            return match[j] + 1
+        return i
+    if t.kind == PUNCT and t.text == "(":
+        end = match[i]
+        if end + 1 < len(toks) and toks[end + 1].kind == PUNCT and toks[end + 1].text == "=>":
+            return end + 1
+    return i
+
+
+def _names_a_variable(toks: list[Tok], i: int) -> bool:
+    """True when the name at `i` reads a variable (not a property, key, declaration or assignment target)."""
+    t = toks[i]
+    if t.text in _NOT_VARIABLES or t.text.startswith("__e4x_"):
+        return False
+    prev = toks[i - 1] if i > 0 else None
+    nxt = toks[i + 1] if i + 1 < len(toks) else None
+    if prev is not None:
+        if prev.kind == PUNCT and prev.text in (".", "?.", "..", "++", "--"):
+            return False
+        if prev.kind == NAME and prev.text in ("function", "var", "let", "const", "class", "catch"):
+            return False
+    if nxt is not None and nxt.kind == PUNCT:
+        if nxt.text in _ASSIGNMENTS:
+            return False
+        if nxt.text == ":" and prev is not None and prev.kind == PUNCT and prev.text in ("{", ","):
+            return False  # an object literal's key
+    return True
 
 
 def _plain_literal(toks: list[Tok], start: int, end: int) -> bool:
     if end - start == 1:
         t = toks[start]
-        return t.kind in (NUM, STR) or (t.kind == NAME and t.text in _LITERAL_NAMES)
+        return t.kind in (NUM, STR, TMPL) or (t.kind == NAME and t.text in _LITERAL_NAMES)
     return bool(
         end - start == 2 and toks[start].kind == PUNCT and toks[start].text == "-" and toks[start + 1].kind == NUM
     )
-
-
-def _apply(
-    toks: list[Tok],
-    before: dict[int, list[Tok]],
-    after: dict[int, list[Tok]],
-    drop: set[int],
-    replace: dict[int, Tok] | None = None,
-) -> list[Tok]:
-    out: list[Tok] = []
-    for i, t in enumerate(toks):
-        if i in before:
-            out.extend(before[i])
-        if i not in drop:
-            out.append(replace[i] if replace and i in replace else t)
-        if i in after:
-            out.extend(after[i])
-    return out
 
 
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
 _OPERATOR_CHARS = frozenset("+-*/%=<>&|!?.")
 
 
-@dataclass
+_MULTILINE_KINDS = frozenset([TMPL, TMPL_HEAD, TMPL_MID, TMPL_TAIL])
+
+
 class Translation:
     """Standard JavaScript for an E4X script, and where its positions come from in the original."""
 
-    code: str
-    # Per generated line (0-based): sorted generated columns (1-based) and their original (line, column).
-    _columns: list[list[int]] = field(default_factory=list, repr=False)
-    _origins: list[list[tuple[int, int]]] = field(default_factory=list, repr=False)
+    def __init__(self, code: str, anchors: list[tuple[int, int, int, int]]) -> None:
+        self.code = code
+        # (generated line, generated column, original line, original column) where each token starts, in order.
+        self._anchors = anchors
+        self._by_line: dict[int, tuple[list[int], list[tuple[int, int]]]] | None = None
 
     def original_position(self, line: int, column: int) -> tuple[int, int]:
         """The 1-based line and column of the original script that `code`'s line and column stand for."""
-        if line < 1 or line > len(self._columns):
+        if self._by_line is None:
+            by_line: dict[int, tuple[list[int], list[tuple[int, int]]]] = {}
+            for gen_line, gen_col, orig_line, orig_col in self._anchors:
+                cols, origins = by_line.setdefault(gen_line, ([], []))
+                cols.append(gen_col)
+                origins.append((orig_line, orig_col))
+            self._by_line = by_line
+        entry = self._by_line.get(line)
+        if entry is None:
             return line, column
-        cols = self._columns[line - 1]
+        cols, origins = entry
         k = bisect.bisect_right(cols, column) - 1
         if k < 0:
-            return (self._origins[line - 1][0][0], 1) if cols else (line, column)
-        orig_line, orig_col = self._origins[line - 1][k]
+            return origins[0][0], 1
+        orig_line, orig_col = origins[k]
         return orig_line, orig_col + (column - cols[k])
 
 
 def _layout(toks: list[Tok]) -> Translation:
     """Joins tokens, putting each on its original line (and column when nothing was inserted before it)."""
     parts: list[str] = []
+    append = parts.append
+    anchors: list[tuple[int, int, int, int]] = []
+    anchor = anchors.append
     line, col = 1, 1  # next character's position in the output
-    columns: list[list[int]] = [[]]
-    origins: list[list[tuple[int, int]]] = [[]]
     last = ""
+    word, operator = _WORD, _OPERATOR_CHARS
     for t in toks:
-        if t.line > line:
-            parts.append("\n" * (t.line - line))
-            for _ in range(t.line - line):
-                columns.append([])
-                origins.append([])
-            line, col = t.line, 1
-            last = ""
-        if t.line == line and col < t.col:
-            parts.append(" " * (t.col - col))
-            col = t.col
-        elif last and (
-            (last in _WORD and t.text[0] in _WORD) or (last in _OPERATOR_CHARS and t.text[0] in _OPERATOR_CHARS)
-        ):
-            parts.append(" ")
+        tl, tc, text = t.line, t.col, t.text
+        if tl > line:
+            append("\n" * (tl - line))
+            line, col, last = tl, 1, ""
+        if tl == line and col < tc:
+            append(" " * (tc - col))
+            col = tc
+        elif last and ((last in word and text[0] in word) or (last in operator and text[0] in operator)):
+            append(" ")
             col += 1
-        columns[-1].append(col)
-        origins[-1].append((t.line, t.col))
-        parts.append(t.text)
-        breaks = t.text.count("\n")
-        if breaks:
-            for _ in range(breaks):
-                columns.append([])
-                origins.append([])
-            line += breaks
-            col = len(t.text) - t.text.rindex("\n")
+        anchor((line, col, tl, tc))
+        append(text)
+        if t.kind in _MULTILINE_KINDS and "\n" in text:
+            line += text.count("\n")
+            col = len(text) - text.rindex("\n")
         else:
-            col += len(t.text)
-        last = t.text[-1]
-    return Translation("".join(parts) + "\n", columns, origins)
+            col += len(text)
+        last = text[-1]
+    return Translation("".join(parts) + "\n", anchors)
 
 
+@functools.lru_cache(maxsize=64)
 def translate(source: str, filename: str = "<script>") -> Translation:
-    """Translates an E4X script to standard JavaScript run after RUNTIME_JS; a syntax error raises FerryError."""
+    """Translates an E4X script to standard JavaScript run after RUNTIME_JS; a syntax error raises FerryError.
+    A scheduled workflow runs the same script again and again: a process keeps its last translations."""
     rewriter = _Rewriter(tokenize(source, filename), filename)
     rewriter.members()
-    rewriter.typeofs()
-    rewriter.plus_assignments()
-    rewriter.equalities()
+    rewriter.operators()
     return _layout(rewriter.toks)
