@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from ferry import errors
 from ferry.errors import Code, FerryError
 from ferry.scripts import frames
 from ferry.scripts.results import Level, LogLine, ScriptResult
+from ferry.scripts.sources import translator
 
 DEFAULT_TIME_LIMIT = 900.0  # seconds (15 minutes, as a Campaign workflow activity's default)
 DEFAULT_MEMORY_LIMIT = 256 << 20  # bytes of JavaScript heap
@@ -48,12 +50,19 @@ def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] 
                           script_hash=hashlib.sha256(source.encode("utf-8")).hexdigest(), filename=filename)
     if request_id is not None and hasattr(api, "run_id"):
         api.run_id = request_id
+    translations = Translations()
+    try:
+        code = translations.translate(source, filename)
+    except FerryError as exc:  # a syntax error: nothing to run
+        result.error = exc
+        result.line, result.column = _position_in(exc.message, filename)
+        return result
     worker = _Worker.take()
     try:
-        worker.send({"t": "start", "source": source, "filename": filename, "vars": dict(vars or {}),
+        worker.send({"t": "start", "code": code, "filename": filename, "vars": dict(vars or {}),
                      "instance_vars": dict(instance_vars or {}), "memory_limit": int(memory_limit)})
         deadline = time.monotonic() + time_limit
-        _serve(worker, api, result, deadline, time_limit, on_log)
+        _serve(worker, _Translating(api, translations), result, deadline, time_limit, on_log, translations)
     finally:
         worker.stop()
         # The next run's worker, started from this thread (a worker dies with the thread that started it).
@@ -61,8 +70,53 @@ def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] 
     return result
 
 
+class Translations:
+    """The E4X translations of one run's script and libraries, by file name, to map positions back."""
+
+    def __init__(self) -> None:
+        self.translate_fn, _ = translator()
+        self.by_name: dict[str, Any] = {}
+
+    def translate(self, source: str, filename: str) -> str:
+        """The standard JavaScript for `source` (a syntax error raises FerryError naming file:line:col)."""
+        translation = self.translate_fn(source, filename)
+        self.by_name[filename] = translation
+        return str(translation.code)
+
+    def original(self, filename: str, line: int, column: int) -> tuple[int, int]:
+        """A position in the translated code of `filename`, in its original source."""
+        translation = self.by_name.get(filename)
+        if translation is None:
+            return line, column
+        found = translation.original_position(line, column)
+        return int(found[0]), int(found[1])
+
+
+class _Translating:
+    """The run's API, with `loadLibrary`'s text translated here (the worker only evaluates code)."""
+
+    def __init__(self, api: Any, translations: Translations) -> None:
+        self.api = api
+        self.translations = translations
+
+    def serve(self, op: str, args: dict[str, Any]) -> Any:
+        value = self.api.serve(op, args)
+        if op == "library":
+            return self.translations.translate(str(value), str(args.get("name")))
+        return value
+
+    def take_request_ids(self) -> list[str]:
+        taken = getattr(self.api, "take_request_ids", None)
+        return list(taken()) if taken is not None else []
+
+
+def _position_in(message: str, filename: str) -> tuple[int | None, int | None]:
+    found = re.search(re.escape(filename) + r":(\d+):(\d+)", message)
+    return (int(found.group(1)), int(found.group(2))) if found else (None, None)
+
+
 def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, time_limit: float,
-           on_log: Callable[[LogLine], None] | None) -> None:
+           on_log: Callable[[LogLine], None] | None, translations: Translations) -> None:
     while True:
         message = worker.next(deadline - time.monotonic())
         if message is _TIMEOUT:
@@ -87,7 +141,7 @@ def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, tim
             if on_log is not None:
                 on_log(line)
         elif kind == "done":
-            _finish(result, message)
+            _finish(result, message, translations)
             return
 
 
@@ -107,7 +161,7 @@ def _answer(api: Any, result: ScriptResult, message: dict[str, Any]) -> dict[str
     return {"ok": value}
 
 
-def _finish(result: ScriptResult, message: dict[str, Any]) -> None:
+def _finish(result: ScriptResult, message: dict[str, Any], translations: Translations) -> None:
     if isinstance(message.get("instance_vars"), dict):
         result.instance_vars = message["instance_vars"]
     if message.get("outcome") == "succeeded":
@@ -117,9 +171,12 @@ def _finish(result: ScriptResult, message: dict[str, Any]) -> None:
     code = str(error.get("code") or errors.SCRIPT_ERROR.code)
     known = next((v for v in vars(errors).values() if isinstance(v, Code) and v.code == code), None)
     result.error = FerryError(known or Code(code, "error raised by the script"), str(error.get("message") or ""))
-    result.line, result.column = message.get("line"), message.get("column")
+    line, column = message.get("line"), message.get("column")
     if message.get("file"):
         result.filename = str(message["file"])
+    if isinstance(line, int):
+        line, column = translations.original(result.filename, line, column if isinstance(column, int) else 1)
+    result.line, result.column = line, column
 
 
 _TIMEOUT = object()

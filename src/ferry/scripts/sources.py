@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Protocol
 
 _FRAME = re.compile(r"<input>:(\d+)(?::(\d+))?")
@@ -18,7 +19,8 @@ _FRAME = re.compile(r"<input>:(\d+)(?::(\d+))?")
 class Translated(Protocol):
     """What the E4X translator gives back (`ferry.scripts.e4x.Translation`)."""
 
-    code: str
+    @property
+    def code(self) -> str: ...
 
     def original_position(self, line: int, column: int) -> tuple[int, int]: ...
 
@@ -51,8 +53,8 @@ class Sources:
         return "\n" * (first - 1) + translation.code
 
     def locate(self, stack: str | None) -> tuple[str, int, int] | None:
-        """(file, line, column) in the original source of the innermost frame of `stack` that lies in a script or
-        a library (frames in the runtime or the shim are skipped), or None."""
+        """(file, line, column) in the source placed (its translation maps it back) of the innermost frame of
+        `stack` that lies in a script or a library (frames in the runtime or the shim are skipped), or None."""
         for match in _FRAME.finditer(stack or ""):
             line, column = int(match.group(1)), int(match.group(2) or 1)
             for source in self._sources:
@@ -64,13 +66,21 @@ class Sources:
 
 @dataclass(frozen=True)
 class Identity:
-    """A translation that changes nothing (used when the E4X translator is not available)."""
+    """A translation that changes nothing (code already translated, or no E4X translator available)."""
 
     code: str
 
     def original_position(self, line: int, column: int) -> tuple[int, int]:
         """The same position."""
         return line, column
+
+
+def runtime_js() -> str:
+    """The E4X runtime's JavaScript (read without importing the translator: the worker only evaluates code)."""
+    try:
+        return resources.files("ferry.scripts").joinpath("e4x", "runtime.js").read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):  # the E4X package is absent: plain JavaScript runs
+        return ""
 
 
 def translator() -> tuple[Any, str]:

@@ -1,5 +1,8 @@
 """The engine's worker process: one QuickJS context running one script, relaying every JSAPI call to the parent.
 
+The parent translates the script (and each library) from E4X; positions reported here are in the translated code
+and the parent maps them back to the original.
+
 Started by `ferry.scripts.runner` as `python -I -m ferry.scripts.worker` with an empty environment; it holds no
 credential and no database connection. The parent enforces the time limit by killing this process. Messages
 (`ferry.scripts.frames`): parent → worker `start`, then one reply per `call`; worker → parent `call`, `log`, `done`.
@@ -20,7 +23,7 @@ import _quickjs  # type: ignore[import-not-found]  # quickjs-ng's C module (its 
 from ferry import errors
 from ferry.errors import Code, FerryError
 from ferry.scripts import dates, frames
-from ferry.scripts.sources import Sources, translator
+from ferry.scripts.sources import Identity, Sources, runtime_js
 
 STACK_BYTES = 1 << 20  # QuickJS's own guard against deep recursion (the C stack of the main thread is 8 MB)
 _FRY = re.compile(r"^(FRY-\d{6}) ?(.*)$", re.DOTALL)
@@ -33,21 +36,20 @@ def code_of(text: str) -> Code:
 
 
 class Worker:
-    """One run: translate, evaluate the prelude and the script, report how it ended."""
+    """One run: evaluate the prelude, then the translated script, and report how it ended."""
 
     def __init__(self, inbox: IO[bytes], outbox: IO[bytes]) -> None:
         self.inbox = inbox
         self.outbox = outbox
         self.filename = "<script>"
         self.start: dict[str, Any] = {}
-        self.translate, self.runtime_js = translator()
         self.log_error: tuple[str, tuple[str, int, int] | None] | None = None
         # The engine and its prelude (E4X runtime, JSAPI shim) are ready before the start message arrives.
         self.context = _quickjs.Context()
         self.context.set_max_stack_size(STACK_BYTES)
         self.context.add_callable("__ferry_host", self.host)
         shim = resources.files("ferry.scripts").joinpath("shim.js").read_text(encoding="utf-8")
-        prelude = self.runtime_js + "\n" + shim
+        prelude = runtime_js() + "\n" + shim
         self.context.eval(prelude)
         self.sources = Sources(prelude.count("\n") + 1)
 
@@ -57,17 +59,12 @@ class Worker:
         """Run the script and send `done` (the only way this returns)."""
         self.start = start
         self.filename = start["filename"]
-        try:
-            translation = self.translate(start["source"], self.filename)
-        except FerryError as exc:
-            self.finish_failed(exc, _position_in(exc.message, self.filename))
-            return
         context = self.context
         context.set_memory_limit(int(start["memory_limit"]))
         context.set("vars", context.parse_json(json.dumps(start.get("vars") or {})))
         instance = context.parse_json(json.dumps({"vars": start.get("instance_vars") or {}}))
         context.set("instance", instance)
-        context.set("__ferry_code", self.sources.place(self.filename, translation))
+        context.set("__ferry_code", self.sources.place(self.filename, Identity(start["code"])))
         try:
             thrown = context.eval("__ferry_run(__ferry_code)")
             report = json.loads(thrown) if thrown is not None else None
@@ -156,22 +153,16 @@ class Worker:
         os._exit(0)
 
     def library(self, name: str) -> str:
-        """`loadLibrary(name)`: the parent reads the file; it is translated here and placed in its own lines."""
+        """`loadLibrary(name)`: the parent reads and translates the file; it is placed in its own lines here."""
         self.send({"t": "call", "op": "library", "name": name})
         reply = frames.receive(self.inbox)
         if "error" in reply:
             raise FerryError(code_of(reply["error"]["code"]), _FRY.sub(r"\2", reply["error"]["text"]))
-        translation = self.translate(reply["ok"], name)
-        return self.sources.place(name, translation)
+        return self.sources.place(name, Identity(reply["ok"]))
 
     def send(self, message: dict[str, Any]) -> None:
         """One message to the parent."""
         frames.send(self.outbox, message)
-
-
-def _position_in(message: str, filename: str) -> tuple[str, int, int] | None:
-    found = re.search(re.escape(filename) + r":(\d+):(\d+)", message)
-    return (filename, int(found.group(1)), int(found.group(2))) if found else None
 
 
 def _report_from_text(text: str) -> dict[str, Any]:
