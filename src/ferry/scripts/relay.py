@@ -27,7 +27,8 @@ from ferry.scripts.results import LogLine, ScriptResult
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.2  # how often a server looks for requests, and `ferry js` for news of its run
+POLL_SECONDS = 0.2  # how often `ferry js` looks for news of its run
+TAKE_SECONDS = 0.5  # how often a server looks for requests
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class RelayedRuns:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start looking for requests (every POLL_SECONDS)."""
+        """Start looking for requests (every TAKE_SECONDS)."""
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="ferry-script-requests", daemon=True)
@@ -123,7 +124,7 @@ class RelayedRuns:
                     continue
             except Exception as exc:  # staging down: try again at the next tick
                 log.debug("could not take script requests: %s", exc)
-            self._stop.wait(POLL_SECONDS)
+            self._stop.wait(TAKE_SECONDS)
 
     def take(self) -> ScriptRequest | None:
         """Claim the oldest request nobody took."""
