@@ -9,8 +9,10 @@ from scenarios.collection import collection
 from scenarios.growth import growth
 from scenarios.lag import lag
 from scenarios.memory import memory
+from scenarios.scripts import scripts
 from scenarios.sync import sync
 from scenarios.unitary import unitary
 
 SCENARIOS: dict[str, Callable[[dict[str, Any], list[dict[str, Any]], list[str]], None]] = {
-    "unitary": unitary, "collection": collection, "sync": sync, "memory": memory, "growth": growth, "lag": lag}
+    "unitary": unitary, "collection": collection, "sync": sync, "memory": memory, "growth": growth, "lag": lag,
+    "scripts": scripts}

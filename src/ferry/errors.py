@@ -129,6 +129,18 @@ LINK_INVALID = Code("FRY-110006", "invalid unsubscribe link")
 LINK_EXPIRED = Code("FRY-110007", "expired unsubscribe link")
 
 
+# Workflow scripts (ferry.scripts): the engine, its limits and the JSAPI.
+SCRIPT_ERROR = Code("FRY-130001", "the script threw an error")
+SCRIPT_TIMEOUT = Code("FRY-130002", "the script ran past its time limit")
+SCRIPT_MEMORY = Code("FRY-130003", "the script ran out of memory")
+SCRIPT_UNSUPPORTED = Code("FRY-130004", "a Campaign JSAPI function ferry does not offer")
+SCRIPT_LOG_ERROR = Code("FRY-130005", "the script called logError")
+SCRIPT_LIBRARY = Code("FRY-130006", "script library not found")
+SCRIPT_ENGINE = Code("FRY-130007", "the script engine ended unexpectedly")
+SCRIPT_BAD_ARGUMENT = Code("FRY-130008", "bad argument to a JSAPI function")
+SCRIPT_STACK = Code("FRY-130009", "the script recursed too deeply")
+SCRIPT_FILE = Code("FRY-130010", "script file unreadable")
+
 class FerryError(Exception):
     """An error a caller can act on; never a bare traceback."""
 

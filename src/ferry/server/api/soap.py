@@ -35,8 +35,9 @@ from ferry.ingest import Call, Method, build_call, records_from_xml
 from ferry.server.api import metrics
 from ferry.server.door import route_rights, zones
 from ferry.server.door.limits import BodyTooLarge, read_limited
-from ferry.soap import envelope, schemas, writer, wsdl
+from ferry.soap import envelope, options, schemas, writer, wsdl
 from ferry.soap.envelope import SoapRequest, parse_request
+from ferry.soap.options import BUILD_NUMBER, DATABASE_ID, INSTANCE_NAME
 from ferry.soap.writer import Output
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,7 @@ SESSION_URNS = frozenset({"xtk:session", "xtk:persist|xtk:session"})
 PERSIST_URNS = frozenset({"xtk:session", "xtk:persist", "xtk:persist|xtk:session"})
 SESSION_INVALID = "XSV-350008"
 DOC_PARAMS = ("doc", "domDoc", "document")
-BUILD_NUMBER = "9999"
-# The server's identity, as serverInfo and the XtkDatabaseId option give it.
-DATABASE_ID = "ferry"
-INSTANCE_NAME = "ferry"
-# Options GetOption answers (Campaign type 6 = string); any other is unknown ("" and type 0), never a secret.
-OPTIONS = {"XtkDatabaseId": DATABASE_ID, "NmsServer_LastPostUpgrade": BUILD_NUMBER, "XtkInstanceName": INSTANCE_NAME}
-OPTION_STRING = 6
+# The server's identity (serverInfo, GetOption) is `ferry.soap.options`, shared with workflow scripts.
 
 
 def threshold() -> int:
@@ -252,10 +247,8 @@ async def get_server_time(ctx: SoapContext) -> list[Output]:
 
 async def get_option(ctx: SoapContext) -> list[Output]:
     """`xtk:session#GetOption`: the options clients ask first (`OPTIONS`); any other is unknown ("" and type 0)."""
-    value = OPTIONS.get(ctx.soap.text(("name", "strName"), 1).strip())
-    if value is None:
-        return [writer.string("pstrValue", ""), writer.number("pbyteType", 0, "xsd:byte")]
-    return [writer.string("pstrValue", value), writer.number("pbyteType", OPTION_STRING, "xsd:byte")]
+    value, kind = options.get_option(ctx.soap.text(("name", "strName"), 1))
+    return [writer.string("pstrValue", value), writer.number("pbyteType", kind, "xsd:byte")]
 
 
 async def get_user_info(ctx: SoapContext) -> list[Output]:

@@ -6,13 +6,18 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ferry import errors
-from ferry.auth import Authenticator
+from ferry.auth import Authenticator, Operator
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.schema.registry import SchemaRegistry
+from ferry.scripts.api import ScriptApi
+from ferry.scripts.relay import RelayedRuns, ScriptRequest
+from ferry.scripts.results import LogLine, ScriptResult
+from ferry.scripts.runner import run_script
 from ferry.server.process.parts import DOWN, REFUSED, UP, PartMonitor, PartOff, PartRefused, PartState
 from ferry.server.process.warehouse_reads import WarehouseReads
 from ferry.staging import StagingDatabase, warehouse_identity
@@ -47,6 +52,8 @@ class Runtime:
         self.auth = Authenticator(self.db.pool, settings)
         self.writer = GroupCommitter(self.db.pool, lambda: self.db.registry)
         self.scheduler: Any | None = None
+        self.relayed_scripts: RelayedRuns | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = time.time()
         self.running = False
         self._refreshed_at = 0.0
@@ -164,12 +171,19 @@ class Runtime:
         await self.writer.start()
         if self.scheduler is not None:
             await self.scheduler.start()
+        if self.role != "ingest" and self.settings.effective_warehouse_url.lower().startswith("duckdb://"):
+            # This process holds the DuckDB file: it runs the scripts `ferry js` leaves for it in staging.
+            self._loop = asyncio.get_running_loop()
+            self.relayed_scripts = RelayedRuns(self.db.pool, self._run_relayed_script)
+            self.relayed_scripts.start()
         self.running = True
 
     async def stop(self) -> None:
         """Stop the scheduler, then commit every call already submitted and stop the writer."""
         self.running = False
         self.parts.stop()
+        if self.relayed_scripts is not None:
+            await asyncio.to_thread(self.relayed_scripts.stop)
         if self.scheduler is not None:
             try:
                 await self.scheduler.stop()
@@ -187,6 +201,20 @@ class Runtime:
             await asyncio.to_thread(self.db.reload_schemas)
             self._refreshed_at = time.monotonic()
             return True
+
+    def _run_relayed_script(self, request: ScriptRequest, on_log: Callable[[LogLine], None]) -> ScriptResult:
+        """A script relayed by `ferry js`: run here as its operator (or as the local owner who asked for it)."""
+        if request.operator_login is None:
+            operator = Operator(id=0, login=request.requested_by, admin=True, schemas=frozenset(), disabled=False)
+        else:
+            found = self.auth.get_operator(request.operator_login)
+            if found is None or found.disabled:
+                raise FerryError(errors.UNKNOWN_OPERATOR, f"no enabled operator {request.operator_login!r}")
+            operator = found
+        assert self._loop is not None
+        api = ScriptApi.for_runtime(self, operator, self._loop)
+        return run_script(request.source, filename=request.filename, api=api, vars=request.vars,
+                          time_limit=request.time_limit, on_log=on_log)
 
     def close(self) -> None:
         """Close the staging pool (and stop the embedded PostgreSQL) when this runtime opened it."""

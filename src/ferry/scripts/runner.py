@@ -1,0 +1,315 @@
+"""`run_script`: one script in a killable worker process, its JSAPI calls served here by a `ScriptApi`.
+
+The time limit is the parent's: when it passes, the worker is killed (whatever it is doing — a loop, a
+catastrophic regex, a script catching every exception). The memory limit is QuickJS's own heap limit, with an
+address-space ceiling on the worker as a backstop. Blocking: the server calls it from a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ferry import errors
+from ferry.errors import Code, FerryError
+from ferry.scripts import frames
+from ferry.scripts.results import Level, LogLine, ScriptResult
+from ferry.scripts.sources import translator
+
+DEFAULT_TIME_LIMIT = 900.0  # seconds (15 minutes, as a Campaign workflow activity's default)
+DEFAULT_MEMORY_LIMIT = 256 << 20  # bytes of JavaScript heap
+_LEVELS: dict[str, Level] = {"info": "info", "warning": "warning", "error": "error"}
+_STDERR_KEPT = 4096
+
+
+class ApiServer:
+    """What the runner needs of a `ScriptApi`: serve one relayed call (raise FerryError to refuse it)."""
+
+    def serve(self, op: str, args: dict[str, Any]) -> Any:  # pragma: no cover - a protocol
+        raise NotImplementedError
+
+
+def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] | None = None,
+               instance_vars: Mapping[str, Any] | None = None, time_limit: float = DEFAULT_TIME_LIMIT,
+               memory_limit: int = DEFAULT_MEMORY_LIMIT, on_log: Callable[[LogLine], None] | None = None,
+               request_id: str | None = None) -> ScriptResult:
+    """Run `source` to its end, its failure, or its time limit; `api` (a `ferry.scripts.ScriptApi`) serves the
+    JSAPI for one operator. `request_id` names the run in the calls it stages (see `ScriptApi.run_id`)."""
+    result = ScriptResult("failed", None, None, None, instance_vars=dict(instance_vars or {}),
+                          script_hash=hashlib.sha256(source.encode("utf-8")).hexdigest(), filename=filename)
+    if request_id is not None and hasattr(api, "run_id"):
+        api.run_id = request_id
+    translations = Translations()
+    try:
+        code = translations.translate(source, filename)
+    except FerryError as exc:  # a syntax error: nothing to run
+        result.error = exc
+        result.line, result.column = _position_in(exc.message, filename)
+        return result
+    worker = _Worker.take()
+    try:
+        worker.send({"t": "start", "code": code, "filename": filename, "vars": dict(vars or {}),
+                     "instance_vars": dict(instance_vars or {}), "memory_limit": int(memory_limit)})
+        deadline = time.monotonic() + time_limit
+        _serve(worker, _Translating(api, translations), result, deadline, time_limit, on_log, translations)
+    finally:
+        worker.stop()
+        # The next run's worker, started from this thread (a worker dies with the thread that started it).
+        _refill()
+    return result
+
+
+class Translations:
+    """The E4X translations of one run's script and libraries, by file name, to map positions back."""
+
+    def __init__(self) -> None:
+        self.translate_fn, _ = translator()
+        self.by_name: dict[str, Any] = {}
+
+    def translate(self, source: str, filename: str) -> str:
+        """The standard JavaScript for `source` (a syntax error raises FerryError naming file:line:col)."""
+        translation = self.translate_fn(source, filename)
+        self.by_name[filename] = translation
+        return str(translation.code)
+
+    def original(self, filename: str, line: int, column: int) -> tuple[int, int]:
+        """A position in the translated code of `filename`, in its original source."""
+        translation = self.by_name.get(filename)
+        if translation is None:
+            return line, column
+        found = translation.original_position(line, column)
+        return int(found[0]), int(found[1])
+
+
+class _Translating:
+    """The run's API, with `loadLibrary`'s text translated here (the worker only evaluates code)."""
+
+    def __init__(self, api: Any, translations: Translations) -> None:
+        self.api = api
+        self.translations = translations
+
+    def serve(self, op: str, args: dict[str, Any]) -> Any:
+        value = self.api.serve(op, args)
+        if op == "library":
+            return self.translations.translate(str(value), str(args.get("name")))
+        return value
+
+    def take_request_ids(self) -> list[str]:
+        taken = getattr(self.api, "take_request_ids", None)
+        return list(taken()) if taken is not None else []
+
+
+def _position_in(message: str, filename: str) -> tuple[int | None, int | None]:
+    found = re.search(re.escape(filename) + r":(\d+):(\d+)", message)
+    return (int(found.group(1)), int(found.group(2))) if found else (None, None)
+
+
+def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, time_limit: float,
+           on_log: Callable[[LogLine], None] | None, translations: Translations) -> None:
+    while True:
+        message = worker.next(deadline - time.monotonic())
+        if message is _TIMEOUT:
+            result.outcome = "timed_out"
+            result.error = FerryError(errors.SCRIPT_TIMEOUT, f"the script ran past its time limit of {time_limit:g} s "
+                                      "and was stopped (an endless loop, a runaway regular expression, or too much "
+                                      "work for one run; --time-limit raises it)")
+            return
+        if message is None:
+            worker.wait_exit()
+            result.error = FerryError(errors.SCRIPT_ENGINE, f"the script's engine ended unexpectedly (exit status "
+                                      f"{worker.returncode}){worker.stderr_tail()}")
+            return
+        assert isinstance(message, dict)
+        kind = message.get("t")
+        if kind == "call":
+            worker.send(_answer(api, result, message))
+        elif kind == "log":
+            line = LogLine(dt.datetime.now(dt.UTC), _LEVELS.get(str(message.get("level")), "info"),
+                           str(message.get("message")))
+            result.logs.append(line)
+            if on_log is not None:
+                on_log(line)
+        elif kind == "done":
+            _finish(result, message, translations)
+            return
+
+
+def _answer(api: Any, result: ScriptResult, message: dict[str, Any]) -> dict[str, Any]:
+    op = str(message.pop("op", ""))
+    message.pop("t", None)
+    try:
+        value = api.serve(op, message)
+    except FerryError as exc:
+        return {"error": {"code": exc.code.code, "text": exc.text}}
+    except Exception as exc:  # a bug or an outage below: the script sees a coded error, the run goes on
+        error = FerryError(errors.SERVER_INTERNAL, f"the call failed inside ferry ({type(exc).__name__}: {exc})")
+        return {"error": {"code": error.code.code, "text": error.text}}
+    staged = getattr(api, "take_request_ids", None)
+    if staged is not None:
+        result.request_ids.extend(staged())
+    return {"ok": value}
+
+
+def _finish(result: ScriptResult, message: dict[str, Any], translations: Translations) -> None:
+    if isinstance(message.get("instance_vars"), dict):
+        result.instance_vars = message["instance_vars"]
+    if message.get("outcome") == "succeeded":
+        result.outcome = "succeeded"
+        return
+    error = message.get("error") or {}
+    code = str(error.get("code") or errors.SCRIPT_ERROR.code)
+    known = next((v for v in vars(errors).values() if isinstance(v, Code) and v.code == code), None)
+    result.error = FerryError(known or Code(code, "error raised by the script"), str(error.get("message") or ""))
+    line, column = message.get("line"), message.get("column")
+    if message.get("file"):
+        result.filename = str(message["file"])
+    if isinstance(line, int):
+        line, column = translations.original(result.filename, line, column if isinstance(column, int) else 1)
+    result.line, result.column = line, column
+
+
+_TIMEOUT = object()
+_spare_lock = threading.Lock()
+_spare: _Worker | None = None
+_keep_warm = False
+
+
+def keep_warm(enabled: bool = True) -> None:
+    """Keep one worker started ahead of time, so a run starts without waiting for an interpreter (a server that
+    runs many scripts wants it; a one-off `ferry js` does not)."""
+    global _keep_warm, _spare
+    with _spare_lock:
+        _keep_warm = enabled
+        spare, _spare = (_spare, None) if not enabled else (None, _spare)
+    if spare is not None:
+        spare.stop()
+    if enabled:
+        _refill()
+
+
+def _refill() -> None:
+    global _spare
+    with _spare_lock:
+        if not _keep_warm or _spare is not None:
+            return
+        _spare = _Worker.start()
+
+
+class _Worker:
+    """The worker process; its messages are read on the calling thread, waiting with select() so a wait can time
+    out (no reader thread: a hand-off between threads per call costs more than the call on a busy machine)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        assert process.stdout is not None
+        self._out = process.stdout.fileno()
+        self._buffer = bytearray()
+        self._stderr = bytearray()
+        threading.Thread(target=self._read_stderr, name="ferry-script-stderr", daemon=True).start()
+
+    @classmethod
+    def take(cls) -> _Worker:
+        """The spare worker when one is ready (the run started another behind it as it ended), else a new one."""
+        global _spare
+        with _spare_lock:
+            spare, _spare = _spare, None
+        if spare is not None and spare.process.poll() is None:
+            return spare
+        if spare is not None:
+            spare.stop()
+        return cls.start()
+
+    @classmethod
+    def start(cls) -> _Worker:
+        """A fresh worker: isolated interpreter, empty environment, its own session; it dies with this process."""
+        command = [sys.executable, "-I", "-m", "ferry.scripts.worker", str(os.getpid())]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env={}, cwd=os.sep, close_fds=True, start_new_session=True)
+        return cls(process)
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        descriptor = self.process.stderr.fileno()
+        with contextlib.suppress(OSError, ValueError):
+            for chunk in iter(lambda: os.read(descriptor, 4096), b""):
+                self._stderr += chunk
+                del self._stderr[:-_STDERR_KEPT]
+
+    def send(self, message: dict[str, Any]) -> None:
+        """A message to the worker (ignored when it is gone: its end is reported by `next`)."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+            frames.send(self.process.stdin, message)
+
+    def next(self, timeout: float) -> dict[str, Any] | object | None:
+        """The next message, None when the worker ended, `_TIMEOUT` when `timeout` passed first."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            message = self._complete()
+            if message is not None:
+                return message
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return _TIMEOUT
+            ready, _, _ = select.select([self._out], [], [], remaining)
+            if not ready:
+                return _TIMEOUT
+            try:
+                chunk = os.read(self._out, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                return None
+            self._buffer += chunk
+
+    def _complete(self) -> dict[str, Any] | None:
+        """A whole message from the buffer, if one arrived."""
+        if len(self._buffer) < 4:
+            return None
+        size = int.from_bytes(self._buffer[:4], "big")
+        if size > frames.MAX_MESSAGE:
+            return {"t": "done", "outcome": "failed", "error": {"code": errors.SCRIPT_ENGINE.code,
+                                                                "message": "the engine sent an oversized message"}}
+        if len(self._buffer) < 4 + size:
+            return None
+        message: dict[str, Any] = json.loads(bytes(self._buffer[4:4 + size]))
+        del self._buffer[:4 + size]
+        return message
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once ended."""
+        return self.process.returncode
+
+    def wait_exit(self) -> None:
+        """Give a worker whose pipe closed a moment to exit, so its status is known."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=2.0)
+
+    def stderr_tail(self) -> str:
+        """The end of what the worker wrote on stderr, for the error message."""
+        text = bytes(self._stderr).decode("utf-8", "replace").strip()
+        return f": {text.splitlines()[-1][:300]}" if text else ""
+
+    def stop(self) -> None:
+        """Kill the worker if it still runs and reap it."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5.0)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
