@@ -31,6 +31,7 @@ NOT_NULL = Code("FRY-100013", "value required")
 MIXED_SCHEMAS = Code("FRY-100014", "several schemas in one call")
 TOO_MANY_RECORDS = Code("FRY-100015", "too many records in one call")
 DOCUMENT_TOO_LARGE = Code("FRY-100016", "document too large or too deep")
+BAD_ENCODING = Code("FRY-100030", "text not in the file's encoding")
 
 # Schema files.
 MALFORMED_SCHEMA = Code("FRY-200001", "malformed schema file")

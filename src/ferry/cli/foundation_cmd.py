@@ -134,6 +134,9 @@ def ingest(
     fmt: Annotated[FileFormat | None, typer.Option("--format", help="Override the format the extension implies.")]
     = None,
     chunk: Annotated[int, typer.Option("--chunk", help="Records per COPY and commit.", min=1)] = 10_000,
+    encoding: Annotated[str | None, typer.Option(
+        "--encoding", help="A CSV's text encoding (e.g. latin-1, cp1252, utf-16) when it has no byte-order mark; "
+        "default UTF-8.")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Stage a bulk file; good records are staged in chunks, refused ones are listed with their reason."""
@@ -146,7 +149,7 @@ def ingest(
                       disable=not console.is_terminal) as bar:
             task = bar.add_task(f"staging {file.name}", total=size)
             report = load_file(db.store, db.registry, file, schema, method, fmt=fmt, chunk_rows=chunk,
-                               progress=lambda done: bar.update(task, completed=done))
+                               encoding=encoding, progress=lambda done: bar.update(task, completed=done))
         console.print(f"[bold]{report.staged}[/] {plural(report.staged, 'record')} staged into {report.schema_id} "
                       f"({len(report.requests)} {plural(len(report.requests), 'request')}), "
                       f"[bold]{report.refused}[/] refused")
