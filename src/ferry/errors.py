@@ -48,6 +48,11 @@ ALREADY_RUNNING = Code("FRY-300005", "ferry is already running on this data fold
 STAGING_REFUSED = Code("FRY-300010", "staging refused the call's data")
 STAGING_IN_DOUBT = Code("FRY-300011", "staging failed during the commit; outcome unknown")
 
+# Backup and restore (ferry backup / ferry restore).
+BACKUP_FAILED = Code("FRY-310001", "backup or restore failed")
+RESTORE_TARGET_NOT_EMPTY = Code("FRY-310002", "the restore's target already holds data")
+BACKUP_UNREADABLE = Code("FRY-310003", "not a backup this ferry can restore")
+
 # Server and SOAP router.
 SOAP_MALFORMED = Code("FRY-400001", "malformed SOAP request")
 SOAP_MISSING_PARAMETER = Code("FRY-400002", "missing SOAP parameter")
