@@ -119,6 +119,7 @@ def serve(
     from ferry.server.app import create_app, serving_app
     from ferry.server.owner_socket import WarehouseOwner
     from ferry.server.runtime import Runtime
+    from ferry.warehouse.owner_file import publish, withdraw
     from ferry.warehouse.remote import OWNER_SECRET_ENV, OwnerLink
 
     settings = settings_for(data_dir, host=host, port=port, workers=workers, role=role)
@@ -173,16 +174,17 @@ def serve(
         config = uvicorn.Config(serving_app(app), host=settings.host, port=settings.port, loop=loop,
                                 http=door.http_protocol(settings, http), lifespan="on", log_level=log_level,
                                 timeout_graceful_shutdown=30, server_header=False, **door.uvicorn_options(settings))
+        if holds_duckdb(settings):
+            # The other workers, and `ferry doctor` / `ferry backup` run beside this server, reach the DuckDB file
+            # (one process may open it) through this process's socket.
+            try:
+                owner = WarehouseOwner(runtime)
+                owner.start()
+            except FerryError as exc:
+                fail(exc)
+            publish(settings.data_dir, OwnerLink(owner.path, owner.secret, os.getpid()))
         if settings.workers > 1:
-            worker_env: dict[str, str] = {}
-            if owns_warehouse(settings):
-                # The others reach the DuckDB file (one process may open it) through this process's socket.
-                try:
-                    owner = WarehouseOwner(runtime)
-                    owner.start()
-                except FerryError as exc:
-                    fail(exc)
-                worker_env = owner.environ()
+            worker_env = owner.environ() if owner is not None and owns_warehouse(settings) else {}
             children = start_workers(settings, log_level, worker_env)
         # Plain print: one unwrapped line that scripts can read; the socket is bound, so this is true.
         print(f"ferry listening on http://{settings.host}:{settings.port} "
@@ -195,6 +197,7 @@ def serve(
     finally:
         stop_workers(children)
         if owner is not None:
+            withdraw(settings.data_dir)
             owner.stop()
         sock.close()
         runtime.close()
@@ -210,6 +213,12 @@ WORKER_OF = "FERRY_WORKER_OF"
 def is_duckdb(settings: Settings) -> bool:
     """True when the warehouse is DuckDB, which one process at a time may open."""
     return settings.effective_warehouse_url.lower().startswith("duckdb:")
+
+
+def holds_duckdb(settings: Settings) -> bool:
+    """True when this process opens a DuckDB warehouse file (no other process can while it runs)."""
+    return settings.role in ("all", "sync") and is_duckdb(settings) and not os.environ.get(WORKER_OF) \
+        and not settings.effective_warehouse_url.endswith(":memory:")
 
 
 def owns_warehouse(settings: Settings) -> bool:
