@@ -20,6 +20,7 @@ from ferry.cli.common import DataDir, console, fail, settings_for
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.locations import describe, duckdb_file, embedded_pgdata
+from ferry.logs import configure_logging
 from ferry.server.pidfile import PidFile
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,9 @@ def serve(
     from ferry.warehouse.remote import OWNER_SECRET_ENV, OwnerLink
 
     settings = settings_for(data_dir, host=host, port=port, workers=workers, role=role)
+    # FERRY_LOG_JSON or log_json in ferry.toml: every line (ferry's and uvicorn's) one JSON object.
+    configure_logging(as_json=settings.log_json or None, level=logging.WARNING)
+    logging.getLogger("ferry").setLevel("DEBUG" if log_level.lower() == "trace" else log_level.upper())
     if forwarded_allow_ips is not None:
         settings = dataclasses.replace(settings, forwarded_allow_ips=forwarded_allow_ips)
     children: list[subprocess.Popen[bytes]] = []
@@ -173,6 +177,7 @@ def serve(
         # The limits at the door (ferry.server.door): uvicorn's own settings plus the guarded protocol.
         config = uvicorn.Config(serving_app(app), host=settings.host, port=settings.port, loop=loop,
                                 http=door.http_protocol(settings, http), lifespan="on", log_level=log_level,
+                                log_config=None,
                                 timeout_graceful_shutdown=30, server_header=False, **door.uvicorn_options(settings))
         if holds_duckdb(settings):
             # The other workers, and `ferry doctor` / `ferry backup` run beside this server, reach the DuckDB file
