@@ -70,8 +70,9 @@ class Scheduler:
             self._thread = None
         self._executor.shutdown(wait=True, cancel_futures=True)
 
-    def trigger(self, schema_id: str | None = None) -> list[uuid.UUID]:
-        """Queue a sync of one schema (or of every staged schema) now; returns the run ids."""
+    def trigger(self, schema_id: str | None = None, *, record_idle: bool = True) -> list[uuid.UUID]:
+        """Queue a sync of one schema (or of every staged schema) now; returns the run ids. Runs asked for are
+        recorded even when idle; the schedule's own (`record_idle` false) only when they read rows or failed."""
         self.db.reload_schemas()
         if schema_id is None:
             schema_ids = [schema.id for schema in self.db.registry.staged()]
@@ -82,7 +83,7 @@ class Scheduler:
         for sid in schema_ids:
             run_id = uuid.uuid4()
             with self._lock:
-                self._futures[run_id] = self._executor.submit(self._run, sid, run_id)
+                self._futures[run_id] = self._executor.submit(self._run, sid, run_id, record_idle)
             run_ids.append(run_id)
         return run_ids
 
@@ -109,15 +110,15 @@ class Scheduler:
         except Exception:
             log.exception("could not take sync requests")
 
-    def _run(self, schema_id: str, run_id: uuid.UUID) -> RunResult:
-        return run_once(self.db, self.warehouse, schema_id, self.settings, run_id=run_id)
+    def _run(self, schema_id: str, run_id: uuid.UUID, record_idle: bool = True) -> RunResult:
+        return run_once(self.db, self.warehouse, schema_id, self.settings, run_id=run_id, record_idle=record_idle)
 
     def _submit(self, schema_id: str, started: Callable[[], None]) -> Future[object]:
         """Queue a coalesced run (continuous mode); `started` is called as it begins."""
 
         def go() -> RunResult:
             started()
-            return self._run(schema_id, uuid.uuid4())
+            return self._run(schema_id, uuid.uuid4(), record_idle=False)
 
         return self._executor.submit(go)
 
@@ -151,7 +152,7 @@ class Scheduler:
             if time.monotonic() >= next_due:
                 next_due = time.monotonic() + interval
                 try:
-                    run_ids = self.trigger(None)
+                    run_ids = self.trigger(None, record_idle=False)
                     self._executor.submit(purge, self.db, self.settings)
                     self._wait_taking_requests(run_ids)
                 except FerryError as exc:
