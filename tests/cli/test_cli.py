@@ -104,7 +104,7 @@ def test_status_shows_rows_per_state(env: dict[str, str], tmp_path: Path) -> Non
     run(env, "ingest", str(path), "--schema", "nms:recipient")
     output = run(env, "status")
     line = next(row for row in output.splitlines() if "nms:recipient" in row)
-    cells = [cell.strip() for cell in line.split("│") if cell.strip()]
+    cells = line.split("\t")  # not a terminal: tab-separated full rows
     assert cells[1] == "2"
 
 
@@ -117,7 +117,7 @@ def test_status_shows_the_last_sync(env: dict[str, str], tmp_path: Path) -> None
     assert "never" in before
     run(env, "sync", "nms:recipient", "--wait")
     after = next(row for row in run(env, "status").splitlines() if "nms:recipient" in row)
-    cells = [cell.strip() for cell in after.split("│") if cell.strip()]
+    cells = after.split("\t")
     assert cells[1:5] == ["0", "2", "0", "0"]
     assert cells[5] == "-"
     assert cells[7] == "succeeded"

@@ -50,17 +50,38 @@ def test_json_of_every_listing(env: dict[str, str], tmp_path: Path) -> None:
                          "disabled": False}]
 
 
-def test_tables_fold_instead_of_cutting_cells(env: dict[str, str], tmp_path: Path) -> None:
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def terminal(env: dict[str, str], *args: str, columns: int) -> str:
+    """The output as a terminal `columns` wide shows it (escape codes removed)."""
+    return ANSI.sub("", run({**env, "TTY_COMPATIBLE": "1", "COLUMNS": str(columns)}, *args))
+
+
+def test_tables_fold_on_a_terminal_and_become_blocks_when_it_is_too_narrow(env: dict[str, str],
+                                                                         tmp_path: Path) -> None:
     (tmp_path / "p.ndjson").write_text('{"email": "a@x"}\n')
     run(env, "ingest", "p.ndjson", "--schema", "nms:recipient")
     run(env, "sync", "nms:recipient", "--wait")
     for command in (["workflows"], ["status"], ["schema", "list"]):
-        output = run(env, *command)
+        output = terminal(env, *command, columns=80)
         assert "…" not in output, output
         assert max(len(line) for line in output.splitlines()) <= 80
-    body = [line.split("│") for line in run(env, "workflows").splitlines() if line.startswith("│")]
-    column = {index: "".join(cells[index].strip() for cells in body) for index in (2, 4)}
-    assert column[2] == "ffdaReplicateStagingData" and column[4] == "succeeded"  # folded, every letter kept
+    wide = terminal(env, "status", columns=200)
+    assert "│" in wide and "nms:recipient" in wide  # a table when it fits
+    narrow = terminal(env, "workflows", columns=80)  # 12 columns do not fit 80: one block per run
+    assert "│" not in narrow
+    assert re.search(r"^workflow\s+ffdaReplicateStagingData$", narrow, re.M)
+    assert re.search(r"^state\s+succeeded$", narrow, re.M)
+
+
+def test_piped_tables_are_tab_separated_full_rows(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "p.ndjson").write_text('{"email": "a@x"}\n')
+    run(env, "ingest", "p.ndjson", "--schema", "nms:recipient")
+    run(env, "sync", "nms:recipient", "--wait")
+    header, *rows = run({**env, "COLUMNS": "40"}, "workflows").splitlines()
+    assert header.split("\t")[:4] == ["started (UTC)", "workflow", "schema", "state"]
+    assert rows[0].split("\t")[1:4] == ["ffdaReplicateStagingData", "nms:recipient", "succeeded"]
 
 
 def test_version() -> None:

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from ferry import errors
-from ferry.cli.common import DataDir, console, fail, open_staging, settings_for, table
+from ferry.cli.common import DataDir, console, fail, open_staging, settings_for, show, table
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.schema.model import ID_ATTRIBUTE, Schema
@@ -179,7 +179,7 @@ def unicity_command(
                         title="Duplicated keys in the warehouse")
         for f in findings:
             listing.add_row(f.schema_id, f.key_definition, f.key_type, f.value, str(f.count))
-        console.print(listing)
+        show(listing)
     else:
         console.print(f"No duplicated key in {len(schemas)} schema(s).")
     if findings:

@@ -19,6 +19,7 @@ from ferry.cli.common import (
     plural,
     print_json,
     settings_for,
+    show,
     table,
 )
 from ferry.errors import FerryError
@@ -123,7 +124,7 @@ def schema_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
         keys = "; ".join(",".join("@" + name for name in key.fields) for key in schema.keys)
         listing.add_row(schema.id, "yes" if schema.staged else "no", schema.staging_id if schema.staged else "",
                         str(len(schema.attributes)), keys)
-    console.print(listing)
+    show(listing)
 
 
 def ingest(
@@ -184,7 +185,7 @@ def status(as_json: AsJson = False, data_dir: DataDir = None) -> None:
         listing.add_row(item.schema_id, str(counts["staged"]), str(counts["synced"]), str(counts["skipped"]),
                         str(counts["failed"]), human_age(item.lag_seconds) if counts["staged"] else "-",
                         last_success, last_run)
-    console.print(listing)
+    show(listing)
 
 
 def register(app: typer.Typer) -> None:

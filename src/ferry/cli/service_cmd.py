@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, table
+from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, show, table
 from ferry.errors import FerryError
 from ferry.subscriptions import services
 
@@ -44,7 +44,7 @@ def list_services(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     for s in found:
         listing.add_row(s.name, s.label, s.channel_name, "" if s.validity_days is None else str(s.validity_days),
                         "yes" if s.disabled else "")
-    console.print(listing)
+    show(listing)
 
 
 @service_app.command("disable")

@@ -11,7 +11,7 @@ import typer
 from psycopg.rows import dict_row
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
-from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, table
+from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, show, table
 from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
 from ferry.sync import RunResult, run_once
@@ -75,7 +75,7 @@ def sync(
         listing.add_row(r.schema_id or "", _state(r.state), str(r.batches), str(c["read"]), str(c["inserted"]),
                         str(c["updated"]), str(c["deleted"]), str(c["skipped"]), str(c["failed"]),
                         f"{seconds:.1f}")
-    console.print(listing)
+    show(listing)
     for r in results:
         if r.error:
             console.print(f"{r.schema_id}: [red]{r.error}[/]")
@@ -147,7 +147,7 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
                         str(run["rows_read"]), str(run["rows_inserted"]),
                         str(run["rows_updated"]), str(run["rows_deleted"]), str(run["rows_skipped"]),
                         str(run["rows_failed"]), seconds, run["error"] or "")
-    console.print(listing)
+    show(listing)
 
 
 def _state(state: str) -> str:
