@@ -115,7 +115,8 @@ def schema_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     with open_staging(settings_for(data_dir)) as db:
         schemas = list(db.registry)
     if as_json:
-        print_json([{"schema": s.id, "staged": s.staged, "staging_schema": s.staging_id if s.staged else None,
+        # The REST API's vocabulary (GET /api/v1/schemas): id, stagingId.
+        print_json([{"id": s.id, "staged": s.staged, "stagingId": s.staging_id if s.staged else None,
                      "attributes": len(s.attributes), "keys": [["@" + name for name in key.fields] for key in s.keys]}
                     for s in schemas])
         return
@@ -169,10 +170,10 @@ def status(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     with open_staging(settings_for(data_dir)) as db:
         items = sync_metrics(db)
     if as_json:
-        print_json([{"schema": item.schema_id, **item.counts,
-                     "oldest_unsynced_seconds": item.lag_seconds if item.counts["staged"] else None,
-                     "last_success": item.last_success, "last_state": item.last_state,
-                     "last_error": item.last_error} for item in items])
+        print_json([{"schema": item.schema_id, "counts": item.counts,  # as GET /api/v1/status names them
+                     "lagSeconds": item.lag_seconds if item.counts["staged"] else None,
+                     "lastSuccess": item.last_success, "lastState": item.last_state,
+                     "lastError": item.last_error} for item in items])
         return
     listing = table("schema", "staged", "synced", "skipped", "failed", "oldest unsynced", "last success",
                     "last run")
