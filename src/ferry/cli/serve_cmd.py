@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -136,6 +137,7 @@ def serve(
     # An ingest node (one of `--workers N`'s extra processes) shares the port with SO_REUSEPORT and leaves the
     # data folder's lock to the process that owns it.
     extra_worker = bool(os.environ.get(WORKER_OF))
+    shared_metrics(settings, extra_worker)
     shared = settings.workers > 1 or settings.role == "ingest" or extra_worker
     lock = None if settings.role == "ingest" or extra_worker else _lock_for(settings)
     try:
@@ -229,6 +231,25 @@ def holds_duckdb(settings: Settings) -> bool:
 def owns_warehouse(settings: Settings) -> bool:
     """True when this process (the first of `--workers N`, role all) serves a DuckDB warehouse to the others."""
     return settings.workers > 1 and settings.role == "all" and is_duckdb(settings) and not os.environ.get(WORKER_OF)
+
+
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def shared_metrics(settings: Settings, extra_worker: bool) -> None:
+    """`--workers N`: every process counts into files of one folder and a scrape of any of them sums them all
+    (prometheus-client's multiprocess mode), so /metrics answers the same whichever process the connection reached.
+    The first process empties the folder at start; the others find it in their environment."""
+    from prometheus_client import values
+
+    if settings.workers > 1 and not extra_worker:
+        folder = settings.data_dir.resolve() / "run" / "metrics"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(mode=0o700, parents=True)
+        os.environ[METRICS_ENV] = str(folder)
+    if os.environ.get(METRICS_ENV):
+        # prometheus-client picks its value class when first imported, which may have been before this.
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
 def check_workers(settings: Settings) -> None:
