@@ -15,6 +15,7 @@ import socket
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -34,6 +35,10 @@ _held: dict[uuid.UUID, Any] = {}
 _held_lock = threading.Lock()
 # Runs not recorded because they did nothing, by (workflow, schema, outcome `empty` | `skipped`), since start.
 _idle: Counter[tuple[str, str, str]] = Counter()
+
+
+# Called with (workflow, schema, outcome) for each idle run left unrecorded: the server's metrics count it.
+idle_observer: Callable[[str, str, str], None] | None = None
 
 
 def idle_counts() -> dict[tuple[str, str, str], int]:
@@ -71,6 +76,8 @@ def finish(pool: ConnectionPool, result: RunResult, *, keep: bool = True) -> Non
         if not keep:
             outcome = "skipped" if result.state == "skipped" else "empty"
             _idle[(result.workflow, result.schema_id or "", outcome)] += 1
+    if not keep and idle_observer is not None:
+        idle_observer(result.workflow, result.schema_id or "", outcome)
     statement = ("UPDATE ferry.workflow_runs SET ended_at = %s, state = %s, batches = %s, rows_read = %s, "
                  "rows_inserted = %s, rows_updated = %s, rows_deleted = %s, rows_skipped = %s, rows_failed = %s, "
                  "rows_purged = %s, error = %s WHERE id = %s")

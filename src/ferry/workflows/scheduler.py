@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -42,11 +43,19 @@ class Scheduler:
         self.poll_seconds = POLL_SECONDS
         self.coalescer: Coalescer | None = None
         self.listener: Listener | None = None
+        self._next_pass: dt.datetime | None = None  # wall-clock time of the periodic loop's next pass
 
     @property
     def continuous(self) -> bool:
         """True when runs start as soon as rows are staged (`FERRY_SYNC_INTERVAL=0`)."""
         return float(self.settings.sync_interval) <= 0
+
+    def next_run(self, schema_id: str | None = None) -> dt.datetime | None:
+        """When the periodic loop next syncs every schema: None in continuous mode (a run starts as rows are
+        staged) or before the loop started; never in the past (a pass that is due is now)."""
+        if self.continuous or self._next_pass is None:
+            return None
+        return max(self._next_pass, dt.datetime.now(dt.UTC))
 
     def start(self) -> None:
         """Start the periodic loop (first run right away), and in continuous mode the listener."""
@@ -151,6 +160,7 @@ class Scheduler:
             self._take_requests()
             if time.monotonic() >= next_due:
                 next_due = time.monotonic() + interval
+                self._next_pass = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=interval)
                 try:
                     run_ids = self.trigger(None, record_idle=False)
                     self._executor.submit(purge, self.db, self.settings)
