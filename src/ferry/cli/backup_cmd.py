@@ -47,7 +47,7 @@ def restore_command(
     data_dir: DataDir = None,
 ) -> None:
     """Restore a backup into the configured databases, or the data folder's embedded ones; ferry must be stopped."""
-    from ferry.server.pidfile import PidFile
+    from ferry.server.process.pidfile import PidFile
 
     settings = settings_for(data_dir)
     lock = PidFile(settings.data_dir)  # no server may start on this data folder during the restore
