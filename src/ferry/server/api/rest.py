@@ -25,6 +25,7 @@ from ferry import errors
 from ferry.auth import Authenticator, Operator, rights
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, Op, build_call
+from ferry.logs import set_log_context
 from ferry.schema.model import Schema
 from ferry.server.api import metrics
 from ferry.server.api.rest_models import (
@@ -168,6 +169,7 @@ async def caller(auth: Authenticator, session: str | None, security: str | None,
 
     `session_only`: the call comes from a `sessionTokenOnly` zone (`ferry.server.door.zones`)."""
     operator = await auth.check_async(session, security, session_only=session_only)
+    set_log_context(operator=operator.login)  # on every line this call logs from here on
     auth.rate_limit(operator)
     return operator
 
