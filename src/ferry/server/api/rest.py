@@ -121,12 +121,24 @@ def refusal(exc: Exception, method: str) -> tuple[JSONResponse, str, str]:
         response = error_response(exc)
         return response, ("error" if response.status_code >= 500 else "refused"), exc.code.code
     if isinstance(exc, RequestValidationError):
+        if _body_not_json(exc):
+            media = FerryError(errors.UNSUPPORTED_MEDIA_TYPE, "the body must be a JSON object sent with "
+                               "Content-Type: application/json (e.g. curl -H 'content-type: application/json' "
+                               "-d '{\"login\": \"…\", \"password\": \"…\"}')")
+            return error_response(media), "refused", errors.UNSUPPORTED_MEDIA_TYPE.code
         return (error_response(FerryError(errors.BAD_REQUEST, _validation_message(exc))), "refused",
                 errors.BAD_REQUEST.code)
     log.error("REST %s failed", method, exc_info=exc)
     response = error_response(FerryError(errors.STAGING_UNAVAILABLE, "the call failed inside ferry; "
                                          "nothing was staged by it. Retry, or see the server log"))
     return response, "error", errors.STAGING_UNAVAILABLE.code
+
+
+def _body_not_json(exc: RequestValidationError) -> bool:
+    """True when the whole body was not read as a JSON object (no or another content type, or not an object)."""
+    return any(tuple(error.get("loc", ())) == ("body",) and error.get("type") in ("model_attributes_type",
+                                                                                    "dict_type")
+               for error in exc.errors())
 
 
 def _validation_message(exc: RequestValidationError) -> str:
