@@ -56,6 +56,10 @@ class SyncService:
         """Stop the loop and let a run in progress finish."""
         await asyncio.to_thread(self.scheduler.stop)
 
+    def next_run(self, schema_id: str | None = None) -> dt.datetime | None:
+        """When the periodic loop next runs (None in continuous mode or before its first pass)."""
+        return self.scheduler.next_run(schema_id)
+
     async def trigger(self, schema_id: str | None = None) -> list[uuid.UUID]:
         """Queue a run now for one schema (`ns:name` or `ns:nameStg`) or for every staged schema."""
         return await asyncio.to_thread(self.scheduler.trigger, schema_id)
