@@ -1,5 +1,6 @@
 """Commands run beside `ferry serve` while it holds the DuckDB warehouse: `ferry sync` is run by the server's
-scheduler, `ferry doctor unicity` runs its queries in the server (one server for the module)."""
+scheduler, `ferry doctor unicity` runs its queries in the server, `ferry backup` has it copy the file (one server for
+the module)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,29 @@ def test_doctor_unicity_runs_in_the_server_and_exits_1_for_duplicates_2_when_it_
     cannot = beside.ferry("doctor", "unicity", "dem:noSuchTable")
     assert cannot.returncode == 2, cannot.stdout + cannot.stderr
     assert "FRY-100003" in cannot.stderr
+
+
+def test_backup_beside_the_server_has_the_server_copy_its_duckdb_file(beside: Beside, new_database: Callable[[], str],
+                                                                     tmp_path: Path) -> None:
+    with Session.open(Settings.from_env(database_url=beside.db_url, data_dir=beside.folder / "data")) as session:
+        session.ingest({"xtkschema": "dem:sampleTable", "testcol1": "before the backup"})
+    synced = beside.ferry("sync", "dem:sampleTable", "--wait")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    backup = beside.ferry("backup", str(tmp_path / "bk"))
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    restored_db, restored_wh = new_database(), tmp_path / "restored" / "warehouse.duckdb"
+    env = {**beside.env, "FERRY_DATABASE_URL": restored_db, "FERRY_DATA_DIR": str(tmp_path / "d"),
+           "FERRY_WAREHOUSE_URL": f"duckdb://{restored_wh}"}
+    restore = subprocess.run([sys.executable, "-m", "ferry.cli", "restore", str(tmp_path / "bk")], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    con = duckdb.connect(str(restored_wh))
+    try:
+        assert con.execute("SELECT count(*) FROM nms_recipient WHERE email = ?", [DUPLICATED]).fetchone() == (2,)
+        found = {row[0] for row in con.execute("SELECT testcol1 FROM dem_sampletable").fetchall()}
+    finally:
+        con.close()
+    assert "before the backup" in found
+    with psycopg.connect(restored_db) as conn:
+        assert conn.execute("SELECT count(*) FROM ferry.rows_dem_sampletable WHERE _state = 'synced' "
+                            "AND testcol1 = 'before the backup'").fetchone() == (1,)

@@ -65,9 +65,14 @@ def backup(db: StagingDatabase, warehouse: Warehouse, folder: Path) -> Manifest:
 
 
 def copy_duckdb(warehouse: Warehouse, target: Path) -> None:
-    """A checkpointed copy of the DuckDB file this process holds open (no other process may write it)."""
+    """A checkpointed copy of the DuckDB file this process holds open (no other process may write it), or made by
+    the running server that holds it."""
     from ferry.warehouse.duckdb_wh import DuckDBWarehouse
+    from ferry.warehouse.remote import RemoteWarehouse
 
+    if isinstance(warehouse, RemoteWarehouse):
+        warehouse.client.call("copy_file", {"target": str(target.resolve())}, timeout=None)
+        return
     if not isinstance(warehouse, DuckDBWarehouse) or warehouse.path == ":memory:":
         raise FerryError(errors.BACKUP_FAILED, "an in-memory DuckDB warehouse has nothing to back up")
     warehouse.copy_file(target)

@@ -12,6 +12,8 @@ from ferry.cli.common import DataDir, console, fail, open_staging, settings_for
 from ferry.errors import FerryError
 from ferry.staging.embedded import EmbeddedPostgres
 from ferry.warehouse import open_warehouse
+from ferry.warehouse.owner_file import find as find_owner
+from ferry.warehouse.remote import RemoteWarehouse
 
 
 def backup_command(
@@ -25,10 +27,11 @@ def backup_command(
         try:
             warehouse = open_warehouse(settings.effective_warehouse_url)
         except FerryError as exc:
-            if "lock" in exc.message.lower():
-                console.print("[red]a running `ferry serve` holds the DuckDB warehouse file: run `ferry backup` "
-                              "on a server with a PostgreSQL warehouse, or stop the server for the backup[/]")
-            fail(exc)
+            # A running `ferry serve` holds the DuckDB file: it copies the file for us (its owner socket).
+            link = find_owner(settings.data_dir) if "lock" in exc.message.lower() else None
+            if link is None:
+                fail(exc)
+            warehouse = RemoteWarehouse(settings.effective_warehouse_url, link)
         try:
             with console.status("backing up (syncs wait until it is done)"):
                 manifest = backup(db, warehouse, folder)
