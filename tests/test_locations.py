@@ -43,3 +43,17 @@ def test_a_configured_staging_announces_a_new_warehouse_folder(tmp_path: Path) -
     quiet = io.StringIO()
     announce(settings, quiet)
     assert quiet.getvalue() == ""
+
+
+def test_the_per_user_data_folder_is_named_each_time_a_project_folder_is_not(tmp_path: Path) -> None:
+    (tmp_path / "data" / "postgres").mkdir(parents=True)
+    (tmp_path / "data" / "postgres" / "PG_VERSION").write_text("17")
+    default = Settings(data_dir=tmp_path / "data", data_dir_origin="per-user default")
+    out = io.StringIO()
+    announce(default, out)
+    assert out.getvalue().startswith(f"ferry: using data folder {tmp_path / 'data'} (per-user default)")
+    assert "no ferry.toml here or above" in out.getvalue()
+    chosen = Settings(data_dir=tmp_path / "data", data_dir_origin="--data-dir")
+    quiet = io.StringIO()
+    announce(chosen, quiet)
+    assert quiet.getvalue() == ""

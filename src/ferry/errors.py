@@ -31,6 +31,7 @@ NOT_NULL = Code("FRY-100013", "value required")
 MIXED_SCHEMAS = Code("FRY-100014", "several schemas in one call")
 TOO_MANY_RECORDS = Code("FRY-100015", "too many records in one call")
 DOCUMENT_TOO_LARGE = Code("FRY-100016", "document too large or too deep")
+BAD_ENCODING = Code("FRY-100030", "text not in the file's encoding")
 
 # Schema files.
 MALFORMED_SCHEMA = Code("FRY-200001", "malformed schema file")
@@ -46,6 +47,11 @@ CONFIG_ERROR = Code("FRY-300004", "configuration error")
 ALREADY_RUNNING = Code("FRY-300005", "ferry is already running on this data folder")
 STAGING_REFUSED = Code("FRY-300010", "staging refused the call's data")
 STAGING_IN_DOUBT = Code("FRY-300011", "staging failed during the commit; outcome unknown")
+
+# Backup and restore (ferry backup / ferry restore).
+BACKUP_FAILED = Code("FRY-310001", "backup or restore failed")
+RESTORE_TARGET_NOT_EMPTY = Code("FRY-310002", "the restore's target already holds data")
+BACKUP_UNREADABLE = Code("FRY-310003", "not a backup this ferry can restore")
 
 # Server and SOAP router.
 SOAP_MALFORMED = Code("FRY-400001", "malformed SOAP request")

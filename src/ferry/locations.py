@@ -48,11 +48,22 @@ def creates_something(settings: Settings) -> bool:
     return duck is not None and not duck.parent.exists()
 
 
+def uses_data_dir(settings: Settings) -> bool:
+    """True when the embedded PostgreSQL or the DuckDB warehouse file lives in the data folder."""
+    duck = duckdb_file(settings)
+    return embedded_pgdata(settings) is not None or (
+        duck is not None and duck.resolve().is_relative_to(settings.data_dir.resolve()))
+
+
 def announce(settings: Settings, stream: TextIO | None = None) -> None:
-    """Print the `describe` line on stderr when something is about to be created, so data never lands silently
-    in an unexpected folder."""
+    """Print the `describe` line on stderr when something is about to be created, or when the data folder in use
+    is the per-user default rather than one this project names, so data never lands silently in an unexpected
+    folder."""
     if creates_something(settings):
         print(f"ferry: creating {describe(settings)}", file=stream or sys.stderr, flush=True)
+    elif settings.data_dir_origin == "per-user default" and uses_data_dir(settings):
+        print(f"ferry: using {describe(settings)}: no ferry.toml here or above, no FERRY_DATA_DIR or --data-dir",
+              file=stream or sys.stderr, flush=True)
 
 
 def _hide(url: str) -> str:

@@ -75,6 +75,21 @@ def test_ingest_each_format_with_refusals_listed(env: dict[str, str], tmp_path: 
         assert conn.execute("SELECT count(*) FROM ferry.requests WHERE origin = 'import'").fetchone() == (2,)
 
 
+def test_ingest_a_latin1_csv_refuses_the_bad_row_with_a_code_then_reads_it_with_encoding(
+        env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_bytes("email,firstName\na@x,Ann\nb@x,Zoë\nc@x,Cy\n".encode("latin-1"))
+    result = runner.invoke(app, ["ingest", str(path), "--schema", "nms:recipient"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "FRY-100030" in result.output and "Record 2 (line 3)" in result.output
+    assert [email for _, email in staged(env["FERRY_DATABASE_URL"])] == ["a@x", "c@x"]
+    path.write_bytes("email,firstName\nb@x,Zoë\n".encode("latin-1"))
+    run(env, "ingest", str(path), "--schema", "nms:recipient", "--encoding", "latin-1")
+    with psycopg.connect(env["FERRY_DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT \"firstName\" FROM ferry_stg.nms_recipient WHERE email = 'b@x'").fetchone() == (
+            "Zoë",)
+
+
 def test_ingest_ext_file(env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "changes.ndjson"
     path.write_text('{"_key": "@email", "email": "a@x", "firstName": "A"}\n'
@@ -89,7 +104,7 @@ def test_status_shows_rows_per_state(env: dict[str, str], tmp_path: Path) -> Non
     run(env, "ingest", str(path), "--schema", "nms:recipient")
     output = run(env, "status")
     line = next(row for row in output.splitlines() if "nms:recipient" in row)
-    cells = [cell.strip() for cell in line.split("│") if cell.strip()]
+    cells = line.split("\t")  # not a terminal: tab-separated full rows
     assert cells[1] == "2"
 
 
@@ -102,7 +117,7 @@ def test_status_shows_the_last_sync(env: dict[str, str], tmp_path: Path) -> None
     assert "never" in before
     run(env, "sync", "nms:recipient", "--wait")
     after = next(row for row in run(env, "status").splitlines() if "nms:recipient" in row)
-    cells = [cell.strip() for cell in after.split("│") if cell.strip()]
+    cells = after.split("\t")
     assert cells[1:5] == ["0", "2", "0", "0"]
     assert cells[5] == "-"
     assert cells[7] == "succeeded"

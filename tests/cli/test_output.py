@@ -35,32 +35,59 @@ def test_json_of_every_listing(env: dict[str, str], tmp_path: Path) -> None:
     run(env, "service", "add", "news", "--label", "News")
 
     status = {row["schema"]: row for row in json.loads(run(env, "status", "--json"))}
-    assert status["nms:recipient"]["synced"] == 2 and status["nms:recipient"]["staged"] == 0
-    assert status["nms:recipient"]["last_state"] == "succeeded"
+    assert status["nms:recipient"]["counts"]["synced"] == 2 and status["nms:recipient"]["counts"]["staged"] == 0
+    assert status["nms:recipient"]["lastState"] == "succeeded"
+    # One vocabulary with REST (GET /api/v1/workflows): schema, startedAt, rows.
     runs = json.loads(run(env, "workflows", "--json"))
     assert runs[0]["workflow"] == "ffdaReplicateStagingData" and runs[0]["state"] == "succeeded"
-    assert runs[0]["rows_inserted"] == 2 and runs[0]["started_at"].startswith("20")
-    schemas = {row["schema"]: row for row in json.loads(run(env, "schema", "list", "--json"))}
+    assert runs[0]["schema"] == "nms:recipient" and runs[0]["startedAt"].startswith("20")
+    assert runs[0]["rows"]["inserted"] == 2
+    schemas = {row["id"]: row for row in json.loads(run(env, "schema", "list", "--json"))}
     assert schemas["nms:recipient"]["staged"] is True
-    assert schemas["nms:recipient"]["staging_schema"] == "nms:recipientStg"
+    assert schemas["nms:recipient"]["stagingId"] == "nms:recipientStg"
     operators = json.loads(run(env, "operator", "list", "--json"))
     assert operators == [{"login": "ann", "admin": False, "schemas": ["nms:recipient"], "disabled": False}]
     services = json.loads(run(env, "service", "list", "--json"))
-    assert services == [{"name": "news", "label": "News", "channel": "email", "validity_days": None,
+    assert services == [{"name": "news", "label": "News", "channel": "email", "validityDays": None,
                          "disabled": False}]
+    run(env, "service", "disable", "news")
+    assert json.loads(run(env, "service", "list", "--json"))[0]["disabled"] is True
+    assert "enabled" in run(env, "service", "enable", "news")
+    assert json.loads(run(env, "service", "list", "--json"))[0]["disabled"] is False
 
 
-def test_tables_fold_instead_of_cutting_cells(env: dict[str, str], tmp_path: Path) -> None:
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def terminal(env: dict[str, str], *args: str, columns: int) -> str:
+    """The output as a terminal `columns` wide shows it (escape codes removed)."""
+    return ANSI.sub("", run({**env, "TTY_COMPATIBLE": "1", "COLUMNS": str(columns)}, *args))
+
+
+def test_tables_fold_on_a_terminal_and_become_blocks_when_it_is_too_narrow(env: dict[str, str],
+                                                                         tmp_path: Path) -> None:
     (tmp_path / "p.ndjson").write_text('{"email": "a@x"}\n')
     run(env, "ingest", "p.ndjson", "--schema", "nms:recipient")
     run(env, "sync", "nms:recipient", "--wait")
     for command in (["workflows"], ["status"], ["schema", "list"]):
-        output = run(env, *command)
+        output = terminal(env, *command, columns=80)
         assert "…" not in output, output
         assert max(len(line) for line in output.splitlines()) <= 80
-    body = [line.split("│") for line in run(env, "workflows").splitlines() if line.startswith("│")]
-    column = {index: "".join(cells[index].strip() for cells in body) for index in (2, 4)}
-    assert column[2] == "ffdaReplicateStagingData" and column[4] == "succeeded"  # folded, every letter kept
+    wide = terminal(env, "status", columns=200)
+    assert "│" in wide and "nms:recipient" in wide  # a table when it fits
+    narrow = terminal(env, "workflows", columns=80)  # 12 columns do not fit 80: one block per run
+    assert "│" not in narrow
+    assert re.search(r"^workflow\s+ffdaReplicateStagingData$", narrow, re.M)
+    assert re.search(r"^state\s+succeeded$", narrow, re.M)
+
+
+def test_piped_tables_are_tab_separated_full_rows(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "p.ndjson").write_text('{"email": "a@x"}\n')
+    run(env, "ingest", "p.ndjson", "--schema", "nms:recipient")
+    run(env, "sync", "nms:recipient", "--wait")
+    header, *rows = run({**env, "COLUMNS": "40"}, "workflows").splitlines()
+    assert header.split("\t")[:4] == ["started (UTC)", "workflow", "schema", "state"]
+    assert rows[0].split("\t")[1:4] == ["ffdaReplicateStagingData", "nms:recipient", "succeeded"]
 
 
 def test_version() -> None:
@@ -110,3 +137,16 @@ def test_ingest_report_counts_in_words_and_starts_at_once(env: dict[str, str], t
     lines = result.stdout.splitlines()
     assert lines[0] == "1 record staged into nms:recipient (1 request), 1 refused"
     assert lines[1].startswith("  FRY-100006 Record 2 (line 3): ")
+
+
+def test_workflows_filter_by_schema_option_and_state(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "p.ndjson").write_text('{"email": "a@x"}\n')
+    run(env, "ingest", "p.ndjson", "--schema", "nms:recipient")
+    run(env, "sync", "nms:recipient", "--wait")
+    assert [r["schema"] for r in json.loads(run(env, "workflows", "--schema", "nms:recipient", "--json"))] == [
+        "nms:recipient"]
+    assert json.loads(run(env, "workflows", "--schema", "nms:service", "--json")) == []
+    assert json.loads(run(env, "workflows", "--state", "failed", "--json")) == []
+    assert len(json.loads(run(env, "workflows", "--state", "failed", "--state", "succeeded", "--json"))) == 1
+    refused = runner.invoke(app, ["workflows", "--state", "bad"], env=env)
+    assert refused.exit_code == 2 and "unknown state bad" in refused.output

@@ -1,6 +1,7 @@
 """The console driven in headless Chromium (Debian's `chromium`, through Playwright; no browser download) against
 a real uvicorn server: log in, watch the overview change after an ingest and a sync, open a run, re-queue a failed
-row and see it synced, look up a UUID, log out. A screenshot of each page lands in test-artifacts/console/."""
+row and see it synced, look up a UUID, log out. A screenshot of each page lands in test-artifacts/console/.
+Then, on one server whose warehouse is down: `/docs` lists the API's operations, the console shows the outage."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ferry.server.app import create_app, serving_app
 from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
 from ferry.subscriptions import services
+from ferry.sync import runs
 from ferry.workflows import list_runs
 from outcome_fakes import record_outcome
 
@@ -101,7 +103,8 @@ def live(staging_db: StagingDatabase, settings: Settings) -> Iterator[Live]:
     runtime.enable_scheduler()  # as `ferry serve` does: a first pass right away, then every sync_interval
     with Live(runtime) as server:
         deadline = time.monotonic() + 30
-        while not [run for run in list_runs(runtime.db.pool, SCHEMA) if run["state"] == "succeeded"]:
+        # The first pass finds nothing to read: counted, not recorded (an idle run of the schedule).
+        while not runs.idle_counts().get(("ffdaReplicateStagingData", SCHEMA, "empty")):
             assert time.monotonic() < deadline, "the scheduler's first pass did not run"
             time.sleep(0.1)
         yield server
@@ -209,3 +212,77 @@ def test_console_in_a_real_browser(live: Live, unavailable: Callable[[str], NoRe
     rows = live.runtime.warehouse.read(live.runtime.registry.get(SCHEMA))  # type: ignore[arg-type]
     assert sorted(row["email"] for row in rows) == [f"user{i}@example.com" for i in range(3)]
     assert len(good) == 2
+
+
+# -- what an operator sees: /docs lists the operations; the console shows an outage (one server for both) ---------
+
+DOWN_WAREHOUSE = "postgresql://ferry@127.0.0.1:1/nowhere?connect_timeout=1"
+
+
+@pytest.fixture(scope="module")
+def outage(new_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    settings = Settings.from_env(database_url=new_database(), data_dir=tmp_path_factory.mktemp("outage"),
+                                 warehouse_url=DOWN_WAREHOUSE, sync_interval=0)
+    with StagingDatabase.open(settings) as db:
+        runtime = Runtime(settings, db=db)
+        runtime.auth.add_operator("root", "pw", admin=True)
+        runtime.enable_scheduler()
+        with Live(runtime) as server:
+            yield server
+
+
+@pytest.fixture(scope="module")
+def browser(unavailable: Callable[[str], NoReturn]) -> Iterator[object]:
+    executable = _chromium(unavailable)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def test_docs_render_the_operations(outage: Live, browser: object) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    for path in ("/docs", "/redoc"):  # /redoc leads to the same page
+        page.goto(f"{outage.url}{path}")
+        expect(page.locator(".opblock").first).to_be_visible(timeout=20_000)
+        assert page.locator(".opblock").count() > 20
+        expect(page.locator("body")).to_contain_text("/api/v1/logon")
+        expect(page.locator("body")).not_to_contain_text("Unable to render this definition")
+    page.close()
+
+
+def test_the_console_shows_the_outage_and_the_failed_run(outage: Live, browser: object) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    outage.ingest([{"email": "down@example.com"}])  # continuous mode: a run starts, and fails
+    deadline = time.monotonic() + 60
+    while not list_runs(outage.runtime.db.pool, SCHEMA, states=["failed"]):
+        assert time.monotonic() < deadline, "no failed run recorded"
+        time.sleep(0.2)
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
+    page.goto(f"{outage.url}/console/login")
+    page.fill("#login", "root")
+    page.fill("#password", "pw")
+    page.click("button[type=submit]")
+    banner = page.locator('#health p[data-part="warehouse"]')
+    expect(banner).to_contain_text("Warehouse down")
+    row = page.locator(f'tr[data-schema="{SCHEMA}"]')
+    expect(row).to_contain_text("failed")
+    expect(row).to_contain_text("FRY-500001")
+    expect(row).to_contain_text("continuous")
+    expect(row).not_to_contain_text("another worker is syncing")
+    page.goto(f"{outage.url}/console/runs?state=failed")
+    states = page.locator("#runs tbody .badge").all_inner_texts()
+    assert states and set(states) == {"failed"}
+    expect(page.locator("#health")).to_contain_text("Warehouse down")  # on every page
+    page.screenshot(path=str(Path(__file__).resolve().parents[2] / "test-artifacts" / "console" / "outage.png"),
+                    full_page=True)
+    page.close()

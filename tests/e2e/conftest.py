@@ -66,7 +66,7 @@ def apply_sample_schema(db_url: str, data_dir: Path) -> None:
         db.catalog.apply(load_schema_file(sample))
 
 
-def start_server(db_url: str, folder: Path, **env: str) -> Server:
+def start_server(db_url: str, folder: Path, *, log_level: str = "warning", **env: str) -> Server:
     """Start `ferry serve` and wait until `/r/test` answers."""
     folder.mkdir(parents=True, exist_ok=True)
     apply_sample_schema(db_url, folder / "data")
@@ -77,7 +77,7 @@ def start_server(db_url: str, folder: Path, **env: str) -> Server:
     log = folder / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "ferry.cli", "serve", "--host", "127.0.0.1", "--port",
-                                    str(port), "--data-dir", str(folder / "data"), "--log-level", "warning"],
+                                    str(port), "--data-dir", str(folder / "data"), "--log-level", log_level],
                                    stdout=out, stderr=subprocess.STDOUT, env=environ, cwd=folder)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

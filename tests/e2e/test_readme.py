@@ -86,7 +86,8 @@ def test_first_session_runs_as_written(tmp_path: Path, node_sdk: Path, unavailab
                                 timeout=60)
         rows = {row["schema"]: row for row in json.loads(status.stdout)}
         # a@x.com (JS, twice), b@x.com (Python: one plain Ingest per run, then keyed updates), c@x.com (file).
-        assert rows["nms:recipient"]["failed"] == 0 and rows["nms:recipient"]["staged"] == 0
+        counts = rows["nms:recipient"]["counts"]
+        assert counts["failed"] == 0 and counts["staged"] == 0
         unicity = subprocess.run([*ferry, "doctor", "unicity", "nms:recipient", "--json"], cwd=project, env=env,
                                  capture_output=True, text=True, timeout=60)
         duplicated = [json.loads(line)["value"] for line in unicity.stdout.splitlines() if line.strip()]

@@ -3,7 +3,9 @@ with each warehouse engine (with DuckDB the first process owns the file and the 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -137,8 +139,10 @@ def test_two_workers_serve_sync_and_query_with_a_duckdb_warehouse(
     health through it: every call gives the same answer whichever process the connection landed on."""
     start, stop = launch
     db_url = new_database()
-    # A long interval: after the run at start, only the triggers below sync.
-    server = start(db_url, tmp_path, FERRY_WORKERS="2", FERRY_SYNC_INTERVAL="3600")
+    # A long interval: after the run at start, only the triggers below sync. JSON logs at info: an access line
+    # a call.
+    server = start(db_url, tmp_path, log_level="info", FERRY_WORKERS="2", FERRY_SYNC_INTERVAL="3600",
+                   FERRY_LOG_JSON="1")
     url: str = server.url  # type: ignore[attr-defined]
     port = int(url.rsplit(":", 1)[1])
     try:
@@ -199,12 +203,41 @@ def test_two_workers_serve_sync_and_query_with_a_duckdb_warehouse(
                 health = client.get("/healthz").json()
                 assert health["parts"]["warehouse"]["status"] == "up", health
             assert all(_serving(worker, port) > 0 for worker in workers)
+            _metrics_agree(clients, at_least=2 * CALLS)
         finally:
             for client in clients:
                 client.close()
     finally:
         assert stop(server) == 0, server.log.read_text()  # type: ignore[attr-defined]
     assert not psutil.pid_exists(workers[1].pid) or workers[1].status() == psutil.STATUS_ZOMBIE
+    _logs_are_json_lines(server.log.read_text())  # type: ignore[attr-defined]
+
+
+def _calls_total(exposition: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in exposition.splitlines()
+               if line.startswith("ferry_calls_total{"))
+
+
+def _metrics_agree(clients: list[httpx.Client], at_least: int) -> None:
+    """Every scrape, whichever process its connection reached, gives the same counts (summed over processes)."""
+    totals = set()
+    for client in clients:
+        scrape = client.get("/metrics")
+        assert scrape.status_code == 200, scrape.text
+        totals.add(_calls_total(scrape.text))
+    assert len(totals) == 1, totals
+    assert totals.pop() >= at_least
+
+
+def _logs_are_json_lines(log: str) -> None:
+    """FERRY_LOG_JSON=1: every log line of both processes is one JSON object; an access line names its request id
+    and operator. (The few plain lines are the command's own prints: listening, stopped.)"""
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    assert not re.search(r"^\d{4}-\d\d-\d\d \S+ (INFO|WARNING|ERROR) ", log, re.M), log[:2000]
+    access = [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert access and all(line.get("request_id") for line in access)
+    assert any(line.get("operator") == "admin" and "/api/v1/ingest" in line["message"] for line in access)
 
 
 def test_a_worker_whose_duckdb_owner_is_gone_answers_clear_faults(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
+from ferry.errors import FerryError
 from ferry.ingest.documents import RawRecord
 from ferry.ingest.files import FileFormat, RecordError, iter_records
 
@@ -57,3 +60,34 @@ def test_a_legitimate_multi_line_value_is_kept_with_its_starting_line() -> None:
     records = [item for item in items if isinstance(item, RawRecord)]
     assert [(r.fields["firstName"], r.line) for r in records] == [("Ann\nMarie", 2), ("Bob", 4)]
     assert refusals(items) == []
+
+
+def read_bytes(data: bytes, encoding: str | None = None) -> list[RawRecord | RecordError]:
+    return list(iter_records(io.BytesIO(data), FileFormat.CSV, "nms:recipient", encoding))
+
+
+def test_a_utf16_csv_with_its_byte_order_mark_is_read_without_being_told() -> None:
+    items = read_bytes("email,firstName\na@x,Zoë\nb@x,Bob\n".encode("utf-16"))
+    assert [item.fields["firstName"] for item in items if isinstance(item, RawRecord)] == ["Zoë", "Bob"]
+
+
+def test_a_latin1_byte_refuses_its_record_with_a_code_and_the_good_rows_are_kept() -> None:
+    items = read_bytes("email,firstName\na@x,Ann\nb@x,Zoë\nc@x,Cy\n".encode("latin-1"))
+    assert emails(items) == ["a@x", "c@x"]
+    [refused] = [item.error for item in items if isinstance(item, RecordError)]
+    assert refused.code.code == "FRY-100030"
+    assert refused.message.startswith("Record 2 (line 3): byte 0xeb is not UTF-8 text; pass --encoding")
+
+
+def test_encoding_reads_a_latin1_csv() -> None:
+    items = read_bytes("email,firstName\nb@x,Zoë\n".encode("latin-1"), "latin-1")
+    assert [item.fields["firstName"] for item in items if isinstance(item, RawRecord)] == ["Zoë"]
+
+
+def test_an_unknown_encoding_or_one_for_another_format_is_a_coded_refusal() -> None:
+    with pytest.raises(FerryError) as unknown:
+        read_bytes(b"email\na@x\n", "klingon")
+    assert unknown.value.code.code == "FRY-100030"
+    with pytest.raises(FerryError) as ndjson:
+        list(iter_records(io.BytesIO(b'{"email": "a@x"}\n'), FileFormat.NDJSON, "nms:recipient", "latin-1"))
+    assert "CSV only" in ndjson.value.message

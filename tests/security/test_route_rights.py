@@ -60,6 +60,7 @@ CASES: list[Case] = [
     # Documentation, health, metrics (loopback client, loopback listener: open), WSDL.
     Case(("GET", "/openapi.json"), "/openapi.json"),
     Case(("GET", "/docs"), "/docs"),
+    Case(("GET", "/docs/openapi-3.0.json"), "/docs/openapi-3.0.json"),
     Case(("GET", "/redoc"), "/redoc"),
     Case(("GET", "/r/test"), "/r/test"),
     Case(("GET", "/healthz"), "/healthz"),
@@ -114,6 +115,7 @@ CASES: list[Case] = [
       ("GET", "POST", "PUT", "PATCH", "DELETE")],
     # Console (cookie = the operator's session; forms carry its CSRF token).
     Case(("GET", "/console/login"), "/console/login"),
+    Case(("GET", "/console/favicon.svg"), "/console/favicon.svg"),
     Case(("POST", "/console/login"), "/console/login", form={"login": "{login}", "password": PASSWORD,
                                                              "csrf": "x" * 24},
          headers={"Cookie": "ferry_console_login=" + "x" * 24}),

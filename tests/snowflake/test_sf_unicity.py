@@ -65,7 +65,7 @@ def test_rows_on_a_duplicated_key_fail_and_change_nothing(new_database: Callable
     monkeypatch.setenv("COLUMNS", "200")
     result = CliRunner().invoke(app, ["doctor", "unicity", "tst:item", "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 1, result.output
-    for text in ("Duplicated keys in the warehouse", "Schema Id", "Key Definition", "Duplicated Count",
+    for text in ("Schema Id\tKey Definition", "Schema Id", "Key Definition", "Duplicated Count",
                  "tst:item", "@email", "Key email", "dup", "Primary Key", first_id):
         assert text in result.output
     result = CliRunner().invoke(app, ["doctor", "unicity", "--json", "--data-dir", str(tmp_path / "data")])

@@ -181,3 +181,33 @@ def test_every_staging_table_has_its_trigger(staging_db: StagingDatabase) -> Non
         conn.execute(sql.SQL("DROP TRIGGER {} ON ferry_stg.nms_recipient").format(sql.Identifier(notify.TRIGGER)))
     assert staging_db.catalog.install_notify() == [SCHEMA]  # what a process opening staging repairs
     assert staging_db.catalog.install_notify() == []
+
+
+def test_idle_runs_of_the_schedule_are_counted_not_recorded_and_asked_ones_are_recorded(
+        staging_db: StagingDatabase, warehouse: Warehouse, settings: Settings) -> None:
+    from ferry.sync import runs as run_records
+
+    def idle() -> int:
+        return run_records.idle_counts().get(("ffdaReplicateStagingData", SCHEMA, "empty"), 0)
+
+    before, idle_before = runs(staging_db), idle()
+    scheduler = continuous(staging_db, warehouse, settings)
+    try:
+        for _ in range(3):  # the fallback poll of every schema, finding nothing
+            scheduler._request_all()
+            until(lambda: scheduler.coalescer is not None and not scheduler.coalescer.busy(), "runs never ended")
+        assert idle() >= idle_before + 3
+        assert runs(staging_db) == before  # none recorded
+        stage(staging_db, "busy")
+        until(lambda: staged(staging_db) == 0, "the row was not synced")
+        until(lambda: not scheduler.coalescer or not scheduler.coalescer.busy(), "the run never ended")
+        assert runs(staging_db) == before + 1  # the run that read the row
+        with staging_db.pool.connection() as conn:
+            assert conn.execute("SELECT state, rows_read FROM ferry.workflow_runs WHERE schema_id = %s "
+                                "ORDER BY started_at DESC LIMIT 1", (SCHEMA,)).fetchone() == ("succeeded", 1)
+        [asked] = scheduler.trigger(SCHEMA)  # a run someone asked for is recorded even when it reads nothing
+        assert scheduler.wait([asked])[0].idle
+    finally:
+        scheduler.stop()
+    with staging_db.pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM ferry.workflow_runs WHERE id = %s", (asked,)).fetchone() == (1,)

@@ -58,7 +58,7 @@ def test_requests_are_taken_while_a_scheduled_sync_runs(staging_db: StagingDatab
     release = threading.Event()
     started = threading.Event()
 
-    def slow_run(_self: Scheduler, _schema_id: str, _run_id: uuid.UUID) -> None:
+    def slow_run(_self: Scheduler, _schema_id: str, _run_id: uuid.UUID, _record_idle: bool = True) -> None:
         started.set()
         release.wait(30)
 

@@ -13,7 +13,9 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ferry.config import Settings
 from ferry.errors import FerryError
@@ -34,12 +36,51 @@ DataDir = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table (for scripts).")]
 
 
-def table(*headers: str, title: str | None = None) -> Table:
+class Listing(Table):
+    """A table that keeps its rows as text too, for `show`."""
+
+    def __init__(self, *headers: str, title: str | None = None) -> None:
+        super().__init__(title=title)
+        self.headers = list(headers)
+        self.text_rows: list[list[str]] = []
+        for header in headers:
+            self.add_column(header, overflow="fold")
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        """See Table.add_row; the cells' text (markup removed) is kept for plain output."""
+        super().add_row(*cells, **kwargs)
+        self.text_rows.append([Text.from_markup(c).plain if isinstance(c, str) else str(c or "") for c in cells])
+
+
+def table(*headers: str, title: str | None = None) -> Listing:
     """A table whose cells fold onto several lines to fit the terminal, never cut to `ffd…`."""
-    folded = Table(title=title)
-    for header in headers:
-        folded.add_column(header, overflow="fold")
-    return folded
+    return Listing(*headers, title=title)
+
+
+# A column narrower than this (or its header) folds its values into slivers nobody can read.
+_READABLE_CELL = 12
+
+
+def show(listing: Listing) -> None:
+    """A table on a terminal wide enough for it; one block of `header: value` lines per row on a narrower one;
+    tab-separated full rows (a header line first) when the output is not a terminal (a pipe, a file)."""
+    if not console.is_terminal:
+        for row in [listing.headers, *listing.text_rows]:
+            typer.echo("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row))
+        return
+    widths = [max([len(h), *(min(len(row[i]), _READABLE_CELL) for row in listing.text_rows)])
+              for i, h in enumerate(listing.headers)]
+    if sum(widths) + 3 * len(widths) + 1 <= console.width:
+        console.print(listing)
+        return
+    if listing.title:
+        console.print(f"[bold]{listing.title}[/]")
+    label = max(len(h) for h in listing.headers)
+    for number, row in enumerate(listing.text_rows):
+        if number:
+            console.print()
+        for header, cell in zip(listing.headers, row, strict=True):
+            console.print(f"[bold]{header.ljust(label)}[/] {escape(cell)}")
 
 
 def _plain_json(value: Any) -> Any:

@@ -2,30 +2,40 @@
 
 Warehouses that enforce no unique key (Snowflake above all) can hold duplicates written by other tools. For each
 staged schema the primary key (`@id`) and every declared `<key>` are checked; findings are listed with the columns
-of Campaign's Audit Unicity table. Exit code 1 when some key is duplicated (for schedulers and alerting).
+of Campaign's Audit Unicity table. Exit codes (for schedulers and alerting): 0 no duplicated key, 1 some key is
+duplicated, 2 the check could not run (bad usage, staging or the warehouse unavailable). While a running `ferry
+serve` holds the DuckDB warehouse file, the check's queries run in that server (through its owner socket).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ferry import errors
-from ferry.cli.common import DataDir, console, fail, open_staging, settings_for, table
+from ferry.cli.common import DataDir, console, fail, open_staging, settings_for, show, table
+from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.schema.model import ID_ATTRIBUTE, Schema
 from ferry.schema.types import to_text
 from ferry.warehouse import Warehouse, open_warehouse
+from ferry.warehouse.owner_file import find as find_owner
+from ferry.warehouse.remote import RemoteWarehouse
 from ferry.warehouse.tables import quote, table_name
 
 doctor_app = typer.Typer(help="Health checks of the warehouse.", no_args_is_help=True)
 
 Duplicates = list[tuple[tuple[Any, ...], int]]
+
+DUPLICATES_FOUND = 1  # exit codes of `ferry doctor unicity` (documented in docs/operations.md)
+CANNOT_RUN = 2
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ def find_duplicates(warehouse: Warehouse, schema: Schema, key: Sequence[str]) ->
     if callable(finder):
         found: Duplicates = finder(schema, key)
         return found
+    if isinstance(warehouse, RemoteWarehouse):
+        return _relayed_duplicates(warehouse, schema, key)
     scheme = warehouse.url.split("://", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
         return _postgres_duplicates(warehouse.url, schema, key)
@@ -101,6 +113,37 @@ def _duckdb_duplicates(url: str, schema: Schema, key: Sequence[str]) -> Duplicat
     return [(tuple(r[:-1]), int(r[-1])) for r in rows]
 
 
+def _relayed_duplicates(warehouse: RemoteWarehouse, schema: Schema, key: Sequence[str]) -> Duplicates:
+    """The DuckDB queries, run by the server that holds the file."""
+    have = warehouse.select("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [table_name(schema)])
+    if not have or not have[0][0]:
+        return []
+    return [(tuple(r[:-1]), int(r[-1])) for r in warehouse.select(_duplicates_sql(schema, key), [])]
+
+
+def _open(settings: Settings) -> Warehouse:
+    """The warehouse, or the running server's view of it when that server holds the DuckDB file."""
+    try:
+        return open_warehouse(settings.effective_warehouse_url)
+    except FerryError as exc:
+        link = find_owner(settings.data_dir) if "lock" in exc.message.lower() else None
+        if link is None:
+            raise
+        return RemoteWarehouse(settings.effective_warehouse_url, link, read_timeout=settings.warehouse_read_timeout)
+
+
+@contextmanager
+def _cannot_run_exits_2() -> Iterator[None]:
+    """Every failure to run the check (printed by `fail`, exit 1) exits 2 instead: 1 means duplicates found."""
+    try:
+        yield
+    except SystemExit as exc:
+        if exc.code == 1:
+            raise SystemExit(CANNOT_RUN) from None
+        raise
+
+
 def unicity(warehouse: Warehouse, schemas: Sequence[Schema]) -> list[Finding]:
     """Every duplicated key value of the schemas' warehouse tables."""
     findings: list[Finding] = []
@@ -122,13 +165,34 @@ def unicity_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON lines.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """List keys held by several records in the warehouse (Campaign's Audit Unicity); exit 1 if any."""
+    """List keys held by several records in the warehouse (Campaign's Audit Unicity).
+
+    Exit 0 when no key is duplicated, 1 when some is, 2 when the check could not run.
+    """
+    with _cannot_run_exits_2():
+        findings, schemas = _check(schema, data_dir)
+    if as_json:
+        for finding in findings:
+            typer.echo(json.dumps(asdict(finding)))
+    elif findings:
+        listing = table("Schema Id", "Key Definition", "Key Type", "Duplicated Value", "Duplicated Count",
+                        title="Duplicated keys in the warehouse")
+        for f in findings:
+            listing.add_row(f.schema_id, f.key_definition, f.key_type, f.value, str(f.count))
+        show(listing)
+    else:
+        console.print(f"No duplicated key in {len(schemas)} schema(s).")
+    if findings:
+        raise typer.Exit(DUPLICATES_FOUND)
+
+
+def _check(schema: str | None, data_dir: Path | None) -> tuple[list[Finding], list[Schema]]:
     settings = settings_for(data_dir)
     with open_staging(settings) as db:
         db.reload_schemas()
         try:
             schemas = [db.registry.resolve_staged(schema)] if schema else list(db.registry.staged())
-            warehouse = open_warehouse(settings.effective_warehouse_url)
+            warehouse = _open(settings)
         except FerryError as exc:
             fail(exc)
         try:
@@ -139,19 +203,7 @@ def unicity_command(
             fail(FerryError(errors.WAREHOUSE_UNAVAILABLE, f"unicity check failed: {type(exc).__name__}: {exc}"))
         finally:
             warehouse.close()
-    if as_json:
-        for finding in findings:
-            typer.echo(json.dumps(asdict(finding)))
-    elif findings:
-        listing = table("Schema Id", "Key Definition", "Key Type", "Duplicated Value", "Duplicated Count",
-                        title="Duplicated keys in the warehouse")
-        for f in findings:
-            listing.add_row(f.schema_id, f.key_definition, f.key_type, f.value, str(f.count))
-        console.print(listing)
-    else:
-        console.print(f"No duplicated key in {len(schemas)} schema(s).")
-    if findings:
-        raise typer.Exit(1)
+    return findings, schemas
 
 
 def register(app: typer.Typer) -> None:

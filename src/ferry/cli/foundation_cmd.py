@@ -19,6 +19,7 @@ from ferry.cli.common import (
     plural,
     print_json,
     settings_for,
+    show,
     table,
 )
 from ferry.errors import FerryError
@@ -114,7 +115,8 @@ def schema_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     with open_staging(settings_for(data_dir)) as db:
         schemas = list(db.registry)
     if as_json:
-        print_json([{"schema": s.id, "staged": s.staged, "staging_schema": s.staging_id if s.staged else None,
+        # The REST API's vocabulary (GET /api/v1/schemas): id, stagingId.
+        print_json([{"id": s.id, "staged": s.staged, "stagingId": s.staging_id if s.staged else None,
                      "attributes": len(s.attributes), "keys": [["@" + name for name in key.fields] for key in s.keys]}
                     for s in schemas])
         return
@@ -123,7 +125,7 @@ def schema_list(as_json: AsJson = False, data_dir: DataDir = None) -> None:
         keys = "; ".join(",".join("@" + name for name in key.fields) for key in schema.keys)
         listing.add_row(schema.id, "yes" if schema.staged else "no", schema.staging_id if schema.staged else "",
                         str(len(schema.attributes)), keys)
-    console.print(listing)
+    show(listing)
 
 
 def ingest(
@@ -134,6 +136,9 @@ def ingest(
     fmt: Annotated[FileFormat | None, typer.Option("--format", help="Override the format the extension implies.")]
     = None,
     chunk: Annotated[int, typer.Option("--chunk", help="Records per COPY and commit.", min=1)] = 10_000,
+    encoding: Annotated[str | None, typer.Option(
+        "--encoding", help="A CSV's text encoding (e.g. latin-1, cp1252, utf-16) when it has no byte-order mark; "
+        "default UTF-8.")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Stage a bulk file; good records are staged in chunks, refused ones are listed with their reason."""
@@ -146,7 +151,7 @@ def ingest(
                       disable=not console.is_terminal) as bar:
             task = bar.add_task(f"staging {file.name}", total=size)
             report = load_file(db.store, db.registry, file, schema, method, fmt=fmt, chunk_rows=chunk,
-                               progress=lambda done: bar.update(task, completed=done))
+                               encoding=encoding, progress=lambda done: bar.update(task, completed=done))
         console.print(f"[bold]{report.staged}[/] {plural(report.staged, 'record')} staged into {report.schema_id} "
                       f"({len(report.requests)} {plural(len(report.requests), 'request')}), "
                       f"[bold]{report.refused}[/] refused")
@@ -165,10 +170,10 @@ def status(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     with open_staging(settings_for(data_dir)) as db:
         items = sync_metrics(db)
     if as_json:
-        print_json([{"schema": item.schema_id, **item.counts,
-                     "oldest_unsynced_seconds": item.lag_seconds if item.counts["staged"] else None,
-                     "last_success": item.last_success, "last_state": item.last_state,
-                     "last_error": item.last_error} for item in items])
+        print_json([{"schema": item.schema_id, "counts": item.counts,  # as GET /api/v1/status names them
+                     "lagSeconds": item.lag_seconds if item.counts["staged"] else None,
+                     "lastSuccess": item.last_success, "lastState": item.last_state,
+                     "lastError": item.last_error} for item in items])
         return
     listing = table("schema", "staged", "synced", "skipped", "failed", "oldest unsynced", "last success",
                     "last run")
@@ -181,7 +186,7 @@ def status(as_json: AsJson = False, data_dir: DataDir = None) -> None:
         listing.add_row(item.schema_id, str(counts["staged"]), str(counts["synced"]), str(counts["skipped"]),
                         str(counts["failed"]), human_age(item.lag_seconds) if counts["staged"] else "-",
                         last_success, last_run)
-    console.print(listing)
+    show(listing)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ import typer
 
 import ferry
 from ferry.cli.labels import PlainLabelsGroup
+from ferry.logs import configure_logging
 
 app = typer.Typer(
     name="ferry",
@@ -56,6 +57,9 @@ def _register() -> None:
     from ferry.cli import js_cmd
 
     js_cmd.register(app)
+    from ferry.cli import backup_cmd
+
+    backup_cmd.register(app)
 
 
 _register()
@@ -63,5 +67,5 @@ _register()
 
 def main() -> None:
     """Console-script entry point."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level=logging.WARNING)  # JSON lines when FERRY_LOG_JSON is set; `ferry serve` re-reads it
     app()

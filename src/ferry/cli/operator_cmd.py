@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from ferry.auth import Authenticator
-from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, table
+from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, show, table
 from ferry.errors import FerryError
 
 _T = TypeVar("_T")
@@ -85,7 +85,7 @@ def list_(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     for operator in operators:
         listing.add_row(operator.login, "yes" if operator.admin else "", ", ".join(sorted(operator.schemas)),
                         "disabled" if operator.disabled else "enabled")
-    console.print(listing)
+    show(listing)
 
 
 @operator_app.command("disable")

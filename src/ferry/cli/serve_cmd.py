@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from ferry.cli.common import DataDir, console, fail, settings_for
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.locations import describe, duckdb_file, embedded_pgdata
+from ferry.logs import configure_logging
 from ferry.server.process.pidfile import PidFile
 
 log = logging.getLogger(__name__)
@@ -119,9 +121,13 @@ def serve(
     from ferry.server.door import uvicorn_config as door
     from ferry.server.process.owner_socket import WarehouseOwner
     from ferry.server.process.runtime import Runtime
+    from ferry.warehouse.owner_file import publish, withdraw
     from ferry.warehouse.remote import OWNER_SECRET_ENV, OwnerLink
 
     settings = settings_for(data_dir, host=host, port=port, workers=workers, role=role)
+    # FERRY_LOG_JSON or log_json in ferry.toml: every line (ferry's and uvicorn's) one JSON object.
+    configure_logging(as_json=settings.log_json or None, level=logging.WARNING)
+    logging.getLogger("ferry").setLevel("DEBUG" if log_level.lower() == "trace" else log_level.upper())
     if forwarded_allow_ips is not None:
         settings = dataclasses.replace(settings, forwarded_allow_ips=forwarded_allow_ips)
     children: list[subprocess.Popen[bytes]] = []
@@ -131,6 +137,7 @@ def serve(
     # An ingest node (one of `--workers N`'s extra processes) shares the port with SO_REUSEPORT and leaves the
     # data folder's lock to the process that owns it.
     extra_worker = bool(os.environ.get(WORKER_OF))
+    shared_metrics(settings, extra_worker)
     shared = settings.workers > 1 or settings.role == "ingest" or extra_worker
     lock = None if settings.role == "ingest" or extra_worker else _lock_for(settings)
     try:
@@ -172,17 +179,19 @@ def serve(
         # The limits at the door (ferry.server.door.uvicorn_config): uvicorn's own settings plus the guarded protocol.
         config = uvicorn.Config(serving_app(app), host=settings.host, port=settings.port, loop=loop,
                                 http=door.http_protocol(settings, http), lifespan="on", log_level=log_level,
+                                log_config=None,
                                 timeout_graceful_shutdown=30, server_header=False, **door.uvicorn_options(settings))
+        if holds_duckdb(settings):
+            # The other workers, and `ferry doctor` / `ferry backup` run beside this server, reach the DuckDB file
+            # (one process may open it) through this process's socket.
+            try:
+                owner = WarehouseOwner(runtime)
+                owner.start()
+            except FerryError as exc:
+                fail(exc)
+            publish(settings.data_dir, OwnerLink(owner.path, owner.secret, os.getpid()))
         if settings.workers > 1:
-            worker_env: dict[str, str] = {}
-            if owns_warehouse(settings):
-                # The others reach the DuckDB file (one process may open it) through this process's socket.
-                try:
-                    owner = WarehouseOwner(runtime)
-                    owner.start()
-                except FerryError as exc:
-                    fail(exc)
-                worker_env = owner.environ()
+            worker_env = owner.environ() if owner is not None and owns_warehouse(settings) else {}
             children = start_workers(settings, log_level, worker_env)
         # Plain print: one unwrapped line that scripts can read; the socket is bound, so this is true.
         print(f"ferry listening on http://{settings.host}:{settings.port} "
@@ -195,6 +204,7 @@ def serve(
     finally:
         stop_workers(children)
         if owner is not None:
+            withdraw(settings.data_dir)
             owner.stop()
         sock.close()
         runtime.close()
@@ -212,9 +222,34 @@ def is_duckdb(settings: Settings) -> bool:
     return settings.effective_warehouse_url.lower().startswith("duckdb:")
 
 
+def holds_duckdb(settings: Settings) -> bool:
+    """True when this process opens a DuckDB warehouse file (no other process can while it runs)."""
+    return settings.role in ("all", "sync") and is_duckdb(settings) and not os.environ.get(WORKER_OF) \
+        and not settings.effective_warehouse_url.endswith(":memory:")
+
+
 def owns_warehouse(settings: Settings) -> bool:
     """True when this process (the first of `--workers N`, role all) serves a DuckDB warehouse to the others."""
     return settings.workers > 1 and settings.role == "all" and is_duckdb(settings) and not os.environ.get(WORKER_OF)
+
+
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def shared_metrics(settings: Settings, extra_worker: bool) -> None:
+    """`--workers N`: every process counts into files of one folder and a scrape of any of them sums them all
+    (prometheus-client's multiprocess mode), so /metrics answers the same whichever process the connection reached.
+    The first process empties the folder at start; the others find it in their environment."""
+    from prometheus_client import values
+
+    if settings.workers > 1 and not extra_worker:
+        folder = settings.data_dir.resolve() / "run" / "metrics"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(mode=0o700, parents=True)
+        os.environ[METRICS_ENV] = str(folder)
+    if os.environ.get(METRICS_ENV):
+        # prometheus-client picks its value class when first imported, which may have been before this.
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
 def check_workers(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""`ferry service add NAME`, `ferry service list`, `ferry service disable NAME`: information services."""
+"""`ferry service add NAME`, `ferry service list`, `ferry service disable|enable NAME`: information services."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, table
+from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, show, table
 from ferry.errors import FerryError
 from ferry.subscriptions import services
 
@@ -37,14 +37,13 @@ def list_services(as_json: AsJson = False, data_dir: DataDir = None) -> None:
     with open_staging(settings_for(data_dir)) as db:
         found = services.all_services(db.pool)
     if as_json:
-        print_json([{"name": s.name, "label": s.label, "channel": s.channel_name, "validity_days": s.validity_days,
-                     "disabled": s.disabled} for s in found])
+        print_json([s.to_dict() for s in found])  # as REST shows them
         return
     listing = table("name", "label", "channel", "validity (days)", "disabled")
     for s in found:
         listing.add_row(s.name, s.label, s.channel_name, "" if s.validity_days is None else str(s.validity_days),
                         "yes" if s.disabled else "")
-    console.print(listing)
+    show(listing)
 
 
 @service_app.command("disable")
@@ -59,6 +58,20 @@ def disable(
         except FerryError as exc:
             fail(exc)
     console.print(f"service {name} disabled")
+
+
+@service_app.command("enable")
+def enable(
+    name: Annotated[str, typer.Argument(help="Internal name of the service.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Enable a disabled service again: it takes new subscriptions."""
+    with open_staging(settings_for(data_dir)) as db:
+        try:
+            services.set_disabled(db.pool, name, False)
+        except FerryError as exc:
+            fail(exc)
+    console.print(f"service {name} enabled")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,12 +11,13 @@ import typer
 from psycopg.rows import dict_row
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
-from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, table
+from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, show, table
 from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
 from ferry.sync import RunResult, run_once
 from ferry.warehouse import open_warehouse
 from ferry.workflows import list_runs
+from ferry.workflows.history import RUN_STATES, run_view
 from ferry.workflows.requests import cancel_request, request_state, request_sync
 
 # How long a running server has to take a relayed sync request before `ferry sync` gives up.
@@ -75,7 +76,7 @@ def sync(
         listing.add_row(r.schema_id or "", _state(r.state), str(r.batches), str(c["read"]), str(c["inserted"]),
                         str(c["updated"]), str(c["deleted"]), str(c["skipped"]), str(c["failed"]),
                         f"{seconds:.1f}")
-    console.print(listing)
+    show(listing)
     for r in results:
         if r.error:
             console.print(f"{r.schema_id}: [red]{r.error}[/]")
@@ -122,16 +123,28 @@ def _runs(db: StagingDatabase, run_ids: list[uuid.UUID]) -> list[dict[str, Any]]
 
 
 def workflows(
-    schema: Annotated[str | None, typer.Argument(help="Only runs of this schema.")] = None,
+    schema_argument: Annotated[str | None, typer.Argument(metavar="[SCHEMA]", help="Only runs of this schema.")]
+    = None,
+    schema: Annotated[str | None, typer.Option("--schema", help="Only runs of this schema (same as the argument).",
+                                               show_default=False)] = None,
+    state: Annotated[list[str] | None, typer.Option(
+        "--state", help=f"Only runs that ended so (repeatable): {', '.join(RUN_STATES)}.", show_default=False)]
+    = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    """The latest runs of the sync and purge workflows, newest first."""
+    """The latest runs of the sync and purge workflows, newest first (the scheduler's idle runs are only counted)."""
+    unknown = sorted(set(state or ()) - set(RUN_STATES))
+    if unknown:
+        raise typer.BadParameter(f"unknown state {', '.join(unknown)}; known: {', '.join(RUN_STATES)}",
+                                 param_hint="--state")
+    if schema and schema_argument and schema != schema_argument:
+        raise typer.BadParameter("give the schema once (argument or --schema)", param_hint="--schema")
     with open_staging(settings_for(data_dir)) as db:
-        runs = list_runs(db.pool, schema, limit=limit)
+        runs = list_runs(db.pool, schema or schema_argument, limit=limit, states=state)
     if as_json:
-        print_json(runs)
+        print_json([run_view(run) for run in runs])
         return
     _print_runs(runs)
 
@@ -147,7 +160,7 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
                         str(run["rows_read"]), str(run["rows_inserted"]),
                         str(run["rows_updated"]), str(run["rows_deleted"]), str(run["rows_skipped"]),
                         str(run["rows_failed"]), seconds, run["error"] or "")
-    console.print(listing)
+    show(listing)
 
 
 def _state(state: str) -> str:

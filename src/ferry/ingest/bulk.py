@@ -44,6 +44,7 @@ def load_file(
     *,
     fmt: FileFormat | None = None,
     chunk_rows: int = 10_000,
+    encoding: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> BulkReport:
     """Stage every valid record of `path`; each chunk is one call (one COPY, one commit)."""
@@ -61,7 +62,7 @@ def load_file(
         chunk.clear()
 
     with path.open("rb") as stream:
-        for item in iter_records(stream, fmt or detect_format(path), schema.id):
+        for item in iter_records(stream, fmt or detect_format(path), schema.id, encoding):
             if isinstance(item, RecordError):
                 report.refuse(item.error)
                 continue

@@ -16,6 +16,7 @@ from lxml import etree
 from ferry import errors
 from ferry.errors import FerryError
 from ferry.ingest.documents import RawRecord, record_from_line, record_from_mapping, xml_record
+from ferry.ingest.encodings import choose_encoding, undecoded_bytes
 
 
 class FileFormat(StrEnum):
@@ -49,12 +50,19 @@ class RecordError(Exception):
         self.error = error
 
 
-def iter_records(stream: IO[bytes], fmt: FileFormat, schema_id: str) -> Iterator[RawRecord | RecordError]:
-    """Yield each record of the file, or a RecordError for one that cannot be read."""
+def iter_records(stream: IO[bytes], fmt: FileFormat, schema_id: str,
+                 encoding: str | None = None) -> Iterator[RawRecord | RecordError]:
+    """Yield each record of the file, or a RecordError for one that cannot be read.
+
+    `encoding` applies to CSV (a byte-order mark overrides it); XML names its own, JSON and NDJSON are UTF-8.
+    """
+    if encoding is not None and fmt is not FileFormat.CSV:
+        raise FerryError(errors.BAD_ENCODING, f"--encoding applies to CSV only: {fmt.value.upper()} is read as "
+                         "UTF-8 (XML as its prolog declares); convert the file to UTF-8")
     if fmt is FileFormat.NDJSON:
         yield from _ndjson(stream, schema_id)
     elif fmt is FileFormat.CSV:
-        yield from _csv(stream, schema_id)
+        yield from _csv(stream, schema_id, encoding)
     elif fmt is FileFormat.XML:
         yield from _xml(stream, schema_id)
     else:
@@ -73,11 +81,14 @@ def _ndjson(stream: IO[bytes], schema_id: str) -> Iterator[RawRecord | RecordErr
             yield RecordError(exc.at(position))
 
 
-def _csv(stream: IO[bytes], schema_id: str) -> Iterator[RawRecord | RecordError]:
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+def _csv(stream: IO[bytes], schema_id: str, requested: str | None) -> Iterator[RawRecord | RecordError]:
+    encoding = choose_encoding(stream, requested)
+    # surrogateescape: a byte the codec refuses refuses its own record (see _csv_rows), never the whole file.
+    text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
+    shown = "UTF-8" if encoding == "utf-8-sig" else encoding
     try:
         # strict: a stray or unclosed quote is an error naming its lines, never rows silently merged into one.
-        yield from _csv_rows(csv.reader(text, strict=True), schema_id)
+        yield from _csv_rows(csv.reader(text, strict=True), schema_id, shown)
     finally:
         # Leave the caller's stream open (it reports progress from it).
         text.detach()
@@ -92,7 +103,7 @@ def _csv_error(position: int, start: int, message: str) -> RecordError:
                                   position=position))
 
 
-def _csv_rows(reader: Any, schema_id: str) -> Iterator[RawRecord | RecordError]:
+def _csv_rows(reader: Any, schema_id: str, encoding: str) -> Iterator[RawRecord | RecordError]:
     """Every record after the header, each refused one named by its record number and line; blank lines skipped."""
     header: list[str] | None = None
     position = 0
@@ -112,10 +123,17 @@ def _csv_rows(reader: Any, schema_id: str) -> Iterator[RawRecord | RecordError]:
         end = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
+        undecoded = undecoded_bytes(row, encoding)
         if header is None:
+            if undecoded is not None:
+                raise FerryError(errors.BAD_ENCODING, f"the header (line {start}): {undecoded}")
             header = row
             continue
         position += 1
+        if undecoded is not None:
+            yield RecordError(FerryError(errors.BAD_ENCODING, f"Record {position} (line {start}): {undecoded}",
+                                         position=position))
+            continue
         if len(row) != len(header):
             more = "more" if len(row) > len(header) else "fewer"
             merged = (f"; {_lines(start, end)} were read as one record because a quote opened on line {start} "

@@ -27,6 +27,7 @@ from ferry.server.api import (
 )
 from ferry.server.api.ingest import RestIngestFastPath
 from ferry.server.door.limits import BodyLimitMiddleware, CollapseSlashesMiddleware
+from ferry.server.door.request_id import RequestIdDoor
 from ferry.server.process.runtime import Runtime
 from ferry.soap import catalog
 
@@ -103,7 +104,7 @@ def serving_app(app: FastAPI) -> ASGIApp:
     served: ASGIApp = SoapFastPath(app, app.state.soap, RestIngestFastPath(app))
     if getattr(app.state.runtime, "role", "all") == "sync":
         served = SyncRoleDoor(served)
-    return served
+    return RequestIdDoor(served)
 
 
 class SyncRoleDoor:

@@ -1,4 +1,5 @@
-"""The record of workflow runs in `ferry.workflow_runs`: written at start and at end of every run.
+"""The record of workflow runs in `ferry.workflow_runs`: written at start and at end of every run (an idle run of
+the scheduler is removed at its end and only counted).
 
 A run holds a session advisory lock named by its id from before its row is written until it is finished, on a
 connection of its own: a `running` row whose lock nobody holds was left by a process that died (SIGKILL, lost
@@ -14,6 +15,8 @@ import os
 import socket
 import threading
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import psycopg
@@ -53,6 +56,18 @@ class RunRecord(Protocol):
 
 _held: dict[uuid.UUID, Any] = {}
 _held_lock = threading.Lock()
+# Runs not recorded because they did nothing, by (workflow, schema, outcome `empty` | `skipped`), since start.
+_idle: Counter[tuple[str, str, str]] = Counter()
+
+
+# Called with (workflow, schema, outcome) for each idle run left unrecorded: the server's metrics count it.
+idle_observer: Callable[[str, str, str], None] | None = None
+
+
+def idle_counts() -> dict[tuple[str, str, str], int]:
+    """How many idle runs this process left unrecorded, by (workflow, schema, outcome)."""
+    with _held_lock:
+        return dict(_idle)
 
 
 def start(pool: ConnectionPool, result: RunRecord) -> None:
@@ -75,17 +90,25 @@ def start(pool: ConnectionPool, result: RunRecord) -> None:
         _held[result.run_id] = conn
 
 
-def finish(pool: ConnectionPool, result: RunRecord) -> None:
-    """Record a run's end (state, counts, error) and release its lock."""
+def finish(pool: ConnectionPool, result: RunRecord, *, keep: bool = True) -> None:
+    """Record a run's end (state, counts, error) and release its lock; when not `keep`, remove its row instead and
+    only count it (an idle run of the scheduler: recording each would bury the runs that did something)."""
     c = result.counts
     with _held_lock:
         conn = _held.pop(result.run_id, None)
+        if not keep:
+            outcome = "skipped" if result.state == "skipped" else "empty"
+            _idle[(result.workflow, result.schema_id or "", outcome)] += 1
+    if not keep and idle_observer is not None:
+        idle_observer(result.workflow, result.schema_id or "", outcome)
     statement = ("UPDATE ferry.workflow_runs SET ended_at = %s, state = %s, batches = %s, rows_read = %s, "
                  "rows_inserted = %s, rows_updated = %s, rows_deleted = %s, rows_skipped = %s, rows_failed = %s, "
                  "rows_purged = %s, error = %s WHERE id = %s")
-    values = (result.ended_at, result.state, result.batches, c.get("read", 0), c.get("inserted", 0),
+    values: tuple[Any, ...] = (result.ended_at, result.state, result.batches, c.get("read", 0), c.get("inserted", 0),
               c.get("updated", 0), c.get("deleted", 0), c.get("skipped", 0), c.get("failed", 0), c.get("purged", 0),
               result.error, result.run_id)
+    if not keep:
+        statement, values = "DELETE FROM ferry.workflow_runs WHERE id = %s", (result.run_id,)
     try:
         if conn is not None and not conn.broken:
             conn.execute(statement, values)

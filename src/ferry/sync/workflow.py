@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from ferry import errors
 from ferry.config import Settings
 from ferry.errors import FerryError
+from ferry.logs import log_context
 from ferry.schema.model import Schema
 from ferry.staging import horizon, outcomes, partitions, upgrade
 from ferry.staging.database import StagingDatabase
@@ -67,6 +68,12 @@ class RunResult:
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     ended_at: dt.datetime | None = None
 
+    @property
+    def idle(self) -> bool:
+        """True for a run that did nothing: skipped (another worker held the schema) or succeeded reading no row."""
+        return self.state == "skipped" or (self.state == "succeeded" and self.batches == 0
+                                           and not self.counts.get("read"))
+
     def add(self, outcome: BatchOutcome) -> None:
         """Count one applied batch."""
         self.batches += 1
@@ -76,12 +83,13 @@ class RunResult:
 
 def run_once(db: StagingDatabase, warehouse: Warehouse, schema_id: str, settings: Settings, *,
              run_id: uuid.UUID | None = None, wait: bool = False, progress: Progress | None = None,
-             retries: int = RETRIES, backoff: float = BACKOFF) -> RunResult:
+             retries: int = RETRIES, backoff: float = BACKOFF, record_idle: bool = True) -> RunResult:
     """Sync every row staged for `schema_id` now: record batches the ledger has and staging lacks, then read,
     apply and record batches up to the horizon proven at the start.
 
     Returns state `skipped` when another worker holds the schema (unless `wait`), `failed` with the error when
-    the warehouse stayed unreachable (the rows stay `staged`), else `succeeded`. Every run is recorded.
+    the warehouse stayed unreachable (the rows stay `staged`), else `succeeded`. Every run is recorded, except,
+    when not `record_idle` (the scheduler's own runs), one that did nothing: only counted (`runs.idle_counts`).
     """
     schema = db.registry.get(schema_id)
     if schema is None or not schema.staged:
@@ -90,24 +98,25 @@ def run_once(db: StagingDatabase, warehouse: Warehouse, schema_id: str, settings
     if schema is None or not schema.staged:
         raise FerryError(errors.SYNC_UNKNOWN_SCHEMA, f"{schema_id} is not a staged schema")
     result = RunResult(run_id or uuid.uuid4(), schema.id)
-    runs.start(db.pool, result)
-    try:
-        with batches.schema_lock(db.pool, schema.id, wait=wait) as locked:
-            if not locked:
-                result.state = "skipped"
-                result.error = "another worker is syncing this schema"
-            else:
-                _sync(db, warehouse, schema, settings, result, progress, retries, backoff)
-                result.state = "succeeded"
-    except FerryError as exc:
-        result.state, result.error = "failed", exc.text
-        log.warning("%s %s: %s", WORKFLOW, schema.id, exc.text)
-    except Exception as exc:
-        result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"
-        log.exception("%s %s failed", WORKFLOW, schema.id)
-    finally:
-        result.ended_at = dt.datetime.now(dt.UTC)
-        runs.finish(db.pool, result)
+    with log_context(schema=schema.id, run_id=result.run_id):
+        runs.start(db.pool, result)
+        try:
+            with batches.schema_lock(db.pool, schema.id, wait=wait) as locked:
+                if not locked:
+                    result.state = "skipped"
+                    result.error = "another worker is syncing this schema"
+                else:
+                    _sync(db, warehouse, schema, settings, result, progress, retries, backoff)
+                    result.state = "succeeded"
+        except FerryError as exc:
+            result.state, result.error = "failed", exc.text
+            log.warning("%s %s: %s", WORKFLOW, schema.id, exc.text)
+        except Exception as exc:
+            result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("%s %s failed", WORKFLOW, schema.id)
+        finally:
+            result.ended_at = dt.datetime.now(dt.UTC)
+            runs.finish(db.pool, result, keep=record_idle or not result.idle)
     return result
 
 

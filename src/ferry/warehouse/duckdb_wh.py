@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import threading
 import uuid
 from collections.abc import Sequence
@@ -93,6 +94,15 @@ class DuckDBWarehouse(Warehouse):
         cur = self._con.cursor()
         cur.execute(f"DELETE FROM {quote(table_name(schema))}")  # noqa: S608
         cur.execute(f"DELETE FROM {LEDGER}")  # noqa: S608
+
+    def copy_file(self, target: Path) -> None:
+        """A consistent copy of the file (`ferry backup`): checkpointed, copied while no statement of this process
+        runs (DuckDB lets no other process write it)."""
+        if self.path == ":memory:":
+            raise ValueError("an in-memory DuckDB has no file to copy")
+        with self._lock:
+            self._con.execute("CHECKPOINT")
+            shutil.copyfile(self.path, target)
 
     def close(self) -> None:
         """Close the database file."""

@@ -12,17 +12,32 @@ from psycopg_pool import ConnectionPool
 from ferry.staging.database import StagingDatabase
 from ferry.sync.workflow import WORKFLOW
 
+# A run's outcome (`state`), as the filters of the CLI, REST and console name it.
+RUN_STATES = ("running", "succeeded", "failed", "skipped", "abandoned")
+_COUNTS = ("read", "inserted", "updated", "deleted", "skipped", "failed", "purged")
+
 
 def list_runs(pool: ConnectionPool, schema_id: str | None = None, *, limit: int = 50,
-              workflow: str | None = None) -> list[dict[str, Any]]:
-    """The latest runs, newest first (optionally of one schema or one workflow)."""
+              workflow: str | None = None, states: list[str] | None = None) -> list[dict[str, Any]]:
+    """The latest runs, newest first (optionally of one schema, one workflow, some outcomes)."""
     with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "SELECT * FROM ferry.workflow_runs WHERE (%(schema)s::text IS NULL OR schema_id = %(schema)s) "
-            "AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s) ORDER BY started_at DESC LIMIT %(limit)s",
-            {"schema": schema_id, "workflow": workflow, "limit": max(1, min(limit, 10_000))},
+            "AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s) "
+            "AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s)) ORDER BY started_at DESC LIMIT %(limit)s",
+            {"schema": schema_id, "workflow": workflow, "states": list(states) if states else None,
+             "limit": max(1, min(limit, 10_000))},
         ).fetchall()
     return rows
+
+
+def run_view(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as REST and `ferry workflows --json` both show it (one vocabulary)."""
+    ended = run.get("ended_at")
+    return {"id": str(run["id"]), "workflow": run["workflow"], "schema": run["schema_id"], "state": run["state"],
+            "startedAt": run["started_at"].isoformat() if run.get("started_at") else None,
+            "endedAt": ended.isoformat() if ended else None, "batches": run.get("batches"),
+            "rows": {name: int(run.get(f"rows_{name}") or 0) for name in _COUNTS}, "error": run.get("error")}
 
 
 def last_success(pool: ConnectionPool, schema_id: str) -> dt.datetime | None:

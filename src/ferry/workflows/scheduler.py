@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -42,11 +43,19 @@ class Scheduler:
         self.poll_seconds = POLL_SECONDS
         self.coalescer: Coalescer | None = None
         self.listener: Listener | None = None
+        self._next_pass: dt.datetime | None = None  # wall-clock time of the periodic loop's next pass
 
     @property
     def continuous(self) -> bool:
         """True when runs start as soon as rows are staged (`FERRY_SYNC_INTERVAL=0`)."""
         return float(self.settings.sync_interval) <= 0
+
+    def next_run(self, schema_id: str | None = None) -> dt.datetime | None:
+        """When the periodic loop next syncs every schema: None in continuous mode (a run starts as rows are
+        staged) or before the loop started; never in the past (a pass that is due is now)."""
+        if self.continuous or self._next_pass is None:
+            return None
+        return max(self._next_pass, dt.datetime.now(dt.UTC))
 
     def start(self) -> None:
         """Start the periodic loop (first run right away), and in continuous mode the listener."""
@@ -70,8 +79,9 @@ class Scheduler:
             self._thread = None
         self._executor.shutdown(wait=True, cancel_futures=True)
 
-    def trigger(self, schema_id: str | None = None) -> list[uuid.UUID]:
-        """Queue a sync of one schema (or of every staged schema) now; returns the run ids."""
+    def trigger(self, schema_id: str | None = None, *, record_idle: bool = True) -> list[uuid.UUID]:
+        """Queue a sync of one schema (or of every staged schema) now; returns the run ids. Runs asked for are
+        recorded even when idle; the schedule's own (`record_idle` false) only when they read rows or failed."""
         self.db.reload_schemas()
         if schema_id is None:
             schema_ids = [schema.id for schema in self.db.registry.staged()]
@@ -82,7 +92,7 @@ class Scheduler:
         for sid in schema_ids:
             run_id = uuid.uuid4()
             with self._lock:
-                self._futures[run_id] = self._executor.submit(self._run, sid, run_id)
+                self._futures[run_id] = self._executor.submit(self._run, sid, run_id, record_idle)
             run_ids.append(run_id)
         return run_ids
 
@@ -109,15 +119,15 @@ class Scheduler:
         except Exception:
             log.exception("could not take sync requests")
 
-    def _run(self, schema_id: str, run_id: uuid.UUID) -> RunResult:
-        return run_once(self.db, self.warehouse, schema_id, self.settings, run_id=run_id)
+    def _run(self, schema_id: str, run_id: uuid.UUID, record_idle: bool = True) -> RunResult:
+        return run_once(self.db, self.warehouse, schema_id, self.settings, run_id=run_id, record_idle=record_idle)
 
     def _submit(self, schema_id: str, started: Callable[[], None]) -> Future[object]:
         """Queue a coalesced run (continuous mode); `started` is called as it begins."""
 
         def go() -> RunResult:
             started()
-            return self._run(schema_id, uuid.uuid4())
+            return self._run(schema_id, uuid.uuid4(), record_idle=False)
 
         return self._executor.submit(go)
 
@@ -150,8 +160,9 @@ class Scheduler:
             self._take_requests()
             if time.monotonic() >= next_due:
                 next_due = time.monotonic() + interval
+                self._next_pass = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=interval)
                 try:
-                    run_ids = self.trigger(None)
+                    run_ids = self.trigger(None, record_idle=False)
                     self._executor.submit(purge, self.db, self.settings)
                     self._wait_taking_requests(run_ids)
                 except FerryError as exc:

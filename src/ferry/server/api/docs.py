@@ -6,10 +6,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from ferry.server.api.openapi30 import downgrade
+
 ASSETS_PATH = "/docs-assets"
+DOCS_OPENAPI = "/docs/openapi-3.0.json"
 
 
 def _assets_folder() -> Path:
@@ -21,7 +24,12 @@ def _assets_folder() -> Path:
 def install(app: FastAPI) -> None:
     """Swagger UI at `/docs` with its JS and CSS under `/docs-assets`; `/redoc` leads to it (no packaged ReDoc)."""
     app.mount(ASSETS_PATH, StaticFiles(directory=_assets_folder()), name="docs-assets")
-    openapi_url = app.openapi_url or "/openapi.json"
+    # The packaged Swagger UI (4.x) renders OpenAPI 3.0 only: it reads a 3.0.3 copy of /openapi.json (3.1).
+    openapi_url = DOCS_OPENAPI
+
+    @app.get(DOCS_OPENAPI, include_in_schema=False)
+    async def openapi_30() -> JSONResponse:
+        return JSONResponse(downgrade(app.openapi()))
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:

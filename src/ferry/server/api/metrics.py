@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ferry.errors import FerryError
@@ -25,6 +27,7 @@ from ferry.errors import FerryError
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("ok", "refused", "error")
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by `ferry serve --workers N` (see ferry.cli.serve_cmd)
 _MAX_CACHED = 10_000
 _GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)
 _WAIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0)
@@ -158,18 +161,25 @@ class Metrics:
                                       registry=self.registry)
         self.group_calls = Histogram("ferry_group_commit_calls", "Calls written by one group commit.",
                                      buckets=_GROUP_BUCKETS, registry=self.registry)
+        self.idle_runs = Counter("ferry_sync_idle_runs", "Scheduled sync runs not recorded in the run history "
+                                 "because they did nothing, by schema and outcome (empty: nothing to read; skipped: "
+                                 "another worker held the schema).", ["schema", "outcome"], registry=self.registry)
         self.group_wait = Histogram("ferry_group_commit_wait_seconds", "How long the first call of a group commit "
                                     "waited for a free writer, in seconds.", buckets=_WAIT_BUCKETS,
                                     registry=self.registry)
-        for own in (self.calls, self.records, self.refusals, self.latency):
+        for own in (self.calls, self.records, self.refusals, self.latency, self.idle_runs):
             self.light.register(own)
+        # What a scrape reads from staging (the same whichever process answers), and this process's parts.
+        self._read: list[Collector] = []
+        self._light_read: list[Collector] = []
         if runtime is not None:
-            self.registry.register(_Backlog(runtime))
-            self.registry.register(_Sync(runtime))
             parts = _Parts(runtime)
-            self.registry.register(parts)
-            self.light.register(parts)
-            self.light.register(_StagingDown())
+            self._read = [_Backlog(runtime), _Sync(runtime), parts]
+            self._light_read = [parts, _StagingDown()]
+            for collector in self._read:
+                self.registry.register(collector)
+            for collector in self._light_read:
+                self.light.register(collector)
         # The labelled children of each (method, protocol, outcome) and (schema, protocol): `labels()` takes a
         # lock and builds its key on every call, which a unitary call should not pay three times.
         self._call_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
@@ -204,25 +214,41 @@ class Metrics:
         self.group_calls.observe(calls)
         self.group_wait.observe(waited)
 
+    def _exposition(self, light: bool) -> bytes:
+        """The text exposition format. With `--workers N` (PROMETHEUS_MULTIPROC_DIR set) the counters and
+        histograms are the sums over every process's files, so any process answers the same."""
+        folder = os.environ.get(MULTIPROCESS_ENV)
+        if not folder:
+            return generate_latest(self.light if light else self.registry)
+        merged = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(merged, path=folder)  # type: ignore[no-untyped-call]
+        for collector in self._light_read if light else self._read:
+            merged.register(collector)
+        return generate_latest(merged)
+
     def render(self) -> bytes:
         """The text exposition format."""
-        return generate_latest(self.registry)
+        return self._exposition(light=False)
+
+    def render_light(self) -> bytes:
+        """Everything but the series read from staging."""
+        return self._exposition(light=True)
 
     async def render_bounded(self) -> bytes:
         """`render()` on the metrics thread within the health timeout; without the staging series (and with
         `ferry_staging_up 0`) when staging is down, does not answer in time, or a previous scrape still waits on it."""
         monitor = getattr(self._runtime, "parts", None)
         if monitor is not None and "staging" in monitor.names and monitor.peek("staging").status == "down":
-            return generate_latest(self.light)
+            return self.render_light()
         if self._full is not None and not self._full.done():
-            return generate_latest(self.light)
+            return self.render_light()
         timeout = float(getattr(monitor, "timeout", 1.0)) if monitor is not None else 5.0
         self._full = self._executor.submit(self.render)
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._full)), timeout)
         except TimeoutError:
             log.warning("metrics: staging did not answer within %.1f s; series read from it left out", timeout)
-            return generate_latest(self.light)
+            return self.render_light()
 
 
 def metrics_of(where: Any) -> Metrics | None:
@@ -256,6 +282,9 @@ def install(app: FastAPI, runtime: Any) -> Metrics:
     auth = getattr(runtime, "auth", None)
     if auth is not None and hasattr(auth, "logon_observer"):
         auth.logon_observer = metrics.logon_refused
+    from ferry.sync import runs
+
+    runs.idle_observer = lambda _workflow, schema, outcome: metrics.idle_runs.labels(schema, outcome).inc()
     writer = getattr(runtime, "writer", None)
     if writer is not None and hasattr(writer, "observer"):
         writer.observer = metrics.observe_group

@@ -18,6 +18,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 from ferry import errors
 from ferry.auth import Authenticator, AuthError, Operator
 from ferry.errors import FerryError
+from ferry.logs import set_log_context
 from ferry.server.api import metrics
 from ferry.server.api.rest_models import ErrorReply
 from ferry.server.door import route_rights, zones
@@ -136,12 +137,24 @@ def refusal(exc: Exception, method: str) -> tuple[JSONResponse, str, str]:
         response = error_response(exc)
         return response, ("error" if response.status_code >= 500 else "refused"), exc.code.code
     if isinstance(exc, RequestValidationError):
+        if _body_not_json(exc):
+            media = FerryError(errors.UNSUPPORTED_MEDIA_TYPE, "the body must be a JSON object sent with "
+                               "Content-Type: application/json (e.g. curl -H 'content-type: application/json' "
+                               "-d '{\"login\": \"…\", \"password\": \"…\"}')")
+            return error_response(media), "refused", errors.UNSUPPORTED_MEDIA_TYPE.code
         return (error_response(FerryError(errors.BAD_REQUEST, _validation_message(exc))), "refused",
                 errors.BAD_REQUEST.code)
     log.error("REST %s failed", method, exc_info=exc)
     response = error_response(FerryError(errors.STAGING_UNAVAILABLE, "the call failed inside ferry; "
                                          "nothing was staged by it. Retry, or see the server log"))
     return response, "error", errors.STAGING_UNAVAILABLE.code
+
+
+def _body_not_json(exc: RequestValidationError) -> bool:
+    """True when the whole body was not read as a JSON object (no or another content type, or not an object)."""
+    return any(tuple(error.get("loc", ())) == ("body",) and error.get("type") in ("model_attributes_type",
+                                                                                    "dict_type")
+               for error in exc.errors())
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -184,6 +197,7 @@ async def caller(auth: Authenticator, session: str | None, security: str | None,
 
     `session_only`: the call comes from a `sessionTokenOnly` zone (`ferry.server.door.zones`)."""
     operator = await auth.check_async(session, security, session_only=session_only)
+    set_log_context(operator=operator.login)  # on every line this call logs from here on
     auth.rate_limit(operator)
     return operator
 

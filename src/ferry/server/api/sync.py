@@ -31,6 +31,7 @@ from ferry.staging import StagingDatabase
 from ferry.sync import RunResult
 from ferry.warehouse.base import COUNT_NAMES, Warehouse
 from ferry.workflows import Scheduler, list_runs
+from ferry.workflows.history import RUN_STATES, run_view
 
 REPLICATION_URNS = frozenset({"nms:replicationStrategy"})
 SOAP_WAIT_SECONDS = 3.5
@@ -54,6 +55,10 @@ class SyncService:
     async def stop(self) -> None:
         """Stop the loop and let a run in progress finish."""
         await asyncio.to_thread(self.scheduler.stop)
+
+    def next_run(self, schema_id: str | None = None) -> dt.datetime | None:
+        """When the periodic loop next runs (None in continuous mode or before its first pass)."""
+        return self.scheduler.next_run(schema_id)
 
     async def trigger(self, schema_id: str | None = None) -> list[uuid.UUID]:
         """Queue a run now for one schema (`ns:name` or `ns:nameStg`) or for every staged schema."""
@@ -200,11 +205,7 @@ def _run_view(run: Any) -> dict[str, Any]:
         return {"id": str(run.run_id), "workflow": run.workflow, "schema": run.schema_id, "state": run.state,
                 "startedAt": _iso(run.started_at), "endedAt": _iso(run.ended_at), "batches": run.batches,
                 "rows": {k: int(v) for k, v in run.counts.items()}, "error": run.error}
-    rows = {name: int(run.get(f"rows_{name}") or 0)
-            for name in ("read", "inserted", "updated", "deleted", "skipped", "failed", "purged")}
-    return {"id": str(run["id"]), "workflow": run["workflow"], "schema": run["schema_id"], "state": run["state"],
-            "startedAt": _iso(run["started_at"]), "endedAt": _iso(run["ended_at"]), "batches": run.get("batches"),
-            "rows": rows, "error": run["error"]}
+    return run_view(run)  # the same vocabulary as `ferry workflows --json`
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -226,13 +227,14 @@ def _may_read_run(operator: Operator, run: dict[str, Any]) -> bool:
     return operator.admin or (bool(schema_id) and rights.can_read(operator, str(schema_id)))
 
 
-def _visible_runs(runtime: Any, operator: Operator, schema: str | None, limit: int) -> list[dict[str, Any]]:
+def _visible_runs(runtime: Any, operator: Operator, schema: str | None, limit: int,
+                  states: list[str] | None = None) -> list[dict[str, Any]]:
     if operator.admin or schema is not None:
-        return list_runs(runtime.db.pool, schema, limit=limit)
+        return list_runs(runtime.db.pool, schema, limit=limit, states=states)
     found: list[dict[str, Any]] = []
     for staged in runtime.registry.staged():
         if rights.can_read(operator, staged.id):
-            found.extend(list_runs(runtime.db.pool, staged.id, limit=limit))
+            found.extend(list_runs(runtime.db.pool, staged.id, limit=limit, states=states))
     found.sort(key=lambda run: run["started_at"], reverse=True)
     return found[:limit]
 
@@ -273,9 +275,15 @@ def build_router(runtime: Any, current_operator: Any) -> APIRouter:
 
     @api.get("/workflows", summary="The latest workflow runs, newest first (of the schemas the operator may read)")
     async def workflows(request: Request, operator: Caller, schema: str | None = None,
-                        limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+                        state: Annotated[list[str] | None, Query(description="Only runs that ended so (repeatable): "
+                                                                 + ", ".join(RUN_STATES))] = None) -> dict[str, Any]:
         # ?schema= was checked (read right) by the route's rule; without it a non-admin sees its schemas' runs.
-        runs = await asyncio.to_thread(_visible_runs, runtime, operator, schema, limit)
+        unknown = sorted(set(state or ()) - set(RUN_STATES))
+        if unknown:
+            raise FerryError(errors.BAD_REQUEST, f"unknown run state {', '.join(unknown)}; known: "
+                             f"{', '.join(RUN_STATES)}")
+        runs = await asyncio.to_thread(_visible_runs, runtime, operator, schema, limit, state)
         return {"runs": [_run_view(run) for run in runs]}
 
     @api.get("/workflows/{run_id}", summary="One workflow run (read right on its schema)")

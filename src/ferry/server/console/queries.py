@@ -51,8 +51,10 @@ def overview(db: StagingDatabase, sync_interval: float, scheduler: Any | None) -
     with db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         for schema in db.registry.staged():
             status = statuses.get(schema.id)
+            # The last run that did something: read rows, failed or is running (an empty run changes nothing).
             last = cur.execute(
                 "SELECT * FROM ferry.workflow_runs WHERE workflow = %s AND schema_id = %s "
+                "AND (rows_read > 0 OR state IN ('failed', 'abandoned', 'running')) "
                 "ORDER BY started_at DESC LIMIT 1", (WORKFLOW, schema.id)).fetchone()
             out.append(SchemaOverview(
                 schema_id=schema.id,
@@ -68,28 +70,31 @@ def overview(db: StagingDatabase, sync_interval: float, scheduler: Any | None) -
 
 def _next_run(scheduler: Any | None, schema_id: str, last: dict[str, Any] | None,
               sync_interval: float) -> dt.datetime | None:
-    """The scheduler's own answer when it gives one, else the last start plus the interval."""
+    """The scheduler's own answer when it gives one (None when continuous), else the last start plus the interval,
+    never in the past."""
     ask = getattr(scheduler, "next_run", None) if scheduler is not None else None
     if callable(ask):
         try:
             value = ask(schema_id)
         except Exception:
             value = None
-        if isinstance(value, dt.datetime):
-            return value
+        return value if isinstance(value, dt.datetime) else None
     if scheduler is None or last is None:
         return None  # no periodic loop in this process: runs happen on demand only
     started: dt.datetime = last["started_at"]
-    return started + dt.timedelta(seconds=sync_interval)
+    return max(now(), started + dt.timedelta(seconds=sync_interval))
 
 
-def runs(pool: ConnectionPool, schema_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Latest sync and purge runs, newest first, each with its duration in seconds."""
+def runs(pool: ConnectionPool, schema_id: str | None = None, limit: int = 100,
+         state: str | None = None) -> list[dict[str, Any]]:
+    """Latest sync and purge runs (of one outcome when `state` is given), newest first, with their duration."""
     with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "SELECT *, extract(epoch FROM coalesce(ended_at, clock_timestamp()) - started_at)::float8 AS duration "
             "FROM ferry.workflow_runs WHERE (%(s)s::text IS NULL OR schema_id = %(s)s) "
-            "ORDER BY started_at DESC LIMIT %(n)s", {"s": schema_id, "n": max(1, min(limit, 5000))}).fetchall()
+            "AND (%(state)s::text IS NULL OR state = %(state)s) "
+            "ORDER BY started_at DESC LIMIT %(n)s",
+            {"s": schema_id, "state": state, "n": max(1, min(limit, 5000))}).fetchall()
     return rows
 
 

@@ -34,6 +34,7 @@ from ferry.server.console.session import (
 )
 from ferry.server.door import route_rights, zones
 from ferry.server.process.runtime import Runtime
+from ferry.workflows.history import RUN_STATES
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -117,8 +118,25 @@ class Console:
     def render(self, name: str, status: int = 200, session: ConsoleSession | None = None,
                **context: Any) -> HTMLResponse:
         """A page with the security headers."""
-        html = self.env.get_template(name).render(session=session, nav=context.pop("nav", ""), **context)
+        health = self._health() if session is not None else []
+        html = self.env.get_template(name).render(session=session, nav=context.pop("nav", ""), health=health,
+                                                  **context)
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    def _health(self) -> list[dict[str, Any]]:
+        """The parts that are not up (staging, warehouse, writer), for the banner every page shows: cached states,
+        no query."""
+        monitor = getattr(self.runtime, "parts", None)
+        if monitor is None:
+            return []
+        found = []
+        for part in monitor.names:
+            state = monitor.peek(part)
+            if state.status in ("up", "off", "unknown"):
+                continue
+            found.append({"part": part, "status": state.status, "reason": state.reason,
+                          "since": dt.datetime.fromtimestamp(state.since, dt.UTC)})
+        return found
 
     async def session(self, request: Request) -> ConsoleSession:
         """The operator behind the console cookie, or NeedLogin."""
@@ -169,6 +187,11 @@ class Console:
     def db_call(self, fn: Any, *args: Any) -> Any:
         """Run a blocking staging query off the event loop."""
         return asyncio.to_thread(fn, *args)
+
+    async def favicon(self, request: Request) -> Response:
+        """The console's icon (an SVG; public, like the login page)."""
+        icon = (resources.files("ferry.server.console") / "static" / "favicon.svg").read_bytes()
+        return Response(icon, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
     # -- login -------------------------------------------------------------------------------------------------
 
@@ -228,6 +251,7 @@ class Console:
                            can_sync={line.schema_id: self.runtime.auth.can_ingest(session.operator, line.schema_id)
                                      for line in lines},
                            scheduler=self.runtime.scheduler is not None,
+                           continuous=float(self.runtime.settings.sync_interval) <= 0,
                            interval=self.runtime.settings.sync_interval)
 
     async def sync_now(self, request: Request) -> Response:
@@ -280,10 +304,14 @@ class Console:
         """Run history with counts per outcome, duration and error, and the two charts."""
         session = await self.session(request)
         schema_id = request.query_params.get("schema") or None
-        found = [run for run in await self.db_call(queries.runs, self.runtime.db.pool, schema_id)
+        state = request.query_params.get("state") or None
+        if state not in (None, *RUN_STATES):
+            raise ConsoleError(404, errors.CONSOLE_NOT_FOUND, f"no run state {state!r}")
+        found = [run for run in await self.db_call(queries.runs, self.runtime.db.pool, schema_id, 100, state)
                  if self._may_read_run(session, run)]
         history = await self._history(session, schema_id)
         return self.render("runs.html", session=session, nav="runs", runs=found, schema_id=schema_id,
+                           state=state, states=RUN_STATES,
                            schemas=[s.id for s in self.runtime.registry.staged()
                                     if rights.can_read(session.operator, s.id)],
                            flash=FLASH.get(request.query_params.get("done", "")),
@@ -417,6 +445,7 @@ def build_console(runtime: Runtime) -> APIRouter:
     """The console's routes (the app also needs the handlers `install` adds)."""
     console = Console(runtime)
     router = APIRouter(prefix=PATH, include_in_schema=False)
+    router.add_api_route("/favicon.svg", console.favicon, methods=["GET"])
     router.add_api_route("/login", console.login_form, methods=["GET"])
     router.add_api_route("/login", console.login, methods=["POST"])
     router.add_api_route("/logout", console.logout, methods=["POST"])

@@ -27,6 +27,7 @@ HTTP_RULES: dict[tuple[str, str], Rule] = {
     # Documentation and health: public.
     ("GET", "/openapi.json"): rights.public("the API description"),
     ("GET", "/docs"): rights.public("Swagger UI"),
+    ("GET", "/docs/openapi-3.0.json"): rights.public("the API description in OpenAPI 3.0, for Swagger UI"),
     ("GET", "/redoc"): rights.public("ReDoc"),
     ("GET", "/r/test"): rights.public("Campaign health check"),
     ("GET", "/healthz"): rights.public("liveness"),
@@ -72,6 +73,7 @@ HTTP_RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/{path:path}"): rights.public("404"),
     # Console.
     ("GET", "/console/login"): rights.public("login form"),
+    ("GET", "/console/favicon.svg"): rights.public("the console's icon"),
     ("POST", "/console/login"): rights.public("throttled per login and address"),
     ("POST", "/console/logout"): rights.session(),
     ("GET", "/console"): rights.session(_FILTERED),

@@ -247,6 +247,19 @@ class WarehouseOwner:
             return {"outcome": encode_outcome(found.outcome), "committed": False}
         return {"outcome": encode_outcome(outcome), "committed": True}
 
+    def _op_copy_file(self, args: dict[str, Any], blob: bytes | None) -> dict[str, Any]:
+        """`ferry backup` beside this server: a checkpointed copy of the DuckDB file it holds, to `target`."""
+        from ferry.warehouse.duckdb_wh import DuckDBWarehouse
+
+        warehouse = self.runtime.warehouse
+        opener = getattr(warehouse, "open", None)  # a DeferredWarehouse: the DuckDB file behind it
+        if not isinstance(warehouse, DuckDBWarehouse) and callable(opener):
+            warehouse = opener()
+        if not isinstance(warehouse, DuckDBWarehouse):
+            raise FerryError(errors.BACKUP_FAILED, "this server's warehouse is not a DuckDB file")
+        warehouse.copy_file(Path(str(args["target"])))
+        return {}
+
     def _op_take_sync_requests(self, args: dict[str, Any], blob: bytes | None) -> dict[str, Any]:
         # The scheduler's loop takes them every second anyway; this makes a worker's sync start at once.
         self.runtime.sync.scheduler.take_requests()
