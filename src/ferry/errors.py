@@ -126,6 +126,20 @@ LINK_INVALID = Code("FRY-110006", "invalid unsubscribe link")
 LINK_EXPIRED = Code("FRY-110007", "expired unsubscribe link")
 
 
+# Workflows: scheduled scripts (`ferry workflow`, REST, SOAP xtk:workflow, the console).
+WORKFLOW_UNKNOWN = Code("FRY-130001", "no workflow by that name")
+WORKFLOW_EXISTS = Code("FRY-130002", "a workflow by that name already exists")
+BAD_WORKFLOW = Code("FRY-130003", "invalid workflow definition")
+BAD_SCHEDULE = Code("FRY-130004", "invalid schedule")
+WORKFLOW_VARS_TOO_LARGE = Code("FRY-130005", "instance.vars too large to keep")
+WORKFLOW_BUSY = Code("FRY-130006", "the workflow is already running")
+WORKFLOW_DISABLED = Code("FRY-130007", "the workflow is disabled")
+WORKFLOW_STOPPED = Code("FRY-130008", "the run was stopped by an operator")
+WORKFLOW_ABANDONED = Code("FRY-130009", "the run's process died")
+WORKFLOW_TIME_LIMIT = Code("FRY-130010", "the script ran past its time limit")
+WORKFLOW_SCRIPT_FAILED = Code("FRY-130011", "the script failed")
+
+
 class FerryError(Exception):
     """An error a caller can act on; never a bare traceback."""
 

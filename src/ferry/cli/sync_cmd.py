@@ -12,11 +12,12 @@ from psycopg.rows import dict_row
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
 from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, table
+from ferry.cli.workflow_cmd import print_runs as print_script_runs
 from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
 from ferry.sync import RunResult, run_once
 from ferry.warehouse import open_warehouse
-from ferry.workflows import list_runs
+from ferry.workflows import list_runs, script_runs
 from ferry.workflows.requests import cancel_request, request_state, request_sync
 
 # How long a running server has to take a relayed sync request before `ferry sync` gives up.
@@ -127,13 +128,16 @@ def workflows(
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    """The latest runs of the sync and purge workflows, newest first."""
+    """The latest runs of the sync and purge workflows and of workflow scripts, newest first."""
     with open_staging(settings_for(data_dir)) as db:
         runs = list_runs(db.pool, schema, limit=limit)
+        scripted = script_runs.list_runs(db.pool, limit=limit) if schema is None else []
     if as_json:
-        print_json(runs)
+        print_json(sorted([*runs, *scripted], key=lambda run: run["started_at"], reverse=True)[:limit])
         return
     _print_runs(runs)
+    if scripted:
+        print_script_runs(scripted)
 
 
 def _print_runs(runs: list[dict[str, Any]]) -> None:
