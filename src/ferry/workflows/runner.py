@@ -251,12 +251,25 @@ class ScriptRunner:
         def on_log(*line: Any) -> None:
             at, level, message = _log_fields(line)
             record.log.add(at, level, message)
-            try:
-                with conn_lock:
-                    record.flush_log(conn)
-            except psycopg.Error as exc:  # the log is kept in memory and written at the end anyway
-                log.debug("workflow %s: log flush failed: %s", workflow.name, exc)
 
+        ended = threading.Event()
+
+        def flush_while_running() -> None:
+            # The console and other servers see a running run's log within about a second.
+            written = 0
+            while not ended.wait(script_runs.FLUSH_SECONDS):
+                count = len(record.log.lines) + record.log.dropped
+                if count == written:
+                    continue
+                try:
+                    with conn_lock:
+                        record.flush_log(conn)
+                    written = count
+                except psycopg.Error as exc:  # kept in memory and written at the end anyway
+                    log.debug("workflow %s: log flush failed: %s", workflow.name, exc)
+
+        flusher = threading.Thread(target=flush_while_running, name="ferry-workflow-log", daemon=True)
+        flusher.start()
         try:
             result = self.execute(workflow, record, self.api_for(workflow.operator_login), on_log, active.stop)
             self._take_result(record, result, on_log)
@@ -275,6 +288,8 @@ class ScriptRunner:
             record.state, record.error_code = "failed", errors.SERVER_INTERNAL.code
             record.error = f"{errors.SERVER_INTERNAL.code} {type(exc).__name__}: {exc}"
         finally:
+            ended.set()
+            flusher.join()
             with conn_lock:
                 self._finish(active)
         return record

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,7 +135,6 @@ class RunRecord:
     scheduled_for: dt.datetime | None = None
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     ended_at: dt.datetime | None = None
-    _flushed: float = 0.0
 
     def insert(self, conn: psycopg.Connection[Any]) -> None:
         """Write the `running` row."""
@@ -145,13 +143,9 @@ class RunRecord:
                      "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                      (self.id, self.workflow, self.started_at, self.trigger, self.scheduled_for, self.started_by,
                       self.operator_login, self.script_version, self.script_sha256, Jsonb(self.vars), OWNER))
-        self._flushed = time.monotonic()
 
-    def flush_log(self, conn: psycopg.Connection[Any], *, force: bool = False) -> None:
-        """Write the log so far, at most every FLUSH_SECONDS unless `force`."""
-        if not force and time.monotonic() - self._flushed < FLUSH_SECONDS:
-            return
-        self._flushed = time.monotonic()
+    def flush_log(self, conn: psycopg.Connection[Any]) -> None:
+        """Write the log so far (the run goes on)."""
         lines, dropped = self.log.snapshot()
         conn.execute("UPDATE ferry.script_runs SET log = %s, log_dropped = %s WHERE id = %s AND state = 'running'",
                      (Jsonb(lines), dropped, self.id))
