@@ -138,6 +138,8 @@ class Settings:
     # How long /healthz and /metrics wait for a part's check (`role` is above, with `workers`).
     health_timeout: float = 1.0
     log_json: bool = False
+    # Workflow scripts: where loadLibrary("ns:name.js") reads ns/name.js (default: the data folder's scripts/).
+    scripts_dir: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -116,6 +116,9 @@ CONSOLE_FORBIDDEN = Code("FRY-900002", "console action needs the admin right")
 CONSOLE_NOT_FOUND = Code("FRY-900003", "console page, row or run not found")
 CONSOLE_ROW_STATE = Code("FRY-900004", "the row is not in a state this action applies to")
 
+# Workflow scripts (ferry.scripts).
+SCRIPT_SYNTAX = Code("FRY-910001", "syntax error in the script")
+
 # Subscriptions (services, Subscribe / Unsubscribe, one-click links).
 SERVICE_UNKNOWN = Code("FRY-110001", "unknown service")
 SERVICE_DISABLED = Code("FRY-110002", "service disabled")
@@ -126,18 +129,28 @@ LINK_INVALID = Code("FRY-110006", "invalid unsubscribe link")
 LINK_EXPIRED = Code("FRY-110007", "expired unsubscribe link")
 
 
+# Workflow scripts (ferry.scripts): the engine, its limits and the JSAPI.
+SCRIPT_ERROR = Code("FRY-130001", "the script threw an error")
+SCRIPT_TIMEOUT = Code("FRY-130002", "the script ran past its time limit")
+SCRIPT_MEMORY = Code("FRY-130003", "the script ran out of memory")
+SCRIPT_UNSUPPORTED = Code("FRY-130004", "a Campaign JSAPI function ferry does not offer")
+SCRIPT_LOG_ERROR = Code("FRY-130005", "the script called logError")
+SCRIPT_LIBRARY = Code("FRY-130006", "script library not found")
+SCRIPT_ENGINE = Code("FRY-130007", "the script engine ended unexpectedly")
+SCRIPT_BAD_ARGUMENT = Code("FRY-130008", "bad argument to a JSAPI function")
+SCRIPT_STACK = Code("FRY-130009", "the script recursed too deeply")
+SCRIPT_FILE = Code("FRY-130010", "script file unreadable")
+
 # Workflows: scheduled scripts (`ferry workflow`, REST, SOAP xtk:workflow, the console).
-WORKFLOW_UNKNOWN = Code("FRY-130001", "no workflow by that name")
-WORKFLOW_EXISTS = Code("FRY-130002", "a workflow by that name already exists")
-BAD_WORKFLOW = Code("FRY-130003", "invalid workflow definition")
-BAD_SCHEDULE = Code("FRY-130004", "invalid schedule")
-WORKFLOW_VARS_TOO_LARGE = Code("FRY-130005", "instance.vars too large to keep")
-WORKFLOW_BUSY = Code("FRY-130006", "the workflow is already running")
-WORKFLOW_DISABLED = Code("FRY-130007", "the workflow is disabled")
-WORKFLOW_STOPPED = Code("FRY-130008", "the run was stopped by an operator")
-WORKFLOW_ABANDONED = Code("FRY-130009", "the run's process died")
-WORKFLOW_TIME_LIMIT = Code("FRY-130010", "the script ran past its time limit")
-WORKFLOW_SCRIPT_FAILED = Code("FRY-130011", "the script failed")
+WORKFLOW_UNKNOWN = Code("FRY-140001", "no workflow by that name")
+WORKFLOW_EXISTS = Code("FRY-140002", "a workflow by that name already exists")
+BAD_WORKFLOW = Code("FRY-140003", "invalid workflow definition")
+BAD_SCHEDULE = Code("FRY-140004", "invalid schedule")
+WORKFLOW_VARS_TOO_LARGE = Code("FRY-140005", "instance.vars too large to keep")
+WORKFLOW_BUSY = Code("FRY-140006", "the workflow is already running")
+WORKFLOW_DISABLED = Code("FRY-140007", "the workflow is disabled")
+WORKFLOW_STOPPED = Code("FRY-140008", "the run was stopped by an operator")
+WORKFLOW_ABANDONED = Code("FRY-140009", "the run's process died")
 
 
 class FerryError(Exception):

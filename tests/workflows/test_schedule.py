@@ -23,7 +23,7 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations_are_coded(text: str) -> None:
     with pytest.raises(FerryError) as caught:
         parse_every(text)
-    assert caught.value.code.code == "FRY-130004"
+    assert caught.value.code.code == "FRY-140004"
 
 
 def test_cron_next_runs() -> None:
@@ -45,7 +45,7 @@ def test_cron_next_runs() -> None:
 def test_bad_cron_is_coded(text: str) -> None:
     with pytest.raises(FerryError) as caught:
         parse_cron(text)
-    assert caught.value.code.code == "FRY-130004"
+    assert caught.value.code.code == "FRY-140004"
 
 
 def test_every_keeps_its_grid_and_runs_a_missed_tick_once() -> None:

@@ -111,7 +111,7 @@ def test_a_missed_tick_runs_once_and_a_disabled_workflow_never(staging_db: Stagi
     assert later is not None and dt.timedelta(0) < later - dt.datetime.now(dt.UTC) <= dt.timedelta(hours=1)
     with pytest.raises(FerryError) as caught:
         _runner(staging_db, settings, script).run("sleeping")
-    assert caught.value.code.code == "FRY-130007"
+    assert caught.value.code.code == "FRY-140007"
 
 
 def test_one_run_at_a_time_and_abandoned_runs_closed(staging_db: StagingDatabase, second_db: StagingDatabase,
@@ -129,7 +129,7 @@ def test_one_run_at_a_time_and_abandoned_runs_closed(staging_db: StagingDatabase
         run_id = one.start_run("slow", started_by="test")
         with pytest.raises(FerryError) as caught:
             other.start_run("slow")
-        assert caught.value.code.code == "FRY-130006"
+        assert caught.value.code.code == "FRY-140006"
         # While it runs, its log is visible to other servers (flushed as it goes).
         _until(lambda: bool((script_runs.get_run(staging_db.pool, run_id) or {}).get("log")))
         assert script_runs.close_abandoned(second_db.pool) == 0  # alive: its lock is held
@@ -148,7 +148,7 @@ def test_one_run_at_a_time_and_abandoned_runs_closed(staging_db: StagingDatabase
     release.set()
     _runner(staging_db, settings, script).run("slow")
     closed = script_runs.get_run(staging_db.pool, dead)
-    assert closed is not None and closed["state"] == "abandoned" and closed["error_code"] == "FRY-130009"
+    assert closed is not None and closed["state"] == "abandoned" and closed["error_code"] == "FRY-140009"
 
 
 def test_log_cap_vars_cap_and_failure_kept(staging_db: StagingDatabase, settings: Settings) -> None:
@@ -163,7 +163,7 @@ def test_log_cap_vars_cap_and_failure_kept(staging_db: StagingDatabase, settings
     assert run is not None
     assert [line["message"] for line in run["log"]] == ["line 0", "line 1", "line 2"]
     assert run["log_dropped"] == 7 + 1  # the vars error was logged past the cap too
-    assert run["state"] == "failed" and run["error_code"] == "FRY-130005"
+    assert run["state"] == "failed" and run["error_code"] == "FRY-140005"
     assert definitions.get(staging_db.pool, "chatty").instance_vars == {}  # nothing kept past the cap
 
     definitions.add(staging_db.pool, "chatty", "logInfo(2)", schedule=Schedule(every_seconds=60), replace=True)
@@ -171,7 +171,7 @@ def test_log_cap_vars_cap_and_failure_kept(staging_db: StagingDatabase, settings
     assert workflow.script == "logInfo(2)" and workflow.script_version == 2
     with pytest.raises(FerryError) as caught:
         definitions.add(staging_db.pool, "chatty", "x", schedule=Schedule(every_seconds=60))
-    assert caught.value.code.code == "FRY-130002"
+    assert caught.value.code.code == "FRY-140002"
 
 
 def test_retention_drops_old_runs_but_the_latest(staging_db: StagingDatabase, settings: Settings) -> None:

@@ -53,6 +53,9 @@ def _register() -> None:
     from ferry.cli import service_cmd
 
     service_cmd.register(app)
+    from ferry.cli import js_cmd
+
+    js_cmd.register(app)
     from ferry.cli import workflow_cmd
 
     workflow_cmd.register(app)

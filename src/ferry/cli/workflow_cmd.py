@@ -17,7 +17,7 @@ from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
 from ferry.workflows import definitions, script_runs
 from ferry.workflows.definitions import Workflow
-from ferry.workflows.runner import ScriptRunner
+from ferry.workflows.runner import ScriptRunner, operator_for
 from ferry.workflows.schedule import Schedule, parse_cron, parse_every
 
 _T = TypeVar("_T")
@@ -135,11 +135,14 @@ def run(
     run_vars = _parse_vars(var)
 
     def go(db: StagingDatabase, settings: Settings) -> script_runs.RunRecord:
-        runner = ScriptRunner(db, settings, cli_api_factory(db, settings))
+        opened: list[Any] = []
+        runner = ScriptRunner(db, settings, cli_api_factory(db, settings, opened))
         try:
             return runner.run(name, trigger="manual", started_by="ferry workflow run", run_vars=run_vars, wait=wait)
         finally:
             runner.stop()
+            for warehouse in opened:
+                warehouse.close()
 
     record = _on_staging(data_dir, go)
     lines, dropped = record.log.snapshot()
@@ -268,12 +271,14 @@ def log_(
     console.print(f"{run['workflow']} run {run['id']}: {_state(run['state'])} {run['error'] or ''}")
 
 
-def cli_api_factory(db: StagingDatabase, settings: Settings) -> Callable[[str | None], Any]:
-    """The JSAPI of a run started from the CLI, as the workflow's operator."""
-    from ferry.scripts import ScriptApi
+def cli_api_factory(db: StagingDatabase, settings: Settings, opened: list[Any]) -> Callable[[str | None], Any]:
+    """The JSAPI of a run started from the CLI, as the workflow's operator (as `ferry js` serves it)."""
+    from ferry.cli.js_cmd import _warehouse as checked_warehouse
+    from ferry.scripts.api import ScriptApi
 
     def api_for(login: str | None) -> Any:
-        return ScriptApi.for_cli(db, settings, login)  # type: ignore[attr-defined]
+        operator = operator_for(db.pool, settings, login)
+        return ScriptApi.for_staging(db, settings, operator, warehouse=lambda: checked_warehouse(db, settings, opened))
 
     return api_for
 

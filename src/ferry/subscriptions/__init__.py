@@ -4,4 +4,4 @@ SCHEMA_ID = "nms:subscription"
 HISTORY_ID = "nms:subHisto"
 SERVICE_ID = "nms:service"
 RECIPIENT_ID = "nms:recipient"
-ORIGINS = ("api", "soap", "link", "import", "admin")
+ORIGINS = ("api", "soap", "link", "import", "admin", "js")

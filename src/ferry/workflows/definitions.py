@@ -71,7 +71,7 @@ def _workflow(row: tuple[Any, ...]) -> Workflow:
 
 
 def check_name(name: str) -> str:
-    """The name itself, or FRY-130003 when it is not a Campaign internal name."""
+    """The name itself, or FRY-140003 when it is not a Campaign internal name."""
     if not _NAME.match(name):
         raise FerryError(errors.BAD_WORKFLOW, f"workflow name {name!r} must start with a letter and hold only "
                          "letters, digits and underscores (at most 64), like a Campaign internal name")
@@ -128,7 +128,7 @@ def add(pool: ConnectionPool, name: str, script: str, *, schedule: Schedule, sou
 
 
 def get(pool: ConnectionPool, name: str) -> Workflow:
-    """The workflow `name`; FRY-130001 when there is none."""
+    """The workflow `name`; FRY-140001 when there is none."""
     with pool.connection() as conn:
         row = conn.execute(sql.SQL("SELECT {} FROM ferry.script_workflows WHERE name = %s").format(_COLUMNS),
                            (name,)).fetchone()
@@ -194,7 +194,7 @@ def claim_tick(conn: Any, name: str, tick: dt.datetime) -> Workflow | None:
 
 
 def save_vars(conn: Any, name: str, instance_vars: dict[str, Any], cap_bytes: int) -> None:
-    """Keep `instance.vars` for the next run; FRY-130005 (nothing kept) past `cap_bytes` of JSON."""
+    """Keep `instance.vars` for the next run; FRY-140005 (nothing kept) past `cap_bytes` of JSON."""
     size = len(json.dumps(instance_vars, separators=(",", ":")).encode("utf-8"))
     if size > cap_bytes:
         raise FerryError(errors.WORKFLOW_VARS_TOO_LARGE, f"instance.vars holds {size} bytes of JSON, more than the "

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from ferry import errors
+from ferry.auth import Authenticator, Operator
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
@@ -51,10 +53,28 @@ class _Active:
 def engine_execute(workflow: Workflow, record: RunRecord, api: Any, on_log: Callable[..., None],
                    stop: threading.Event) -> Any:
     """Run the stored script in the sandboxed engine (`ferry.scripts.run_script`)."""
-    from ferry.scripts import run_script
+    from ferry.scripts.runner import run_script
 
-    return run_script(workflow.script, filename=f"{workflow.name}.js", api=api, vars=dict(record.vars),
-                      instance_vars=dict(workflow.instance_vars), time_limit=workflow.time_limit, on_log=on_log)
+    return run_script(workflow.script, filename=f"{workflow.name}.js", api=api,
+                      vars={key: str(value) for key, value in record.vars.items()},
+                      instance_vars=dict(workflow.instance_vars), time_limit=workflow.time_limit, on_log=on_log,
+                      request_id=str(record.id), stop=stop)
+
+
+def operator_for(pool: ConnectionPool, settings: Settings, login: str | None) -> Operator:
+    """The operator a workflow runs as: its `--operator` (refused when unknown or disabled), else the local owner
+    with every right, as `ferry js` without --operator."""
+    from ferry.scripts.api import local_owner
+
+    if login is None:
+        return local_owner()
+    found = Authenticator(pool, settings).get_operator(login)
+    if found is None:
+        raise FerryError(errors.UNKNOWN_OPERATOR, f"the workflow runs as operator {login!r}, which no longer "
+                         "exists: add it again or give the workflow another (ferry workflow add --replace)")
+    if found.disabled:
+        raise FerryError(errors.FORBIDDEN, f"the workflow runs as operator {login!r}, which is disabled")
+    return found
 
 
 class ScriptRunner:
@@ -79,8 +99,8 @@ class ScriptRunner:
 
     def start_run(self, name: str, *, trigger: str = "manual", started_by: str | None = None,
                   run_vars: dict[str, Any] | None = None, wait: bool = False) -> uuid.UUID:
-        """Start a run of `name` now in the background; its id. FRY-130006 when it is running already (unless
-        `wait`: then once that run ended), FRY-130007 when disabled, FRY-130001 when unknown."""
+        """Start a run of `name` now in the background; its id. FRY-140006 when it is running already (unless
+        `wait`: then once that run ended), FRY-140007 when disabled, FRY-140001 when unknown."""
         active = self._begin(name, trigger=trigger, started_by=started_by, run_vars=run_vars or {}, wait=wait)
         assert active is not None
         self._submit(active)
@@ -275,8 +295,6 @@ class ScriptRunner:
             self._take_result(record, result, on_log)
             if active.stop.is_set() and record.state != "succeeded":
                 record.state = "stopped"
-                record.error_code = errors.WORKFLOW_STOPPED.code
-                record.error = f"{errors.WORKFLOW_STOPPED.code} the run was stopped before it ended"
             instance_vars = getattr(result, "instance_vars", None)
             if instance_vars is not None and record.state in ("succeeded", "failed"):
                 with conn_lock:
@@ -309,10 +327,7 @@ class ScriptRunner:
         if isinstance(error, FerryError):
             record.error_code, record.error = error.code.code, error.text
         elif error is not None:
-            record.error_code, record.error = errors.WORKFLOW_SCRIPT_FAILED.code, f"{error}"
-        elif record.state == "timed_out":
-            record.error_code = errors.WORKFLOW_TIME_LIMIT.code
-            record.error = f"{errors.WORKFLOW_TIME_LIMIT.code} the script ran past its time limit and was stopped"
+            record.error_code, record.error = errors.SCRIPT_ERROR.code, f"{errors.SCRIPT_ERROR.code} {error}"
         record.line = getattr(result, "line", None)
         record.column = getattr(result, "column", None)
         record.request_ids = [str(r) for r in (getattr(result, "request_ids", None) or ())]

@@ -28,7 +28,7 @@ _SEARCH_YEARS = 5
 
 
 def parse_every(text: str) -> float:
-    """`90s`, `15m`, `1h30m`, `2d`, or plain seconds → seconds; FRY-130004 otherwise."""
+    """`90s`, `15m`, `1h30m`, `2d`, or plain seconds → seconds; FRY-140004 otherwise."""
     cleaned = text.strip().lower()
     try:
         seconds = float(cleaned)
@@ -113,7 +113,7 @@ def _first_of_next_month(moment: dt.datetime) -> dt.datetime:
 
 
 def parse_cron(text: str) -> Cron:
-    """A cron expression → `Cron`; FRY-130004 naming the field that is wrong."""
+    """A cron expression → `Cron`; FRY-140004 naming the field that is wrong."""
     expression = _SHORTHANDS.get(text.strip().lower(), text.strip())
     fields = expression.split()
     if len(fields) != 5:

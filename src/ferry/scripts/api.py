@@ -1,0 +1,283 @@
+"""The parent side of the JSAPI: each call a script makes, served by ferry's own code for one operator.
+
+Every call takes the path of the same SOAP call (`ferry.server.soap_routes` and its siblings): the same document
+parsing, `build_call`, rights and staging for Ingest / IngestExt, the same query compiler and results for
+ExecuteQuery, the same validation and warehouse transaction for Write, the same request builder for Subscribe.
+Nothing here is reachable by the script but through these methods, and the worker holds no credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from ferry import errors
+from ferry.auth import AuthError, Operator, rights
+from ferry.config import Settings
+from ferry.errors import FerryError
+from ferry.ingest import Call, Method, build_call, records_from_xml
+from ferry.schema.registry import SchemaRegistry
+from ferry.scripts import jxon
+from ferry.staging.database import StagingDatabase
+from ferry.subscriptions import SCHEMA_ID as SUBSCRIPTION_SCHEMA
+from ferry.subscriptions.requests import SUBSCRIBE, UNSUBSCRIBE, build_request, recipient_from_json, recipient_from_xml
+from ferry.xmlsafe import parse_xml
+
+ORIGIN = "js"
+LIBRARY_FOLDER = "scripts"
+_LIBRARY_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_]*):([A-Za-z0-9_][A-Za-z0-9_.-]*\.js)$")
+MAX_LIBRARY_BYTES = 4 << 20
+
+
+def local_owner() -> Operator:
+    """The operator `ferry js` runs as without --operator: the local owner of the data folder, with every right
+    (whoever can read the data folder can already do anything to it)."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name in a container
+        user = "owner"
+    return Operator(id=0, login=f"local:{user}", admin=True, schemas=frozenset(), disabled=False)
+
+
+@dataclass
+class ScriptApi:
+    """Serves one run's relayed JSAPI calls for `operator`.
+
+    `stage(call)` commits a call to staging before returning (the CLI stages straight into PostgreSQL; the server
+    goes through its group committer); `warehouse()` opens the warehouse on first use (queries, Write).
+    """
+
+    operator: Operator
+    settings: Settings
+    registry: Callable[[], SchemaRegistry]
+    stage: Callable[[Call], None]
+    pool: Any
+    warehouse: Callable[[], Any]
+    refresh_schemas: Callable[[], bool] = lambda: False
+    scripts_dir: Path | None = None
+    run_id: str | None = None
+    _staged: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_staging(cls, db: StagingDatabase, settings: Settings, operator: Operator | None = None, *,
+                    warehouse: Callable[[], Any]) -> ScriptApi:
+        """For `ferry js`: calls staged straight into `db`, one transaction each (as the Python `Session`)."""
+
+        def reload() -> bool:
+            db.reload_schemas()
+            return True
+
+        return cls(operator or local_owner(), settings, lambda: db.registry, lambda call: db.store.stage([call]),
+                   db.pool, warehouse, reload, scripts_folder(settings))
+
+    @classmethod
+    def for_runtime(cls, runtime: Any, operator: Operator, loop: asyncio.AbstractEventLoop) -> ScriptApi:
+        """For a server (`ferry.server.runtime.Runtime`), called from a thread: calls go through its group
+        committer on `loop`, reads and Write through its warehouse."""
+
+        def stage(call: Call) -> None:
+            asyncio.run_coroutine_threadsafe(runtime.writer.submit(call), loop).result()
+
+        def refresh() -> bool:
+            return bool(asyncio.run_coroutine_threadsafe(runtime.refresh_schemas(), loop).result())
+
+        return cls(operator, runtime.settings, lambda: runtime.registry, stage, runtime.db.pool,
+                   lambda: runtime.warehouse, refresh, scripts_folder(runtime.settings))
+
+    # -- dispatch -------------------------------------------------------------------------------------------------
+
+    def serve(self, op: str, args: dict[str, Any]) -> Any:
+        """One relayed call: `op` and its arguments as the shim sent them; FerryError refuses it."""
+        if self.operator.disabled:
+            raise AuthError(errors.FORBIDDEN, f"operator {self.operator.login!r} is disabled", http_status=403)
+        handler = getattr(self, f"_op_{op}", None)
+        if handler is None:
+            raise FerryError(errors.SCRIPT_UNSUPPORTED, f"{op!r} is not a call ferry serves to scripts")
+        return handler(args)
+
+    def take_request_ids(self) -> list[str]:
+        """The request ids of the calls staged since the last time this was asked."""
+        taken, self._staged = self._staged, []
+        return taken
+
+    # -- xtk:session ----------------------------------------------------------------------------------------------
+
+    def _op_ingest(self, args: dict[str, Any]) -> str:
+        method = Method.INGEST if args.get("method") == "Ingest" else Method.INGEST_EXT
+        document = self._document(args.get("doc"), method.value)
+        call = self._retrying(lambda: self._prepare(method, document))
+        self.stage(call)
+        self._staged.append(str(call.request_id))
+        return call.result if method is Method.INGEST else ""
+
+    def _prepare(self, method: Method, document: etree._Element) -> Call:
+        # As `ferry.server.soap_routes._prepare`: validate, then the ingest right on the call's schema.
+        call = build_call(self.registry(), method, records_from_xml(document), operator=self.operator.login,
+                          origin=ORIGIN, max_records=self.settings.max_records_per_call)
+        if not rights.can_write(self.operator, call.schema_id):
+            raise AuthError(errors.FORBIDDEN, f"operator {self.operator.login!r} has no right to ingest into "
+                            f"{call.schema_id}", http_status=403)
+        return call
+
+    def _op_write(self, args: dict[str, Any]) -> None:
+        from ferry.server import write_routes  # moved below ferry.server once its regrouping lands
+
+        document = self._document(args.get("doc"), "WriteCollection" if args.get("collection") else "Write")
+        records = write_routes.collection_records(document) if args.get("collection") else records_from_xml(document)
+        context = self._context("WriteCollection" if args.get("collection") else "Write")
+        call = write_routes.prepare(context, records)
+        if call is not None:
+            write_routes.apply_call(context, call)
+
+    def _op_getOption(self, args: dict[str, Any]) -> list[Any]:
+        from ferry.server.soap_routes import OPTION_STRING, OPTIONS
+
+        value = OPTIONS.get(str(args.get("name", "")).strip())
+        return ["", 0] if value is None else [value, OPTION_STRING]
+
+    # -- xtk:queryDef ---------------------------------------------------------------------------------------------
+
+    def _op_query(self, args: dict[str, Any]) -> str:
+        from ferry.query import QueryNotFound, parse_query_def, rows_to_xml
+        from ferry.server import query_routes
+
+        query = parse_query_def(self._document(args.get("doc"), "xtk.queryDef.create"))
+        schema = query_routes.queryable(self.registry(), query.schema_id)
+        if schema is None and self.refresh_schemas():
+            schema = query_routes.queryable(self.registry(), query.schema_id)
+        if schema is None:
+            raise FerryError(errors.QUERY_NO_TABLE, f"schema {query.schema_id} has no warehouse table to query: it "
+                             "is not a schema ferry knows (apply it first with `ferry schema apply`)")
+        if not rights.can_read(self.operator, schema.id):
+            raise AuthError(errors.QUERY_FORBIDDEN, f"operator {self.operator.login!r} has no right to read "
+                            f"{schema.id}", http_status=403)
+        compiled, rows = query_routes.run_query(self._context("ExecuteQuery").runtime, query, schema,
+                                                query_routes.MAX_ROWS)
+        try:
+            result = rows_to_xml(query, query.schema_short_name, compiled.columns, rows)
+        except QueryNotFound as exc:
+            raise FerryError(exc.code, f"{exc.campaign_code} {exc.message}") from None
+        return etree.tostring(result, encoding="unicode")
+
+    # -- nms:subscription -----------------------------------------------------------------------------------------
+
+    def _op_subscribe(self, args: dict[str, Any]) -> None:
+        self._subscription(SUBSCRIBE, args)
+
+    def _op_unsubscribe(self, args: dict[str, Any]) -> None:
+        self._subscription(UNSUBSCRIBE, args)
+
+    def _subscription(self, action: int, args: dict[str, Any]) -> None:
+        doc = args.get("recipient") or {}
+        if "json" in doc and isinstance(doc["json"], dict) and len(doc["json"]) == 1 \
+                and isinstance(next(iter(doc["json"].values())), dict):
+            recipient = recipient_from_json(self.registry(), next(iter(doc["json"].values())))
+        elif "json" in doc:
+            recipient = recipient_from_json(self.registry(), doc["json"])
+        else:
+            recipient = recipient_from_xml(self.registry(), self._document(doc, "Subscribe"))
+        if not rights.can_write(self.operator, SUBSCRIPTION_SCHEMA):
+            raise AuthError(errors.FORBIDDEN, f"operator {self.operator.login!r} has no right on "
+                            f"{SUBSCRIPTION_SCHEMA}", http_status=403)
+        call = build_request(self.pool, action, args.get("service"), recipient, create=bool(args.get("create")),
+                             origin=ORIGIN, operator=self.operator.login)
+        self.stage(call)
+        self._staged.append(str(call.request_id))
+
+    # -- loadLibrary ----------------------------------------------------------------------------------------------
+
+    def _op_library(self, args: dict[str, Any]) -> str:
+        name = str(args.get("name", ""))
+        found = _LIBRARY_NAME.match(name)
+        if found is None:
+            raise FerryError(errors.SCRIPT_LIBRARY, f"loadLibrary({name[:80]!r}): a library is named like "
+                             "\"ns:name.js\"")
+        if self.scripts_dir is None:
+            raise FerryError(errors.SCRIPT_LIBRARY, f"loadLibrary({name!r}): no scripts folder is configured")
+        path = self.scripts_dir / found.group(1) / found.group(2)
+        try:
+            data = path.read_bytes()[: MAX_LIBRARY_BYTES + 1]
+        except OSError as exc:
+            raise FerryError(errors.SCRIPT_LIBRARY, f"loadLibrary({name!r}): cannot read {path} "
+                             f"({exc.strerror or exc})") from None
+        if len(data) > MAX_LIBRARY_BYTES:
+            raise FerryError(errors.SCRIPT_LIBRARY, f"loadLibrary({name!r}): {path} is larger than "
+                             f"{MAX_LIBRARY_BYTES >> 20} MiB")
+        return data.decode("utf-8", "replace")
+
+    # -- helpers --------------------------------------------------------------------------------------------------
+
+    def _document(self, doc: Any, what: str) -> etree._Element:
+        if not isinstance(doc, dict):
+            raise FerryError(errors.SCRIPT_BAD_ARGUMENT, f"{what} needs a document")
+        if "xml" in doc:
+            return parse_xml(str(doc["xml"]), origin=what)
+        return jxon.to_element(doc.get("json"), what)
+
+    def _retrying(self, prepare: Callable[[], Call]) -> Call:
+        try:
+            return prepare()
+        except FerryError as exc:
+            # A schema applied by another process since the registry was read: look again, once (as SOAP does).
+            if exc.code not in (errors.UNKNOWN_SCHEMA, errors.SCHEMA_NOT_STAGED) or not self.refresh_schemas():
+                raise
+            return prepare()
+
+    def _context(self, method: str) -> Any:
+        """The few pieces of a SOAP call's context the shared write and query helpers read."""
+        return _Context(self, method)
+
+
+class _Runtime:
+    def __init__(self, api: ScriptApi) -> None:
+        self._api = api
+        self.settings = api.settings
+
+    @property
+    def registry(self) -> SchemaRegistry:
+        return self._api.registry()
+
+    @property
+    def warehouse(self) -> Any:
+        return self._api.warehouse()
+
+    @property
+    def auth(self) -> Any:
+        return _Rights()
+
+
+class _Rights:
+    def require_ingest(self, operator: Operator, schema_id: str) -> None:
+        rights.require(operator, rights.Access.WRITE, schema_id, what=f"ingest into {schema_id}")
+
+
+class _Soap:
+    def __init__(self, method: str) -> None:
+        self.method = method
+
+
+class _Context:
+    def __init__(self, api: ScriptApi, method: str) -> None:
+        self.operator = api.operator
+        self.runtime = _Runtime(api)
+        self.soap = _Soap(method)
+
+
+def scripts_folder(settings: Settings) -> Path:
+    """Where `loadLibrary("ns:name.js")` reads `ns/name.js`: FERRY_SCRIPTS_DIR, else the data folder's `scripts/`."""
+    if settings.scripts_dir is not None:
+        return Path(settings.scripts_dir)
+    return Path(settings.data_dir) / LIBRARY_FOLDER
+
+
+def new_run_id() -> str:
+    """A fresh run id."""
+    return str(uuid.uuid4())

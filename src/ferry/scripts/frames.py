@@ -1,0 +1,38 @@
+"""The pipe between the parent and the engine's worker: length-prefixed JSON messages (4-byte big-endian size)."""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import IO, Any
+
+MAX_MESSAGE = 256 << 20  # one document or result, bytes
+_HEAD = struct.Struct(">I")
+
+
+class PipeClosed(Exception):
+    """The other end closed the pipe (or sent a frame too large to be ours)."""
+
+
+def send(stream: IO[bytes], message: dict[str, Any]) -> None:
+    """Write one message and flush."""
+    data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    stream.write(_HEAD.pack(len(data)) + data)
+    stream.flush()
+
+
+def receive(stream: IO[bytes]) -> dict[str, Any]:
+    """Read one message; PipeClosed at the end of the stream."""
+    head = _read(stream, _HEAD.size)
+    (size,) = _HEAD.unpack(head)
+    if size > MAX_MESSAGE:
+        raise PipeClosed(f"message of {size} bytes is larger than {MAX_MESSAGE}")
+    message: dict[str, Any] = json.loads(_read(stream, size))
+    return message
+
+
+def _read(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if data is None or len(data) < size:
+        raise PipeClosed("the pipe closed")
+    return data

@@ -1,0 +1,205 @@
+"""`run_script`: one script in a killable worker process, its JSAPI calls served here by a `ScriptApi`.
+
+The time limit is the parent's: when it passes, the worker is killed (whatever it is doing — a loop, a
+catastrophic regex, a script catching every exception). The memory limit is QuickJS's own heap limit, with an
+address-space ceiling on the worker as a backstop. Blocking: the server calls it from a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ferry import errors
+from ferry.errors import Code, FerryError
+from ferry.scripts import frames
+from ferry.scripts.results import Level, LogLine, ScriptResult
+
+DEFAULT_TIME_LIMIT = 900.0  # seconds (15 minutes, as a Campaign workflow activity's default)
+DEFAULT_MEMORY_LIMIT = 256 << 20  # bytes of JavaScript heap
+_LEVELS: dict[str, Level] = {"info": "info", "warning": "warning", "error": "error"}
+_STDERR_KEPT = 4096
+_STOP_POLL_SECONDS = 0.2  # how soon a run notices its `stop` event
+
+
+class ApiServer:
+    """What the runner needs of a `ScriptApi`: serve one relayed call (raise FerryError to refuse it)."""
+
+    def serve(self, op: str, args: dict[str, Any]) -> Any:  # pragma: no cover - a protocol
+        raise NotImplementedError
+
+
+def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] | None = None,
+               instance_vars: Mapping[str, Any] | None = None, time_limit: float = DEFAULT_TIME_LIMIT,
+               memory_limit: int = DEFAULT_MEMORY_LIMIT, on_log: Callable[[LogLine], None] | None = None,
+               request_id: str | None = None, stop: threading.Event | None = None) -> ScriptResult:
+    """Run `source` to its end, its failure, or its time limit; `api` (a `ferry.scripts.ScriptApi`) serves the
+    JSAPI for one operator. `request_id` names the run in the calls it stages (see `ScriptApi.run_id`); setting
+    `stop` kills the worker like the time limit does (an operator's Stop), the run ending `failed`."""
+    result = ScriptResult("failed", None, None, None, instance_vars=dict(instance_vars or {}),
+                          script_hash=hashlib.sha256(source.encode("utf-8")).hexdigest(), filename=filename)
+    if request_id is not None and hasattr(api, "run_id"):
+        api.run_id = request_id
+    worker = _Worker.start()
+    try:
+        worker.send({"t": "start", "source": source, "filename": filename, "vars": dict(vars or {}),
+                     "instance_vars": dict(instance_vars or {}), "memory_limit": int(memory_limit)})
+        deadline = time.monotonic() + time_limit
+        _serve(worker, api, result, deadline, time_limit, on_log, stop)
+    finally:
+        worker.stop()
+    return result
+
+
+def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, time_limit: float,
+           on_log: Callable[[LogLine], None] | None, stop: threading.Event | None = None) -> None:
+    while True:
+        remaining = deadline - time.monotonic()
+        message = worker.next(remaining if stop is None else min(remaining, _STOP_POLL_SECONDS))
+        if stop is not None and stop.is_set():
+            result.error = FerryError(errors.WORKFLOW_STOPPED, "the run was stopped by an operator")
+            return
+        if message is _TIMEOUT and time.monotonic() < deadline:
+            continue
+        if message is _TIMEOUT:
+            result.outcome = "timed_out"
+            result.error = FerryError(errors.SCRIPT_TIMEOUT, f"the script ran past its time limit of {time_limit:g} s "
+                                      "and was stopped (an endless loop, a runaway regular expression, or too much "
+                                      "work for one run; --time-limit raises it)")
+            return
+        if message is None:
+            worker.wait_exit()
+            result.error = FerryError(errors.SCRIPT_ENGINE, f"the script's engine ended unexpectedly (exit status "
+                                      f"{worker.returncode}){worker.stderr_tail()}")
+            return
+        assert isinstance(message, dict)
+        kind = message.get("t")
+        if kind == "call":
+            worker.send(_answer(api, result, message))
+        elif kind == "log":
+            line = LogLine(dt.datetime.now(dt.UTC), _LEVELS.get(str(message.get("level")), "info"),
+                           str(message.get("message")))
+            result.logs.append(line)
+            if on_log is not None:
+                on_log(line)
+        elif kind == "done":
+            _finish(result, message)
+            return
+
+
+def _answer(api: Any, result: ScriptResult, message: dict[str, Any]) -> dict[str, Any]:
+    op = str(message.pop("op", ""))
+    message.pop("t", None)
+    try:
+        value = api.serve(op, message)
+    except FerryError as exc:
+        return {"error": {"code": exc.code.code, "text": exc.text}}
+    except Exception as exc:  # a bug or an outage below: the script sees a coded error, the run goes on
+        error = FerryError(errors.SERVER_INTERNAL, f"the call failed inside ferry ({type(exc).__name__}: {exc})")
+        return {"error": {"code": error.code.code, "text": error.text}}
+    staged = getattr(api, "take_request_ids", None)
+    if staged is not None:
+        result.request_ids.extend(staged())
+    return {"ok": value}
+
+
+def _finish(result: ScriptResult, message: dict[str, Any]) -> None:
+    if isinstance(message.get("instance_vars"), dict):
+        result.instance_vars = message["instance_vars"]
+    if message.get("outcome") == "succeeded":
+        result.outcome = "succeeded"
+        return
+    error = message.get("error") or {}
+    code = str(error.get("code") or errors.SCRIPT_ERROR.code)
+    known = next((v for v in vars(errors).values() if isinstance(v, Code) and v.code == code), None)
+    result.error = FerryError(known or Code(code, "error raised by the script"), str(error.get("message") or ""))
+    result.line, result.column = message.get("line"), message.get("column")
+    if message.get("file"):
+        result.filename = str(message["file"])
+
+
+_TIMEOUT = object()
+
+
+class _Worker:
+    """The worker process and a reader thread that queues its messages (so waiting can time out)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._stderr = bytearray()
+        threading.Thread(target=self._read, name="ferry-script-reader", daemon=True).start()
+        threading.Thread(target=self._read_stderr, name="ferry-script-stderr", daemon=True).start()
+
+    @classmethod
+    def start(cls) -> _Worker:
+        """A fresh worker: isolated interpreter, empty environment, its own session (killed as a group)."""
+        process = subprocess.Popen([sys.executable, "-I", "-m", "ferry.scripts.worker"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, cwd=os.sep,
+                                   close_fds=True, start_new_session=True)
+        return cls(process)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            while True:
+                self.messages.put(frames.receive(self.process.stdout))
+        except (frames.PipeClosed, ValueError, OSError):
+            self.messages.put(None)
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        descriptor = self.process.stderr.fileno()
+        with contextlib.suppress(OSError, ValueError):
+            for chunk in iter(lambda: os.read(descriptor, 4096), b""):
+                self._stderr += chunk
+                del self._stderr[:-_STDERR_KEPT]
+
+    def send(self, message: dict[str, Any]) -> None:
+        """A message to the worker (ignored when it is gone: its end is reported by `next`)."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+            frames.send(self.process.stdin, message)
+
+    def next(self, timeout: float) -> dict[str, Any] | object | None:
+        """The next message, None when the worker ended, `_TIMEOUT` when `timeout` passed first."""
+        try:
+            return self.messages.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return _TIMEOUT
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once ended."""
+        return self.process.returncode
+
+    def wait_exit(self) -> None:
+        """Give a worker whose pipe closed a moment to exit, so its status is known."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=2.0)
+
+    def stderr_tail(self) -> str:
+        """The end of what the worker wrote on stderr, for the error message."""
+        text = bytes(self._stderr).decode("utf-8", "replace").strip()
+        return f": {text.splitlines()[-1][:300]}" if text else ""
+
+    def stop(self) -> None:
+        """Kill the worker if it still runs and reap it."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5.0)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()

@@ -1,0 +1,82 @@
+"""The code one engine evaluates, and mapping a position in it back to the original script or library.
+
+Every eval of QuickJS numbers lines from 1 and names its file `<input>`. The runtime and the shim are evaluated
+first (lines 1…R); the script and each library are then prefixed with newlines so that each occupies its own
+range of lines: a stack frame's line tells which source it belongs to, and the translation maps it back.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+_FRAME = re.compile(r"<input>:(\d+)(?::(\d+))?")
+
+
+class Translated(Protocol):
+    """What the E4X translator gives back (`ferry.scripts.e4x.Translation`)."""
+
+    code: str
+
+    def original_position(self, line: int, column: int) -> tuple[int, int]: ...
+
+
+@dataclass
+class _Source:
+    first: int  # first line, in the engine's numbering
+    last: int
+    filename: str
+    translation: Translated
+
+
+@dataclass
+class Sources:
+    """The ranges of lines already handed out; the prelude (runtime and shim) holds lines 1…`prelude_lines`."""
+
+    prelude_lines: int
+    _sources: list[_Source] = field(default_factory=list)
+
+    @property
+    def next_line(self) -> int:
+        """The first free line."""
+        return (self._sources[-1].last if self._sources else self.prelude_lines) + 1
+
+    def place(self, filename: str, translation: Translated) -> str:
+        """The translated code, prefixed so it starts at the first free line; remembers its range."""
+        first = self.next_line
+        lines = translation.code.count("\n") + 1
+        self._sources.append(_Source(first, first + lines - 1, filename, translation))
+        return "\n" * (first - 1) + translation.code
+
+    def locate(self, stack: str | None) -> tuple[str, int, int] | None:
+        """(file, line, column) in the original source of the innermost frame of `stack` that lies in a script or
+        a library (frames in the runtime or the shim are skipped), or None."""
+        for match in _FRAME.finditer(stack or ""):
+            line, column = int(match.group(1)), int(match.group(2) or 1)
+            for source in self._sources:
+                if source.first <= line <= source.last:
+                    original = source.translation.original_position(line - source.first + 1, column)
+                    return source.filename, original[0], original[1]
+        return None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A translation that changes nothing (used when the E4X translator is not available)."""
+
+    code: str
+
+    def original_position(self, line: int, column: int) -> tuple[int, int]:
+        """The same position."""
+        return line, column
+
+
+def translator() -> tuple[Any, str]:
+    """(`translate(source, filename)`, RUNTIME_JS) of the E4X package, or an identity translation."""
+    try:
+        e4x = importlib.import_module("ferry.scripts.e4x")
+    except ImportError:  # the E4X translator is built in its own branch; plain JavaScript runs meanwhile
+        return (lambda source, filename: Identity(source)), ""
+    return e4x.translate, str(e4x.RUNTIME_JS)

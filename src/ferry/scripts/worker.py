@@ -1,0 +1,206 @@
+"""The engine's worker process: one QuickJS context running one script, relaying every JSAPI call to the parent.
+
+Started by `ferry.scripts.runner` as `python -I -m ferry.scripts.worker` with an empty environment; it holds no
+credential and no database connection. The parent enforces the time limit by killing this process. Messages
+(`ferry.scripts.frames`): parent → worker `start`, then one reply per `call`; worker → parent `call`, `log`, `done`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+from importlib import resources
+from typing import IO, Any
+
+import _quickjs  # type: ignore[import-not-found]  # quickjs-ng's C module (its Python wrapper starts threads)
+
+from ferry import errors
+from ferry.errors import Code, FerryError
+from ferry.scripts import dates, frames
+from ferry.scripts.sources import Sources, translator
+
+STACK_BYTES = 1 << 20  # QuickJS's own guard against deep recursion (the C stack of the main thread is 8 MB)
+_FRY = re.compile(r"^(FRY-\d{6}) ?(.*)$", re.DOTALL)
+_CODES = {value.code: value for value in vars(errors).values() if isinstance(value, Code)}
+
+
+def code_of(text: str) -> Code:
+    """The documented Code named `text`, or a Code made for it (a script may set `e.code` itself)."""
+    return _CODES.get(text) or Code(text, "error raised by the script")
+
+
+class Worker:
+    """One run: translate, evaluate the prelude and the script, report how it ended."""
+
+    def __init__(self, inbox: IO[bytes], outbox: IO[bytes], start: dict[str, Any]) -> None:
+        self.inbox = inbox
+        self.outbox = outbox
+        self.filename: str = start["filename"]
+        self.start = start
+        self.translate, self.runtime_js = translator()
+        self.sources: Sources | None = None
+        self.log_error: tuple[str, tuple[str, int, int] | None] | None = None
+
+    # -- the run -------------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the script and send `done` (the only way this returns)."""
+        try:
+            translation = self.translate(self.start["source"], self.filename)
+        except FerryError as exc:
+            self.finish_failed(exc, _position_in(exc.message, self.filename))
+            return
+        context = _quickjs.Context()
+        context.set_memory_limit(int(self.start["memory_limit"]))
+        context.set_max_stack_size(STACK_BYTES)
+        context.add_callable("__ferry_host", self.host)
+        shim = resources.files("ferry.scripts").joinpath("shim.js").read_text(encoding="utf-8")
+        prelude = self.runtime_js + "\n" + shim
+        context.eval(prelude)
+        self.sources = Sources(prelude.count("\n") + 1)
+        context.set("vars", context.parse_json(json.dumps(self.start.get("vars") or {})))
+        instance = context.parse_json(json.dumps({"vars": self.start.get("instance_vars") or {}}))
+        context.set("instance", instance)
+        context.set("__ferry_code", self.sources.place(self.filename, translation))
+        try:
+            thrown = context.eval("__ferry_run(__ferry_code)")
+            report = json.loads(thrown) if thrown is not None else None
+        except _quickjs.StackOverflow as exc:
+            report = {"name": "RangeError", "message": "Maximum call stack size exceeded", "stack": str(exc)}
+        except _quickjs.JSException as exc:  # the report itself failed (out of memory again, …)
+            report = _report_from_text(str(exc))
+        instance_vars = self._instance_vars(context)
+        if report is not None:
+            self.finish_failed(self.error_of(report), self.sources.locate(report.get("stack")), instance_vars)
+        elif self.log_error is not None:
+            message, where = self.log_error
+            self.finish_failed(FerryError(errors.SCRIPT_LOG_ERROR, f"logError: {message}"), where, instance_vars)
+        else:
+            self.send({"t": "done", "outcome": "succeeded", "instance_vars": instance_vars})
+
+    def _instance_vars(self, context: Any) -> dict[str, Any] | None:
+        try:
+            text = context.eval("__ferry_instance_vars()")
+        except Exception:  # out of memory, a getter that throws: the parent keeps the input's
+            return None
+        value = json.loads(text) if isinstance(text, str) else None
+        return value if isinstance(value, dict) else None
+
+    def error_of(self, report: dict[str, Any]) -> FerryError:
+        """The FerryError a thrown value stands for."""
+        name, message = report.get("name"), str(report.get("message") or "")
+        code = report.get("code")
+        if isinstance(code, str) and code.startswith("FRY-"):
+            found = _FRY.match(message)
+            return FerryError(code_of(code), found.group(2) if found and found.group(1) == code else message)
+        if name == "InternalError" and "out of memory" in message:
+            return FerryError(errors.SCRIPT_MEMORY, f"the script used more than its memory limit of "
+                              f"{int(self.start['memory_limit']) >> 20} MiB")
+        if name in ("RangeError", "InternalError") and ("call stack" in message or "stack overflow" in message):
+            return FerryError(errors.SCRIPT_STACK, f"{name}: {message} (recursion too deep)")
+        return FerryError(errors.SCRIPT_ERROR, f"{name}: {message}" if name else f"uncaught exception: {message}")
+
+    def finish_failed(self, error: FerryError, where: tuple[str, int, int] | None,
+                      instance_vars: dict[str, Any] | None = None) -> None:
+        """Send `done` for a failed run."""
+        self.send({"t": "done", "outcome": "failed", "error": {"code": error.code.code, "message": error.message},
+                   "file": where[0] if where else None, "line": where[1] if where else None,
+                   "column": where[2] if where else None, "instance_vars": instance_vars})
+
+    # -- the host function the shim calls ------------------------------------------------------------------------
+
+    def host(self, kind: str, payload: str) -> str:
+        """`__ferry_host(kind, json)`: never raises into the engine (a Python exception would corrupt the call)."""
+        try:
+            args = json.loads(payload)
+            if kind == "call":
+                self.send({"t": "call", **args})
+                reply: dict[str, Any] = frames.receive(self.inbox)
+                return json.dumps(reply)
+            if kind == "log":
+                where = self.sources.locate(args.get("stack")) if self.sources else None
+                if args["level"] == "error" and self.log_error is None:
+                    self.log_error = (args["message"], where)
+                self.send({"t": "log", "level": args["level"], "message": args["message"]})
+                return '{"ok":null}'
+            if kind == "fatal":
+                self.fatal(args)
+            if kind == "formatDate":
+                return json.dumps({"ok": dates.format_date(args["date"], args["format"])})
+            if kind == "parseTimeStamp":
+                return json.dumps({"ok": dates.parse_timestamp(args["text"])})
+            if kind == "library":
+                return json.dumps({"ok": self.library(args["name"])})
+            raise FerryError(errors.SCRIPT_ENGINE, f"unknown host request {kind!r}")
+        except FerryError as exc:
+            return json.dumps({"error": {"code": exc.code.code, "text": exc.text}})
+        except frames.PipeClosed:
+            os._exit(3)  # the parent is gone or killed the run: nothing is left to report to
+        except Exception as exc:  # a bug on this side: the script sees a coded error, never a corrupt call
+            error = FerryError(errors.SCRIPT_ENGINE, f"{type(exc).__name__}: {exc}")
+            return json.dumps({"error": {"code": error.code.code, "text": error.text}})
+
+    def fatal(self, args: dict[str, Any]) -> None:
+        """A function ferry does not offer: end the run now, whatever `catch` the script has."""
+        what = str(args.get("what"))
+        where = self.sources.locate(args.get("stack")) if self.sources else None
+        self.finish_failed(FerryError(errors.SCRIPT_UNSUPPORTED, f"{what} is part of Campaign's JSAPI that ferry does "
+                                      "not offer (a script reaches data only through xtk.session, xtk.queryDef and "
+                                      "nms.subscription): the run ends here"), where)
+        os._exit(0)
+
+    def library(self, name: str) -> str:
+        """`loadLibrary(name)`: the parent reads the file; it is translated here and placed in its own lines."""
+        self.send({"t": "call", "op": "library", "name": name})
+        reply = frames.receive(self.inbox)
+        if "error" in reply:
+            raise FerryError(code_of(reply["error"]["code"]), _FRY.sub(r"\2", reply["error"]["text"]))
+        translation = self.translate(reply["ok"], name)
+        assert self.sources is not None
+        return self.sources.place(name, translation)
+
+    def send(self, message: dict[str, Any]) -> None:
+        """One message to the parent."""
+        frames.send(self.outbox, message)
+
+
+def _position_in(message: str, filename: str) -> tuple[str, int, int] | None:
+    found = re.search(re.escape(filename) + r":(\d+):(\d+)", message)
+    return (filename, int(found.group(1)), int(found.group(2))) if found else None
+
+
+def _report_from_text(text: str) -> dict[str, Any]:
+    head, _, stack = text.partition("\n")
+    name, sep, message = head.partition(": ")
+    if not sep:
+        name, message = "", head
+    return {"name": name or None, "message": message, "stack": stack}
+
+
+def _limit_process(memory_limit: int) -> None:
+    """No files written, no child process, an address-space ceiling well above the engine's own memory limit."""
+    import resource
+
+    for limit, value in ((resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, 0),
+                         (resource.RLIMIT_AS, memory_limit + (1 << 30))):
+        with contextlib.suppress(ValueError, OSError):  # a platform without it, or a hard limit already lower
+            resource.setrlimit(limit, (value, value))
+
+
+def main() -> None:
+    """Entry point of the worker process."""
+    inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but messages on the pipe
+    try:
+        start = frames.receive(inbox)
+    except frames.PipeClosed:
+        return
+    _limit_process(int(start["memory_limit"]))
+    Worker(inbox, outbox, start).run()
+
+
+if __name__ == "__main__":
+    main()
