@@ -133,7 +133,7 @@ class ScriptRunner:
         """Ask the running run of `name` to stop, wherever it runs; how many were asked (0: none running)."""
         definitions.get(self.db.pool, name)
         asked = script_runs.request_stop(self.db.pool, name)
-        self._check_stops()
+        self.check_stops()
         return asked
 
     def running(self) -> list[uuid.UUID]:
@@ -198,7 +198,7 @@ class ScriptRunner:
         while not self._stop.is_set():
             try:
                 self.run_due()
-                self._check_stops()
+                self.check_stops()
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + PURGE_SECONDS
                     script_runs.purge(self.db.pool, self.settings.retention_days)
@@ -209,7 +209,8 @@ class ScriptRunner:
                 self.last_loop_error = str(exc)
             self._stop.wait(LOOP_SECONDS)
 
-    def _check_stops(self) -> None:
+    def check_stops(self) -> None:
+        """Stop the runs of this process an operator asked to stop (on any server)."""
         with self._lock:
             ids = list(self._active)
         for run_id in script_runs.stop_requested(self.db.pool, ids):
