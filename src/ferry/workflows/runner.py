@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 LOOP_SECONDS = 0.5  # how often the loop looks for due ticks and stop requests
 PURGE_SECONDS = 3600.0
 MAX_PARALLEL = 4  # workflows running at once in one process (each in its own engine process)
+BUSY_RETRY_SECONDS = 2.0  # a due workflow running on another server is tried again this much later
+KEPT_FUTURES = 256  # ended runs whose record `wait` can still hand back
 
 # `execute(workflow, record, api, on_log, stop)`: run the script and return the engine's result object.
 Execute = Callable[[Workflow, RunRecord, Any, Callable[..., None], threading.Event], Any]
@@ -90,6 +92,7 @@ class ScriptRunner:
         self._active: dict[uuid.UUID, _Active] = {}
         self._futures: dict[uuid.UUID, Future[RunRecord]] = {}
         self._claiming: set[str] = set()
+        self._busy_until: dict[str, float] = {}  # running on another server: look again after this (monotonic)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -165,9 +168,11 @@ class ScriptRunner:
     def run_due(self) -> int:
         """Start a run of every enabled workflow whose tick has come and that is not running here; how many."""
         started = 0
+        now = time.monotonic()
         for name, tick in definitions.due(self.db.pool):
             with self._lock:
-                if name in self._claiming or any(a.workflow.name == name for a in self._active.values()):
+                if name in self._claiming or any(a.workflow.name == name for a in self._active.values()) \
+                        or self._busy_until.get(name, 0.0) > now:
                     continue
                 self._claiming.add(name)
             try:
@@ -228,6 +233,8 @@ class ScriptRunner:
             if not script_runs.lock(conn, name, wait=wait):
                 if tick is not None:
                     conn.close()
+                    with self._lock:
+                        self._busy_until[name] = time.monotonic() + BUSY_RETRY_SECONDS
                     return None  # running on some server: the tick stays due and runs after it
                 definitions.get(self.db.pool, name)
                 raise FerryError(errors.WORKFLOW_BUSY, f"workflow {name} is running already (one run at a time); "
@@ -264,6 +271,8 @@ class ScriptRunner:
             raise FerryError(errors.SERVER_STOPPING, "the server is stopping: the workflow was not started") from None
         with self._lock:
             self._futures[active.record.id] = future
+            for run_id in [key for key, done in self._futures.items() if done.done()][:-KEPT_FUTURES or None]:
+                del self._futures[run_id]
 
     def _execute(self, active: _Active) -> RunRecord:
         record, workflow, conn = active.record, active.workflow, active.conn
