@@ -8,6 +8,7 @@ is stopped, with `file:line:column`, the FRY code and the message on stderr.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,14 +19,17 @@ from ferry.auth import Authenticator, Operator
 from ferry.cli.common import DataDir, err_console, fail, open_staging, settings_for
 from ferry.config import Settings
 from ferry.errors import FerryError
+from ferry.scripts import relay
 from ferry.scripts.api import ScriptApi, local_owner
-from ferry.scripts.results import LogLine
+from ferry.scripts.results import LogLine, ScriptResult
 from ferry.scripts.runner import DEFAULT_TIME_LIMIT, run_script
 from ferry.staging import warehouse_identity
 from ferry.staging.database import StagingDatabase
 from ferry.warehouse import Warehouse, open_warehouse
 
 MAX_SCRIPT_BYTES = 4 << 20
+# How long a running server has to take a relayed script before `ferry js` gives up (as `ferry sync`).
+RELAY_TAKE_SECONDS = 10.0
 
 
 def js(
@@ -48,10 +52,15 @@ def js(
     opened: list[Warehouse] = []
     with open_staging(settings) as db:
         runner = _operator(db, settings, operator)
-        api = ScriptApi.for_staging(db, settings, runner, warehouse=lambda: _warehouse(db, settings, opened))
         try:
-            result = run_script(source, filename=str(file), api=api, vars=variables, time_limit=time_limit,
-                                on_log=_print)
+            held = _held_by_server(db, settings, opened)
+            if held is not None:
+                # A running `ferry serve` holds the DuckDB file: it runs the script (as `ferry sync` is relayed).
+                result = _relayed(db, str(file), source, variables, operator, runner, time_limit, held)
+            else:
+                api = ScriptApi.for_staging(db, settings, runner, warehouse=lambda: _warehouse(db, settings, opened))
+                result = run_script(source, filename=str(file), api=api, vars=variables, time_limit=time_limit,
+                                    on_log=_print)
         finally:
             for warehouse in opened:
                 warehouse.close()
@@ -104,7 +113,46 @@ def _operator(db: StagingDatabase, settings: Settings, login: str | None) -> Ope
     return found
 
 
-def _warehouse(db: StagingDatabase, settings: Settings, opened: list[Warehouse]) -> Any:
+def _held_by_server(db: StagingDatabase, settings: Settings, opened: list[Warehouse]) -> FerryError | None:
+    """With a DuckDB warehouse, open it now: the lock error when another process (a `ferry serve`) holds it."""
+    if not settings.effective_warehouse_url.lower().startswith("duckdb://"):
+        return None
+    try:
+        _warehouse(db, settings, opened, relayable=True)
+    except _Held as held:
+        return held.cause
+    except FerryError:  # any other trouble with the warehouse is the script's only if it reads or writes there
+        pass
+    return None
+
+
+def _relayed(db: StagingDatabase, filename: str, source: str, variables: dict[str, str], login: str | None,
+             runner: Operator, time_limit: float, cause: FerryError) -> ScriptResult:
+    request_id = relay.request_run(db.pool, filename=filename, source=source, vars=variables, operator_login=login,
+                                   requested_by=runner.login, time_limit=time_limit)
+    deadline = time.monotonic() + RELAY_TAKE_SECONDS
+    seen = 0
+    while True:
+        taken, lines, ended = relay.state(db.pool, request_id, seen)
+        for line in lines:
+            _print(line)
+        seen += len(lines)
+        if ended is not None:
+            return relay.result_of(ended, filename)
+        if not taken and time.monotonic() > deadline and relay.cancel(db.pool, request_id):
+            err_console.print("the warehouse is held by another process and no running `ferry serve` took the "
+                              "script", highlight=False)
+            fail(cause)
+        time.sleep(relay.POLL_SECONDS)
+
+
+class _Held(Exception):
+    def __init__(self, cause: FerryError) -> None:
+        super().__init__(cause.text)
+        self.cause = cause
+
+
+def _warehouse(db: StagingDatabase, settings: Settings, opened: list[Warehouse], *, relayable: bool = False) -> Any:
     """The warehouse, opened on the script's first query or Write and checked to be the one staging feeds."""
     if opened:
         return opened[0]
@@ -113,6 +161,8 @@ def _warehouse(db: StagingDatabase, settings: Settings, opened: list[Warehouse])
     except FerryError as exc:
         if "lock" not in exc.message.lower():
             raise
+        if relayable:
+            raise _Held(exc) from None
         raise FerryError(errors.WAREHOUSE_UNAVAILABLE, "the DuckDB warehouse file is held by a running `ferry "
                          "serve`: staging calls (Ingest, IngestExt, Subscribe) work, but queries and Write need "
                          "the warehouse; stop the server, or run the script as a workflow of that server") from None

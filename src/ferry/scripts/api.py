@@ -1,8 +1,8 @@
 """The parent side of the JSAPI: each call a script makes, served by ferry's own code for one operator.
 
-Every call takes the path of the same SOAP call (`ferry.server.soap_routes` and its siblings): the same document
-parsing, `build_call`, rights and staging for Ingest / IngestExt, the same query compiler and results for
-ExecuteQuery, the same validation and warehouse transaction for Write, the same request builder for Subscribe.
+Every call takes the path of the same SOAP call: the same document parsing, `build_call`, rights and staging for
+Ingest / IngestExt, the same `ferry.query.run` and results for ExecuteQuery, the same `ferry.ingest.writes`
+validation and warehouse transaction for Write, the same request builder for Subscribe, the same options.
 Nothing here is reachable by the script but through these methods, and the worker holds no credential.
 """
 
@@ -23,15 +23,19 @@ from ferry import errors
 from ferry.auth import AuthError, Operator, rights
 from ferry.config import Settings
 from ferry.errors import FerryError
-from ferry.ingest import Call, Method, build_call, records_from_xml
+from ferry.ingest import Call, Method, build_call, records_from_xml, writes
+from ferry.query import QueryNotFound, parse_query_def, rows_to_xml
+from ferry.query import run as query_run
 from ferry.schema.registry import SchemaRegistry
 from ferry.scripts import jxon
+from ferry.soap import options
 from ferry.staging.database import StagingDatabase
 from ferry.subscriptions import SCHEMA_ID as SUBSCRIPTION_SCHEMA
 from ferry.subscriptions.requests import SUBSCRIBE, UNSUBSCRIBE, build_request, recipient_from_json, recipient_from_xml
 from ferry.xmlsafe import parse_xml
 
 ORIGIN = "js"
+WRITE_ORIGIN = "js-write"  # as SOAP's Write is "soap-write": applied to the warehouse, never staged
 LIBRARY_FOLDER = "scripts"
 _LIBRARY_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_]*):([A-Za-z0-9_][A-Za-z0-9_.-]*\.js)$")
 MAX_LIBRARY_BYTES = 4 << 20
@@ -128,39 +132,36 @@ class ScriptApi:
         return call
 
     def _op_write(self, args: dict[str, Any]) -> None:
-        from ferry.server import write_routes  # moved below ferry.server once its regrouping lands
-
-        document = self._document(args.get("doc"), "WriteCollection" if args.get("collection") else "Write")
-        records = write_routes.collection_records(document) if args.get("collection") else records_from_xml(document)
-        context = self._context("WriteCollection" if args.get("collection") else "Write")
-        call = write_routes.prepare(context, records)
+        method = "WriteCollection" if args.get("collection") else "Write"
+        document = self._document(args.get("doc"), method)
+        records = writes.collection_records(document) if args.get("collection") else records_from_xml(document)
+        registry = self.registry()
+        call = writes.prepare(registry, method, records, operator=self.operator.login, origin=WRITE_ORIGIN,
+                              max_records=self.settings.max_records_per_call, require_right=self._require_ingest)
         if call is not None:
-            write_routes.apply_call(context, call)
+            schema = registry.get(call.schema_id)
+            assert schema is not None
+            writes.apply_call(schema, self.warehouse(), call, query_run.ensure_table)
+
+    def _require_ingest(self, schema_id: str) -> None:
+        rights.require(self.operator, rights.Access.WRITE, schema_id, what=f"ingest into {schema_id}")
 
     def _op_getOption(self, args: dict[str, Any]) -> list[Any]:
-        from ferry.server.soap_routes import OPTION_STRING, OPTIONS
-
-        value = OPTIONS.get(str(args.get("name", "")).strip())
-        return ["", 0] if value is None else [value, OPTION_STRING]
+        return list(options.get_option(str(args.get("name", ""))))
 
     # -- xtk:queryDef ---------------------------------------------------------------------------------------------
 
     def _op_query(self, args: dict[str, Any]) -> str:
-        from ferry.query import QueryNotFound, parse_query_def, rows_to_xml
-        from ferry.server import query_routes
-
         query = parse_query_def(self._document(args.get("doc"), "xtk.queryDef.create"))
-        schema = query_routes.queryable(self.registry(), query.schema_id)
+        schema = query_run.queryable(self.registry(), query.schema_id)
         if schema is None and self.refresh_schemas():
-            schema = query_routes.queryable(self.registry(), query.schema_id)
+            schema = query_run.queryable(self.registry(), query.schema_id)
         if schema is None:
-            raise FerryError(errors.QUERY_NO_TABLE, f"schema {query.schema_id} has no warehouse table to query: it "
-                             "is not a schema ferry knows (apply it first with `ferry schema apply`)")
+            raise query_run.no_table(query.schema_id)
         if not rights.can_read(self.operator, schema.id):
             raise AuthError(errors.QUERY_FORBIDDEN, f"operator {self.operator.login!r} has no right to read "
                             f"{schema.id}", http_status=403)
-        compiled, rows = query_routes.run_query(self._context("ExecuteQuery").runtime, query, schema,
-                                                query_routes.MAX_ROWS)
+        compiled, rows = query_run.run_query(self.warehouse(), query, schema, query_run.MAX_ROWS)
         try:
             result = rows_to_xml(query, query.schema_short_name, compiled.columns, rows)
         except QueryNotFound as exc:
@@ -230,45 +231,6 @@ class ScriptApi:
             if exc.code not in (errors.UNKNOWN_SCHEMA, errors.SCHEMA_NOT_STAGED) or not self.refresh_schemas():
                 raise
             return prepare()
-
-    def _context(self, method: str) -> Any:
-        """The few pieces of a SOAP call's context the shared write and query helpers read."""
-        return _Context(self, method)
-
-
-class _Runtime:
-    def __init__(self, api: ScriptApi) -> None:
-        self._api = api
-        self.settings = api.settings
-
-    @property
-    def registry(self) -> SchemaRegistry:
-        return self._api.registry()
-
-    @property
-    def warehouse(self) -> Any:
-        return self._api.warehouse()
-
-    @property
-    def auth(self) -> Any:
-        return _Rights()
-
-
-class _Rights:
-    def require_ingest(self, operator: Operator, schema_id: str) -> None:
-        rights.require(operator, rights.Access.WRITE, schema_id, what=f"ingest into {schema_id}")
-
-
-class _Soap:
-    def __init__(self, method: str) -> None:
-        self.method = method
-
-
-class _Context:
-    def __init__(self, api: ScriptApi, method: str) -> None:
-        self.operator = api.operator
-        self.runtime = _Runtime(api)
-        self.soap = _Soap(method)
 
 
 def scripts_folder(settings: Settings) -> Path:

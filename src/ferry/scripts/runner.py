@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import os
-import queue
+import select
 import subprocess
 import sys
 import threading
@@ -49,7 +50,7 @@ def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] 
                           script_hash=hashlib.sha256(source.encode("utf-8")).hexdigest(), filename=filename)
     if request_id is not None and hasattr(api, "run_id"):
         api.run_id = request_id
-    worker = _Worker.start()
+    worker = _Worker.take()
     try:
         worker.send({"t": "start", "source": source, "filename": filename, "vars": dict(vars or {}),
                      "instance_vars": dict(instance_vars or {}), "memory_limit": int(memory_limit)})
@@ -128,17 +129,57 @@ def _finish(result: ScriptResult, message: dict[str, Any]) -> None:
 
 
 _TIMEOUT = object()
+_spare_lock = threading.Lock()
+_spare: _Worker | None = None
+_keep_warm = False
+
+
+def keep_warm(enabled: bool = True) -> None:
+    """Keep one worker started ahead of time, so a run starts without waiting for an interpreter (a server that
+    runs many scripts wants it; a one-off `ferry js` does not)."""
+    global _keep_warm, _spare
+    with _spare_lock:
+        _keep_warm = enabled
+        spare, _spare = (_spare, None) if not enabled else (None, _spare)
+    if spare is not None:
+        spare.stop()
+    if enabled:
+        _refill()
+
+
+def _refill() -> None:
+    global _spare
+    with _spare_lock:
+        if not _keep_warm or _spare is not None:
+            return
+        _spare = _Worker.start()
 
 
 class _Worker:
-    """The worker process and a reader thread that queues its messages (so waiting can time out)."""
+    """The worker process; its messages are read on the calling thread, waiting with select() so a wait can time
+    out (no reader thread: a hand-off between threads per call costs more than the call on a busy machine)."""
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
-        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        assert process.stdout is not None
+        self._out = process.stdout.fileno()
+        self._buffer = bytearray()
         self._stderr = bytearray()
-        threading.Thread(target=self._read, name="ferry-script-reader", daemon=True).start()
         threading.Thread(target=self._read_stderr, name="ferry-script-stderr", daemon=True).start()
+
+    @classmethod
+    def take(cls) -> _Worker:
+        """The spare worker when one is ready (and another is started behind it), else a new one."""
+        global _spare
+        with _spare_lock:
+            spare, _spare = _spare, None
+        if spare is not None and spare.process.poll() is None:
+            threading.Thread(target=_refill, name="ferry-script-spare", daemon=True).start()
+            return spare
+        if spare is not None:
+            spare.stop()
+        _refill()
+        return cls.start()
 
     @classmethod
     def start(cls) -> _Worker:
@@ -147,14 +188,6 @@ class _Worker:
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, cwd=os.sep,
                                    close_fds=True, start_new_session=True)
         return cls(process)
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        try:
-            while True:
-                self.messages.put(frames.receive(self.process.stdout))
-        except (frames.PipeClosed, ValueError, OSError):
-            self.messages.put(None)
 
     def _read_stderr(self) -> None:
         assert self.process.stderr is not None
@@ -172,10 +205,38 @@ class _Worker:
 
     def next(self, timeout: float) -> dict[str, Any] | object | None:
         """The next message, None when the worker ended, `_TIMEOUT` when `timeout` passed first."""
-        try:
-            return self.messages.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            return _TIMEOUT
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            message = self._complete()
+            if message is not None:
+                return message
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return _TIMEOUT
+            ready, _, _ = select.select([self._out], [], [], remaining)
+            if not ready:
+                return _TIMEOUT
+            try:
+                chunk = os.read(self._out, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                return None
+            self._buffer += chunk
+
+    def _complete(self) -> dict[str, Any] | None:
+        """A whole message from the buffer, if one arrived."""
+        if len(self._buffer) < 4:
+            return None
+        size = int.from_bytes(self._buffer[:4], "big")
+        if size > frames.MAX_MESSAGE:
+            return {"t": "done", "outcome": "failed", "error": {"code": errors.SCRIPT_ENGINE.code,
+                                                                "message": "the engine sent an oversized message"}}
+        if len(self._buffer) < 4 + size:
+            return None
+        message: dict[str, Any] = json.loads(bytes(self._buffer[4:4 + size]))
+        del self._buffer[:4 + size]
+        return message
 
     @property
     def returncode(self) -> int | None:

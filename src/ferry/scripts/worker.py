@@ -35,34 +35,37 @@ def code_of(text: str) -> Code:
 class Worker:
     """One run: translate, evaluate the prelude and the script, report how it ended."""
 
-    def __init__(self, inbox: IO[bytes], outbox: IO[bytes], start: dict[str, Any]) -> None:
+    def __init__(self, inbox: IO[bytes], outbox: IO[bytes]) -> None:
         self.inbox = inbox
         self.outbox = outbox
-        self.filename: str = start["filename"]
-        self.start = start
+        self.filename = "<script>"
+        self.start: dict[str, Any] = {}
         self.translate, self.runtime_js = translator()
-        self.sources: Sources | None = None
         self.log_error: tuple[str, tuple[str, int, int] | None] | None = None
+        # The engine and its prelude (E4X runtime, JSAPI shim) are ready before the start message arrives.
+        self.context = _quickjs.Context()
+        self.context.set_max_stack_size(STACK_BYTES)
+        self.context.add_callable("__ferry_host", self.host)
+        shim = resources.files("ferry.scripts").joinpath("shim.js").read_text(encoding="utf-8")
+        prelude = self.runtime_js + "\n" + shim
+        self.context.eval(prelude)
+        self.sources = Sources(prelude.count("\n") + 1)
 
     # -- the run -------------------------------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, start: dict[str, Any]) -> None:
         """Run the script and send `done` (the only way this returns)."""
+        self.start = start
+        self.filename = start["filename"]
         try:
-            translation = self.translate(self.start["source"], self.filename)
+            translation = self.translate(start["source"], self.filename)
         except FerryError as exc:
             self.finish_failed(exc, _position_in(exc.message, self.filename))
             return
-        context = _quickjs.Context()
-        context.set_memory_limit(int(self.start["memory_limit"]))
-        context.set_max_stack_size(STACK_BYTES)
-        context.add_callable("__ferry_host", self.host)
-        shim = resources.files("ferry.scripts").joinpath("shim.js").read_text(encoding="utf-8")
-        prelude = self.runtime_js + "\n" + shim
-        context.eval(prelude)
-        self.sources = Sources(prelude.count("\n") + 1)
-        context.set("vars", context.parse_json(json.dumps(self.start.get("vars") or {})))
-        instance = context.parse_json(json.dumps({"vars": self.start.get("instance_vars") or {}}))
+        context = self.context
+        context.set_memory_limit(int(start["memory_limit"]))
+        context.set("vars", context.parse_json(json.dumps(start.get("vars") or {})))
+        instance = context.parse_json(json.dumps({"vars": start.get("instance_vars") or {}}))
         context.set("instance", instance)
         context.set("__ferry_code", self.sources.place(self.filename, translation))
         try:
@@ -121,7 +124,7 @@ class Worker:
                 reply: dict[str, Any] = frames.receive(self.inbox)
                 return json.dumps(reply)
             if kind == "log":
-                where = self.sources.locate(args.get("stack")) if self.sources else None
+                where = self.sources.locate(args.get("stack"))
                 if args["level"] == "error" and self.log_error is None:
                     self.log_error = (args["message"], where)
                 self.send({"t": "log", "level": args["level"], "message": args["message"]})
@@ -146,7 +149,7 @@ class Worker:
     def fatal(self, args: dict[str, Any]) -> None:
         """A function ferry does not offer: end the run now, whatever `catch` the script has."""
         what = str(args.get("what"))
-        where = self.sources.locate(args.get("stack")) if self.sources else None
+        where = self.sources.locate(args.get("stack"))
         self.finish_failed(FerryError(errors.SCRIPT_UNSUPPORTED, f"{what} is part of Campaign's JSAPI that ferry does "
                                       "not offer (a script reaches data only through xtk.session, xtk.queryDef and "
                                       "nms.subscription): the run ends here"), where)
@@ -159,7 +162,6 @@ class Worker:
         if "error" in reply:
             raise FerryError(code_of(reply["error"]["code"]), _FRY.sub(r"\2", reply["error"]["text"]))
         translation = self.translate(reply["ok"], name)
-        assert self.sources is not None
         return self.sources.place(name, translation)
 
     def send(self, message: dict[str, Any]) -> None:
@@ -194,12 +196,13 @@ def main() -> None:
     """Entry point of the worker process."""
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but messages on the pipe
+    worker = Worker(inbox, outbox)  # ready before the start message: a worker started ahead of time waits here
     try:
         start = frames.receive(inbox)
     except frames.PipeClosed:
         return
     _limit_process(int(start["memory_limit"]))
-    Worker(inbox, outbox, start).run()
+    worker.run(start)
 
 
 if __name__ == "__main__":

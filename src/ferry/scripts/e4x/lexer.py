@@ -10,6 +10,8 @@ from ferry.errors import SCRIPT_SYNTAX, FerryError
 
 # Token kinds.
 NAME, NUM, STR, TMPL, REGEX, PUNCT = "name", "num", "str", "tmpl", "regex", "punct"
+# A template literal with substitutions: `…${ (head), }…${ (middle), }…` (tail), the expressions lexed in between.
+TMPL_HEAD, TMPL_MID, TMPL_TAIL = "tmpl-head", "tmpl-mid", "tmpl-tail"
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
 CLOSERS = {")", "]", "}"}
@@ -176,7 +178,7 @@ class Lexer:
         if not self.toks:
             return True
         prev = self.toks[-1]
-        if prev.kind in (NUM, STR, TMPL, REGEX):
+        if prev.kind in (NUM, STR, TMPL, REGEX, TMPL_TAIL):
             return False
         if prev.kind == NAME:
             return prev.text in _EXPR_KEYWORDS
@@ -282,11 +284,11 @@ class Lexer:
         self.advance_to(i + 1)
 
     def template(self) -> None:
-        """A template literal, kept whole (its `${…}` parts may not hold E4X)."""
+        """A template literal; each `${…}` is lexed as JavaScript (it may hold E4X) between template pieces."""
         src = self.src
-        start, line, col = self.pos, self.line, self.col()
-        i = start + 1
-        depth = 0
+        line, col = self.line, self.col()
+        i = self.pos + 1
+        first = True
         while True:
             if i >= len(src):
                 raise self.error("unterminated template literal", line, col)
@@ -294,24 +296,21 @@ class Lexer:
             if c == "\\":
                 i += 2
                 continue
-            if depth == 0 and c == "`":
-                break
-            if c == "$" and src.startswith("${", i):
-                depth += 1
-                i += 2
+            if c == "`" or (c == "$" and src.startswith("${", i)):
+                closing = c == "`"
+                piece = ("" if first else "}") + src[self.pos : i + (1 if closing else 2)]
+                kind = (TMPL if first else TMPL_TAIL) if closing else (TMPL_HEAD if first else TMPL_MID)
+                self.push(kind, piece, line, col)
+                self.advance_to(i + (1 if closing else 2))
+                if closing:
+                    return
+                self.run(end_at_brace=True)
+                # The `}` that closed the expression starts the next piece.
+                line, col = self.line, self.col() - 1
+                first = False
+                i = self.pos
                 continue
-            if depth and c == "}":
-                depth -= 1
-            elif depth and c == "{":
-                depth += 1
-            elif depth and c in "'\"":
-                j = i + 1
-                while j < len(src) and src[j] != c:
-                    j += 2 if src[j] == "\\" else 1
-                i = j
             i += 1
-        self.push(TMPL, src[start : i + 1], line, col)
-        self.advance_to(i + 1)
 
     def regex(self) -> None:
         src = self.src

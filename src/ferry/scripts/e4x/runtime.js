@@ -299,6 +299,13 @@
   function replaceItem(impl, index, v) {
     if (index < impl.nodes.length) {
       const old = impl.nodes[index];
+      if (old.kind === "element" && !isXML(v)) {
+        // E4X: a value that is not XML replaces the element's content, the element stays.
+        const t = node("text", null, String(v));
+        t.parent = old;
+        old.kids = String(v) === "" ? [] : [t];
+        return;
+      }
       const p = old.parent;
       const repl = toNodes(v);
       if (p) {

@@ -7,7 +7,22 @@ import re
 from dataclasses import dataclass, field
 
 from ferry.errors import SCRIPT_SYNTAX, FerryError
-from ferry.scripts.e4x.lexer import CLOSERS, NAME, NUM, OPENERS, PUNCT, REGEX, STR, TMPL, Tok, js_string, tokenize
+from ferry.scripts.e4x.lexer import (
+    CLOSERS,
+    NAME,
+    NUM,
+    OPENERS,
+    PUNCT,
+    REGEX,
+    STR,
+    TMPL,
+    TMPL_HEAD,
+    TMPL_MID,
+    TMPL_TAIL,
+    Tok,
+    js_string,
+    tokenize,
+)
 
 # XML methods whose names a script also uses for child elements (`person.name` is the <name> child in E4X):
 # a non-call access goes through a per-name symbol key that XML answers with children and other values with the
@@ -80,9 +95,49 @@ _LOW = frozenset(
         "=>",
     ]
 )
+_HEAD_KEYWORDS = frozenset(["if", "while", "for", "with", "switch", "catch"])
+_ALL_KEYWORDS = frozenset(
+    [
+        "break",
+        "case",
+        "catch",
+        "class",
+        "const",
+        "continue",
+        "debugger",
+        "default",
+        "delete",
+        "do",
+        "else",
+        "export",
+        "extends",
+        "finally",
+        "for",
+        "function",
+        "if",
+        "import",
+        "in",
+        "instanceof",
+        "let",
+        "new",
+        "return",
+        "super",
+        "switch",
+        "this",
+        "throw",
+        "try",
+        "typeof",
+        "var",
+        "void",
+        "while",
+        "with",
+        "yield",
+    ]
+)
 _STATEMENT_KEYWORDS = frozenset(["return", "throw", "case", "else", "do", "var", "let", "const", "yield"])
+_STOP_KEYWORDS = _STATEMENT_KEYWORDS | frozenset(["if", "while", "for", "with", "switch", "catch", "function"])
 _LITERAL_NAMES = frozenset(("true", "false"))
-_ENDS_EXPRESSION = frozenset((NUM, STR, TMPL, REGEX))
+_ENDS_EXPRESSION = frozenset((NUM, STR, TMPL, REGEX, TMPL_TAIL))
 
 
 def _ends_expression(t: Tok) -> bool:
@@ -109,6 +164,11 @@ def _matches(toks: list[Tok]) -> list[int]:
     match = [-1] * len(toks)
     stack: list[int] = []
     for i, t in enumerate(toks):
+        if t.kind == TMPL_HEAD:
+            stack.append(i)
+        elif t.kind == TMPL_TAIL and stack:
+            j = stack.pop()
+            match[i], match[j] = j, i
         if t.kind != PUNCT:
             continue
         if t.text in OPENERS:
@@ -238,28 +298,51 @@ class _Rewriter:
         raise self.error("attribute name expected after '@'", t)
 
     # ---- expression extents -----------------------------------------------------------------------------------
-    def left_start(self, i: int, match: list[int], member_only: bool = False) -> int:
-        """Index of the first token of the operand ending at token `i` (for `==`, `!=`, `+=`)."""
+    def left_start(self, i: int, match: list[int]) -> int:
+        """Index of the first token of the operand of `==` / `!=` ending at token `i`."""
         toks = self.toks
         j = i
         while j >= 0:
             t = toks[j]
             if t.kind == PUNCT:
+                if t.text == "}":
+                    break  # a `}` ends a block (statement boundary) far more often than an object literal operand
                 if t.text in CLOSERS:
-                    if t.text == "}":
-                        # A `}` ends a block (statement boundary) far more often than an object literal operand.
-                        break
                     j = match[j]
-                elif t.text in OPENERS or t.text in _LOW or (member_only and t.text not in (".", "?.")):
+                    if j > 0 and toks[j - 1].kind == NAME and toks[j - 1].text in _HEAD_KEYWORDS:
+                        return match[j] + 1  # `if (c) a == b`: the operand starts after the head
+                elif t.text in OPENERS or t.text in _LOW:
                     break
-            elif (t.kind == NAME and t.text in _STATEMENT_KEYWORDS) or (
-                member_only and t.kind == NAME and j < i and toks[j + 1].kind == NAME
-            ):
+            elif t.kind == TMPL_TAIL:
+                j = match[j]
+            elif t.kind in (TMPL_HEAD, TMPL_MID) or (t.kind == NAME and t.text in _STOP_KEYWORDS):
                 break
             if j > 0 and _statement_break(toks[j - 1], toks[j]):
                 return j
             j -= 1
         return j + 1
+
+    def member_start(self, i: int, match: list[int]) -> int:
+        """Index of the first token of the assignment target ending at token `i` (`x.child` in `x.child += …`),
+        or `i + 1` when it is not a name, member or call chain."""
+        toks = self.toks
+        j = i
+        while j >= 0:
+            t = toks[j]
+            if t.kind == PUNCT and t.text in (")", "]"):
+                k = match[j]
+                prev = toks[k - 1] if k > 0 else None
+                if prev is not None and _ends_expression(prev) and prev.kind != NUM and not toks[k].nl_before:
+                    j = k - 1
+                    continue
+                return k if t.text == ")" else i + 1
+            if t.kind == NAME and (t.text not in _ALL_KEYWORDS or t.text == "this"):
+                if j > 0 and toks[j - 1].kind == PUNCT and toks[j - 1].text in (".", "?."):
+                    j -= 2
+                    continue
+                return j
+            return i + 1
+        return i + 1
 
     def right_end(self, i: int, match: list[int], stop: frozenset[str]) -> int:
         """Index after the last token of the operand starting at token `i`."""
@@ -276,7 +359,10 @@ class _Rewriter:
                     continue
                 if t.text in CLOSERS or t.text in stop:
                     break
-            elif t.kind == NAME and t.text in _STATEMENT_KEYWORDS:
+            elif t.kind == TMPL_HEAD:
+                j = match[j] + 1
+                continue
+            elif t.kind in (TMPL_MID, TMPL_TAIL) or (t.kind == NAME and t.text in _STOP_KEYWORDS):
                 break
             j += 1
         return j
@@ -302,7 +388,7 @@ class _Rewriter:
                 j = match[j] + 1
             if j < n and toks[j].text == "{":
                 j = match[j] + 1
-        elif t.kind == PUNCT and t.text in OPENERS:
+        elif (t.kind == PUNCT and t.text in OPENERS) or t.kind == TMPL_HEAD:
             j = match[j] + 1
         else:
             j += 1
@@ -314,6 +400,8 @@ class _Rewriter:
                 j = match[j] + 1
             elif t.kind == TMPL:
                 j += 1
+            elif t.kind == TMPL_HEAD:
+                j = match[j] + 1
             else:
                 break
         return j
@@ -351,7 +439,7 @@ class _Rewriter:
         replaced: dict[int, tuple[int, int, int]] = {}
         for i, t in enumerate(toks):
             if t.kind == PUNCT and t.text == "+=" and i > 0:
-                start = self.left_start(i - 1, match, member_only=True)
+                start = self.member_start(i - 1, match)
                 end = self.right_end(i + 1, match, frozenset((",", ";")))
                 if end == i + 2 and toks[i + 1].kind in (NUM, STR):
                     continue  # `s += "x"`, `n += 1`: the native operator is right
