@@ -2,8 +2,8 @@
 
 Services: `xtk:session` (in `ferry.soap.schemas`), `xtk:queryDef` (ExecuteQuery, exactly as the protocol reference
 §5), `nms:replicationStrategy` (StartReplicateStagingData), `xtk:workflow` (Start, StartWithParameters, Stop),
-plus whatever other modules add with `ferry.soap.schemas.register` (e.g. `nms:subscription`). Data schemas (every
-built-in and user schema, and the `…Stg` staging schema of a staged one) are described from the registry with
+plus whatever other modules add with `ferry.soap.service_schemas.register` (e.g. `nms:subscription`). Data schemas
+(every built-in and user schema, and the `…Stg` staging schema of a staged one) are described from the registry with
 attributes (name, type, length, label, sqlname) and keys, so `client.application.getSchema()` can build its schema
 object.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.schema.staging import derive_staging_schema
-from ferry.soap import schemas
+from ferry.soap import service_schemas
 from ferry.soap.writer import attr
 from ferry.warehouse.tables import system_attributes
 
@@ -50,9 +50,9 @@ XTK_WORKFLOW = """<schema namespace="xtk" name="workflow" label="Workflows">
 
 def install() -> None:
     """Serve the descriptions of the services ferry implements besides xtk:session (idempotent)."""
-    schemas.register("xtk:queryDef", XTK_QUERYDEF)
-    schemas.register("nms:replicationStrategy", REPLICATION_STRATEGY)
-    schemas.register("xtk:workflow", XTK_WORKFLOW)
+    service_schemas.register("xtk:queryDef", XTK_QUERYDEF)
+    service_schemas.register("nms:replicationStrategy", REPLICATION_STRATEGY)
+    service_schemas.register("xtk:workflow", XTK_WORKFLOW)
 
 
 def data_schema_xml(schema: Schema) -> str:
