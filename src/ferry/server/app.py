@@ -20,6 +20,7 @@ from ferry.server.api import (
     mcping,
     metrics,
     rest,
+    workflow_scripts,
 )
 from ferry.server.api import (
     queries as query_routes,
@@ -90,6 +91,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     write_routes.register_soap(soap)
     sync_routes.register_soap(soap)
     subscription_routes.register_soap(soap)
+    workflow_scripts.register_soap(soap)
     app.include_router(soap_routes.build_router(runtime, soap))
     app.include_router(health.build_router(runtime))
     app.include_router(mcping.build_router(runtime))
@@ -97,6 +99,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     caller = rest.caller_dependency(runtime)
     app.include_router(query_routes.build_router(runtime, caller))
     app.include_router(sync_routes.build_router(runtime, caller))
+    app.include_router(workflow_scripts.build_router(runtime, caller))
     app.include_router(subscription_routes.build_router(runtime, caller))
     app.include_router(subscription_routes.link_router(runtime))
     app.include_router(rest.build_router(runtime, caller))

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from ferry import errors
+from ferry.errors import FerryError
 from ferry.sync.runs import OWNER
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,15 @@ STATES = ("running", "succeeded", "failed", "timed_out", "stopped", "abandoned")
 
 
 def connect(pool: ConnectionPool) -> psycopg.Connection[Any]:
-    """A connection of its own, outside the pool (a run is long and the pool may be small)."""
+    """A connection of its own, outside the pool (a run is long and the pool may be small); FRY-300001 when
+    staging refuses it."""
     conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
     kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else (pool.kwargs() if pool.kwargs else {})
-    return psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
+    try:
+        return psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
+    except psycopg.OperationalError as exc:
+        raise FerryError(errors.STAGING_UNAVAILABLE, f"cannot open a connection to staging for the workflow run: "
+                         f"{str(exc).strip()}") from None
 
 
 def lock(conn: psycopg.Connection[Any], name: str, *, wait: bool) -> bool:
