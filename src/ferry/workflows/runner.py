@@ -88,7 +88,9 @@ class ScriptRunner:
         self.settings = settings
         self.api_for = api_for
         self.execute = execute
+        self._max_parallel = max_parallel
         self._executor = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="ferry-workflow")
+        self._closed = False
         self._active: dict[uuid.UUID, _Active] = {}
         self._futures: dict[uuid.UUID, Future[RunRecord]] = {}
         self._claiming: set[str] = set()
@@ -146,8 +148,17 @@ class ScriptRunner:
 
     # -- the schedule ---------------------------------------------------------------------------------------------
 
+    def reopen(self) -> None:
+        """Take runs again after `stop()` (a server started again)."""
+        with self._lock:
+            if self._closed:
+                self._executor = ThreadPoolExecutor(max_workers=self._max_parallel,
+                                                    thread_name_prefix="ferry-workflow")
+                self._closed = False
+
     def start(self) -> None:
         """Start the loop: due ticks, stop requests, and the history's retention."""
+        self.reopen()
         if self._thread is not None:
             return
         self._stop.clear()
@@ -164,6 +175,7 @@ class ScriptRunner:
             for active in self._active.values():
                 active.stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._closed = True
 
     def run_due(self) -> int:
         """Start a run of every enabled workflow whose tick has come and that is not running here; how many."""

@@ -169,6 +169,7 @@ class Runtime:
         """Close runs their dead processes left `running`, start the part checks, the group committer, then the
         scheduler if one is attached (with the workflow scripts' schedule)."""
         self.loop = asyncio.get_running_loop()
+        self.workflows.reopen()
         try:
             closed = await asyncio.to_thread(runs.close_abandoned, self.db.pool, None, "at the start of a server")
             closed += await asyncio.to_thread(script_runs.close_abandoned, self.db.pool)
