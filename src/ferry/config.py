@@ -98,6 +98,9 @@ class Settings:
     # and a later checkpoint: 250k-row batches made the 1M-row sync ~25% faster there (bench/README.md).
     batch_rows: int = 250_000
     batch_bytes: int = 64 * 1024 * 1024
+    # Workflows (scheduled scripts): the log lines one run keeps, and the JSON size of instance.vars kept between runs.
+    workflow_log_lines: int = 1000
+    workflow_vars_bytes: int = 64 * 1024
     retention_days: float = 7.0
     # Sessions and limits.
     session_ttl: float = 86_400.0

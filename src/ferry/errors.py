@@ -147,6 +147,18 @@ SCRIPT_BAD_ARGUMENT = Code("FRY-130008", "bad argument to a JSAPI function")
 SCRIPT_STACK = Code("FRY-130009", "the script recursed too deeply")
 SCRIPT_FILE = Code("FRY-130010", "script file unreadable")
 
+# Workflows: scheduled scripts (`ferry workflow`, REST, SOAP xtk:workflow, the console).
+WORKFLOW_UNKNOWN = Code("FRY-140001", "no workflow by that name")
+WORKFLOW_EXISTS = Code("FRY-140002", "a workflow by that name already exists")
+BAD_WORKFLOW = Code("FRY-140003", "invalid workflow definition")
+BAD_SCHEDULE = Code("FRY-140004", "invalid schedule")
+WORKFLOW_VARS_TOO_LARGE = Code("FRY-140005", "instance.vars too large to keep")
+WORKFLOW_BUSY = Code("FRY-140006", "the workflow is already running")
+WORKFLOW_DISABLED = Code("FRY-140007", "the workflow is disabled")
+WORKFLOW_STOPPED = Code("FRY-140008", "the run was stopped by an operator")
+WORKFLOW_ABANDONED = Code("FRY-140009", "the run's process died")
+
+
 class FerryError(Exception):
     """An error a caller can act on; never a bare traceback."""
 

@@ -1,6 +1,7 @@
 """The console driven in headless Chromium (Debian's `chromium`, through Playwright; no browser download) against
 a real uvicorn server: log in, watch the overview change after an ingest and a sync, open a run, re-queue a failed
-row and see it synced, look up a UUID, log out. A screenshot of each page lands in test-artifacts/console/.
+row and see it synced, look up a UUID, log out; then the Workflows pages (Run now, a run's log, a failed run, an
+operator seeing only its workflows). A screenshot of each page lands in test-artifacts/console/.
 Then, on one server whose warehouse is down: `/docs` lists the API's operations, the console shows the outage."""
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
 from ferry.subscriptions import services
 from ferry.sync import runs
-from ferry.workflows import list_runs
+from ferry.workflows import definitions, list_runs
+from ferry.workflows.schedule import Schedule
 from outcome_fakes import record_outcome
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
@@ -286,3 +288,87 @@ def test_the_console_shows_the_outage_and_the_failed_run(outage: Live, browser: 
     page.screenshot(path=str(Path(__file__).resolve().parents[2] / "test-artifacts" / "console" / "outage.png"),
                     full_page=True)
     page.close()
+
+
+# -- the Workflows pages -------------------------------------------------------------------------------------------
+
+IMPORTER = """logInfo("importing for " + (vars.who || "the schedule"));
+xtk.session.Ingest(<recipient xtkschema="nms:recipient" email="w@example.com"/>);
+logInfo("imported 1");
+"""
+
+
+@pytest.fixture
+def live_workflows(staging_db: StagingDatabase, settings: Settings) -> Iterator[Live]:
+    runtime = Runtime(settings, db=staging_db)
+    runtime.auth.add_operator("root", "pw", admin=True)
+    runtime.auth.add_operator("loader", "pw", schemas=["nms:recipient"])
+    pool = staging_db.pool
+    definitions.add(pool, "importer", IMPORTER, schedule=Schedule(every_seconds=3600), operator_login="loader")
+    definitions.add(pool, "broken", 'logInfo("starting");\nnoSuchFunction();\n', schedule=Schedule(cron="0 2 * * *"))
+    with Live(runtime) as server:
+        yield server
+
+
+def test_workflow_pages_in_a_real_browser(live_workflows: Live, unavailable: Callable[[str], NoReturn]) -> None:
+    live = live_workflows
+    executable = _chromium(unavailable)
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(page: Page, name: str) -> None:
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    def login(browser: Browser, who: str) -> Page:
+        page = browser.new_page(viewport={"width": 1280, "height": 860}, java_script_enabled=False)
+        page.goto(f"{live.url}/console/workflows")
+        expect(page).to_have_url(f"{live.url}/console/login")
+        page.fill("#login", who)
+        page.fill("#password", "pw")
+        page.click("button[type=submit]")
+        page.click("nav >> text=Workflows")
+        return page
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = login(browser, "root")
+            importer = page.locator('#workflows tr[data-workflow="importer"]')
+            expect(importer).to_contain_text("every 1h")
+            expect(importer.locator("td[data-next]")).to_contain_text("in 60 min")
+            expect(importer.locator("td[data-outcome]")).to_contain_text("never ran")
+            expect(page.locator('#workflows tr[data-workflow="broken"]')).to_contain_text("cron 0 2 * * *")
+            shot(page, "20-workflows")
+
+            # Run now: the run's page, its log and the call it staged.
+            importer.locator("button", has_text="Run now").click()
+            expect(page.locator("#run")).to_contain_text("succeeded")
+            expect(page.locator("#log")).to_contain_text("importing for the schedule")
+            expect(page.locator("#log")).to_contain_text("imported 1")
+            expect(page.locator("#run")).to_contain_text("console (root)")
+            shot(page, "21-workflow-run")
+            page.click("nav >> text=Workflows")
+            expect(page.locator('#workflows tr[data-workflow="importer"] td[data-outcome]')).to_contain_text(
+                "succeeded")
+
+            # A failed run keeps its log, its coded error and the script's line.
+            page.locator('#workflows tr[data-workflow="broken"] button', has_text="Run now").click()
+            expect(page.locator("#run")).to_contain_text("failed")
+            expect(page.locator("#run")).to_contain_text("FRY-130001")
+            expect(page.locator("#run")).to_contain_text("line 2")
+            expect(page.locator("#log")).to_contain_text("starting")
+            shot(page, "22-workflow-failed")
+            page.locator("#run a", has_text="broken").click()
+            expect(page.locator("#runs tbody tr")).to_have_count(1)
+            shot(page, "23-workflow")
+            page.close()
+
+            # An operator sees only the workflows that run as an operator whose rights it holds.
+            page = login(browser, "loader")
+            expect(page.locator("#workflows tbody tr")).to_have_count(1)
+            expect(page.locator('#workflows tr[data-workflow="importer"]')).to_contain_text("succeeded")
+            page.goto(f"{live.url}/console/workflows/broken")
+            expect(page.locator("main")).to_contain_text("FRY-140001")
+        finally:
+            browser.close()

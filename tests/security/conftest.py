@@ -22,6 +22,8 @@ from ferry.server.console.session import COOKIE, csrf_for
 from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
 from ferry.subscriptions import services
+from ferry.workflows import definitions
+from ferry.workflows.schedule import Schedule
 
 PASSWORD = "pw-Secret-1"
 OPERATORS = ("nobody", "ops1", "admin")
@@ -114,6 +116,10 @@ async def site(staging_db: StagingDatabase, settings: Settings, site_settings: d
     runtime.auth.add_operator("nobody", PASSWORD)
     runtime.auth.add_operator("ops1", PASSWORD, schemas=["dem:sampleTable"])
     runtime.auth.add_operator("admin", PASSWORD, admin=True)
+    # Workflow scripts: one running as ops1 (ops1 and admins see it), one with every right (admins only).
+    hourly = Schedule(every_seconds=3600)
+    definitions.add(staging_db.pool, "opsflow", "logInfo(1);", schedule=hourly, operator_login="ops1")
+    definitions.add(staging_db.pool, "adminflow", "logInfo(1);", schedule=hourly)
     app = create_app(runtime)
     await runtime.start()
     try:

@@ -146,3 +146,19 @@ def require_rule(operator: Operator, rule: Rule, schema_id: str | None = None, *
 def visible(operator: Operator, schema_ids: list[str]) -> list[str]:
     """The schemas of `schema_ids` this operator may read (all of them for an admin)."""
     return [schema_id for schema_id in schema_ids if can_read(operator, schema_id)]
+
+
+def holds_rights_of(holder: Operator, other: Operator | None) -> bool:
+    """True when `holder` has every right `other` has (admins hold everyone's; None is the local owner, whose
+    rights only an admin holds): what seeing and starting a workflow that runs as `other` needs."""
+    if holder.disabled:
+        return False
+    if holder.admin:
+        return True
+    if other is None or other.admin:
+        return False
+    if holder.id == other.id:
+        return True
+    writes = all(_holds(holder.schemas, schema_id) for schema_id in other.schemas)
+    reads = all(can_read(holder, schema_id) for schema_id in other.read_schemas)
+    return writes and reads

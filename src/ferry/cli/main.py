@@ -60,6 +60,9 @@ def _register() -> None:
     from ferry.cli import backup_cmd
 
     backup_cmd.register(app)
+    from ferry.cli import workflow_cmd
+
+    workflow_cmd.register(app)
 
 
 _register()

@@ -12,11 +12,13 @@ from psycopg.rows import dict_row
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
 from ferry.cli.common import AsJson, DataDir, console, fail, open_staging, print_json, settings_for, show, table
+from ferry.cli.workflow_cmd import print_runs as print_script_runs
+from ferry.cli.workflow_cmd import run_json as script_run_view
 from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
 from ferry.sync import RunResult, run_once
 from ferry.warehouse import open_warehouse
-from ferry.workflows import list_runs
+from ferry.workflows import list_runs, script_runs
 from ferry.workflows.history import RUN_STATES, run_view
 from ferry.workflows.requests import cancel_request, request_state, request_sync
 
@@ -134,19 +136,26 @@ def workflows(
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    """The latest runs of the sync and purge workflows, newest first (the scheduler's idle runs are only counted)."""
+    """The latest runs of the sync and purge workflows and of workflow scripts, newest first (the scheduler's idle
+    sync runs are only counted)."""
     unknown = sorted(set(state or ()) - set(RUN_STATES))
     if unknown:
         raise typer.BadParameter(f"unknown state {', '.join(unknown)}; known: {', '.join(RUN_STATES)}",
                                  param_hint="--state")
     if schema and schema_argument and schema != schema_argument:
         raise typer.BadParameter("give the schema once (argument or --schema)", param_hint="--schema")
+    schema = schema or schema_argument
     with open_staging(settings_for(data_dir)) as db:
-        runs = list_runs(db.pool, schema or schema_argument, limit=limit, states=state)
+        runs = list_runs(db.pool, schema, limit=limit, states=state)
+        # Workflow scripts belong to no schema; their outcomes use the same words (succeeded, failed, abandoned).
+        scripted = [run for run in script_runs.list_runs(db.pool, limit=limit) if not state or run["state"] in state
+                    ] if schema is None else []
     if as_json:
-        print_json([run_view(run) for run in runs])
+        print_json([run_view(run) for run in runs] + [script_run_view(run) for run in scripted])
         return
     _print_runs(runs)
+    if scripted:
+        print_script_runs(scripted)
 
 
 def _print_runs(runs: list[dict[str, Any]]) -> None:

@@ -31,6 +31,7 @@ DEFAULT_TIME_LIMIT = 900.0  # seconds (15 minutes, as a Campaign workflow activi
 DEFAULT_MEMORY_LIMIT = 256 << 20  # bytes of JavaScript heap
 _LEVELS: dict[str, Level] = {"info": "info", "warning": "warning", "error": "error"}
 _STDERR_KEPT = 4096
+_STOP_POLL_SECONDS = 0.2  # how soon a run notices its `stop` event
 
 
 class ApiServer:
@@ -43,9 +44,10 @@ class ApiServer:
 def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] | None = None,
                instance_vars: Mapping[str, Any] | None = None, time_limit: float = DEFAULT_TIME_LIMIT,
                memory_limit: int = DEFAULT_MEMORY_LIMIT, on_log: Callable[[LogLine], None] | None = None,
-               request_id: str | None = None) -> ScriptResult:
+               request_id: str | None = None, stop: threading.Event | None = None) -> ScriptResult:
     """Run `source` to its end, its failure, or its time limit; `api` (a `ferry.scripts.ScriptApi`) serves the
-    JSAPI for one operator. `request_id` names the run in the calls it stages (see `ScriptApi.run_id`)."""
+    JSAPI for one operator. `request_id` names the run in the calls it stages (see `ScriptApi.run_id`); setting
+    `stop` kills the worker like the time limit does (an operator's Stop), the run ending `failed`."""
     result = ScriptResult("failed", None, None, None, instance_vars=dict(instance_vars or {}),
                           script_hash=hashlib.sha256(source.encode("utf-8")).hexdigest(), filename=filename)
     if request_id is not None and hasattr(api, "run_id"):
@@ -62,7 +64,7 @@ def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] 
         worker.send({"t": "start", "code": code, "filename": filename, "vars": dict(vars or {}),
                      "instance_vars": dict(instance_vars or {}), "memory_limit": int(memory_limit)})
         deadline = time.monotonic() + time_limit
-        _serve(worker, _Translating(api, translations), result, deadline, time_limit, on_log, translations)
+        _serve(worker, _Translating(api, translations), result, deadline, time_limit, on_log, translations, stop)
     finally:
         worker.stop()
         # The next run's worker, started from this thread (a worker dies with the thread that started it).
@@ -116,9 +118,16 @@ def _position_in(message: str, filename: str) -> tuple[int | None, int | None]:
 
 
 def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, time_limit: float,
-           on_log: Callable[[LogLine], None] | None, translations: Translations) -> None:
+           on_log: Callable[[LogLine], None] | None, translations: Translations,
+           stop: threading.Event | None = None) -> None:
     while True:
-        message = worker.next(deadline - time.monotonic())
+        remaining = deadline - time.monotonic()
+        message = worker.next(remaining if stop is None else min(remaining, _STOP_POLL_SECONDS))
+        if stop is not None and stop.is_set():
+            result.error = FerryError(errors.WORKFLOW_STOPPED, "the run was stopped by an operator")
+            return
+        if message is _TIMEOUT and time.monotonic() < deadline:
+            continue
         if message is _TIMEOUT:
             result.outcome = "timed_out"
             result.error = FerryError(errors.SCRIPT_TIMEOUT, f"the script ran past its time limit of {time_limit:g} s "

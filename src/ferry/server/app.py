@@ -23,6 +23,7 @@ from ferry.server.api import (
     soap,
     subscriptions,
     sync,
+    workflow_scripts,
     writes,
 )
 from ferry.server.api.ingest import RestIngestFastPath
@@ -80,6 +81,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     writes.register_soap(soap_router)
     sync.register_soap(soap_router)
     subscriptions.register_soap(soap_router)
+    workflow_scripts.register_soap(soap_router)
     app.include_router(soap.build_router(runtime, soap_router))
     app.include_router(health.build_router(runtime))
     app.include_router(mcping.build_router(runtime))
@@ -87,6 +89,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     caller = rest_support.caller_dependency(runtime)
     app.include_router(queries.build_router(runtime, caller))
     app.include_router(sync.build_router(runtime, caller))
+    app.include_router(workflow_scripts.build_router(runtime, caller))
     app.include_router(subscriptions.build_router(runtime, caller))
     app.include_router(subscriptions.link_router(runtime))
     app.include_router(rest.build_router(runtime, caller))

@@ -1,10 +1,11 @@
 """The schema descriptions ferry serves through `xtk:persist#GetEntityIfMoreRecent` (pk `xtk:schema|ns:name`).
 
 Services: `xtk:session` (in `ferry.soap.schemas`), `xtk:queryDef` (ExecuteQuery, exactly as the protocol reference
-§5), `nms:replicationStrategy` (StartReplicateStagingData), plus whatever other modules add with
-`ferry.soap.service_schemas.register` (e.g. `nms:subscription`). Data schemas (every built-in and user schema, and the
-`…Stg` staging schema of a staged one) are described from the registry with attributes (name, type, length,
-label, sqlname) and keys, so `client.application.getSchema()` can build its schema object.
+§5), `nms:replicationStrategy` (StartReplicateStagingData), `xtk:workflow` (Start, StartWithParameters, Stop),
+plus whatever other modules add with `ferry.soap.service_schemas.register` (e.g. `nms:subscription`). Data schemas
+(every built-in and user schema, and the `…Stg` staging schema of a staged one) are described from the registry with
+attributes (name, type, length, label, sqlname) and keys, so `client.application.getSchema()` can build its schema
+object.
 """
 
 from __future__ import annotations
@@ -32,11 +33,26 @@ REPLICATION_STRATEGY = """<schema namespace="nms" name="replicationStrategy" lab
   </methods>
 </schema>"""
 
+# Static, by the workflow's internal name, as the SDK calls them: `NLWS.xtkWorkflow.start("importer")`.
+XTK_WORKFLOW = """<schema namespace="xtk" name="workflow" label="Workflows">
+  <element name="workflow" label="Workflow"/>
+  <methods>
+    <method name="Start" static="true"><parameters>
+      <param name="strWorkflowId" type="string"/></parameters></method>
+    <method name="StartWithParameters" static="true"><parameters>
+      <param name="strWorkflowId" type="string"/>
+      <param name="elemParameters" type="DOMElement"/></parameters></method>
+    <method name="Stop" static="true"><parameters>
+      <param name="strWorkflowId" type="string"/></parameters></method>
+  </methods>
+</schema>"""
+
 
 def install() -> None:
     """Serve the descriptions of the services ferry implements besides xtk:session (idempotent)."""
     service_schemas.register("xtk:queryDef", XTK_QUERYDEF)
     service_schemas.register("nms:replicationStrategy", REPLICATION_STRATEGY)
+    service_schemas.register("xtk:workflow", XTK_WORKFLOW)
 
 
 def data_schema_xml(schema: Schema) -> str:

@@ -1,5 +1,6 @@
 """The scheduler: every staged schema synced every `sync_interval` seconds (or continuously when it is 0, see
-`ferry.workflows.continuous`), the purge, and runs on demand."""
+`ferry.workflows.continuous`), the purge, runs on demand, and the workflow scripts operators added
+(`ferry.workflows.runner`, on their own schedules and threads, when a runner is attached)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ferry.sync.workflow import RunResult, purge, run_once
 from ferry.warehouse.base import Warehouse
 from ferry.workflows.continuous import POLL_SECONDS, Coalescer, Listener
 from ferry.workflows.requests import take_requests
+from ferry.workflows.runner import ScriptRunner
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,10 @@ class Scheduler:
     """Runs syncs on one worker thread (runs of this process never overlap; other processes are kept out by the
     per-schema PostgreSQL lock). `start()` adds the periodic loop; `trigger()` works with or without it."""
 
-    def __init__(self, db: StagingDatabase, warehouse: Warehouse, settings: Settings) -> None:
+    def __init__(self, db: StagingDatabase, warehouse: Warehouse, settings: Settings,
+                 scripts: ScriptRunner | None = None) -> None:
         self.db = db
+        self.scripts = scripts
         self.warehouse = warehouse
         self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferry-sync")
@@ -68,10 +72,14 @@ class Scheduler:
             self.listener.start()
         self._thread = threading.Thread(target=self._loop, name="ferry-scheduler", daemon=True)
         self._thread.start()
+        if self.scripts is not None:
+            self.scripts.start()
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Stop the loop, let the current run finish, release the worker."""
         self._stop.set()
+        if self.scripts is not None:
+            self.scripts.stop()
         if self.listener is not None:
             self.listener.stop()
         if self._thread is not None:

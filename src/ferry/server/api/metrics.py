@@ -97,6 +97,35 @@ class _Sync(Collector):
         yield from (success, rows, runs)
 
 
+class _Workflows(Collector):
+    """Workflow scripts, from their run records at scrape time: runs per outcome, last success, log lines dropped."""
+
+    def __init__(self, runtime: Any) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        from ferry.workflows import script_runs
+
+        runs = CounterMetricFamily("ferry_workflow_runs", "Workflow script runs kept in the history, by workflow "
+                                   "and outcome.", labels=["workflow", "outcome"])
+        success = GaugeMetricFamily("ferry_workflow_last_success_timestamp_seconds",
+                                    "When a workflow script last ended without error (Unix time).", labels=["workflow"])
+        dropped = CounterMetricFamily("ferry_workflow_log_lines_dropped", "Log lines of workflow runs not kept (past "
+                                      "FERRY_WORKFLOW_LOG_LINES), by workflow.", labels=["workflow"])
+        try:
+            found = script_runs.metrics(self._runtime.db.pool)
+        except Exception as exc:  # a scrape must answer even when staging is down
+            log.warning("metrics: workflow history unavailable: %s", exc)
+            return
+        for item in found:
+            for outcome, count in item.runs.items():
+                runs.add_metric([item.workflow, outcome], float(count))
+            if item.last_success is not None:
+                success.add_metric([item.workflow], item.last_success.timestamp())
+            dropped.add_metric([item.workflow], float(item.log_dropped))
+        yield from (runs, success, dropped)
+
+
 class _Parts(Collector):
     """Each part's cached state (no query at scrape time) and the warehouse read threads' counts."""
 

@@ -32,6 +32,7 @@ from ferry.sync import RunResult
 from ferry.warehouse.base import COUNT_NAMES, Warehouse
 from ferry.workflows import Scheduler, list_runs
 from ferry.workflows.history import RUN_STATES, run_view
+from ferry.workflows.runner import ScriptRunner
 
 REPLICATION_URNS = frozenset({"nms:replicationStrategy"})
 SOAP_WAIT_SECONDS = 3.5
@@ -43,8 +44,9 @@ log = logging.getLogger(__name__)
 class SyncService:
     """The sync scheduler of one process, awaitable: `start`/`stop` (periodic loop), `trigger`, `wait`."""
 
-    def __init__(self, db: StagingDatabase, warehouse: Warehouse, settings: Settings, *, periodic: bool) -> None:
-        self.scheduler = Scheduler(db, warehouse, settings)
+    def __init__(self, db: StagingDatabase, warehouse: Warehouse, settings: Settings, *, periodic: bool,
+                 scripts: ScriptRunner | None = None) -> None:
+        self.scheduler = Scheduler(db, warehouse, settings, scripts)
         self.periodic = periodic
 
     async def start(self) -> None:

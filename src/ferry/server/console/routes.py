@@ -1,4 +1,5 @@
-"""The console pages under /console: login, overview, runs, failed/skipped rows, lookup, schemas."""
+"""The console pages under /console: login, overview, runs, failed/skipped rows, lookup, schemas (and the
+Workflows pages of `ferry.server.console.workflow_pages`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ferry import errors
 from ferry.auth import rights
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
-from ferry.server.console import charts, queries
+from ferry.server.console import charts, queries, workflow_pages
 from ferry.server.console.session import (
     LOGIN_CSRF_COOKIE,
     PATH,
@@ -459,6 +460,7 @@ def build_console(runtime: Runtime) -> APIRouter:
     router.add_api_route("/rows/discard", console.discard, methods=["POST"])
     router.add_api_route("/lookup", console.lookup, methods=["GET"])
     router.add_api_route("/schemas", console.schemas, methods=["GET"])
+    workflow_pages.add_routes(router, console)
     router.state = console  # type: ignore[attr-defined]
     return router
 

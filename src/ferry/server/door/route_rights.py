@@ -22,6 +22,7 @@ from ferry.errors import Code
 _DATA_READ = rights.Rule(Access.READ, (), "path:ns/name", "ExecuteQuery over REST")
 _LINK = "authorised by the signed link token, not a session"
 _FILTERED = "answers only the schemas the operator may read"
+_WORKFLOWS = "workflows running as an operator whose rights the caller holds (admin: all); others are unknown"
 
 HTTP_RULES: dict[tuple[str, str], Rule] = {
     # Documentation and health: public.
@@ -53,6 +54,12 @@ HTTP_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/sync/{schema}"): rights.write(source="path:schema"),
     ("GET", "/api/v1/workflows"): Rule(Access.SESSION, (), "query:schema", _FILTERED + "; ?schema= needs read"),
     ("GET", "/api/v1/workflows/{run_id}"): rights.read(source="run"),
+    # Workflow scripts: each answers only the workflows the caller may see (ferry.workflows.access).
+    ("GET", "/api/v1/workflow"): rights.session(_WORKFLOWS),
+    ("GET", "/api/v1/workflow/{name}"): rights.session(_WORKFLOWS),
+    ("POST", "/api/v1/workflow/{name}/start"): rights.session(_WORKFLOWS),
+    ("POST", "/api/v1/workflow/{name}/stop"): rights.session(_WORKFLOWS),
+    ("GET", "/api/v1/workflow/{name}/runs/{run_id}"): rights.session(_WORKFLOWS),
     # Subscriptions.
     ("GET", "/api/v1/services"): rights.session("service definitions, no subscriber data"),
     ("POST", "/api/v1/services"): rights.admin(),
@@ -86,6 +93,10 @@ HTTP_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/console/sync"): rights.write(source="body"),
     ("POST", "/console/rows/requeue"): rights.admin(),
     ("POST", "/console/rows/discard"): rights.admin(),
+    ("GET", "/console/workflows"): rights.session(_WORKFLOWS),
+    ("POST", "/console/workflows/run"): rights.session(_WORKFLOWS + "; the form's CSRF token"),
+    ("GET", "/console/workflows/{name}"): rights.session(_WORKFLOWS),
+    ("GET", "/console/workflows/{name}/runs/{run_id}"): rights.session(_WORKFLOWS),
 }
 
 SOAP_RULES: dict[str, Rule] = {
@@ -102,6 +113,9 @@ SOAP_RULES: dict[str, Rule] = {
     "ExecuteQuery": rights.read(source="body"),
     "StartReplicateStagingData": rights.write(source="body"),
     "Subscribe": rights.write(SUBSCRIPTION),
+    "Start": rights.session(_WORKFLOWS),
+    "StartWithParameters": rights.session(_WORKFLOWS),
+    "Stop": rights.session(_WORKFLOWS),
     "Unsubscribe": rights.write(SUBSCRIPTION),
 }
 

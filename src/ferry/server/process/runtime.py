@@ -26,6 +26,8 @@ from ferry.sync import runs
 from ferry.warehouse import Timeouts, Warehouse, open_warehouse
 from ferry.warehouse.deferred import DeferredWarehouse
 from ferry.warehouse.remote import OwnerLink, RemoteWarehouse
+from ferry.workflows import script_runs
+from ferry.workflows.runner import ScriptRunner, operator_for
 
 ROLES = ("all", "ingest", "sync")
 
@@ -53,7 +55,9 @@ class Runtime:
         self.writer = GroupCommitter(self.db.pool, lambda: self.db.registry)
         self.scheduler: Any | None = None
         self.relayed_scripts: RelayedRuns | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Workflow scripts: on demand in any role; on their schedule with the sync's scheduler (`enable_scheduler`).
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.workflows = ScriptRunner(self.db, settings, self._script_api)
         self.started_at = time.time()
         self.running = False
         self._refreshed_at = 0.0
@@ -145,7 +149,8 @@ class Runtime:
             warehouse = self.warehouse
             with self._open_lock:
                 if self._sync is None:
-                    self._sync = SyncService(self.db, warehouse, self.settings, periodic=False)
+                    self._sync = SyncService(self.db, warehouse, self.settings, periodic=False,
+                                             scripts=self.workflows)
         return self._sync
 
     def enable_scheduler(self) -> None:
@@ -158,11 +163,22 @@ class Runtime:
         """The staged schemas known to this process."""
         return self.db.registry
 
+    def _script_api(self, login: str | None) -> Any:
+        """The JSAPI of a workflow run in this server, as the workflow's operator (from a runner thread)."""
+        from ferry.scripts.api import ScriptApi
+
+        if self.loop is None:
+            raise FerryError(errors.SERVER_STOPPING, "the server is not running: workflow scripts run once it started")
+        return ScriptApi.for_runtime(self, operator_for(self.db.pool, self.settings, login), self.loop)
+
     async def start(self) -> None:
         """Close runs their dead processes left `running`, start the part checks, the group committer, then the
-        scheduler if one is attached."""
+        scheduler if one is attached (with the workflow scripts' schedule)."""
+        self.loop = asyncio.get_running_loop()
+        self.workflows.reopen()
         try:
             closed = await asyncio.to_thread(runs.close_abandoned, self.db.pool, None, "at the start of a server")
+            closed += await asyncio.to_thread(script_runs.close_abandoned, self.db.pool)
             if closed:
                 log.warning("closed %d run(s) left running by a process that died", closed)
         except Exception as exc:  # staging down at start: the next run of each schema closes them
@@ -173,7 +189,6 @@ class Runtime:
             await self.scheduler.start()
         if self.role != "ingest" and self.settings.effective_warehouse_url.lower().startswith("duckdb://"):
             # This process holds the DuckDB file: it runs the scripts `ferry js` leaves for it in staging.
-            self._loop = asyncio.get_running_loop()
             self.relayed_scripts = RelayedRuns(self.db.pool, self._run_relayed_script)
             self.relayed_scripts.start()
         self.running = True
@@ -191,6 +206,8 @@ class Runtime:
                 log.exception("scheduler did not stop cleanly")
         elif self._sync is not None:
             await self._sync.stop()
+        # Runs started on demand end (recorded `stopped`) before the writer their calls go through stops.
+        await asyncio.to_thread(self.workflows.stop)
         await self.writer.close()
 
     async def refresh_schemas(self) -> bool:
@@ -211,8 +228,8 @@ class Runtime:
             if found is None or found.disabled:
                 raise FerryError(errors.UNKNOWN_OPERATOR, f"no enabled operator {request.operator_login!r}")
             operator = found
-        assert self._loop is not None
-        api = ScriptApi.for_runtime(self, operator, self._loop)
+        assert self.loop is not None
+        api = ScriptApi.for_runtime(self, operator, self.loop)
         return run_script(request.source, filename=request.filename, api=api, vars=request.vars,
                           time_limit=request.time_limit, on_log=on_log)
 
