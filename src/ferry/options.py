@@ -120,15 +120,12 @@ def read_option(conn: psycopg.Connection[Any], name: str) -> Option:
     if not name or len(name) > MAX_NAME:
         return Option(name, "", DataType.NONE)
     cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
-    row = cursor.execute(f'SELECT "dataType", {", ".join(_q(c) for c in VALUE_COLUMNS)} FROM {TABLE} '
-                         'WHERE "name" = %s', (name,)).fetchone()
+    statement = sql.SQL('SELECT "dataType", {} FROM {} WHERE "name" = %s').format(
+        sql.SQL(", ").join(sql.Identifier(c) for c in VALUE_COLUMNS), sql.SQL(TABLE))
+    row = cursor.execute(statement, (name,)).fetchone()
     if row is None:
         return Option(name, "", DataType.NONE)
     return Option(name, _value_text(int(row["dataType"]), row), int(row["dataType"]))
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _bad(message: str) -> FerryError:
@@ -231,15 +228,17 @@ def option_records(document: etree._Element) -> list[etree._Element]:
 
 def query_table(conn: psycopg.Connection[Any]) -> str:
     """The SQL a queryDef on xtk:option reads: the stored options and ferry's own (their values are constants)."""
-    columns = ", ".join(_q(c) for c in _COLUMNS)
-    rows = []
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in _COLUMNS)
+    parts = [sql.SQL("SELECT {} FROM {}").format(columns, sql.SQL(TABLE))]
     for index, (name, value) in enumerate(sorted(READ_ONLY.items())):
         literals: dict[str, Any] = {"id": -(index + 1), "name": name, "dataType": int(DataType.STRING),
                                     "stringValue": value}
-        cells = [f"CAST({sql.Literal(literals.get(column)).as_string(conn)} AS {_PG_TYPES[column]}) AS {_q(column)}"
+        cells = [sql.SQL("CAST({} AS {}) AS {}").format(sql.Literal(literals.get(column)),
+                                                       sql.SQL(_PG_TYPES[column]), sql.Identifier(column))
                  for column in _COLUMNS]
-        rows.append(f"SELECT {', '.join(cells)}")
-    return f'(SELECT {columns} FROM {TABLE} UNION ALL {" UNION ALL ".join(rows)}) AS "option"'
+        parts.append(sql.SQL("SELECT {}").format(sql.SQL(", ").join(cells)))
+    union = sql.SQL(" UNION ALL ").join(parts)
+    return sql.SQL("({}) AS {}").format(union, sql.Identifier("option")).as_string(conn)
 
 
 _PG_TYPES = {"id": "bigint", "name": "varchar", "dataType": "smallint", "stringValue": "varchar",
