@@ -39,6 +39,8 @@ class SelectNode:
     expr: Expr
     source: str
     alias: str | None = None
+    # `analyze="true"`: an enumerated attribute also comes back as its value's name and label (`xName`, `xLabel`).
+    analyze: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,8 @@ def parse_query_def(element: etree._Element) -> QueryDef:
         for index, node in enumerate(_nodes(part, "select")):
             where = f"select node {index + 1}"
             source = node.get("expr")
-            select.append(SelectNode(_expression(source, where), str(source), alias_name(node.get("alias"), where)))
+            select.append(SelectNode(_expression(source, where), str(source), alias_name(node.get("alias"), where),
+                                     _flag(node.get("analyze"), f"{where}: analyze")))
     order: list[OrderNode] = []
     for part in _children(element, "orderBy"):
         for index, node in enumerate(_nodes(part, "orderBy")):

@@ -45,6 +45,12 @@ def data_schema_xml(schema: Schema) -> str:
     if schema.staging_source:
         head += f' stgSrcSchema="{attr(schema.staging_source)}"'
     lines = [head + ">"]
+    for enum in schema.enumerations:
+        lines.append(f'  <enumeration name="{attr(enum.name)}" basetype="{attr(enum.basetype)}" '
+                     f'label="{attr(enum.label)}">')
+        lines.extend(f'    <value name="{attr(item.name)}" label="{attr(item.label)}" value="{attr(item.value)}"/>'
+                     for item in enum.values)
+        lines.append("  </enumeration>")
     element = f'  <element name="{attr(schema.name)}" label="{attr(schema.label)}"'
     element += f' sqltable="{attr(schema.sql_table)}"'
     if schema.autopk:
@@ -67,6 +73,8 @@ def data_schema_xml(schema: Schema) -> str:
         text += f' label="{attr(attribute.label or attribute.name)}" sqlname="{attr(attribute.sqlname)}"'
         if attribute.not_null:
             text += ' notNull="true"'
+        if attribute.enum:
+            text += f' enum="{attr(schema.id)}:{attr(attribute.enum)}"'
         lines.append(text + "/>")
     lines.append("  </element>")
     lines.append("</schema>")
