@@ -37,7 +37,7 @@ class SystemView:
 
 def _operator_table(conn: psycopg.Connection[Any], registry: SchemaRegistry, operator: Operator) -> str:
     # Rights as text: `admin`, else the schemas it may ingest into; read-only schemas apart. No password hash.
-    query = sql.SQL(
+    query: sql.Composable = sql.SQL(
         'SELECT id AS "id", login AS "name", login AS "label", disabled AS "disabled", admin AS "admin", '
         "CASE WHEN admin THEN 'admin' ELSE array_to_string(schemas, ',') END AS \"rights\", "
         "array_to_string(read_schemas, ',') AS \"readRights\", created_at AS \"created\", "
