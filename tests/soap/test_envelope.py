@@ -111,7 +111,7 @@ def test_schema_descriptions_match_the_requested_id() -> None:
     methods = session.find("methods")
     assert methods is not None
     # Campaign's GetNewIdsEx and encryption methods are described so that clients send them; ferry refuses them
-    # with FRY-400030 (ferry.soap.not_served).
+    # with FRY-400030 (ferry.schema.not_served).
     assert [m.get("name") for m in methods] == ["Logon", "Logoff", "GetServerTime", "GetOption", "GetUserInfo",
                                                 "GetNewIdsEx", "Encrypt", "EncryptPassword", "EncryptServerPassword",
                                                 "HashPassword", "ReEncryptPassword"]
