@@ -30,7 +30,7 @@ CAMPAIGN_SCHEMAS = frozenset({
 # Campaign methods ferry describes (so that an unmodified client sends them) and answers with FRY-400030.
 SESSION_METHODS = ("Encrypt", "EncryptPassword", "EncryptServerPassword", "HashPassword", "ReEncryptPassword",
                    "GetNewIds", "GetNewIdsEx", "GetModifiedEntities")
-PERSIST_METHODS = ("NewInstance", "Duplicate", "Delete", "DeleteCollection", "GetDocument", "Load", "Save")
+PERSIST_METHODS = ("NewInstance", "Duplicate")
 
 
 def is_campaign_schema(schema_id: str) -> bool:
