@@ -93,7 +93,8 @@ def test_samples_ferry_answers(steps: dict[str, dict[str, Any]]) -> None:
     schema = value(steps, "002 getSchema json")
     assert (schema["namespace"], schema["name"]) == ("xtk", "option")
     assert {a["name"] for a in schema["element"]["attribute"]} >= {"name", "dataType", "stringValue"}
-    assert value(steps, "002 getSchema xml").startswith('<schema namespace="xtk" name="option"')
+    xml = value(steps, "002 getSchema xml")
+    assert xml.startswith("<schema ") and 'namespace="xtk" name="option"' in xml and 'name="stringValue"' in xml
     source = value(steps, "002 srcSchema adapted")
     assert (source["namespace"], source["name"]) == ("nms", "recipient")
     assert value(steps, "002 enumeration values") == {"enumValue": []}
