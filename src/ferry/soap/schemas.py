@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from lxml import etree
+
 from ferry.schema.registry import SchemaRegistry
+from ferry.soap import catalog
+from ferry.soap.service_schemas import register, registered
+from ferry.xmlsafe import parse_xml
+
+__all__ = ["ENTITY_SCHEMA", "XTK_SESSION", "describe", "register"]
 
 # Ingest / IngestExt / Write / WriteCollection / GetEntityIfMoreRecent sit in the persist interface, as in
 # Campaign v8: the SDK then calls them with URN `xtk:persist|xtk:session`.
@@ -52,13 +59,6 @@ XTK_SESSION = """<schema namespace="xtk" name="session" implements="xtk:persist"
 
 ENTITY_SCHEMA = "xtk:schema"
 SOURCE_ENTITY = "xtk:srcSchema"
-# Descriptions other modules serve (e.g. `xtk:queryDef` with its ExecuteQuery method), by schema id.
-_EXTRA: dict[str, str] = {}
-
-
-def register(schema_id: str, xml: str) -> None:
-    """Serve `xml` for `xtk:schema|<schema_id>`; its root needs matching `namespace` and `name` attributes."""
-    _EXTRA[schema_id] = xml
 
 
 def describe(registry: SchemaRegistry, pk: str) -> str | None:
@@ -72,11 +72,10 @@ def describe(registry: SchemaRegistry, pk: str) -> str | None:
         return None
     if schema_id == "xtk:session":
         return XTK_SESSION
-    if schema_id in _EXTRA:
-        return _EXTRA[schema_id]
-    from ferry.soap import catalog  # every built-in and user schema, with attributes (sqlname) and keys
-
-    return catalog.describe_data(registry, schema_id)
+    extra = registered(schema_id)
+    if extra is not None:
+        return extra
+    return catalog.describe_data(registry, schema_id)  # every built-in and user schema, with sqlname and keys
 
 
 def requested_schema(pk: str) -> str | None:
@@ -89,9 +88,5 @@ def _source(registry: SchemaRegistry, schema_id: str) -> str | None:
     schema = registry.get(schema_id)
     if schema is None or not schema.source_xml:
         return None
-    from lxml import etree
-
-    from ferry.xmlsafe import parse_xml
-
     # Without its XML declaration (it travels inside the SOAP body).
     return etree.tostring(parse_xml(schema.source_xml.encode("utf-8"), origin=schema_id), encoding="unicode")
