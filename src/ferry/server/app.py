@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ferry
 from ferry.server import console
+from ferry.server.api import compat as compat_routes
 from ferry.server.api import (
     docs as docs_assets,
 )
@@ -90,6 +91,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     write_routes.register_soap(soap)
     sync_routes.register_soap(soap)
     subscription_routes.register_soap(soap)
+    compat_routes.register_soap(soap)
     app.include_router(soap_routes.build_router(runtime, soap))
     app.include_router(health.build_router(runtime))
     app.include_router(mcping.build_router(runtime))

@@ -23,7 +23,7 @@ import dataclasses
 import pyarrow as pa
 from lxml import etree
 
-from ferry import errors
+from ferry import errors, options
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, build_call, records_from_xml
 from ferry.ingest.documents import RawRecord, xml_record
@@ -153,6 +153,11 @@ async def _write(ctx: SoapContext, collection: bool) -> list[Output]:
     if document is None:
         raise FerryError(errors.EMPTY_CALL, "the call carries no document: send the record as the only child "
                          "element of the doc parameter")
+    if (document.get("xtkschema") or "").strip() == options.SCHEMA_ID:
+        from ferry.server.api.compat import write_options  # here: compat imports this module
+
+        await write_options(ctx, document)
+        return []
     records = collection_records(document) if collection else records_from_xml(document)
     call = prepare(ctx, records)
     if call is not None:
