@@ -119,6 +119,9 @@ CONSOLE_FORBIDDEN = Code("FRY-900002", "console action needs the admin right")
 CONSOLE_NOT_FOUND = Code("FRY-900003", "console page, row or run not found")
 CONSOLE_ROW_STATE = Code("FRY-900004", "the row is not in a state this action applies to")
 
+# Workflow scripts (ferry.scripts).
+SCRIPT_SYNTAX = Code("FRY-910001", "syntax error in the script")
+
 # Subscriptions (services, Subscribe / Unsubscribe, one-click links).
 SERVICE_UNKNOWN = Code("FRY-110001", "unknown service")
 SERVICE_DISABLED = Code("FRY-110002", "service disabled")

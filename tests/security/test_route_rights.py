@@ -252,7 +252,7 @@ async def test_every_route_has_a_rule_and_a_row(site: Site) -> None:
 async def test_a_route_without_a_rule_is_refused(site: Site) -> None:
     from fastapi import APIRouter, Depends
 
-    from ferry.server.api import rest
+    from ferry.server.api import rest_support as rest
 
     extra = APIRouter(prefix="/extra", route_class=rest.FerryRoute)
     caller = rest.caller_dependency(site.runtime)

@@ -12,30 +12,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ferry
 from ferry.server import console
-from ferry.server.api import compat as compat_routes
 from ferry.server.api import (
-    docs as docs_assets,
-)
-from ferry.server.api import (
+    compat,
+    docs,
     health,
     mcping,
     metrics,
+    queries,
     rest,
-)
-from ferry.server.api import (
-    queries as query_routes,
-)
-from ferry.server.api import (
-    soap as soap_routes,
-)
-from ferry.server.api import (
-    subscriptions as subscription_routes,
-)
-from ferry.server.api import (
-    sync as sync_routes,
-)
-from ferry.server.api import (
-    writes as write_routes,
+    rest_support,
+    soap,
+    subscriptions,
+    sync,
+    writes,
 )
 from ferry.server.api.ingest import RestIngestFastPath
 from ferry.server.door.limits import BodyLimitMiddleware, CollapseSlashesMiddleware
@@ -52,16 +41,16 @@ class SoapFastPath:
     callers. The SOAP router enforces the body limit itself (413 as a SOAP fault).
     """
 
-    def __init__(self, app: FastAPI, soap: soap_routes.SoapRouter, fallback: ASGIApp | None = None) -> None:
+    def __init__(self, app: FastAPI, router: soap.SoapRouter, fallback: ASGIApp | None = None) -> None:
         self.app = app
-        self.soap = soap
+        self.router = router
         self.fallback: ASGIApp = fallback if fallback is not None else app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] == "POST"
-                and scope["path"].lstrip("/") == soap_routes.SOAP_ROUTER_PATH[1:]):
+                and scope["path"].lstrip("/") == soap.SOAP_ROUTER_PATH[1:]):
             scope["app"] = self.app
-            response = await self.soap.handle(Request(scope, receive))
+            response = await self.router.handle(Request(scope, receive))
             await response(scope, receive, send)
             return
         await self.fallback(scope, receive, send)
@@ -84,27 +73,27 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     if getattr(runtime, "role", "all") == "sync":
         log.info("role sync: calls are refused, only the sync workflows run")
-    soap = soap_routes.soap_router(runtime)
-    app.state.soap = soap
+    soap_router = soap.soap_router(runtime)
+    app.state.soap = soap_router
     catalog.install()
-    query_routes.register_soap(soap)
-    write_routes.register_soap(soap)
-    sync_routes.register_soap(soap)
-    subscription_routes.register_soap(soap)
-    compat_routes.register_soap(soap)
-    app.include_router(soap_routes.build_router(runtime, soap))
+    queries.register_soap(soap_router)
+    writes.register_soap(soap_router)
+    sync.register_soap(soap_router)
+    subscriptions.register_soap(soap_router)
+    compat.register_soap(soap_router)
+    app.include_router(soap.build_router(runtime, soap_router))
     app.include_router(health.build_router(runtime))
     app.include_router(mcping.build_router(runtime))
     # Before rest's router: it ends with a catch-all route for unknown /api/v1 paths.
-    caller = rest.caller_dependency(runtime)
-    app.include_router(query_routes.build_router(runtime, caller))
-    app.include_router(sync_routes.build_router(runtime, caller))
-    app.include_router(subscription_routes.build_router(runtime, caller))
-    app.include_router(subscription_routes.link_router(runtime))
+    caller = rest_support.caller_dependency(runtime)
+    app.include_router(queries.build_router(runtime, caller))
+    app.include_router(sync.build_router(runtime, caller))
+    app.include_router(subscriptions.build_router(runtime, caller))
+    app.include_router(subscriptions.link_router(runtime))
     app.include_router(rest.build_router(runtime, caller))
     metrics.install(app, runtime)
     console.install(app, runtime)
-    docs_assets.install(app)  # Swagger UI from a packaged copy, not a CDN
+    docs.install(app)  # Swagger UI from a packaged copy, not a CDN
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(CollapseSlashesMiddleware)
     return app

@@ -174,7 +174,7 @@ def register_soap(router: SoapRouter) -> None:
 
 def build_router(runtime: Any, current_operator: Any) -> APIRouter:
     """`GET /api/v1/data/{ns}/{name}`: the JSON mirror of ExecuteQuery."""
-    from ferry.server.api.rest import API_PREFIX, FerryRoute
+    from ferry.server.api.rest_support import API_PREFIX, FerryRoute
 
     api = APIRouter(prefix=API_PREFIX, tags=["data"], route_class=FerryRoute)
     Caller = Annotated[Operator, Depends(current_operator)]

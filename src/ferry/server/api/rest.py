@@ -1,4 +1,5 @@
-"""The REST API under `/api/v1`: logon / logoff, ingest and ingest-ext per schema, state of what was sent.
+"""The REST API under `/api/v1`: logon / logoff, the state of what was sent, schemas and status; the ingest routes
+come from `ferry.server.api.ingest`.
 
 `build_router(runtime)` returns a router that already carries the `/api/v1` prefix: `app.include_router(...)`.
 """
@@ -7,30 +8,19 @@
 # dependencies (local names), which string annotations would hide from it.
 
 import asyncio
-import logging
-import time
 import uuid
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, Request, Security
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
-from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from psycopg import sql
 
 from ferry import errors
 from ferry.auth import Authenticator, Operator, rights
 from ferry.errors import FerryError
-from ferry.ingest import Call, Method, Op, build_call
-from ferry.schema.model import Schema
-from ferry.server.api import metrics
+from ferry.server.api import ingest
 from ferry.server.api.rest_models import (
     AttributeView,
-    ErrorReply,
-    IngestReply,
     KeyView,
     LogoffReply,
     LogonReply,
@@ -42,216 +32,21 @@ from ferry.server.api.rest_models import (
     SchemaView,
     StatusReply,
 )
-from ferry.server.api.rest_support import check_same_schema, error_response, media_type, parse_records, read_body
-from ferry.server.door import route_rights, zones
+from ferry.server.api.rest_support import (
+    API_PREFIX,
+    ERROR_RESPONSES,
+    PROTOCOL,
+    FerryRoute,
+    caller_dependency,
+    tokens,
+)
+from ferry.server.door import zones
 from ferry.staging.ddl import table_ident
-from ferry.staging.idempotency import MAX_KEY_LENGTH, Claim, fingerprint
-
-log = logging.getLogger(__name__)
-
-API_PREFIX = "/api/v1"
-PROTOCOL = "rest"
-# Set on the answer of a repeated Idempotency-Key (the first call's status and body, nothing staged).
-REPLAYED_HEADER = "Idempotent-Replayed"
-# Parsing and validating a big body is CPU work: off the event loop above this size.
-_THREAD_BODY_BYTES = 256 * 1024
-
-_bearer = HTTPBearer(auto_error=False, scheme_name="BearerSession", description="The session token from logon.")
-_session_header = APIKeyHeader(name="X-Session-Token", auto_error=False, scheme_name="SessionToken",
-                               description="The session token (Campaign style), instead of a bearer token.")
-_security_header = APIKeyHeader(name="X-Security-Token", auto_error=False, scheme_name="SecurityToken",
-                                description="The security token from logon; always required with the session token.")
-_session_cookie = APIKeyCookie(name="__sessiontoken", auto_error=False, scheme_name="SessionCookie",
-                               description="The session token as a cookie.")
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorReply, "description": text}
-    for status, text in ((400, "Malformed request or document"), (401, "Missing, unknown or expired tokens"),
-                         (403, "No right on this schema"), (404, "Unknown schema, record or request"),
-                         (413, "Body or call too large"), (415, "Unsupported content type"),
-                         (422, "A record is refused (code, position, attribute)"), (429, "Rate limit exceeded"),
-                         (503, "Staging unavailable"))
-}
-
-_INGEST_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "One record (JSON object), several (JSON array), or NDJSON (one object per line). "
-                       "`xtkschema` may be omitted (the URL names the schema); `_key` and `_operation` as in "
-                       "Campaign.",
-        "content": {
-            "application/json": {
-                "schema": {"oneOf": [{"type": "object", "additionalProperties": True},
-                                     {"type": "array", "items": {"type": "object", "additionalProperties": True}}]},
-                "example": [{"email": "ann@example.com", "firstName": "Ann"}],
-            },
-            "application/x-ndjson": {"schema": {"type": "string"},
-                                     "example": '{"email": "ann@example.com"}\n{"email": "bob@example.com"}\n'},
-        },
-    }
-}
-
-
-class FerryRoute(APIRoute):
-    """Turns every refusal into `{error: {...}}` with its status and counts each call in the metrics."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        original = super().get_route_handler()
-        method = self.name
-
-        async def handler(request: Request) -> Response:
-            started = time.perf_counter()
-            outcome, code = "ok", None
-            try:
-                response = await original(request)
-            except Exception as exc:
-                response, outcome, code = refusal(exc, method)
-            staged: tuple[str, int] | None = getattr(request.state, "ferry_staged", None)
-            metrics.observe_call(request.app, method, PROTOCOL, outcome, time.perf_counter() - started,
-                                 records=staged[1] if staged else 0, schema=staged[0] if staged else None, code=code)
-            return response
-
-        return handler
-
-
-def refusal(exc: Exception, method: str) -> tuple[JSONResponse, str, str]:
-    """The error reply of a REST call that raised `exc`, with its metrics outcome and code."""
-    if isinstance(exc, FerryError):
-        response = error_response(exc)
-        return response, ("error" if response.status_code >= 500 else "refused"), exc.code.code
-    if isinstance(exc, RequestValidationError):
-        return (error_response(FerryError(errors.BAD_REQUEST, _validation_message(exc))), "refused",
-                errors.BAD_REQUEST.code)
-    log.error("REST %s failed", method, exc_info=exc)
-    response = error_response(FerryError(errors.STAGING_UNAVAILABLE, "the call failed inside ferry; "
-                                         "nothing was staged by it. Retry, or see the server log"))
-    return response, "error", errors.STAGING_UNAVAILABLE.code
-
-
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
-    return "invalid request: " + "; ".join(parts)
-
-
-async def tokens(
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-    session_header: Annotated[str | None, Security(_session_header)],
-    security: Annotated[str | None, Security(_security_header)],
-    cookie: Annotated[str | None, Security(_session_cookie)],
-) -> tuple[str | None, str | None]:
-    """The (session, security) token pair of a REST call, wherever the client put the session token."""
-    session = bearer.credentials if bearer is not None else session_header or cookie
-    return session, security
-
-
-def request_tokens(request: Request) -> tuple[str | None, str | None]:
-    """`tokens` read straight from a request, as FastAPI's four security schemes (auto_error off) read them."""
-    headers = request.headers
-    authorization = headers.get("authorization")
-    scheme, _, credentials = (authorization or "").partition(" ")
-    credentials = credentials.strip()
-    if authorization and scheme and credentials and scheme.lower() == "bearer":
-        session: str | None = credentials
-    else:
-        session = headers.get("x-session-token") or None
-        if session is None:
-            session = request.cookies.get("__sessiontoken") or None
-    return session, headers.get("x-security-token") or None
-
-
-async def caller(auth: Authenticator, session: str | None, security: str | None, *,
-                 session_only: bool = False) -> Operator:
-    """The operator calling with this token pair, after spending one call of its rate limit.
-
-    `session_only`: the call comes from a `sessionTokenOnly` zone (`ferry.server.door.zones`)."""
-    operator = await auth.check_async(session, security, session_only=session_only)
-    auth.rate_limit(operator)
-    return operator
-
-
-def caller_dependency(runtime: Any) -> Any:
-    """The FastAPI dependency resolving the calling operator from its tokens, for every `/api/v1` router."""
-    auth: Authenticator = runtime.auth
-
-    async def current_operator(
-        request: Request,
-        pair: Annotated[tuple[str | None, str | None], Depends(tokens)],
-    ) -> Operator:
-        zone = zones.session_token_only(runtime.settings, zones.client_address(request))
-        operator = await caller(auth, *pair, session_only=zone)
-        route_rights.enforce_request(request, operator)  # the route's rule (ferry.server.door.route_rights)
-        return operator
-
-    return current_operator
-
-
-class RestIngest:
-    """Ingest / IngestExt over REST once the caller is known: shared by the routes and the ASGI fast path."""
-
-    def __init__(self, runtime: Any) -> None:
-        self.runtime = runtime
-
-    async def resolve(self, schema_name: str) -> Schema:
-        """The staged schema of the URL; a schema applied by another process since is looked up again, once."""
-        runtime = self.runtime
-        try:
-            return runtime.registry.resolve_staged(schema_name)  # type: ignore[no-any-return]
-        except FerryError as exc:
-            refresh = getattr(runtime, "refresh_schemas", None)
-            if exc.code not in (errors.UNKNOWN_SCHEMA, errors.SCHEMA_NOT_STAGED) or refresh is None \
-                    or not await refresh():
-                raise
-        return runtime.registry.resolve_staged(schema_name)  # type: ignore[no-any-return]
-
-    async def __call__(self, request: Request, schema_name: str, method: Method, operator: Operator) -> Response:
-        """Check the right, read and validate the body, stage it (group commit) and answer the IngestReply."""
-        runtime = self.runtime
-        schema = await self.resolve(schema_name)
-        registry = runtime.registry
-        runtime.auth.require_ingest(operator, schema.id)
-        body = await read_body(request, runtime.settings.max_body_bytes)
-        content_type = media_type(request)
-
-        def prepare() -> Call:
-            records = parse_records(body, content_type, schema_name)
-            check_same_schema(registry, schema, records)
-            return build_call(registry, method, records, operator=operator.login, origin=PROTOCOL,
-                              max_records=runtime.settings.max_records_per_call)
-
-        key = idempotency_key(request)
-        call = await asyncio.to_thread(prepare) if len(body) > _THREAD_BODY_BYTES else prepare()
-        reply = _ingest_reply(call)
-        if key is None:
-            await runtime.writer.submit(call)
-        else:
-            claim = Claim(operator.login, key, fingerprint(method.value, schema_name, content_type, body),
-                          reply.status_code, bytes(reply.body))
-            stored = await runtime.writer.submit(call, claim)
-            if stored is not None:  # a repeat: the first answer again, nothing staged
-                return Response(stored.body, status_code=stored.status, media_type=JSONResponse.media_type,
-                                headers={REPLAYED_HEADER: "true"})
-        request.state.ferry_staged = (call.schema_id, len(call.operations))
-        return reply
-
-
-def idempotency_key(request: Request) -> str | None:
-    """The call's `Idempotency-Key` header, or None; refused (400) when empty or longer than 255 characters."""
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise FerryError(errors.BAD_REQUEST, f"the Idempotency-Key header must hold 1 to {MAX_KEY_LENGTH} "
-                         "characters")
-    return key
 
 
 def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
     """The `/api/v1` router bound to `runtime` (settings, db, registry, writer, auth)."""
-    router = APIRouter(prefix=API_PREFIX, route_class=FerryRoute, responses=_ERRORS)
+    router = APIRouter(prefix=API_PREFIX, route_class=FerryRoute, responses=ERROR_RESPONSES)
     auth: Authenticator = runtime.auth
     Caller = Annotated[Operator, Depends(current_operator or caller_dependency(runtime))]
 
@@ -272,21 +67,7 @@ def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
         await asyncio.to_thread(auth.logoff, pair[0])
         return LogoffReply()
 
-    ingest_call = RestIngest(runtime)
-
-    @router.post("/ingest/{schema}", response_model=IngestReply, tags=["ingest"], openapi_extra=_INGEST_BODY,
-                 summary="Ingest: insert records (xtk:session#Ingest)")
-    async def ingest(request: Request, schema: str, operator: Caller) -> Response:
-        """Stage inserts; with `_key` an existing record is left untouched (its row ends `skipped`).
-
-        The call is atomic: every record is staged, or none is and the first error names its position."""
-        return await ingest_call(request, schema, Method.INGEST, operator)
-
-    @router.post("/ingest-ext/{schema}", response_model=IngestReply, tags=["ingest"], openapi_extra=_INGEST_BODY,
-                 summary="IngestExt: insertOrUpdate, update, delete (xtk:session#IngestExt)")
-    async def ingest_ext(request: Request, schema: str, operator: Caller) -> Response:
-        """Stage updates and deletes by `_key` (or `id`); `_operation` defaults to insertOrUpdate."""
-        return await ingest_call(request, schema, Method.INGEST_EXT, operator)
+    ingest.add_routes(router, runtime, Caller)
 
     @router.get("/records/{record_uuid}", response_model=RecordState, tags=["state"],
                 summary="State of one staged record")
@@ -331,26 +112,6 @@ def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
 
 def _operator_view(operator: Operator) -> OperatorView:
     return OperatorView(login=operator.login, admin=operator.admin, schemas=sorted(operator.schemas))
-
-
-def _ingest_reply(call: Call) -> Response:
-    """The IngestReply of an accepted call, built as plain JSON: a 100k-record reply skips 100k pydantic objects.
-
-    The bytes are JSONResponse's (compact, UTF-8, keys in this order); orjson writes those same bytes for these
-    values (str, int, None) about twice as fast.
-    """
-    records = [
-        {"position": op.position, "uuid": str(op.uuid), "state": "staged", "operation": op.op.value,
-         "id": str(op.values["id"]) if op.op is Op.INSERT and "id" in op.values else None}
-        for op in call.operations
-    ]
-    content = {"requestId": str(call.request_id), "schema": call.schema_id, "method": call.method.value,
-               "result": call.result, "count": len(records), "records": records}
-    try:
-        body = orjson.dumps(content)
-    except (TypeError, orjson.JSONEncodeError):  # e.g. a str json encodes and orjson refuses: json decides
-        return JSONResponse(content)
-    return Response(body, media_type=JSONResponse.media_type)
 
 
 def _parse_uuid(text: str, what: str) -> uuid.UUID:

@@ -1,22 +1,48 @@
-"""REST plumbing: errors as JSON replies, bounded body reading, documents → raw records."""
+"""REST plumbing shared by every `/api/v1` surface: the route class, the caller's tokens and rights, errors as JSON
+replies, bounded body reading. It imports nothing of the surfaces themselves."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads the real types of `tokens`' dependencies.
 
+import logging
 import math
-from typing import Any
+import time
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from ferry import errors
-from ferry.auth import AuthError
+from ferry.auth import Authenticator, AuthError, Operator
 from ferry.errors import FerryError
-from ferry.ingest.documents import RawRecord, iter_ndjson, parse_json_bytes, records_from_json
-from ferry.schema.model import Schema
-from ferry.schema.registry import SchemaRegistry
+from ferry.server.api import metrics
+from ferry.server.api.rest_models import ErrorReply
+from ferry.server.door import route_rights, zones
 
-NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"})
-JSON_TYPES = frozenset({"", "application/json", "text/json"})
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+PROTOCOL = "rest"
+
+_bearer = HTTPBearer(auto_error=False, scheme_name="BearerSession", description="The session token from logon.")
+_session_header = APIKeyHeader(name="X-Session-Token", auto_error=False, scheme_name="SessionToken",
+                               description="The session token (Campaign style), instead of a bearer token.")
+_security_header = APIKeyHeader(name="X-Security-Token", auto_error=False, scheme_name="SecurityToken",
+                                description="The security token from logon; always required with the session token.")
+_session_cookie = APIKeyCookie(name="__sessiontoken", auto_error=False, scheme_name="SessionCookie",
+                               description="The session token as a cookie.")
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorReply, "description": text}
+    for status, text in ((400, "Malformed request or document"), (401, "Missing, unknown or expired tokens"),
+                         (403, "No right on this schema"), (404, "Unknown schema, record or request"),
+                         (413, "Body or call too large"), (415, "Unsupported content type"),
+                         (422, "A record is refused (code, position, attribute)"), (429, "Rate limit exceeded"),
+                         (503, "Staging unavailable"))
+}
 
 _STATUS = {
     errors.UNKNOWN_SCHEMA.code: 404,
@@ -82,30 +108,97 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def parse_records(body: bytes, content_type: str, path_schema: str) -> list[RawRecord]:
-    """A JSON object, a JSON array, or NDJSON → raw records; a missing `xtkschema` is the URL's schema."""
-    if content_type in NDJSON_TYPES:
-        return list(iter_ndjson(body.splitlines(), default_schema=path_schema))
-    if content_type in JSON_TYPES or content_type.endswith("+json"):
-        data = parse_json_bytes(body)
-        if not isinstance(data, dict | list):
-            raise FerryError(errors.MALFORMED_DOCUMENT, "the body must be a JSON object (one record) or an array "
-                             "of objects")
-        return records_from_json(data, default_schema=path_schema)
-    raise FerryError(errors.UNSUPPORTED_MEDIA_TYPE, f"content type {content_type!r} is not supported; send "
-                     "application/json (an object or an array) or application/x-ndjson")
+class FerryRoute(APIRoute):
+    """Turns every refusal into `{error: {...}}` with its status and counts each call in the metrics."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+        method = self.name
+
+        async def handler(request: Request) -> Response:
+            started = time.perf_counter()
+            outcome, code = "ok", None
+            try:
+                response = await original(request)
+            except Exception as exc:
+                response, outcome, code = refusal(exc, method)
+            staged: tuple[str, int] | None = getattr(request.state, "ferry_staged", None)
+            metrics.observe_call(request.app, method, PROTOCOL, outcome, time.perf_counter() - started,
+                                 records=staged[1] if staged else 0, schema=staged[0] if staged else None, code=code)
+            return response
+
+        return handler
 
 
-def check_same_schema(registry: SchemaRegistry, schema: Schema, records: list[RawRecord]) -> None:
-    """Refuse a record naming another schema than the URL (either id of the same staged schema is fine)."""
-    for record in records:
-        named = record.xtkschema
-        if named is None or named in (schema.id, schema.staging_id):
-            continue
-        try:
-            other = registry.resolve_staged(named)
-        except FerryError as exc:
-            raise exc.at(record.position) from None
-        if other.id != schema.id:
-            raise FerryError(errors.MIXED_SCHEMAS, f"Record {record.position}: xtkschema {named!r} differs from the "
-                             f"schema of the URL ({schema.id}); send one call per schema", position=record.position)
+def refusal(exc: Exception, method: str) -> tuple[JSONResponse, str, str]:
+    """The error reply of a REST call that raised `exc`, with its metrics outcome and code."""
+    if isinstance(exc, FerryError):
+        response = error_response(exc)
+        return response, ("error" if response.status_code >= 500 else "refused"), exc.code.code
+    if isinstance(exc, RequestValidationError):
+        return (error_response(FerryError(errors.BAD_REQUEST, _validation_message(exc))), "refused",
+                errors.BAD_REQUEST.code)
+    log.error("REST %s failed", method, exc_info=exc)
+    response = error_response(FerryError(errors.STAGING_UNAVAILABLE, "the call failed inside ferry; "
+                                         "nothing was staged by it. Retry, or see the server log"))
+    return response, "error", errors.STAGING_UNAVAILABLE.code
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+    return "invalid request: " + "; ".join(parts)
+
+
+async def tokens(
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    session_header: Annotated[str | None, Security(_session_header)],
+    security: Annotated[str | None, Security(_security_header)],
+    cookie: Annotated[str | None, Security(_session_cookie)],
+) -> tuple[str | None, str | None]:
+    """The (session, security) token pair of a REST call, wherever the client put the session token."""
+    session = bearer.credentials if bearer is not None else session_header or cookie
+    return session, security
+
+
+def request_tokens(request: Request) -> tuple[str | None, str | None]:
+    """`tokens` read straight from a request, as FastAPI's four security schemes (auto_error off) read them."""
+    headers = request.headers
+    authorization = headers.get("authorization")
+    scheme, _, credentials = (authorization or "").partition(" ")
+    credentials = credentials.strip()
+    if authorization and scheme and credentials and scheme.lower() == "bearer":
+        session: str | None = credentials
+    else:
+        session = headers.get("x-session-token") or None
+        if session is None:
+            session = request.cookies.get("__sessiontoken") or None
+    return session, headers.get("x-security-token") or None
+
+
+async def caller(auth: Authenticator, session: str | None, security: str | None, *,
+                 session_only: bool = False) -> Operator:
+    """The operator calling with this token pair, after spending one call of its rate limit.
+
+    `session_only`: the call comes from a `sessionTokenOnly` zone (`ferry.server.door.zones`)."""
+    operator = await auth.check_async(session, security, session_only=session_only)
+    auth.rate_limit(operator)
+    return operator
+
+
+def caller_dependency(runtime: Any) -> Any:
+    """The FastAPI dependency resolving the calling operator from its tokens, for every `/api/v1` router."""
+    auth: Authenticator = runtime.auth
+
+    async def current_operator(
+        request: Request,
+        pair: Annotated[tuple[str | None, str | None], Depends(tokens)],
+    ) -> Operator:
+        zone = zones.session_token_only(runtime.settings, zones.client_address(request))
+        operator = await caller(auth, *pair, session_only=zone)
+        route_rights.enforce_request(request, operator)  # the route's rule (ferry.server.door.route_rights)
+        return operator
+
+    return current_operator

@@ -149,7 +149,7 @@ def _accepted(call: Call) -> JSONResponse:
 
 def build_router(runtime: Any, current_operator: Any) -> APIRouter:
     """`/api/v1/services…`, `/api/v1/optout`, `/api/v1/recipients/history` (include before the REST catch-all)."""
-    from ferry.server.api.rest import API_PREFIX, FerryRoute
+    from ferry.server.api.rest_support import API_PREFIX, FerryRoute
 
     api = APIRouter(prefix=API_PREFIX, tags=["subscriptions"], route_class=FerryRoute)
     Caller = Annotated[Operator, Depends(current_operator)]

@@ -242,7 +242,7 @@ def build_router(runtime: Any, current_operator: Any) -> APIRouter:
 
     `current_operator` is the REST API's dependency resolving the caller from its tokens.
     """
-    from ferry.server.api.rest import API_PREFIX, FerryRoute
+    from ferry.server.api.rest_support import API_PREFIX, FerryRoute
 
     api = APIRouter(prefix=API_PREFIX, tags=["sync"], route_class=FerryRoute)
     Caller = Annotated[Operator, Depends(current_operator)]

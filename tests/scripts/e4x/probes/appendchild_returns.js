@@ -1,0 +1,3 @@
+var x = <a/>;
+var r = x.appendChild(<b/>);
+print(r === x, r.name());

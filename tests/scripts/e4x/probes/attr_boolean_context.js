@@ -1,0 +1,2 @@
+var x = <a f=""/>;
+print(x.@f ? "truthy" : "falsy", x.@zz ? "truthy" : "falsy");

@@ -1,0 +1,3 @@
+var x = <a/>;
+x.@["data-x"] = "1";
+print(x.toXMLString());

@@ -1,0 +1,2 @@
+var x = <a first="A" last="B"/>;
+print(x.@first + " " + x.@last);

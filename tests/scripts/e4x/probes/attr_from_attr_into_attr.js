@@ -1,0 +1,3 @@
+var src = <s id="7"/>;
+var x = <a ref={src.@id}/>;
+print(x.toXMLString());

@@ -1,0 +1,2 @@
+var x = <a v="7"/>;
+print(`value=${x.@v}`);

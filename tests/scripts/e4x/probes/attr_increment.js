@@ -1,0 +1,3 @@
+var x = <a n="1"/>;
+x.@n = Number(x.@n) + 1;
+print(x.@n);

@@ -1,0 +1,2 @@
+var x = <a id="5"/>;
+print(JSON.stringify({id: String(x.@id)}));

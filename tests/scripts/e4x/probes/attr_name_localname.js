@@ -1,0 +1,2 @@
+var x = <a id="1"/>;
+print(x.@id.name(), x.@id.localName());

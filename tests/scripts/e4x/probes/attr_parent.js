@@ -1,0 +1,2 @@
+var x = <rec id="1"/>;
+print(x.@id.parent().name());

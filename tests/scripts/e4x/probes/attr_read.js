@@ -1,0 +1,3 @@
+var x = <a id="7" name="n"/>;
+print(x.@id);
+print(x.@name);

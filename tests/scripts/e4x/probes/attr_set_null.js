@@ -1,0 +1,3 @@
+var x = <a/>;
+x.@v = null;
+print(x.toXMLString());

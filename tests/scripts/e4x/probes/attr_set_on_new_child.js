@@ -1,0 +1,3 @@
+var x = <a/>;
+x.b.@k = "v";
+print(x.toXMLString());

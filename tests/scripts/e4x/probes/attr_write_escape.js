@@ -1,0 +1,4 @@
+var x = <a/>;
+x.@v = '<"&>';
+print(x.toXMLString());
+print(x.@v);

@@ -1,0 +1,3 @@
+var x = <a/>;
+x.@id = 5;
+print(x.toXMLString());

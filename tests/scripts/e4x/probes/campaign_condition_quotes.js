@@ -1,0 +1,4 @@
+var email = "o'brien@example.com";
+var c = <condition expr={"@email = '" + email + "'"}/>;
+print(c.@expr);
+print(c.toXMLString());

@@ -1,0 +1,2 @@
+var x = <a><b/>text<!--c--></a>;
+print(x.children().length());

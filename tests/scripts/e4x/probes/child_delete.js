@@ -1,0 +1,3 @@
+var x = <a><b/><c/><b/></a>;
+delete x.b;
+print(x.toXMLString());

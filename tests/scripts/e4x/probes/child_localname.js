@@ -1,0 +1,2 @@
+var x = <root><item/></root>;
+print(x.item.localName(), x.localName());

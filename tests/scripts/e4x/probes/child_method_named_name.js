@@ -1,0 +1,4 @@
+var p = <person><name>Ann</name><text>hello</text></person>;
+print(p.name);
+print(p.text);
+print(p.name());

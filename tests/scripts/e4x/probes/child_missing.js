@@ -1,0 +1,2 @@
+var x = <a/>;
+print(x.nothing.length(), "[" + x.nothing + "]");

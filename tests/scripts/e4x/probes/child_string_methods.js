@@ -1,0 +1,2 @@
+var x = <a><b>hello</b></a>;
+print(x.b.toString().toUpperCase(), x.b.toString().length);

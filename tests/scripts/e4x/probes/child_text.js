@@ -1,0 +1,3 @@
+var x = <a>one<b>two</b>three</a>;
+print(x.text().length());
+print(x.text()[0], x.text()[1]);

@@ -1,0 +1,3 @@
+var x = <a/>;
+x.b.c = "v";
+print(x.toXMLString());

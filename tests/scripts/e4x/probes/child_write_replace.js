@@ -1,0 +1,3 @@
+var x = <a><b>old</b></a>;
+x.b = "new";
+print(x.toXMLString());

@@ -1,0 +1,3 @@
+var x = <a/>;
+x.b = "text";
+print(x.toXMLString());

@@ -1,0 +1,3 @@
+var x = <a><b>old</b></a>;
+x.b = <b k="1">new</b>;
+print(x.toXMLString());

@@ -1,0 +1,2 @@
+var x = <a/>;
+print(x..zz.length());

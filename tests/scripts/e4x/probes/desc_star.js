@@ -1,0 +1,2 @@
+var x = <a><b><c/></b></a>;
+print(x..*.length());

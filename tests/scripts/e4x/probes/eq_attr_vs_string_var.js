@@ -1,0 +1,3 @@
+var x = <a id="k"/>;
+var s = "k";
+print(x.@id == s, s == x.@id, x.@id != s);

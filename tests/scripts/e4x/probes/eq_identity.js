@@ -1,0 +1,3 @@
+var a = <r/>;
+var b = a;
+print(a == b, a === b);

@@ -1,0 +1,3 @@
+var rec = <r status="active"/>;
+if (rec.@status == "active") print("A");
+else print("B");

@@ -1,0 +1,2 @@
+var o = {}, p = {};
+print(o == p, o == o, o != p);

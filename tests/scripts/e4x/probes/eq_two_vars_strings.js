@@ -1,0 +1,2 @@
+var a = "x", b = "x";
+print(a == b);

@@ -1,0 +1,2 @@
+var x = <a>hello</a>;
+print(x == "hello", "hello" == x, x != "hello");

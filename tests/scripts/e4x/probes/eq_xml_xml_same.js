@@ -1,0 +1,2 @@
+var a = <r><v>1</v></r>, b = <r><v>1</v></r>;
+print(a == b, a != b);

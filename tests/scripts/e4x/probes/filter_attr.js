@@ -1,0 +1,2 @@
+var x = <a><b id="1">x</b><b id="2">y</b></a>;
+print(x.b.(@id == "2"));

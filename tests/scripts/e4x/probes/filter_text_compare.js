@@ -1,0 +1,2 @@
+var x = <r><p><n>A</n></p><p><n>B</n></p></r>;
+print(x.p.(n == "B").n);

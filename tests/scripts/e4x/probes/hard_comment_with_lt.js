@@ -1,0 +1,3 @@
+// var x = <a/>;
+/* <b>not xml</b> */
+print("comments ok");

@@ -1,0 +1,3 @@
+var o = {a: 1, b: 2};
+delete o.a;
+print(Object.keys(o).join(","));

@@ -1,0 +1,2 @@
+var x = <a v=""/>;
+print(x.@v == "", x.@v.length(), String(x.@v).length);

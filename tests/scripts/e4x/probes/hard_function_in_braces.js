@@ -1,0 +1,2 @@
+var x = <r>{(function () { return "f"; })()}</r>;
+print(x);

@@ -1,0 +1,2 @@
+function foo() {}
+print(foo.name);

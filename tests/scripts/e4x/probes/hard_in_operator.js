@@ -1,0 +1,2 @@
+var o = {a: 1};
+print("a" in o, "b" in o);

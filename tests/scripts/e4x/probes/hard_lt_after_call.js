@@ -1,0 +1,2 @@
+function n() { return 1; }
+print(n() < 2, n()<2);

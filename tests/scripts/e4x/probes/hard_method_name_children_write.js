@@ -1,0 +1,4 @@
+var p = <person/>;
+p.name = "Zed";
+print(p.toXMLString());
+print(p.name);

@@ -1,0 +1,3 @@
+var inner = <i>in</i>;
+var x = <o>{inner.toString()}</o>;
+print(x.toXMLString());

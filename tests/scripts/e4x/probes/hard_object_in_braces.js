@@ -1,0 +1,2 @@
+var x = <r v={ {k: 1}.k }/>;
+print(x.@v);

@@ -1,0 +1,2 @@
+var x = <a>{"{ not a brace }"}</a>;
+print(x);

@@ -1,0 +1,2 @@
+var s = "a-b-c";
+print(s.replace("-", "+"), s.length, s.split("-").length);

@@ -1,0 +1,3 @@
+var s = "<a>not xml</a>";
+var t = '<b/>';
+print(s, t, s.length);

@@ -1,0 +1,3 @@
+var n = 3;
+var t = `<a>${n}</a> and ${n < 4}`;
+print(t);

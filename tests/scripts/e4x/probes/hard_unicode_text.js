@@ -1,0 +1,2 @@
+var x = <a>Grüße {"日本"}</a>;
+print(x);

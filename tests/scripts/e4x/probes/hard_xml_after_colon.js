@@ -1,0 +1,2 @@
+var o = {doc: <d k="v"/>};
+print(o.doc.@k);

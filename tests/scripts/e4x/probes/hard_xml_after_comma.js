@@ -1,0 +1,2 @@
+var pair = [1, <b/>];
+print(pair[1].name());

@@ -1,0 +1,4 @@
+var ok = true;
+var x;
+if (ok) x = <yes/>;
+print(x.name());

@@ -1,0 +1,2 @@
+var mk = (v) => <item v={v}/>;
+print(mk(3).@v);

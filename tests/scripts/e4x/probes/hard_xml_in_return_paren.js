@@ -1,0 +1,2 @@
+function f() { return (<a v="1"/>); }
+print(f().@v);

@@ -1,0 +1,3 @@
+var flag = false;
+var x = flag ? <yes/> : <no/>;
+print(x.name());

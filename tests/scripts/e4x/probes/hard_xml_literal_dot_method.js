@@ -1,0 +1,1 @@
+print(<a><b>1</b></a>.b.toString());

@@ -1,0 +1,3 @@
+var $v = "d";
+var x = <a v={$v}/>;
+print(x.@v);

@@ -1,0 +1,4 @@
+var v = 'a<b & "c"';
+var x = <rec v={v}/>;
+print(x.toXMLString());
+print(x.@v);

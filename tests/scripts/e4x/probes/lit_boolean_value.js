@@ -1,0 +1,2 @@
+var x = <a flag={false}>{true}</a>;
+print(x.toXMLString());

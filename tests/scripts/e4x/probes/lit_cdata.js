@@ -1,0 +1,2 @@
+var x = <a><![CDATA[<not a tag> & stuff]]></a>;
+print(x.toString());

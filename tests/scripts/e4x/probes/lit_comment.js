@@ -1,0 +1,3 @@
+var x = <a><!-- a comment --><b/></a>;
+print(x.b.length());
+print(x.toXMLString());

@@ -1,0 +1,4 @@
+var s = "<b>&amp;</b>";
+var x = <a>{s}</a>;
+print(x.toXMLString());
+print(x.toString());

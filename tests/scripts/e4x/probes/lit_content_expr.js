@@ -1,0 +1,4 @@
+var n = "world";
+var x = <greet>hello {n}</greet>;
+print(x.toString());
+print(x.toXMLString());

@@ -1,0 +1,2 @@
+var x = <a></a>;
+print(x.toXMLString(), x.children().length());

@@ -1,0 +1,3 @@
+var x = <a>&lt;tag&gt; &amp; &quot;q&quot; &apos;s&apos;</a>;
+print(x.toString());
+print(x.toXMLString());

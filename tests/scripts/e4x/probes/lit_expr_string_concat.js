@@ -1,0 +1,3 @@
+var a = "x", b = "y";
+var x = <a v={a + "-" + b}/>;
+print(x.@v);

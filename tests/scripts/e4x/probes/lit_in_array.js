@@ -1,0 +1,2 @@
+var arr = [<a/>, <b/>];
+print(arr.length, arr[1].name());

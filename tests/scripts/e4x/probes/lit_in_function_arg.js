@@ -1,0 +1,2 @@
+function show(x) { return x.toXMLString(); }
+print(show(<a b="1"/>));

@@ -1,0 +1,3 @@
+var l = <><a/><b/></>;
+print(l.length());
+print(l.toXMLString());

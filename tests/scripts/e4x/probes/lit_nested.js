@@ -1,0 +1,3 @@
+var x = <a><b><c>deep</c></b></a>;
+print(x.toXMLString());
+print(x.b.c);

@@ -1,0 +1,3 @@
+var v = null;
+var x = <a v={v}>{v}</a>;
+print(x.toXMLString());

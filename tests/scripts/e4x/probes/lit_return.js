@@ -1,0 +1,2 @@
+function make(i) { return <item n={i}/>; }
+print(make(3).@n);

@@ -1,0 +1,3 @@
+var x = <a/>;
+print(x.toXMLString());
+print(x.name());

@@ -1,0 +1,2 @@
+var x = <a>just text</a>;
+print(x.hasSimpleContent(), x.hasComplexContent());

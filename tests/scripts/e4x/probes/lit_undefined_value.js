@@ -1,0 +1,3 @@
+var v;
+var x = <a>{v}</a>;
+print(x.toXMLString());

@@ -1,0 +1,2 @@
+var x = <a name="Zoë">Ünïcödé €</a>;
+print(x.@name, x.toString());

@@ -1,0 +1,4 @@
+var x = <a>
+   text with spaces
+</a>;
+print("[" + x.toString() + "]");

@@ -1,0 +1,3 @@
+var a = "A", b = "B";
+var x = <r>{a}{b}</r>;
+print(x.toString());

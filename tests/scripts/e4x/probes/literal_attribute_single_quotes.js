@@ -1,0 +1,3 @@
+var x = <a v='single "q"'/>;
+print(x.@v);
+print(x.toXMLString());

@@ -1,0 +1,3 @@
+var x = <a/>;
+x.appendChild(<b/>).appendChild(<c/>);
+print(x.toXMLString());

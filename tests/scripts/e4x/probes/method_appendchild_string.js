@@ -1,0 +1,3 @@
+var x = <a><b/></a>;
+x.appendChild("tail");
+print(x.toXMLString());

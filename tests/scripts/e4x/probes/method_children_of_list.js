@@ -1,0 +1,2 @@
+var x = <a><b><c/><d/></b><b><e/></b></a>;
+print(x.b.children().length());

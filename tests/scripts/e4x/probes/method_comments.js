@@ -1,0 +1,2 @@
+var x = <a><!--one--><b/><!--two--></a>;
+print(x.comments().length());

@@ -1,0 +1,3 @@
+var x = <a><b/><d/></a>;
+x.insertChildAfter(x.b[0], <c/>);
+print(x.toXMLString());

@@ -1,0 +1,3 @@
+var x = <a><b/><d/></a>;
+x.insertChildBefore(x.d[0], <c/>);
+print(x.toXMLString());

@@ -1,0 +1,2 @@
+var x = <item/>;
+print(x.name() == "item", x.name() == "other");

@@ -1,0 +1,3 @@
+var x = <a><b/></a>;
+x.prependChild(<first/>);
+print(x.toXMLString());

@@ -1,0 +1,3 @@
+var x = <a><b/><c/></a>;
+x.setChildren(<z/>);
+print(x.toXMLString());

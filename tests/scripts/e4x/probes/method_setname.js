@@ -1,0 +1,3 @@
+var x = <a id="1"><b/></a>;
+x.setName("renamed");
+print(x.toXMLString());

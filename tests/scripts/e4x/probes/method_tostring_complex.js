@@ -1,0 +1,2 @@
+var x = <a><b>1</b></a>;
+print(x.toString());

@@ -1,0 +1,2 @@
+var x = <a>simple</a>;
+print(x.toString());

@@ -1,0 +1,2 @@
+var x = <a><b>1</b><b>2</b></a>;
+print(x.b.toXMLString());

@@ -1,0 +1,2 @@
+var x = <a>v</a>;
+print(x.valueOf() === x, x.valueOf().toString());

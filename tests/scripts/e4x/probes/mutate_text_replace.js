@@ -1,0 +1,3 @@
+var x = <r>old</r>;
+x.setChildren("new");
+print(x.toString());

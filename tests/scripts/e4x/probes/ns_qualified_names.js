@@ -1,0 +1,10 @@
+var x = <r xmlns:p="http://p"><p:item a="1">v</p:item></r>;
+var c = x.children()[0];
+print(c.name(), c.localName(), c.name().localName, c.name().uri);
+print(c.@a.name(), x.name(), x.name().uri === "");
+var d = <a xmlns="http://u"><b/></a>;
+print(d.name(), d.children()[0].name(), d.name().uri, d.name().localName);
+var y = <r xmlns:p="http://p" p:flag="1" b="2"/>;
+var names = [];
+for each (var at in y.@*) names.push(String(at.name()) + "=" + at);
+print(names.sort().join(" "));

@@ -1,0 +1,12 @@
+var x = <r><a>1</a><b>2</b></r>;
+var l = x.a + x.b;
+print(typeof l, l.length(), l.toXMLString());
+var m = new XMLList();
+m = m + <c/>;
+m = m + <d/> + <e/>;
+print(m.length());
+var n = x.a, k = 1;
+print(n + k, k + n, n + "s", x.a + x.b + "!");
+var p = <p/>, q = <q/>;
+var both = (p + q).length();
+print(both, typeof (p + q));

@@ -1,0 +1,3 @@
+var x = <r><a/></r>;
+x.* += <b/>;
+print(x.toXMLString());

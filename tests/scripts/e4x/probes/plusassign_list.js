@@ -1,0 +1,5 @@
+var l = new XMLList();
+l += <a/>;
+l += <b/>;
+print(l.length());
+print(l.toXMLString());

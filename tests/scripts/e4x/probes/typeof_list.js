@@ -1,0 +1,2 @@
+var l = new XMLList();
+print(typeof l, typeof new XML("<a/>"));

@@ -1,0 +1,2 @@
+var o = {f: function () { return <a/>; }};
+print(typeof o.f(), typeof o.f);

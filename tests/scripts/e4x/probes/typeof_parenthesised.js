@@ -1,0 +1,2 @@
+var x = <a/>;
+print(typeof (x), typeof(x.b));

@@ -1,0 +1,1 @@
+print(typeof 1, typeof "s", typeof {}, typeof null, typeof undefined, typeof function () {});

@@ -1,0 +1,1 @@
+try { new XML("<a><b></a>"); print("no error"); } catch (e) { print("error", e.name); }

@@ -1,0 +1,2 @@
+var x = XML("<a>1</a>");
+print(x.toString(), typeof x);

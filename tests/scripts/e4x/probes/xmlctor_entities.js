@@ -1,0 +1,2 @@
+var x = new XML("<a>&lt;x&gt;</a>");
+print(x.toString());

@@ -1,0 +1,2 @@
+var x = new XML("plain text");
+print(x.nodeKind(), x.toString());

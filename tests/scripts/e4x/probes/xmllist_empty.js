@@ -1,0 +1,2 @@
+var l = new XMLList();
+print(l.length(), l.toXMLString() === "");
