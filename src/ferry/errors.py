@@ -65,6 +65,9 @@ WRITE_REJECTED = Code("FRY-400012", "Write: the warehouse refused a record")
 QUERY_FORBIDDEN = Code("FRY-400013", "no right to read this schema")
 CANNOT_LISTEN = Code("FRY-400014", "cannot listen on the address and port")
 ROLE_REFUSED = Code("FRY-400020", "this server's role does not serve this call")
+NOT_SERVED = Code("FRY-400030", "ferry does not serve this Campaign schema or method")
+OPTION_REFUSED = Code("FRY-400031", "invalid xtk:option record")
+OPTION_READ_ONLY = Code("FRY-400032", "this option is ferry's own and read-only")
 
 # Sync workflow and warehouses.
 WAREHOUSE_UNAVAILABLE = Code("FRY-500001", "warehouse unavailable")

@@ -51,3 +51,24 @@ def test_json_values() -> None:
         {"when": None, "flag": True, "day": None, "avg": 7, "name": ""}]
     with pytest.raises(QueryNotFound):
         rows_to_json(query_from_params("nms:recipient", operation="get"), COLUMNS, [])
+
+
+def test_analyze_adds_the_name_and_label_of_an_enumerated_value() -> None:
+    from lxml import etree
+
+    from ferry.query import analyzed, compile_query, parse_query_def
+    from ferry.schema import builtin_schemas
+
+    recipient = next(schema for schema in builtin_schemas() if schema.id == "nms:recipient")
+    query = parse_query_def(etree.fromstring(
+        '<queryDef schema="nms:recipient" operation="select"><select><node expr="@email"/>'
+        '<node expr="@gender" analyze="true"/><node expr="@emailFormat"/></select></queryDef>'))
+    compiled = compile_query(query, recipient, '"nms_recipient"', "duckdb")
+    enums = analyzed(query, recipient, [column.name for column in compiled.columns])
+    assert set(enums) == {"gender"}
+    result = rows_to_xml(query, "recipient", compiled.columns, [("a@x.com", 2, 1), ("b@x.com", 7, 0)], enums)
+    first, second = list(result)
+    assert dict(first.attrib) == {"email": "a@x.com", "gender": "2", "genderName": "female", "genderLabel": "Female",
+                                  "emailFormat": "1"}
+    # A value the enumeration does not list comes back alone.
+    assert dict(second.attrib) == {"email": "b@x.com", "gender": "7", "emailFormat": "0"}

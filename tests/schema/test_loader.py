@@ -126,3 +126,21 @@ def test_missing_schema_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FerryError) as info:
         load_schema_file(tmp_path / "nope.xml")
     assert "cannot read" in info.value.message
+
+
+def test_enumerations_are_read_and_attributes_name_them() -> None:
+    schema = parse_schema("""<srcSchema namespace="cus" name="shop">
+      <enumeration name="size" basetype="byte"><value name="small" label="Small" value="1"/>
+        <value name="big" label="Big" value="2"/></enumeration>
+      <element name="shop"><attribute name="size" type="byte" enum="size"/>
+        <attribute name="other" type="byte" enum="cus:shop:size"/>
+        <attribute name="foreign" type="byte" enum="nms:recipient:gender"/></element></srcSchema>""")
+    size = schema.enumeration("size")
+    assert size is not None and [value.name for value in size.values] == ["small", "big"]
+    assert size.by_value("2") is not None and size.by_value("2").label == "Big"  # type: ignore[union-attr]
+    assert schema.attribute("size").enum == "size"  # type: ignore[union-attr]
+    assert schema.attribute("other").enum == "size"  # type: ignore[union-attr]
+    assert schema.attribute("foreign").enum is None  # type: ignore[union-attr]
+    with pytest.raises(FerryError, match="does not declare"):
+        parse_schema('<srcSchema namespace="cus" name="shop"><element name="shop">'
+                     '<attribute name="size" type="byte" enum="nope"/></element></srcSchema>')

@@ -171,6 +171,27 @@ CASES: list[Case] = [
     soap_case("xtk:queryDef", "ExecuteQuery", doc('<queryDef schema="nms:recipient" operation="select">'
                                                   '<select><node expr="@email"/></select></queryDef>', "document"),
               ADMIN_ONLY),
+    # Issue 25: queryDef's other methods, the staging views, options, and the Campaign methods refused FRY-400030.
+    soap_case("xtk:queryDef", "SelectAll", doc('<queryDef schema="dem:sampleTable" operation="select"/>', "document")
+              + "<duplicate>false</duplicate>", SCHEMA),
+    soap_case("xtk:queryDef", "Analyze", doc('<queryDef schema="dem:sampleTable" operation="select"/>', "document"),
+              SCHEMA),
+    soap_case("xtk:queryDef", "BuildQuery", doc('<queryDef schema="dem:sampleTable" operation="select"/>',
+                                                "document"), ADMIN_ONLY),
+    soap_case("xtk:queryDef", "BuildQueryEx", doc('<queryDef schema="dem:sampleTable" operation="select"/>',
+                                                  "document"), ADMIN_ONLY),
+    soap_case("xtk:queryDef", "ExecuteQuery", doc('<queryDef schema="xtk:option" operation="select"/>', "document"),
+              ADMIN_ONLY),
+    soap_case("xtk:queryDef", "ExecuteQuery", doc('<queryDef schema="xtk:operator" operation="select"/>',
+                                                  "document"), ALL_OK),
+    soap_case("xtk:session", "Write", doc('<option xtkschema="xtk:option" name="Mine-{login}" stringValue="x"/>',
+                                          "doc"), ADMIN_ONLY),
+    # (an operator without rights reads its own xtk:operator record, and gets FRY-400030 like any other)
+    *[soap_case("xtk:session", name, "", ALL_OK) for name in (
+        "GetNewIds", "GetNewIdsEx", "GetModifiedEntities", "Encrypt", "EncryptPassword", "EncryptServerPassword",
+        "HashPassword", "ReEncryptPassword")],
+    *[soap_case("xtk:persist|xtk:operator", name, doc('<operator xtkschema="xtk:operator"/>', "document"),
+                ALL_OK) for name in ("NewInstance", "Duplicate")],
     soap_case("nms:replicationStrategy", "StartReplicateStagingData", "<strSchema>dem:sampleTable</strSchema>",
               SCHEMA),
     soap_case("xtk:workflow", "Start", "<strWorkflowId>opsflow</strWorkflowId>", SCHEMA),

@@ -89,7 +89,8 @@ def test_response_and_fault_bytes() -> None:
 
 def test_schema_descriptions_match_the_requested_id() -> None:
     staged = Schema(namespace="dem", name="t", auto_stg=True,
-                    attributes=(Attribute(name="a", type=AttrType.STRING, length=10),))
+                    attributes=(Attribute(name="a", type=AttrType.STRING, length=10),),
+                    source_xml='<?xml version="1.0"?><srcSchema namespace="dem" name="t"/>')
     plain = Schema(namespace="dem", name="plain")
     registry = SchemaRegistry([staged, plain])
     for schema_id in ("dem:t", "dem:tStg"):
@@ -102,11 +103,18 @@ def test_schema_descriptions_match_the_requested_id() -> None:
     assert schemas.describe(registry, "xtk:schema|dem:nothere") is None
     schemas.register("xtk:queryDef", '<schema namespace="xtk" name="queryDef"/>')
     assert schemas.describe(registry, "xtk:schema|xtk:queryDef") == '<schema namespace="xtk" name="queryDef"/>'
-    assert schemas.describe(registry, "xtk:srcSchema|dem:t") is None
+    # xtk:srcSchema gives an applied schema's source (issue 25), nothing for an unknown one.
+    source = schemas.describe(registry, "xtk:srcSchema|dem:t")
+    assert source is not None and etree.fromstring(source).get("name") == "t"
+    assert schemas.describe(registry, "xtk:srcSchema|dem:nothere") is None
     session = etree.fromstring(schemas.describe(registry, "xtk:schema|xtk:session") or "")
     methods = session.find("methods")
     assert methods is not None
-    assert [m.get("name") for m in methods] == ["Logon", "Logoff", "GetServerTime", "GetOption", "GetUserInfo"]
+    # Campaign's GetNewIdsEx and encryption methods are described so that clients send them; ferry refuses them
+    # with FRY-400030 (ferry.schema.not_served).
+    assert [m.get("name") for m in methods] == ["Logon", "Logoff", "GetServerTime", "GetOption", "GetUserInfo",
+                                                "GetNewIdsEx", "Encrypt", "EncryptPassword", "EncryptServerPassword",
+                                                "HashPassword", "ReEncryptPassword"]
 
 
 def test_wsdl_is_wellformed_and_names_the_operations() -> None:

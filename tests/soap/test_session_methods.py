@@ -43,7 +43,10 @@ async def test_get_user_info_names_the_operator_and_rights(soap: Any) -> None:
         assert reply.output("pUserInfo").get("{http://www.w3.org/2001/XMLSchema-instance}type") == "ns:Element"
         info = reply.output("userInfo")
         assert info.get("login") == login and info.get("loginId", "").isdigit()
-        assert [(etree.QName(child).localname, child.get("right") or child.get("schema")) for child in info] == rights
+        children = [(etree.QName(child).localname, child.get("right") or child.get("schema") or
+                     f"{child.get('namespace')}:{child.get('name')}") for child in info]
+        # The rights, then the packages ferry reports (issue 25: the SDK's hasPackage reads them).
+        assert children == [*rights, ("installed-package", "nms:core"), ("installed-package", "nms:ffda")]
     assert (await soap.call("xtk:session", "GetUserInfo", session="nope", security="nope")).fault.startswith(
         "XSV-350008")
 

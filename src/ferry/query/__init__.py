@@ -13,7 +13,7 @@ from ferry.query.ast import Expr
 from ferry.query.compiler import CompiledQuery, Dialect, OutputColumn, compile_query, quote_identifier
 from ferry.query.parser import parse_expression
 from ferry.query.querydef import Operation, OrderNode, QueryDef, SelectNode, parse_query_def, query_from_params
-from ferry.query.results import NOT_FOUND_CAMPAIGN_CODE, QueryNotFound, rows_to_json, rows_to_xml
+from ferry.query.results import NOT_FOUND_CAMPAIGN_CODE, QueryNotFound, analyzed, rows_to_json, rows_to_xml
 
 __all__ = [
     "NOT_FOUND_CAMPAIGN_CODE",
@@ -26,6 +26,7 @@ __all__ = [
     "QueryDef",
     "QueryNotFound",
     "SelectNode",
+    "analyzed",
     "compile_query",
     "parse_expression",
     "parse_query_def",

@@ -12,7 +12,7 @@ from ferry import errors
 from ferry.errors import FerryError
 from ferry.query.ast import Binary, Expr
 from ferry.query.parser import parse_expression
-from ferry.query.tokens import shown
+from ferry.query.tokens import LINK_PATHS, shown
 
 MAX_NODES = 200
 MAX_CONDITIONS = 200
@@ -39,6 +39,8 @@ class SelectNode:
     expr: Expr
     source: str
     alias: str | None = None
+    # `analyze="true"`: an enumerated attribute also comes back as its value's name and label (`xName`, `xLabel`).
+    analyze: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,28 @@ def alias_name(alias: str | None, where: str) -> str | None:
     return name
 
 
+# Element paths some schemas answer as one of their attributes (`register_paths`).
+_LINK_PATHS: dict[str, dict[str, str]] = {}
+
+
+def register_paths(schema_id: str, paths: dict[str, str]) -> None:
+    """Let queries on `schema_id` name `[link/@attr]` paths, each read as the attribute it maps to."""
+    _LINK_PATHS[schema_id] = dict(paths)
+
+
 def parse_query_def(element: etree._Element) -> QueryDef:
     """Read a `<queryDef>` element (SimpleJson → XML as the SDK sends it, or hand-written XML)."""
     if _local(element) != "queryDef":
         raise _bad(f"expected a <queryDef> element, got <{_local(element) or '?'}>")
+    schema_id = _schema_id(element.get("schema"))
+    token = LINK_PATHS.set(_LINK_PATHS.get(schema_id, {}))
+    try:
+        return _parse_query_def(element, schema_id)
+    finally:
+        LINK_PATHS.reset(token)
+
+
+def _parse_query_def(element: etree._Element, schema_id: str) -> QueryDef:
     for child in _elements(element):
         if _local(child) not in _KNOWN_CHILDREN:
             raise _bad(f"<{_local(child)}> in a queryDef is not supported "
@@ -152,7 +172,8 @@ def parse_query_def(element: etree._Element) -> QueryDef:
         for index, node in enumerate(_nodes(part, "select")):
             where = f"select node {index + 1}"
             source = node.get("expr")
-            select.append(SelectNode(_expression(source, where), str(source), alias_name(node.get("alias"), where)))
+            select.append(SelectNode(_expression(source, where), str(source), alias_name(node.get("alias"), where),
+                                     _flag(node.get("analyze"), f"{where}: analyze")))
     order: list[OrderNode] = []
     for part in _children(element, "orderBy"):
         for index, node in enumerate(_nodes(part, "orderBy")):
@@ -171,7 +192,7 @@ def parse_query_def(element: etree._Element) -> QueryDef:
     if max(len(select), len(order), len(group)) > MAX_NODES:
         raise FerryError(errors.EXPRESSION_TOO_COMPLEX, f"more than {MAX_NODES} select, orderBy or groupBy nodes")
     return QueryDef(
-        schema_id=_schema_id(element.get("schema")),
+        schema_id=schema_id,
         operation=_operation(element.get("operation")),
         select=tuple(select),
         where=where_expr,

@@ -12,8 +12,10 @@ from lxml import etree
 
 from ferry import errors
 from ferry.errors import FerryError
+from ferry.query.ast import AttrRef
 from ferry.query.compiler import OutputColumn
 from ferry.query.querydef import Operation, QueryDef
+from ferry.schema.model import Enumeration, Schema
 from ferry.schema.types import AttrType, to_text
 
 # Campaign's code for "the record was not found" (see the protocol reference, §3.4 and §7).
@@ -46,12 +48,25 @@ def value_text(column: OutputColumn, value: Any) -> str:
     return to_text(column.type or AttrType.STRING, value)
 
 
+def analyzed(query: QueryDef, schema: Schema, names: Sequence[str]) -> dict[str, Enumeration]:
+    """Output names of the `analyze="true"` nodes that read an enumerated attribute, with their enumeration."""
+    found: dict[str, Enumeration] = {}
+    for node, name in zip(query.select, names, strict=False):
+        if node.analyze and isinstance(node.expr, AttrRef):
+            attribute = schema.attribute(node.expr.name)
+            enum = schema.enumeration(attribute.enum) if attribute is not None and attribute.enum else None
+            if enum is not None:
+                found[name] = enum
+    return found
+
+
 def rows_to_xml(query: QueryDef, schema_short_name: str, columns: Sequence[OutputColumn],
-                rows: Sequence[Sequence[Any]]) -> etree._Element:
+                rows: Sequence[Sequence[Any]], enums: dict[str, Enumeration] | None = None) -> etree._Element:
     """The RESULT element of ExecuteQuery's `pdomOutput` for `rows` (as fetched for the compiled query).
 
     select → `<x-collection><x …/>…</x-collection>`; get → `<x …/>` or QueryNotFound; getIfExists → `<x …/>`
     or an empty `<x/>`; count → `<x count="N"/>`. NULL and empty values are left out, as Campaign does.
+    `enums` (from `analyzed`): those columns also give their value's name and label (`genderName`, `genderLabel`).
     """
     if query.operation is Operation.COUNT:
         count = rows[0][0] if rows else 0
@@ -59,16 +74,17 @@ def rows_to_xml(query: QueryDef, schema_short_name: str, columns: Sequence[Outpu
     if query.operation is Operation.SELECT:
         collection = etree.Element(f"{schema_short_name}-collection")
         for row in rows:
-            collection.append(_record(schema_short_name, columns, row))
+            collection.append(_record(schema_short_name, columns, row, enums or {}))
         return collection
     if not rows:
         if query.operation is Operation.GET:
             raise QueryNotFound(query.schema_id)
         return etree.Element(schema_short_name)
-    return _record(schema_short_name, columns, rows[0])
+    return _record(schema_short_name, columns, rows[0], enums or {})
 
 
-def _record(tag: str, columns: Sequence[OutputColumn], row: Sequence[Any]) -> etree._Element:
+def _record(tag: str, columns: Sequence[OutputColumn], row: Sequence[Any],
+            enums: dict[str, Enumeration]) -> etree._Element:
     element = etree.Element(tag)
     # Rows may carry trailing hidden columns (grouping keys that are not selected): zip stops at the columns.
     for column, value in zip(columns, row, strict=False):
@@ -78,6 +94,11 @@ def _record(tag: str, columns: Sequence[OutputColumn], row: Sequence[Any]) -> et
         if text == "":
             continue
         element.set(column.name, _NOT_XML.sub("\ufffd", text))
+        enum = enums.get(column.name)
+        item = enum.by_value(text) if enum is not None else None
+        if item is not None:
+            element.set(f"{column.name}Name", item.name)
+            element.set(f"{column.name}Label", item.label)
     return element
 
 

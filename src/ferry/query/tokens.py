@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from types import MappingProxyType
 
 from ferry import errors
 from ferry.errors import FerryError
 
 MAX_EXPRESSION_LENGTH = 4000
 _BRACKETED = re.compile(r"\[@([A-Za-z_][A-Za-z0-9_]*)\]")
+_LINK_PATH = re.compile(r"\[([A-Za-z_][A-Za-z0-9_]*/@[A-Za-z_][A-Za-z0-9_]*)\]")
+# Element paths the schema being queried answers (`[enum/@name]` of xtk:enumValue → its attribute enumName), set by
+# `ferry.query.querydef` while it parses that schema's queryDef; any other path is refused.
+LINK_PATHS: ContextVar[Mapping[str, str]] = ContextVar("ferry_query_link_paths", default=MappingProxyType({}))
 
 KEYWORDS = frozenset({"AND", "OR", "NOT", "LIKE", "IS", "NULL", "IN", "TRUE", "FALSE"})
 _OPERATORS = ("<=", ">=", "<>", "!=", "=", "<", ">", "(", ")", ",", "+", "-", "*", "/")
@@ -91,6 +98,9 @@ def tokenize(source: str) -> list[Token]:
             # [@name] is Campaign's bracketed spelling of the plain attribute @name.
             tokens.append(Token(Kind.ATTR, bracketed.group(0), col, bracketed.group(1)))
             i = bracketed.end()
+        elif ch == "[" and (path := _LINK_PATH.match(source, i)) and path.group(1) in LINK_PATHS.get():
+            tokens.append(Token(Kind.ATTR, path.group(0), col, LINK_PATHS.get()[path.group(1)]))
+            i = path.end()
         elif ch == "[":
             raise syntax_error(source, col, "element paths such as [link/@x] are not supported",
                                "only attributes of the schema (@name) can be queried")

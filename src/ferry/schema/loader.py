@@ -10,7 +10,7 @@ from lxml import etree
 
 from ferry import errors
 from ferry.errors import FerryError
-from ferry.schema.model import Attribute, DbIndex, Key, Schema
+from ferry.schema.model import Attribute, DbIndex, Enumeration, EnumValue, Key, Schema
 from ferry.schema.types import DEFAULT_STRING_LENGTH, AttrType
 from ferry.xmlsafe import parse_xml
 
@@ -58,7 +58,8 @@ def parse_schema(data: bytes | str, *, origin: str = "<schema>") -> Schema:
         if not _NAME.match(value):
             raise _fail(origin, root, f"<srcSchema> needs a {label} made of letters, digits and _ (got {value!r})")
     main = _main_element(root, name, origin)
-    attributes = _attributes(main, origin)
+    enumerations = _enumerations(root, origin)
+    attributes = _attributes(main, origin, {enum.name for enum in enumerations}, f"{namespace}:{name}")
     names = {attr.name for attr in attributes}
     keys = _keys(main, names, origin)
     indexes = _indexes(main, names, origin)
@@ -79,6 +80,7 @@ def parse_schema(data: bytes | str, *, origin: str = "<schema>") -> Schema:
         keys=tuple(keys),
         indexes=tuple(indexes),
         staging_source=staging_source,
+        enumerations=tuple(enumerations),
         source_xml=raw.decode("utf-8", errors="replace"),
     )
 
@@ -90,7 +92,33 @@ def _main_element(root: etree._Element, name: str, origin: str) -> etree._Elemen
     raise _fail(origin, root, f"no main <element name=\"{name}\"> in the schema")
 
 
-def _attributes(main: etree._Element, origin: str) -> list[Attribute]:
+def _enumerations(root: etree._Element, origin: str) -> list[Enumeration]:
+    """The schema's `<enumeration name basetype><value name label value/>…</enumeration>` elements."""
+    found: list[Enumeration] = []
+    for node in root:
+        if not isinstance(node.tag, str) or etree.QName(node).localname != "enumeration":
+            continue
+        name = node.get("name") or ""
+        if not _NAME.match(name):
+            raise _fail(origin, node, f"enumeration name {name!r} is not a valid identifier")
+        if any(enum.name == name for enum in found):
+            raise _fail(origin, node, f"enumeration {name!r} is declared twice")
+        values: list[EnumValue] = []
+        for child in node:
+            if not isinstance(child.tag, str) or etree.QName(child).localname != "value":
+                continue
+            value_name = child.get("name") or ""
+            if not _NAME.match(value_name):
+                raise _fail(origin, child, f"enumeration {name!r}: value name {value_name!r} is not a valid identifier")
+            stored = child.get("value")
+            values.append(EnumValue(value_name, child.get("label") or value_name,
+                                    stored if stored is not None else value_name))
+        found.append(Enumeration(name, (node.get("basetype") or "string").strip(), tuple(values),
+                                 node.get("label") or name))
+    return found
+
+
+def _attributes(main: etree._Element, origin: str, enums: set[str], schema_id: str) -> list[Attribute]:
     attributes: list[Attribute] = []
     seen: set[str] = set()
     for node in main:
@@ -115,9 +143,17 @@ def _attributes(main: etree._Element, origin: str) -> list[Attribute]:
         sqlname = node.get("sqlname") or ""
         if sqlname and not _NAME.match(sqlname):
             raise _fail(origin, node, f"sqlname {sqlname!r} of attribute {name!r} is not a valid identifier")
+        enum = (node.get("enum") or "").strip() or None
+        if enum is not None and ":" not in enum and enum not in enums:
+            raise _fail(origin, node, f"attribute {name!r} names enumeration {enum!r}, which the schema does not "
+                        "declare")
+        if enum is not None and ":" in enum:
+            # Another schema's enumeration (`nms:recipient:gender`): kept only when it is this schema's own.
+            enum = enum.removeprefix(f"{schema_id}:") if enum.removeprefix(f"{schema_id}:") in enums else None
         attributes.append(
             Attribute(
                 name=name,
+                enum=enum,
                 type=type_,
                 length=length,
                 not_null=_flag(node, "notNull"),

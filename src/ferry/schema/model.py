@@ -20,10 +20,45 @@ class Attribute:
     default: str | None = None
     sqlname: str = ""
     label: str | None = None
+    # The `<enumeration>` naming this attribute's values (`enum="gender"`), declared by the same schema.
+    enum: str | None = None
 
     def __post_init__(self) -> None:
         if not self.sqlname:
             object.__setattr__(self, "sqlname", SQL_PREFIX[self.type] + self.name[:1].upper() + self.name[1:])
+
+
+@dataclass(frozen=True)
+class EnumValue:
+    """One `<value name label value/>` of an enumeration."""
+
+    name: str
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Enumeration:
+    """An `<enumeration>` of a schema: the names and labels of an attribute's values."""
+
+    name: str
+    basetype: str
+    values: tuple[EnumValue, ...] = ()
+    label: str = ""
+
+    def by_value(self, value: str) -> EnumValue | None:
+        """The value whose stored form is `value` (compared as text, `1` = `1.0` for numbers)."""
+        for item in self.values:
+            if item.value == value or _same_number(item.value, value):
+                return item
+        return None
+
+
+def _same_number(a: str, b: str) -> bool:
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -59,6 +94,7 @@ class Schema:
     keys: tuple[Key, ...] = ()
     indexes: tuple[DbIndex, ...] = ()
     staging_source: str | None = None
+    enumerations: tuple[Enumeration, ...] = ()
     source_xml: str = field(default="", compare=False, repr=False)
 
     @property
@@ -80,6 +116,11 @@ class Schema:
     def sql_table(self) -> str:
         """Campaign's table name convention: capitalised namespace + element name."""
         return self.namespace[:1].upper() + self.namespace[1:] + self.name[:1].upper() + self.name[1:]
+
+    def enumeration(self, name: str) -> Enumeration | None:
+        """The enumeration called `name` (or `ns:schema:name` of this schema), or None."""
+        local = name.removeprefix(f"{self.id}:")
+        return next((enum for enum in self.enumerations if enum.name == local), None)
 
     def attribute(self, name: str) -> Attribute | None:
         """The attribute called `name`, or None."""

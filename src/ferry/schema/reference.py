@@ -24,7 +24,7 @@ def _cell(text: str | None) -> str:
 
 
 def render_schema(schema: Schema) -> str:
-    """One section: the schema's flags, keys, then one table row per attribute."""
+    """One section: the schema's flags, keys, enumerations, then one table row per attribute."""
     flags = [flag for flag, on in (("staged (autoStg)", schema.staged), ("autopk", schema.autopk),
                                    ("autouuid", schema.autouuid)) if on]
     lines = [f"## {schema.id}", ""]
@@ -36,6 +36,9 @@ def render_schema(schema: Schema) -> str:
     for key in schema.keys:
         lines.append(f"- key {key.name or '(unnamed)'}: " + ", ".join(f"`@{name}`" for name in key.fields)
                      + (" (internal)" if key.internal else ""))
+    for enum in schema.enumerations:
+        lines.append(f"- enumeration {enum.name} ({enum.basetype}): "
+                     + ", ".join(f"{item.value} = {item.name} ({_cell(item.label)})" for item in enum.values))
     lines += ["", "| attribute | type | length | not null | default | label |", "|---|---|---|---|---|---|"]
     for attr in schema.attributes:
         lines.append(f"| `@{attr.name}` | {attr.type.value} | {attr.length or ''} | "

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from ferry import errors
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
+from ferry.schema.not_served import is_campaign_schema, schema_fault
 from ferry.schema.staging import with_internal_id
 
 
@@ -48,6 +49,8 @@ class SchemaRegistry:
             schema = self._schemas.get(schema_id[:-3])
             if schema is not None and not schema.staged:
                 schema = None
+        if schema is None and is_campaign_schema(schema_id):
+            raise schema_fault(schema_id)
         if schema is None:
             raise FerryError(errors.UNKNOWN_SCHEMA, f"schema {schema_id!r} is not known; apply it first "
                              "with `ferry schema apply`")

@@ -19,7 +19,7 @@ from typing import Any
 
 from lxml import etree
 
-from ferry import errors
+from ferry import errors, options
 from ferry.auth import AuthError, Operator, rights
 from ferry.config import Settings
 from ferry.errors import FerryError
@@ -28,7 +28,6 @@ from ferry.query import QueryNotFound, parse_query_def, rows_to_xml
 from ferry.query import run as query_run
 from ferry.schema.registry import SchemaRegistry
 from ferry.scripts import jxon
-from ferry.soap import options
 from ferry.staging.database import StagingDatabase
 from ferry.subscriptions import SCHEMA_ID as SUBSCRIPTION_SCHEMA
 from ferry.subscriptions.requests import SUBSCRIBE, UNSUBSCRIBE, build_request, recipient_from_json, recipient_from_xml
@@ -147,7 +146,10 @@ class ScriptApi:
         rights.require(self.operator, rights.Access.WRITE, schema_id, what=f"ingest into {schema_id}")
 
     def _op_getOption(self, args: dict[str, Any]) -> list[Any]:
-        return list(options.get_option(str(args.get("name", ""))))
+        # The same options SOAP GetOption reads: ferry's own, then those stored in staging (`ferry.options`).
+        with self.pool.connection() as conn:
+            option = options.read_option(conn, str(args.get("name", "")))
+        return [option.value, int(option.data_type)]
 
     # -- xtk:queryDef ---------------------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import ferry
 from ferry.server import console
 from ferry.server.api import (
+    compat,
     docs,
     health,
     mcping,
@@ -82,6 +83,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     sync.register_soap(soap_router)
     subscriptions.register_soap(soap_router)
     workflow_scripts.register_soap(soap_router)
+    compat.register_soap(soap_router)
     app.include_router(soap.build_router(runtime, soap_router))
     app.include_router(health.build_router(runtime))
     app.include_router(mcping.build_router(runtime))

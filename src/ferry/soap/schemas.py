@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from lxml import etree
+
 from ferry.schema.registry import SchemaRegistry
 from ferry.soap import catalog
 from ferry.soap.service_schemas import register, registered
+from ferry.xmlsafe import parse_xml
 
 __all__ = ["ENTITY_SCHEMA", "XTK_SESSION", "describe", "register"]
 
@@ -21,6 +24,8 @@ XTK_SESSION = """<schema namespace="xtk" name="session" implements="xtk:persist"
     <method name="GetEntityIfMoreRecent" static="true"><parameters>
       <param name="pk" type="string"/><param name="md5" type="string"/>
       <param name="doc" type="DOMDocument" inout="out"/><param name="mustExist" type="boolean"/></parameters></method>
+    <method name="NewInstance"/>
+    <method name="Duplicate"><parameters><param name="source" type="string"/></parameters></method>
   </interface>
   <element name="session"/>
   <element name="userInfo"/>
@@ -37,21 +42,51 @@ XTK_SESSION = """<schema namespace="xtk" name="session" implements="xtk:persist"
       <param name="value" type="string" inout="out"/><param name="type" type="byte" inout="out"/></parameters></method>
     <method name="GetUserInfo" static="true"><parameters>
       <param name="userInfo" type="sessionUserInfo" inout="out"/></parameters></method>
+    <method name="GetNewIdsEx" static="true"><parameters><param name="count" type="long"/>
+      <param name="sequence" type="string"/><param name="idList" type="DOMElement" inout="out"/></parameters></method>
+    <method name="Encrypt" static="true"><parameters><param name="text" type="string"/>
+      <param name="encrypted" type="string" inout="out"/></parameters></method>
+    <method name="EncryptPassword" static="true"><parameters><param name="password" type="string"/>
+      <param name="encrypted" type="string" inout="out"/></parameters></method>
+    <method name="EncryptServerPassword" static="true"><parameters><param name="password" type="string"/>
+      <param name="encrypted" type="string" inout="out"/></parameters></method>
+    <method name="HashPassword" static="true"><parameters><param name="password" type="string"/>
+      <param name="hash" type="string" inout="out"/></parameters></method>
+    <method name="ReEncryptPassword" static="true"><parameters><param name="password" type="string"/>
+      <param name="encrypted" type="string" inout="out"/></parameters></method>
   </methods>
 </schema>"""
 
 ENTITY_SCHEMA = "xtk:schema"
+SOURCE_ENTITY = "xtk:srcSchema"
 
 
 def describe(registry: SchemaRegistry, pk: str) -> str | None:
-    """The entity named by `pk` (`xtk:schema|ns:name`): xtk:session, a staged schema or its `Stg`; None if unknown."""
+    """The entity named by `pk`: `xtk:schema|ns:name` (xtk:session, a service, a system view, a data schema or its
+    `Stg`) or `xtk:srcSchema|ns:name` (the source of an applied schema); None if unknown."""
     entity, sep, schema_id = pk.partition("|")
-    if not sep or entity.strip() != ENTITY_SCHEMA:
+    entity, schema_id = entity.strip(), schema_id.strip()
+    if sep and entity == SOURCE_ENTITY:
+        return _source(registry, schema_id)
+    if not sep or entity != ENTITY_SCHEMA:
         return None
-    schema_id = schema_id.strip()
     if schema_id == "xtk:session":
         return XTK_SESSION
     extra = registered(schema_id)
     if extra is not None:
         return extra
     return catalog.describe_data(registry, schema_id)  # every built-in and user schema, with sqlname and keys
+
+
+def requested_schema(pk: str) -> str | None:
+    """The schema id a `xtk:schema|…` or `xtk:srcSchema|…` pk names, or None for another entity."""
+    entity, sep, schema_id = pk.partition("|")
+    return schema_id.strip() if sep and entity.strip() in (ENTITY_SCHEMA, SOURCE_ENTITY) else None
+
+
+def _source(registry: SchemaRegistry, schema_id: str) -> str | None:
+    schema = registry.get(schema_id)
+    if schema is None or not schema.source_xml:
+        return None
+    # Without its XML declaration (it travels inside the SOAP body).
+    return etree.tostring(parse_xml(schema.source_xml.encode("utf-8"), origin=schema_id), encoding="unicode")

@@ -32,12 +32,15 @@ class SchemaCatalog:
         return SchemaRegistry(parse_schema(xml, origin=f"stored schema {schema_id}") for schema_id, xml in rows)
 
     def install_builtins(self) -> list[SchemaChange]:
-        """Apply the shipped schemas unless a user version of them is already stored."""
+        """Apply the shipped schemas unless a user version of them is already stored (a shipped one stored by an
+        older ferry is brought up to date, e.g. with the enumerations it gained)."""
         changes = []
         with self._pool.connection() as conn:
-            stored = {row[0]: row[1] for row in conn.execute("SELECT id, builtin FROM ferry.schemas")}
+            stored = {row[0]: (row[1], row[2])
+                      for row in conn.execute("SELECT id, builtin, source_xml FROM ferry.schemas")}
         for schema in builtin_schemas():
-            if schema.id not in stored:
+            builtin, source = stored.get(schema.id, (True, None))
+            if builtin and source != schema.source_xml:
                 changes.append(self.apply(schema, builtin=True))
         return changes
 

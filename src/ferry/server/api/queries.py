@@ -14,12 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from lxml import etree
 
-from ferry import errors
+from ferry import errors, system_views
 from ferry.auth import AuthError, Operator
 from ferry.errors import FerryError
 from ferry.query import (
     QueryDef,
     QueryNotFound,
+    analyzed,
     parse_query_def,
     query_from_params,
     rows_to_json,
@@ -28,6 +29,7 @@ from ferry.query import (
 from ferry.query import run as query_run
 from ferry.query.compiler import CompiledQuery
 from ferry.query.run import MAX_ROWS, no_table, queryable
+from ferry.schema import not_served
 from ferry.schema.model import Schema
 from ferry.server.api.soap import SoapContext, SoapRouter
 from ferry.soap import writer
@@ -58,6 +60,8 @@ async def resolve_schema(runtime: Any, schema_id: str) -> Schema:
     schema = queryable(runtime.registry, schema_id)
     if schema is None and await runtime.refresh_schemas():
         schema = queryable(runtime.registry, schema_id)
+    if schema is None and not_served.is_campaign_schema(schema_id):
+        raise not_served.schema_fault(schema_id, "query")
     if schema is None:
         raise no_table(schema_id)
     return schema
@@ -79,11 +83,17 @@ async def execute_query(ctx: SoapContext) -> list[Output]:
         raise FerryError(errors.SOAP_MISSING_PARAMETER, "ExecuteQuery needs the <queryDef> as its document "
                          "parameter")
     query = parse_query_def(document)
+    view = system_views.view(query.schema_id)
+    if view is not None:  # xtk:option, xtk:operator, xtk:enumValue: read on staging
+        from ferry.server.api.compat import execute_view_query  # here: compat imports this module
+
+        return await execute_view_query(ctx, query, view)
     schema = await resolve_schema(ctx.runtime, query.schema_id)
     require_read(ctx.runtime, ctx.operator, schema)
     compiled, rows = await ctx.runtime.reads.run(run_query, ctx.runtime, query, schema, MAX_ROWS)
     try:
-        result = rows_to_xml(query, query.schema_short_name, compiled.columns, rows)
+        result = rows_to_xml(query, query.schema_short_name, compiled.columns, rows,
+                             analyzed(query, schema, [column.name for column in compiled.columns]))
     except QueryNotFound as exc:
         raise not_found_fault(exc) from None
     return [writer.element("pdomOutput", etree.tostring(result, encoding="unicode"))]

@@ -27,17 +27,17 @@ from fastapi.responses import Response
 from lxml import etree
 
 import ferry
-from ferry import errors
+from ferry import errors, options
 from ferry.auth import AuthError, Operator
 from ferry.auth.rights import Access
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, build_call, records_from_xml
+from ferry.schema import not_served
 from ferry.server.api import metrics
 from ferry.server.door import route_rights, zones
 from ferry.server.door.limits import BodyTooLarge, read_limited
-from ferry.soap import envelope, options, schemas, writer, wsdl
+from ferry.soap import envelope, packages, schemas, writer, wsdl
 from ferry.soap.envelope import SoapRequest, parse_request
-from ferry.soap.options import BUILD_NUMBER, DATABASE_ID, INSTANCE_NAME
 from ferry.soap.writer import Output
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,10 @@ SESSION_URNS = frozenset({"xtk:session", "xtk:persist|xtk:session"})
 PERSIST_URNS = frozenset({"xtk:session", "xtk:persist", "xtk:persist|xtk:session"})
 SESSION_INVALID = "XSV-350008"
 DOC_PARAMS = ("doc", "domDoc", "document")
-# The server's identity (serverInfo, GetOption) is `ferry.soap.options`, shared with workflow scripts.
+# The server's identity, as serverInfo and the XtkDatabaseId option give it (`ferry.options`).
+BUILD_NUMBER = options.BUILD_NUMBER
+DATABASE_ID = options.DATABASE_ID
+INSTANCE_NAME = options.INSTANCE_NAME
 
 
 def threshold() -> int:
@@ -200,13 +203,14 @@ def user_info(operator: Operator) -> str:
     """`<userInfo>` as Campaign describes a session's operator: login, id, locale; its rights as children.
 
     The admin right is Campaign's `<login-right right='admin'/>`; ferry's per-schema rights (ingest and read) are
-    `<schema-right schema='ns:name'/>` children, so a client sees what this operator may do."""
+    `<schema-right schema='ns:name'/>` children, so a client sees what this operator may do. The packages ferry
+    reports (`ferry.soap.packages`) are `<installed-package>` children, read by the SDK's `hasPackage`."""
     a = writer.attr
     rights = "<login-right right='admin'/>" if operator.admin else ""
     rights += "".join(f"<schema-right schema='{a(schema)}'/>" for schema in sorted(operator.schemas))
     return (f"<userInfo login='{a(operator.login)}' loginId='{operator.id}' loginCS='{a(operator.login)}' "
             "timezone='UTC' instanceLocale='en-US' locale='en-US' homeDir='' orgUnitId='0' theme=''>"
-            f"{rights}</userInfo>")
+            f"{rights}{packages.installed_packages_xml()}</userInfo>")
 
 
 def session_info(operator: Operator, settings: Any) -> str:
@@ -245,12 +249,6 @@ async def get_server_time(ctx: SoapContext) -> list[Output]:
     return [writer.datetime("ptmServerTime", dt.datetime.now(dt.UTC))]
 
 
-async def get_option(ctx: SoapContext) -> list[Output]:
-    """`xtk:session#GetOption`: the options clients ask first (`OPTIONS`); any other is unknown ("" and type 0)."""
-    value, kind = options.get_option(ctx.soap.text(("name", "strName"), 1))
-    return [writer.string("pstrValue", value), writer.number("pbyteType", kind, "xsd:byte")]
-
-
 async def get_user_info(ctx: SoapContext) -> list[Output]:
     """`xtk:session#GetUserInfo`: the calling operator's `<userInfo>` (login, id, rights)."""
     assert ctx.operator is not None
@@ -258,11 +256,15 @@ async def get_user_info(ctx: SoapContext) -> list[Output]:
 
 
 async def get_entity_if_more_recent(ctx: SoapContext) -> list[Output]:
-    """`xtk:persist#GetEntityIfMoreRecent` for `xtk:schema|…`: the schema, or an empty pdomDoc when unknown."""
+    """`xtk:persist#GetEntityIfMoreRecent` for `xtk:schema|…` / `xtk:srcSchema|…`: the schema; FRY-400030 for a
+    Campaign schema ferry does not serve; an empty pdomDoc when unknown (as Campaign answers for a missing one)."""
     pk = ctx.soap.text(("pk",), 1).strip()
+    schema_id = schemas.requested_schema(pk)
     found = schemas.describe(ctx.runtime.registry, pk)
-    if found is None and pk.startswith(schemas.ENTITY_SCHEMA + "|") and await ctx.runtime.refresh_schemas():
+    if found is None and schema_id is not None and await ctx.runtime.refresh_schemas():
         found = schemas.describe(ctx.runtime.registry, pk)
+    if found is None and schema_id is not None and not_served.is_campaign_schema(schema_id):
+        raise not_served.schema_fault(schema_id, "getSchema")
     return [writer.element("pdomDoc", found)]
 
 
@@ -314,7 +316,6 @@ def soap_router(runtime: Any) -> SoapRouter:
     router.add(SESSION_URNS, "Logon", logon, anonymous=True)
     router.add(SESSION_URNS, "Logoff", logoff)
     router.add(SESSION_URNS, "GetServerTime", get_server_time)
-    router.add(SESSION_URNS, "GetOption", get_option)
     router.add(SESSION_URNS, "GetUserInfo", get_user_info)
     router.add(PERSIST_URNS, "GetEntityIfMoreRecent", get_entity_if_more_recent)
     router.add(PERSIST_URNS, "Ingest", ingest)

@@ -6,7 +6,7 @@ workflow scripts' `xtk.session.Write`; this module reads the SOAP call and runs 
 
 from __future__ import annotations
 
-from ferry import errors
+from ferry import errors, options
 from ferry.errors import FerryError
 from ferry.ingest import Call, records_from_xml
 from ferry.ingest import writes as rules
@@ -43,6 +43,11 @@ async def _write(ctx: SoapContext, collection: bool) -> list[Output]:
     if document is None:
         raise FerryError(errors.EMPTY_CALL, "the call carries no document: send the record as the only child "
                          "element of the doc parameter")
+    if (document.get("xtkschema") or "").strip() == options.SCHEMA_ID:
+        from ferry.server.api.compat import write_options  # here: compat imports this module
+
+        await write_options(ctx, document)
+        return []
     records = collection_records(document) if collection else records_from_xml(document)
     call = prepare(ctx, records)
     if call is not None:

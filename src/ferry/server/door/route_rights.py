@@ -18,6 +18,7 @@ from ferry.auth import rights
 from ferry.auth.models import AuthError, Operator
 from ferry.auth.rights import RECIPIENT, SUBSCRIPTION, SUBSCRIPTION_HISTORY, Access, Rule
 from ferry.errors import Code
+from ferry.schema import not_served
 
 _DATA_READ = rights.Rule(Access.READ, (), "path:ns/name", "ExecuteQuery over REST")
 _LINK = "authorised by the signed link token, not a session"
@@ -111,6 +112,13 @@ SOAP_RULES: dict[str, Rule] = {
     "Write": rights.write(source="body"),
     "WriteCollection": rights.write(source="body"),
     "ExecuteQuery": rights.read(source="body"),
+    "SelectAll": rights.read(source="body"),
+    "BuildQuery": rights.admin("the warehouse statement of a query"),
+    "BuildQueryEx": rights.admin("the warehouse statement of a query"),
+    "Analyze": rights.read(source="body"),
+    # Campaign methods ferry describes but does not serve: any session, answered FRY-400030.
+    **{name: rights.session("not served: FRY-400030") for name in (*not_served.SESSION_METHODS,
+                                                                   *not_served.PERSIST_METHODS)},
     "StartReplicateStagingData": rights.write(source="body"),
     "Subscribe": rights.write(SUBSCRIPTION),
     "Start": rights.session(_WORKFLOWS),
