@@ -183,13 +183,16 @@ def _copy_batches(db: StagingDatabase, warehouse: Warehouse, schema: Schema, set
     first = (rows // FIRST_BATCH_SHARE if rows >= FIRST_BATCH_FROM else rows, settings.batch_bytes)
     try:
         # Batch N+1 is read while batch N is applied: its range starts where N's ends, known before N is applied.
-        pending: Future[batches.Batch | None] = ahead.submit(reader.read, schema, applied, upto, *first)
+        # A custom applier reads its rows whole; the generic sync only the attributes a batch carries.
+        whole = applier is not None
+        pending: Future[batches.Batch | None] = ahead.submit(reader.read, schema, applied, upto, *first,
+                                                             every_column=whole)
         while True:
             batch = pending.result()
             if batch is None:
                 break
             crash_point("after_read")
-            pending = ahead.submit(reader.read, schema, batch.last_seq, upto, *limits)
+            pending = ahead.submit(reader.read, schema, batch.last_seq, upto, *limits, every_column=whole)
             ledger_id = outcomes.batch_id(identity, schema.id, batch.first_seq)
             outcome = _apply(warehouse, schema, ledger_id, batch, retries, backoff, (db, applier))
             done(batch.first_seq, batch.last_seq, ledger_id, outcome)

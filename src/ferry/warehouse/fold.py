@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ferry.schema.model import ID_ATTRIBUTE, Attribute, Schema
-from ferry.warehouse.tables import default_literal, quote
+from ferry.warehouse.tables import DUCKDB_TYPES, default_literal, quote
 
 # Per-row outcome codes, as the fold writes them.
 INSERTED = "inserted"
@@ -233,6 +233,7 @@ def _fold_keyed(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[st
                 f"CASE WHEN bool_or({later}) THEN arg_max_null(ov.{col}, CASE WHEN {later} THEN ov._seq END) "
                 f"WHEN any_value(list_contains(c._present, '{name}')) THEN any_value(c.{col}) "
                 f"ELSE {fallback} END AS {col}")
+        values += _absent_defaults(schema, segment, params)
         news = con.sql(f"""
             WITH c AS (SELECT * FROM z WHERE __tail AND __outcome = '{INSERTED}'),
                  ov AS (SELECT * FROM z WHERE __tail AND __outcome = '{UPDATED}')
@@ -285,7 +286,20 @@ def _record_values(schema: Schema, names: list[str], segment: pa.Table,
         assert attr is not None
         values.append(f"CASE WHEN list_contains(_present, '{name}') THEN {col} "
                       f"ELSE {_fallback(attr, segment, params)} END AS {col}")
-    return values, params
+    return values + _absent_defaults(schema, segment, params), params
+
+
+def _absent_defaults(schema: Schema, segment: pa.Table, params: list[object]) -> list[str]:
+    # A batch read carries only the attributes its rows hold (`ferry.sync.batches`): a new record still gets the
+    # literal defaults of the others (attributes without one are left to the table's NULL).
+    values = []
+    for attr in schema.attributes:
+        default = default_literal(attr)
+        if attr.name in segment.column_names or attr.name == ID_ATTRIBUTE or default is None:
+            continue
+        params.append(default)
+        values.append(f"CAST(? AS {DUCKDB_TYPES[attr.type]}) AS {quote(attr.name)}")
+    return values
 
 
 def _duck_type(table: pa.Table, name: str) -> str:
