@@ -28,7 +28,7 @@ RUN_LOCK_CLASS = 0x46525552  # "FRUR"
 # The process token: host, pid, and a start token (a pid can be reused after a reboot).
 OWNER = f"{socket.gethostname()} pid {os.getpid()} start {uuid.uuid4().hex[:8]}"
 
-_held: dict[uuid.UUID, Any] = {}
+_held: dict[uuid.UUID, tuple[Any, str]] = {}
 _held_lock = threading.Lock()
 
 
@@ -37,9 +37,18 @@ def start(pool: ConnectionPool, result: RunResult) -> None:
     # Its own connection, not a pooled one: a run is long and the pool may be small.
     conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
     kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else (pool.kwargs() if pool.kwargs else {})
-    conn = psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
+    conn = _kept(conninfo)
+    lock = ("SELECT pg_advisory_lock(%s, hashtext(%s))", (RUN_LOCK_CLASS, str(result.run_id)))
+    if conn is not None:
+        try:
+            conn.execute(*lock)
+        except psycopg.OperationalError:  # a kept connection staging dropped since (a restart): a new one
+            conn.close()
+            conn = None
+    if conn is None:
+        conn = psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
+        conn.execute(*lock)
     try:
-        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (RUN_LOCK_CLASS, str(result.run_id)))
         _close_abandoned(conn, result.workflow, result.schema_id, "at the start of the next run of its schema",
                          both=False)
         conn.execute("INSERT INTO ferry.workflow_runs (id, workflow, schema_id, started_at, owner) "
@@ -49,14 +58,14 @@ def start(pool: ConnectionPool, result: RunResult) -> None:
         _release(conn, None)
         raise
     with _held_lock:
-        _held[result.run_id] = conn
+        _held[result.run_id] = (conn, conninfo)
 
 
 def finish(pool: ConnectionPool, result: RunResult) -> None:
     """Record a run's end (state, counts, error) and release its lock."""
     c = result.counts
     with _held_lock:
-        conn = _held.pop(result.run_id, None)
+        conn, conninfo = _held.pop(result.run_id, (None, ""))
     statement = ("UPDATE ferry.workflow_runs SET ended_at = %s, state = %s, batches = %s, rows_read = %s, "
                  "rows_inserted = %s, rows_updated = %s, rows_deleted = %s, rows_skipped = %s, rows_failed = %s, "
                  "rows_purged = %s, error = %s WHERE id = %s")
@@ -72,7 +81,7 @@ def finish(pool: ConnectionPool, result: RunResult) -> None:
                 other.execute(statement, values)
     finally:
         if conn is not None:
-            _release(conn, result.run_id)
+            _release(conn, result.run_id, conninfo)
 
 
 def close_abandoned(pool: ConnectionPool, schema_id: str | None = None, when: str = "") -> int:
@@ -103,12 +112,32 @@ def _close_abandoned(conn: Any, workflow: str | None, schema_id: str | None, whe
     return closed
 
 
-def _release(conn: Any, run_id: uuid.UUID | None) -> None:
-    # Closing the session releases its lock too; unlocking first is just tidy.
+# Connections of finished runs, idle, kept for the next runs (opening one costs a few round trips and a backend
+# start: most of a small run's bookkeeping in continuous mode); per conninfo, at most _KEEP.
+_idle: dict[str, list[Any]] = {}
+_KEEP = 2
+
+
+def _kept(conninfo: str) -> Any:
+    with _held_lock:
+        found = _idle.get(conninfo)
+        return found.pop() if found else None
+
+
+def _release(conn: Any, run_id: uuid.UUID | None, conninfo: str = "") -> None:
+    # Kept only once its run's lock is released for sure; else closed (closing the session releases its lock).
+    unlocked = False
     try:
         if run_id is not None and not conn.broken:
-            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (RUN_LOCK_CLASS, str(run_id)))
+            row = conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                               (RUN_LOCK_CLASS, str(run_id))).fetchone()
+            unlocked = bool(row and row[0])
     except Exception as exc:  # the connection goes away anyway, and its session lock with it
         log.debug("run lock release: %s", exc)
-    finally:
-        conn.close()
+    if unlocked and conninfo and not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        with _held_lock:
+            idle = _idle.setdefault(conninfo, [])
+            if len(idle) < _KEEP:
+                idle.append(conn)
+                return
+    conn.close()
