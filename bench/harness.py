@@ -32,13 +32,13 @@ SOAP_PATH = "/nl/jsp/soaprouter.jsp"
 FULL = {"repeats": 3, "heavy_repeats": 3, "unitary_calls": 6000, "clients": (8, 32, 128), "collections": 60,
         "sync_rows": 1_000_000, "growth_sizes": (1_000_000, 5_000_000, 10_000_000), "growth_batch": 100_000,
         "lag_seconds": 60, "lag_calls_per_s": 1000,
-        "memory_batch": 50_000}
+        "memory_batch": 50_000, "wide_rows": 400_000}
 
 
 # Quick: the sync and growth scenarios run once (each repeat makes databases and starts fresh processes).
 QUICK = {"repeats": 3, "heavy_repeats": 1, "unitary_calls": 1200, "clients": (8, 32, 128), "collections": 12,
          "sync_rows": 30_000, "growth_sizes": (50_000, 250_000, 500_000), "growth_batch": 5_000, "lag_seconds": 8,
-         "lag_calls_per_s": 1000, "memory_batch": 5_000}
+         "lag_calls_per_s": 1000, "memory_batch": 5_000, "wide_rows": 40_000}
 
 
 def log(*parts: Any) -> None:
