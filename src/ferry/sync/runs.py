@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import uuid
+import weakref
 from typing import Any, Protocol
 
 import psycopg
@@ -51,7 +52,7 @@ class RunRecord(Protocol):
     def ended_at(self) -> dt.datetime | None: ...
 
 
-_held: dict[uuid.UUID, tuple[Any, str]] = {}
+_held: dict[uuid.UUID, tuple[Any, Any]] = {}
 _held_lock = threading.Lock()
 
 
@@ -60,7 +61,7 @@ def start(pool: ConnectionPool, result: RunRecord) -> None:
     # Its own connection, not a pooled one: a run is long and the pool may be small.
     conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
     kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else (pool.kwargs() if pool.kwargs else {})
-    conn = _kept(conninfo)
+    conn = _kept(pool)
     lock = ("SELECT pg_advisory_lock(%s, hashtext(%s))", (RUN_LOCK_CLASS, str(result.run_id)))
     if conn is not None:
         try:
@@ -81,14 +82,14 @@ def start(pool: ConnectionPool, result: RunRecord) -> None:
         _release(conn, None)
         raise
     with _held_lock:
-        _held[result.run_id] = (conn, conninfo)
+        _held[result.run_id] = (conn, pool)
 
 
 def finish(pool: ConnectionPool, result: RunRecord) -> None:
     """Record a run's end (state, counts, error) and release its lock."""
     c = result.counts
     with _held_lock:
-        conn, conninfo = _held.pop(result.run_id, (None, ""))
+        conn, owner = _held.pop(result.run_id, (None, None))
     statement = ("UPDATE ferry.workflow_runs SET ended_at = %s, state = %s, batches = %s, rows_read = %s, "
                  "rows_inserted = %s, rows_updated = %s, rows_deleted = %s, rows_skipped = %s, rows_failed = %s, "
                  "rows_purged = %s, error = %s WHERE id = %s")
@@ -104,7 +105,7 @@ def finish(pool: ConnectionPool, result: RunRecord) -> None:
                 other.execute(statement, values)
     finally:
         if conn is not None:
-            _release(conn, result.run_id, conninfo)
+            _release(conn, result.run_id, owner)
 
 
 def close_abandoned(pool: ConnectionPool, schema_id: str | None = None, when: str = "") -> int:
@@ -135,19 +136,26 @@ def _close_abandoned(conn: Any, workflow: str | None, schema_id: str | None, whe
     return closed
 
 
-# Connections of finished runs, idle, kept for the next runs (opening one costs a few round trips and a backend
-# start: most of a small run's bookkeeping in continuous mode); per conninfo, at most _KEEP.
-_idle: dict[str, list[Any]] = {}
-_KEEP = 2
+# Connections of finished runs, idle, kept for the next runs of the same staging pool (opening one costs a few
+# round trips and a backend start: most of a small run's bookkeeping in continuous mode); at most _KEEP per pool,
+# closed once their pool is closed (checked at every run start) or gone.
+_idle: weakref.WeakKeyDictionary[ConnectionPool, list[Any]] = weakref.WeakKeyDictionary()
+_KEEP = 1
 
 
-def _kept(conninfo: str) -> Any:
+def _kept(pool: ConnectionPool) -> Any:
     with _held_lock:
-        found = _idle.get(conninfo)
-        return found.pop() if found else None
+        stale = [conn for owner, conns in list(_idle.items()) if owner.closed for conn in conns]
+        for owner in [owner for owner in list(_idle.keys()) if owner.closed]:
+            del _idle[owner]
+        found = _idle.get(pool)
+        conn = found.pop() if found else None
+    for old in stale:
+        old.close()
+    return conn
 
 
-def _release(conn: Any, run_id: uuid.UUID | None, conninfo: str = "") -> None:
+def _release(conn: Any, run_id: uuid.UUID | None, pool: ConnectionPool | None = None) -> None:
     # Kept only once its run's lock is released for sure; else closed (closing the session releases its lock).
     unlocked = False
     try:
@@ -157,9 +165,10 @@ def _release(conn: Any, run_id: uuid.UUID | None, conninfo: str = "") -> None:
             unlocked = bool(row and row[0])
     except Exception as exc:  # the connection goes away anyway, and its session lock with it
         log.debug("run lock release: %s", exc)
-    if unlocked and conninfo and not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+    if (unlocked and pool is not None and not pool.closed and not conn.closed
+            and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE):
         with _held_lock:
-            idle = _idle.setdefault(conninfo, [])
+            idle = _idle.setdefault(pool, [])
             if len(idle) < _KEEP:
                 idle.append(conn)
                 return
