@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import psycopg
+from sync_rate import UUID7_SQL
 
 # `g` runs over 0..upserts-1 for the upserts and over 0..changes-1 for the changes: a change's key is
 # e((g * 7919) mod upserts), spread over the upserted ones and each once (7919 is prime, coprime with the counts
@@ -41,8 +42,8 @@ def stage_wide(db: Any, rows: int) -> None:
         conn.execute("INSERT INTO ferry.requests (id, schema_id, method, record_count, origin) "
                      "VALUES (%s, 'nms:recipient', 'IngestExt', %s, 'bench')", (request, rows))
         conn.execute(
-            "INSERT INTO ferry_stg.nms_recipient (_uuid, _request_id, _op, _key, _present, email, \"firstName\", "
-            "\"lastName\") SELECT gen_random_uuid(), %s, 'insertOrUpdate', ARRAY['email'], "
+            "INSERT INTO ferry_stg.nms_recipient (_uuid, _request_id, _op, _key, _present, email, \"firstName\", "  # noqa: S608
+            f"\"lastName\") SELECT {UUID7_SQL}, %s, 'insertOrUpdate', ARRAY['email'], "
             "ARRAY['email', 'firstName', 'lastName'], 'e' || g || '@x.test', 'First' || g, 'Last' || (g %% 977) "
             "FROM generate_series(0, %s - 1) g", (request, upserts))
         conn.execute(
