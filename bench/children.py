@@ -38,6 +38,10 @@ def run_child(kind: str, args: dict[str, Any]) -> None:
         out = dlt_sql_child(args)
     elif kind in ("merge", "limit"):
         out = merge_child(args)
+    elif kind == "limit-wide":
+        from wide import limit_wide_child
+
+        out = limit_wide_child(args)
     else:
         raise SystemExit(f"unknown child {kind}")
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -32,15 +32,15 @@ SOAP_PATH = "/nl/jsp/soaprouter.jsp"
 FULL = {"repeats": 3, "heavy_repeats": 3, "unitary_calls": 6000, "clients": (8, 32, 128), "collections": 60,
         "sync_rows": 1_000_000, "growth_sizes": (1_000_000, 5_000_000, 10_000_000), "growth_batch": 100_000,
         "lag_seconds": 60, "lag_calls_per_s": 1000,
-        "memory_batch": 50_000,
+        "memory_batch": 50_000, "wide_rows": 400_000, "worker_clients": (8, 32),
         "script_calls": 100_000, "script_collection": 10_000}
 
 
 # Quick: the sync and growth scenarios run once (each repeat makes databases and starts fresh processes).
 QUICK = {"repeats": 3, "heavy_repeats": 1, "unitary_calls": 1200, "clients": (8, 32, 128), "collections": 12,
          "sync_rows": 30_000, "growth_sizes": (50_000, 250_000, 500_000), "growth_batch": 5_000, "lag_seconds": 8,
-         "lag_calls_per_s": 1000, "memory_batch": 5_000,
-         "script_calls": 500, "script_collection": 10_000}
+         "lag_calls_per_s": 1000, "memory_batch": 5_000, "wide_rows": 40_000,
+         "worker_clients": (8, 32), "script_calls": 500, "script_collection": 10_000}
 
 
 def log(*parts: Any) -> None:
@@ -87,7 +87,7 @@ def percentile(values: list[float], q: float) -> float:
 class Server:
     """A real `ferry serve` subprocess on a free port."""
 
-    def __init__(self, db_url: str, folder: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, db_url: str, folder: Path, env: dict[str, str] | None = None, workers: int = 1) -> None:
         import httpx
 
         self.port = free_port()
@@ -95,7 +95,8 @@ class Server:
                     "FERRY_WAREHOUSE_URL": f"duckdb:///{folder / 'w.duckdb'}", **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ferry.cli", "serve", "--port", str(self.port), "--data-dir", str(folder),
-             "--log-level", "warning"], env=full_env, stdout=subprocess.DEVNULL)
+             "--log-level", "warning", *(["--workers", str(workers)] if workers > 1 else [])],
+            env=full_env, stdout=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         for _ in range(600):
             try:
@@ -135,6 +136,20 @@ class Server:
 
         stats = find(httpx.get(f"{self.url}/healthz", timeout=10).json()) or {}
         return int(stats.get("batches") or 0), int(stats.get("calls") or 0)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the server and its worker processes (`--workers N` forks them)."""
+        from soap_unitary import cpu_seconds
+
+        total = cpu_seconds(self.process.pid)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == self.process.pid:
+                    total += cpu_seconds(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                continue  # a process that ended meanwhile
+        return total
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

@@ -1,9 +1,11 @@
 """Where a sync's time goes: µs per row of each stage of `ferry.sync.run_once` on N mixed staged rows.
 
     python bench/sync_stages.py --rows 1000000 --warehouse duckdb [--admin-url postgresql://postgres@127.0.0.1/postgres]
+    python bench/sync_stages.py --workload wide --rows 400000 --warehouse postgresql
 
 Stages the rows of `bench/run`'s sync scenario (70% new keys, 20% insertOrUpdate, 10% delete, a warehouse holding
-the 30% existing keys), then runs one sync with a timer around each stage. The read runs on its own thread while
+the 30% existing keys), or with `--workload wide` those of its sync-wide scenario (`bench/wide.py`, into an empty
+table), then runs one sync with a timer around each stage. The read runs on its own thread while
 the previous batch is applied, so its line is not part of the wall time's sum; the others run one after another.
 """
 
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sync_rate import bench_databases, preload, stage_mixed
+from wide import stage_wide
 
 from ferry.staging import StagingDatabase, horizon, outcomes
 from ferry.sync import batches, run_once
@@ -59,12 +62,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--warehouse", choices=["duckdb", "postgresql"], default="duckdb")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1/postgres")
+    parser.add_argument("--workload", choices=["mixed", "wide"], default="mixed")
     args = parser.parse_args()
 
     with bench_databases(args.admin_url, args.warehouse) as (settings, url), StagingDatabase.open(settings) as db:
-        existing = args.rows * 3 // 10
-        preload(db, url, existing)
-        stage_mixed(db, existing, args.rows)
+        if args.workload == "wide":
+            stage_wide(db, args.rows)
+        else:
+            existing = args.rows * 3 // 10
+            preload(db, url, existing)
+            stage_mixed(db, existing, args.rows)
         with db.pool.connection() as conn:
             conn.execute("VACUUM ANALYZE ferry_stg.nms_recipient")
         instrument(args.warehouse)

@@ -11,8 +11,9 @@ from scenarios.lag import lag
 from scenarios.memory import memory
 from scenarios.scripts import scripts
 from scenarios.sync import sync
+from scenarios.sync_wide import sync_wide
 from scenarios.unitary import unitary
 
 SCENARIOS: dict[str, Callable[[dict[str, Any], list[dict[str, Any]], list[str]], None]] = {
-    "unitary": unitary, "collection": collection, "sync": sync, "memory": memory, "growth": growth, "lag": lag,
-    "scripts": scripts}
+    "unitary": unitary, "collection": collection, "sync": sync, "sync-wide": sync_wide, "memory": memory,
+    "growth": growth, "lag": lag, "scripts": scripts}

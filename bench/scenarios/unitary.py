@@ -12,20 +12,27 @@ from typing import Any
 from anchors import insert_anchor
 from harness import SOAP_PATH, Databases, Server, drive, expect, json_record, percentile, soap_record, spread, staging
 from report import add
-from soap_unitary import cpu_seconds
 
 
 def unitary(cfg: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -> None:
-    """SOAP Ingest and REST single-record calls vs single-row INSERT+COMMIT, from N clients/connections."""
+    """SOAP Ingest and REST single-record calls vs single-row INSERT+COMMIT, from N clients/connections; then the
+    same with `ferry serve --workers 2` for the client counts of `worker_clients`."""
+    _unitary(cfg, rows, notes, 1, cfg["clients"])
+    if cfg.get("worker_clients"):
+        _unitary(cfg, rows, notes, 2, cfg["worker_clients"])
+
+
+def _unitary(cfg: dict[str, Any], rows: list[dict[str, Any]], notes: list[str], workers: int,
+             client_counts: tuple[int, ...]) -> None:
     dbs = Databases()
     try:
         with tempfile.TemporaryDirectory(prefix="ferry-bench-") as tmp:
             url = dbs.new("unit")
             staging(url, Path(tmp)).close()
-            server = Server(url, Path(tmp))
+            server = Server(url, Path(tmp), workers=workers)
             run = uuid.uuid4().hex[:6]
             try:
-                for clients in cfg["clients"]:
+                for clients in client_counts:
                     results: dict[str, list[dict[str, float]]] = {"soap": [], "rest": [], "anchor": []}
                     for repeat in range(cfg["repeats"]):
                         tag = f"{run}-{clients}-{repeat}"
@@ -42,18 +49,19 @@ def unitary(cfg: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -
                                 await expect(r, b"uuid")
 
                         for name, send in (("soap", soap), ("rest", rest)):
-                            cpu0, (b0, c0) = cpu_seconds(server.process.pid), server.group_commits()
+                            cpu0, (b0, c0) = server.cpu_seconds(), server.group_commits()
                             lat, secs, gen_cpu = asyncio.run(drive(clients, cfg["unitary_calls"], send))
                             b1, c1 = server.group_commits()
                             results[name].append({"per_commit": (c1 - c0) / max(1, b1 - b0),
                                                   "rate": len(lat) / secs, "p50": percentile(lat, 0.5),
                                                   "p99": percentile(lat, 0.99), "gen_cpu": gen_cpu / secs,
-                                                  "server_cpu": (cpu_seconds(server.process.pid) - cpu0) / len(lat)})
+                                                  "server_cpu": (server.cpu_seconds() - cpu0) / len(lat)})
                         results["anchor"].append(asyncio.run(insert_anchor(url, clients, cfg["unitary_calls"], tag)))
                     anchor = [r["rate"] for r in results["anchor"]]
                     for name in ("soap", "rest"):
                         rates = [r["rate"] for r in results[name]]
-                        label = f"unitary {name.upper()} {clients} clients"
+                        label = f"unitary {name.upper()} {clients} clients" + (
+                            f", --workers {workers}" if workers > 1 else "")
                         add(rows, label, statistics.median(rates), statistics.median(anchor), ">= 1.0", "calls/s")
                         med = {k: statistics.median(r[k] for r in results[name]) for k in results[name][0]}
                         notes.append(f"{label}: p50 {med['p50'] * 1000:.1f} ms, p99 {med['p99'] * 1000:.1f} ms "

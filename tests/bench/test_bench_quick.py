@@ -16,10 +16,12 @@ def test_quick_json_shape(pg_admin_url: str, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     env = {**os.environ, "FERRY_BENCH_DATABASE_URL": pg_admin_url}
     subprocess.run([sys.executable, str(BENCH), "--quick", "--only", "unitary", "--repeats", "1", "--sizes",
-                    '{"clients": [2], "unitary_calls": 20}', "--json", str(out), "--markdown",
-                    str(tmp_path / "bench.md")], env=env, check=True, capture_output=True, timeout=120)
+                    '{"clients": [2], "worker_clients": [2], "unitary_calls": 20}', "--json", str(out), "--markdown",
+                    str(tmp_path / "bench.md")], env=env, check=True, capture_output=True, timeout=180)
     rows = json.loads(out.read_text())
-    assert [row["scenario"] for row in rows] == ["unitary SOAP 2 clients", "unitary REST 2 clients"]
+    assert [row["scenario"] for row in rows] == ["unitary SOAP 2 clients", "unitary REST 2 clients",
+                                                 "unitary SOAP 2 clients, --workers 2",
+                                                 "unitary REST 2 clients, --workers 2"]
     for row in rows:
         assert set(row) == KEYS
         assert row["ferry"] > 0 and row["anchor"] > 0 and row["unit"] == "calls/s"

@@ -1,9 +1,10 @@
-"""The per-schema converters and bulk UUIDs behave exactly as `coerce` and `uuid.uuid4` do."""
+"""The per-schema converters behave exactly as `coerce` does; new ids are time-ordered UUIDs (version 7)."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from typing import Any
 
@@ -66,26 +67,32 @@ def test_a_schema_reapplied_gets_new_converters() -> None:
     assert convert_values(narrow, {"s": "ab"}) == {"s": "ab"}
 
 
-def test_bulk_uuids_are_version_4_and_distinct() -> None:
-    drawn = ids.uuid4s(1000) + [ids.uuid4() for _ in range(600)]
-    assert len(set(drawn)) == 1600
+def test_new_ids_are_version_7_increasing_and_stamped_now() -> None:
+    before = time.time_ns() // 1_000_000
+    drawn = ids.uuid7s(1000) + [ids.uuid7() for _ in range(600)] + ids.uuid7s(5000)
+    after = time.time_ns() // 1_000_000
+    assert len(set(drawn)) == len(drawn)
+    assert drawn == sorted(drawn) and [str(item) for item in drawn] == sorted(str(item) for item in drawn)
     for item in drawn[:50] + drawn[-50:]:
-        assert isinstance(item, uuid.UUID) and item.version == 4 and item.variant == uuid.RFC_4122
+        assert isinstance(item, uuid.UUID) and item.version == 7 and item.variant == uuid.RFC_4122
         assert uuid.UUID(str(item)) == item and hash(uuid.UUID(str(item))) == hash(item)
+    # 6,600 ids may borrow a few milliseconds ahead (4,096 per millisecond), never more than they need.
+    assert before <= drawn[0].int >> 80 and drawn[-1].int >> 80 <= after + 2
 
 
 def test_a_forked_child_draws_other_uuids_than_its_parent() -> None:
-    ids.uuid4()  # the parent's pool now holds ids
+    ids.uuid7()  # the parent's thread holds random bytes drawn ahead
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
-        os.write(write, ids.uuid4().bytes)
+        os.write(write, ids.uuid7().bytes)
         os._exit(0)
     os.waitpid(pid, 0)
     child = uuid.UUID(bytes=os.read(read, 16))
     os.close(read)
     os.close(write)
-    assert child != ids.uuid4()
+    parent = ids.uuid7()  # what the child would have drawn, had it kept the parent's bytes
+    assert child.int & ((1 << 62) - 1) != parent.int & ((1 << 62) - 1)
 
 
 json_values = st.recursive(

@@ -75,8 +75,8 @@ def test_crash_at_each_step_applies_exactly_once(step: str, engine: str, new_dat
     try:
         staged = stage_workload(db)
         proc = _worker(staging_url, warehouse_url, 7, {"FERRY_SYNC_CRASH_AT": step})
-        proc.communicate(timeout=120)
-        assert proc.returncode == -signal.SIGKILL
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == -signal.SIGKILL, (out, err[-3000:])
         with db.pool.connection() as conn:
             applied = outcomes.applied_horizon(conn, "tst:item")
             first = outcomes.batch_id(outcomes.log_identity(conn), "tst:item", applied + 1)

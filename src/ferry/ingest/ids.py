@@ -1,60 +1,104 @@
-"""Random (version 4) UUIDs drawn in bulk: one `os.urandom` per many ids instead of one per id.
+"""Time-ordered (version 7, RFC 9562) UUIDs for staged rows and requests, drawn in bulk.
 
-Each id is a `uuid.UUID` equal in every way to one from `uuid.uuid4()` (same randomness source, version and variant
-bits); only the cost differs.
+A version 7 UUID starts with the Unix time in milliseconds, so ids handed out later sort later and the indexes that
+hold them (the warehouse's `id`, staging's `_uuid` and `_request_id`) grow at their end instead of at random pages.
+Layout (RFC 9562 §5.7, counter per §6.2 method 1): 48 bits of milliseconds, version 7, a 12-bit counter in `rand_a`
+(a random start below 2048 each new millisecond, +1 per id; past 4095 the millisecond moves one ahead), the variant,
+then 62 random bits from `os.urandom`, drawn for many ids at a time. Each thread keeps its own clock (no lock on the
+path of a call): the ids one thread hands out are strictly increasing.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 
-_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_V4 = (0x4000 << 64) | (0x8000 << 48)
-_POOL = 256
+_V7 = (0x7 << 76) | (0x2 << 62)
+_RANDOM_B = (1 << 62) - 1
+_COUNTER_START = 0x7FF
+_DRAW = 256
 _new = object.__new__
 _set = object.__setattr__
 _unknown = uuid.SafeUUID.unknown
+_time_ns = time.time_ns
 
 
-def _build(raw: bytes, count: int) -> list[uuid.UUID]:
-    ids = []
-    from_bytes = int.from_bytes
-    for start in range(0, 16 * count, 16):
-        # What uuid.UUID(bytes=..., version=4) does, without its argument checks.
-        item = _new(uuid.UUID)
-        _set(item, "int", (from_bytes(raw[start:start + 16], "big") & _CLEAR) | _V4)
-        _set(item, "is_safe", _unknown)
-        ids.append(item)
-    return ids
+class _State(threading.local):
+    """One thread's last millisecond and counter, and its random bits drawn ahead (80 per id: 62 for `rand_b`,
+    11 for a new millisecond's counter start)."""
 
-
-def uuid4s(count: int) -> list[uuid.UUID]:
-    """`count` new random UUIDs."""
-    return _build(os.urandom(16 * count), count) if count > 0 else []
-
-
-class _Pool(threading.local):
     def __init__(self) -> None:
-        self.ids: list[uuid.UUID] = []
+        self.millis = 0
+        self.counter = 0
+        self.bits: list[int] = []
 
 
-_pool = _Pool()
+_state = _State()
 
 
 def _forget_after_fork() -> None:
-    # A forked child must never hand out ids its parent drew: start it with an empty pool.
-    global _pool
-    _pool = _Pool()
+    # A forked child must never reuse random bits its parent drew: start it empty.
+    global _state
+    _state = _State()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def uuid4() -> uuid.UUID:
-    """One new random UUID, from a per-thread pool refilled `_POOL` at a time."""
-    ids = _pool.ids
-    if not ids:
-        ids.extend(uuid4s(_POOL))
-    return ids.pop()
+def _stamp(state: _State, start: int, count: int) -> tuple[int, int]:
+    """Reserve `count` consecutive (millisecond, counter) stamps of this thread; returns the first."""
+    now = _time_ns() // 1_000_000
+    if now > state.millis:
+        state.millis, state.counter = now, start & _COUNTER_START
+    first = (state.millis, state.counter)
+    total = state.counter + count
+    state.millis += total >> 12
+    state.counter = total & 0xFFF
+    return first
+
+
+def uuid7s(count: int) -> list[uuid.UUID]:
+    """`count` new time-ordered UUIDs, increasing."""
+    if count <= 0:
+        return []
+    raw = os.urandom(8 * count + 2)
+    millis, counter = _stamp(_state, int.from_bytes(raw[-2:], "big"), count)
+    ids = []
+    from_bytes = int.from_bytes
+    for start in range(0, 8 * count, 8):
+        # What uuid.UUID(int=...) does, without its argument checks.
+        item = _new(uuid.UUID)
+        _set(item, "int", (millis << 80) | (counter << 64) | _V7
+             | (from_bytes(raw[start:start + 8], "big") & _RANDOM_B))
+        _set(item, "is_safe", _unknown)
+        ids.append(item)
+        counter += 1
+        if counter > 0xFFF:
+            millis, counter = millis + 1, 0
+    return ids
+
+
+def uuid7() -> uuid.UUID:
+    """One new time-ordered UUID (the stamp of now; its random bits from this thread's draw)."""
+    state = _state
+    bits = state.bits
+    if not bits:
+        raw = os.urandom(10 * _DRAW)
+        from_bytes = int.from_bytes
+        bits.extend(from_bytes(raw[start:start + 10], "big") for start in range(0, 10 * _DRAW, 10))
+    drawn = bits.pop()
+    now = _time_ns() // 1_000_000
+    if now > state.millis:
+        millis, counter = now, (drawn >> 64) & _COUNTER_START
+    else:
+        millis, counter = state.millis, state.counter
+    if counter == 0xFFF:
+        state.millis, state.counter = millis + 1, 0
+    else:
+        state.millis, state.counter = millis, counter + 1
+    item = _new(uuid.UUID)
+    _set(item, "int", (millis << 80) | (counter << 64) | _V7 | (drawn & _RANDOM_B))
+    _set(item, "is_safe", _unknown)
+    return item

@@ -53,7 +53,7 @@ class Call:
     schema_id: str
     method: Method
     operations: tuple[Operation, ...]
-    request_id: uuid.UUID = field(default_factory=ids.uuid4)
+    request_id: uuid.UUID = field(default_factory=ids.uuid7)
     operator: str | None = None
     origin: str = "api"
 

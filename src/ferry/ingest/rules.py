@@ -155,7 +155,7 @@ def _operation(schema: Schema, table: dict[str, _Converter], method: Method, rec
         for name in key:
             if values.get(name) in (None, ""):
                 raise FerryError(errors.MISSING_KEY_VALUE, f"key attribute {name!r} has no value", attribute=name)
-    row_uuid = ids.uuid4()
+    row_uuid = ids.uuid7()
     if op is Op.DELETE:
         assert key is not None
         values = {name: values[name] for name in key}

@@ -41,6 +41,17 @@ def applied_horizon(conn: psycopg.Connection, schema_id: str) -> int:
     return int(row[0]) if row else 0
 
 
+def run_state(conn: psycopg.Connection, schema_id: str) -> tuple[uuid.UUID, int, bool]:
+    """What a sync run starts from, in one round trip: `log_identity`, `applied_horizon`, and whether the layout
+    upgrade left legacy batches of the schema."""
+    row = conn.execute(
+        "SELECT (SELECT id FROM ferry.log_identity), (SELECT last_seq FROM ferry.log_batches WHERE schema_id = %s "
+        "ORDER BY first_seq DESC LIMIT 1), EXISTS (SELECT 1 FROM ferry.log_legacy_batches WHERE schema_id = %s)",
+        (schema_id, schema_id)).fetchone()
+    assert row is not None and row[0] is not None, "migration 0070 makes the identity row"
+    return uuid.UUID(str(row[0])), int(row[1]) if row[1] is not None else 0, bool(row[2])
+
+
 def record_batch(conn: psycopg.Connection, schema: Schema, first_seq: int, last_seq: int, batch: str,
                  rows: int, skipped: Sequence[tuple[int, str]], failed: Sequence[tuple[int, str]],
                  uuids: dict[int, str] | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,11 +13,12 @@ from urllib.parse import urlencode
 
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from ferry.schema.model import Schema
+from ferry.schema.model import ID_ATTRIBUTE, Schema
 from ferry.staging.ddl import table_ident
 
 if TYPE_CHECKING:
@@ -65,6 +66,10 @@ class BatchReader:
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
         self._conn: Any = self._connect()
+        # Per schema id: the attributes the last batch carried (the next batch's first guess), and Arrow bytes per
+        # row seen (so a batch's row limit stays under the byte bound instead of reading rows it then drops).
+        self._carried: dict[str, tuple[str, ...]] = {}
+        self._row_bytes: dict[str, float] = {}
 
     def _connect(self) -> Any:
         conn = adbc.connect(adbc_uri(self._conninfo), autocommit=True)
@@ -78,42 +83,117 @@ class BatchReader:
             cur.close()
         return conn
 
-    def read(self, schema: Schema, after: int, upto: int, max_rows: int, max_bytes: int) -> Batch | None:
-        """The next batch after `_seq` `after`, at most up to `upto` (a proven horizon), bounded by rows and bytes
-        (the first row always comes, whatever its size). None when the range holds no row."""
+    def read(self, schema: Schema, after: int, upto: int, max_rows: int, max_bytes: int, *,
+             every_column: bool = False) -> Batch | None:
+        """The next batch after `_seq` `after`, at most up to `upto` (a proven horizon), bounded by rows and by the
+        Arrow bytes of what it holds (the first row always comes, whatever its size). None when the range holds
+        no row.
+
+        The batch holds the log's own columns, `id` and the attributes some row of it carries (in `_present` or
+        `_key`), unless `every_column`: a call's rows carry a few attributes of a wide schema, and an attribute no
+        row carries is neither read nor merged.
+        """
         if upto <= after:
             return None
+        names = schema.attribute_names if every_column else self._guess(schema)
+        per_row = self._row_bytes.get(schema.id)
+        limit = max_rows if per_row is None else max(1, min(max_rows, int(max_bytes / per_row) + 1))
         # One statement, values inlined (ADBC streams a statement without parameters as a binary COPY; they are
-        # integers). An index scan walks the range in `_seq` order; the running size of the rows (a window that
-        # streams, so the LIMIT stops the scan) keeps those that start under `max_bytes`: the first row always
-        # comes, and the batch overshoots the bound by one row at most.
-        query = (f"SELECT {_names(schema)}, __run FROM (SELECT {_columns(schema)}, pg_column_size(t.*) AS __size, "  # noqa: S608
-                 "sum(pg_column_size(t.*)) OVER (ORDER BY _seq ROWS UNBOUNDED PRECEDING) AS __run "
-                 f"FROM {table_ident(schema).as_string(None)} t WHERE _seq > {int(after)} AND _seq <= {int(upto)} "
-                 f"ORDER BY _seq LIMIT {int(max_rows)}) b WHERE __run - __size < {int(max_bytes)} ORDER BY _seq")
+        # integers): an index scan of the range in `_seq` order.
+        query = (f"SELECT {_columns(names)} FROM {table_ident(schema).as_string(None)} "  # noqa: S608
+                 f"WHERE _seq > {int(after)} AND _seq <= {int(upto)} ORDER BY _seq LIMIT {int(limit)}")
+        rows, full = self._fetch_bounded(query, max_bytes)
+        if rows.num_rows == 0:
+            return None
+        if not every_column:
+            rows = self._carry(schema, names, rows)
+        self._row_bytes[schema.id] = max(1.0, rows.nbytes / rows.num_rows)
+        # The batch ends at the horizon unless a bound cut it: then at its last row.
+        cut = full or rows.num_rows >= limit
+        last = int(rows.column("_seq")[-1].as_py()) if cut else int(upto)
+        return Batch(after + 1, last, rows)
+
+    def _guess(self, schema: Schema) -> tuple[str, ...]:
+        known = set(schema.attribute_names)
+        return tuple(name for name in self._carried.get(schema.id, (ID_ATTRIBUTE,)) if name in known)
+
+    def _carry(self, schema: Schema, read: tuple[str, ...], rows: pa.Table) -> pa.Table:
+        """`rows` with exactly the attributes they carry (and `id`), in schema order: the ones read but carried by
+        no row dropped, the ones carried but not read (the guess was short) read for the same rows."""
+        carried = {ID_ATTRIBUTE}
+        for column in ("_present", "_key"):
+            carried.update(name for name in pc.unique(pc.list_flatten(rows.column(column))).to_pylist() if name)
+        names = tuple(name for name in schema.attribute_names if name in carried)
+        self._carried[schema.id] = names
+        if names == read:
+            return rows
+        missing = [name for name in names if name not in read]
+        if missing:
+            # The log below the horizon never changes: the same `_seq` range holds the same rows, in order.
+            first, last = int(rows.column("_seq")[0].as_py()), int(rows.column("_seq")[-1].as_py())
+            quoted = ", ".join(sql.Identifier(n).as_string(None) for n in missing)
+            more = self._fetch(f"SELECT {quoted} FROM {table_ident(schema).as_string(None)} "  # noqa: S608
+                               f"WHERE _seq >= {first} AND _seq <= {last} ORDER BY _seq")
+            if more.num_rows != rows.num_rows:
+                raise RuntimeError(f"{schema.id}: the log's rows {first}..{last} changed while being read")
+            for name in missing:
+                rows = rows.append_column(name, more.column(name))
+        return rows.select([*_HEAD, *names])
+
+    def _fetch_bounded(self, query: str, max_bytes: int) -> tuple[pa.Table, bool]:
+        """The query's rows up to the one that reaches `max_bytes` of Arrow data (the first always comes), and
+        whether that bound cut it."""
         try:
-            result = self._fetch(query)
+            return self._stream(query, max_bytes)
         except adbc.OperationalError:
             # A kept connection may have died since its last run (staging restarted): reading is idempotent, so
             # read once more on a new one; a second failure is the run's error.
             self.close()
             self._conn = self._connect()
-            result = self._fetch(query)
-        if result.num_rows == 0:
-            return None
-        # The batch ends at the horizon unless a bound cut it: then at its last row.
-        cut = result.num_rows >= max_rows or int(result.column("__run")[-1].as_py()) >= max_bytes
-        last = int(result.column("_seq")[-1].as_py()) if cut else int(upto)
-        return Batch(after + 1, last, _plain(result.drop_columns(["__run"])))
+            return self._stream(query, max_bytes)
+
+    def _stream(self, query: str, max_bytes: int) -> tuple[pa.Table, bool]:
+        cur = self._conn.cursor()
+        try:
+            cur.execute(query)
+            reader = cur.fetch_record_batch()
+            kept: list[pa.RecordBatch] = []
+            size = 0
+            full = False
+            for part in reader:
+                if part.num_rows == 0:
+                    continue
+                if size + part.nbytes >= max_bytes:
+                    # Keep this part's rows up to the one crossing the bound (by its average row size); the rest of
+                    # the stream is dropped with the cursor.
+                    room = max(0, max_bytes - size)
+                    take = min(part.num_rows, room * part.num_rows // max(1, part.nbytes) + 1)
+                    kept.append(part.slice(0, take))
+                    full = True
+                    break
+                kept.append(part)
+                size += part.nbytes
+            schema = reader.schema
+        finally:
+            cur.close()
+        return _plain(pa.Table.from_batches(kept, schema=schema)), full
 
     def _fetch(self, query: str) -> pa.Table:
+        try:
+            return self._fetch_once(query)
+        except adbc.OperationalError:
+            self.close()
+            self._conn = self._connect()
+            return self._fetch_once(query)
+
+    def _fetch_once(self, query: str) -> pa.Table:
         cur = self._conn.cursor()
         try:
             cur.execute(query)
             result: pa.Table = cur.fetch_arrow_table()
         finally:
             cur.close()
-        return result
+        return _plain(result)
 
     def close(self) -> None:
         """Close the connection."""
@@ -174,16 +254,13 @@ def readers(db: StagingDatabase) -> ReaderPool:
         return pool
 
 
-def _columns(schema: Schema) -> str:
+_HEAD = ("_seq", "_uuid", "_op", "_key", "_present")
+
+
+def _columns(names: Sequence[str]) -> str:
     # The columns the sync reads, in this order.
-    names = ", ".join(sql.Identifier(n).as_string(None) for n in schema.attribute_names)
-    return f"_seq, _uuid::text AS _uuid, _op, _key, _present, {names}"
-
-
-def _names(schema: Schema) -> str:
-    # The same columns, by name (the outer query of `read`).
-    return ", ".join(sql.Identifier(n).as_string(None) for n in ("_seq", "_uuid", "_op", "_key", "_present",
-                                                                  *schema.attribute_names))
+    quoted = "".join(", " + sql.Identifier(n).as_string(None) for n in names)
+    return f"_seq, _uuid::text AS _uuid, _op, _key, _present{quoted}"
 
 
 def _plain(table: pa.Table) -> pa.Table:

@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -54,7 +55,7 @@ class RunRecord(Protocol):
     def ended_at(self) -> dt.datetime | None: ...
 
 
-_held: dict[uuid.UUID, Any] = {}
+_held: dict[uuid.UUID, tuple[Any, Any]] = {}
 _held_lock = threading.Lock()
 # Runs not recorded because they did nothing, by (workflow, schema, outcome `empty` | `skipped`), since start.
 _idle: Counter[tuple[str, str, str]] = Counter()
@@ -75,9 +76,18 @@ def start(pool: ConnectionPool, result: RunRecord) -> None:
     # Its own connection, not a pooled one: a run is long and the pool may be small.
     conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
     kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else (pool.kwargs() if pool.kwargs else {})
-    conn = psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
+    conn = _kept(pool)
+    lock = ("SELECT pg_advisory_lock(%s, hashtext(%s))", (RUN_LOCK_CLASS, str(result.run_id)))
+    if conn is not None:
+        try:
+            conn.execute(*lock)
+        except psycopg.OperationalError:  # a kept connection staging dropped since (a restart): a new one
+            conn.close()
+            conn = None
+    if conn is None:
+        conn = psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
+        conn.execute(*lock)
     try:
-        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (RUN_LOCK_CLASS, str(result.run_id)))
         _close_abandoned(conn, result.workflow, result.schema_id, "at the start of the next run of its schema",
                          both=False)
         conn.execute("INSERT INTO ferry.workflow_runs (id, workflow, schema_id, started_at, owner) "
@@ -87,7 +97,7 @@ def start(pool: ConnectionPool, result: RunRecord) -> None:
         _release(conn, None)
         raise
     with _held_lock:
-        _held[result.run_id] = conn
+        _held[result.run_id] = (conn, pool)
 
 
 def finish(pool: ConnectionPool, result: RunRecord, *, keep: bool = True) -> None:
@@ -95,7 +105,7 @@ def finish(pool: ConnectionPool, result: RunRecord, *, keep: bool = True) -> Non
     only count it (an idle run of the scheduler: recording each would bury the runs that did something)."""
     c = result.counts
     with _held_lock:
-        conn = _held.pop(result.run_id, None)
+        conn, owner = _held.pop(result.run_id, (None, None))
         if not keep:
             outcome = "skipped" if result.state == "skipped" else "empty"
             _idle[(result.workflow, result.schema_id or "", outcome)] += 1
@@ -118,7 +128,7 @@ def finish(pool: ConnectionPool, result: RunRecord, *, keep: bool = True) -> Non
                 other.execute(statement, values)
     finally:
         if conn is not None:
-            _release(conn, result.run_id)
+            _release(conn, result.run_id, owner)
 
 
 def close_abandoned(pool: ConnectionPool, schema_id: str | None = None, when: str = "") -> int:
@@ -149,12 +159,40 @@ def _close_abandoned(conn: Any, workflow: str | None, schema_id: str | None, whe
     return closed
 
 
-def _release(conn: Any, run_id: uuid.UUID | None) -> None:
-    # Closing the session releases its lock too; unlocking first is just tidy.
+# Connections of finished runs, idle, kept for the next runs of the same staging pool (opening one costs a few
+# round trips and a backend start: most of a small run's bookkeeping in continuous mode); at most _KEEP per pool,
+# closed once their pool is closed (checked at every run start) or gone.
+_spare_conns: weakref.WeakKeyDictionary[ConnectionPool, list[Any]] = weakref.WeakKeyDictionary()
+_KEEP = 1
+
+
+def _kept(pool: ConnectionPool) -> Any:
+    with _held_lock:
+        stale = [conn for owner, conns in list(_spare_conns.items()) if owner.closed for conn in conns]
+        for owner in [owner for owner in list(_spare_conns.keys()) if owner.closed]:
+            del _spare_conns[owner]
+        found = _spare_conns.get(pool)
+        conn = found.pop() if found else None
+    for old in stale:
+        old.close()
+    return conn
+
+
+def _release(conn: Any, run_id: uuid.UUID | None, pool: ConnectionPool | None = None) -> None:
+    # Kept only once its run's lock is released for sure; else closed (closing the session releases its lock).
+    unlocked = False
     try:
         if run_id is not None and not conn.broken:
-            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (RUN_LOCK_CLASS, str(run_id)))
+            row = conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                               (RUN_LOCK_CLASS, str(run_id))).fetchone()
+            unlocked = bool(row and row[0])
     except Exception as exc:  # the connection goes away anyway, and its session lock with it
         log.debug("run lock release: %s", exc)
-    finally:
-        conn.close()
+    if (unlocked and pool is not None and not pool.closed and not conn.closed
+            and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE):
+        with _held_lock:
+            spare = _spare_conns.setdefault(pool, [])
+            if len(spare) < _KEEP:
+                spare.append(conn)
+                return
+    conn.close()

@@ -7,6 +7,7 @@ import importlib
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -115,9 +116,15 @@ def run_once(db: StagingDatabase, warehouse: Warehouse, schema_id: str, settings
             result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"
             log.exception("%s %s failed", WORKFLOW, schema.id)
         finally:
+            if result.state == "failed":
+                _ensured.pop(warehouse, None)  # the table may be what failed: ensure it again next time
             result.ended_at = dt.datetime.now(dt.UTC)
             runs.finish(db.pool, result, keep=record_idle or not result.idle)
     return result
+
+
+# The schema object each warehouse object last ensured a table for (forgotten after a failed run).
+_ensured: weakref.WeakKeyDictionary[Warehouse, dict[str, Schema]] = weakref.WeakKeyDictionary()
 
 
 def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: Settings, result: RunResult,
@@ -125,11 +132,12 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
     applier = custom_applier(schema.id)
     if applier is not None:
         _retrying(lambda: applier.prepare(db, warehouse, schema), retries, backoff)
-    else:
+    elif _ensured.get(warehouse, {}).get(schema.id) is not schema:
+        # Once per schema version and warehouse object: ensure_table costs catalog round trips on every run.
         _retrying(lambda: warehouse.ensure_table(schema), retries, backoff)
+        _ensured.setdefault(warehouse, {})[schema.id] = schema
     with db.pool.connection() as conn:
-        identity = outcomes.log_identity(conn)
-        applied = outcomes.applied_horizon(conn, schema.id)
+        identity, applied, has_legacy = outcomes.run_state(conn, schema.id)
 
     def done(batch_first: int, batch_last: int, batch: str, outcome: BatchOutcome) -> None:
         crash_point("before_copy")
@@ -142,8 +150,10 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
             progress(result)
 
     # Batches an older ferry claimed and never marked (kept by the layout upgrade): applied if the ledger says so.
-    with db.pool.connection() as conn:
-        legacy = upgrade.legacy_batches(conn, schema.id)
+    legacy: list[tuple[str, int, int, dict[int, int]]] = []
+    if has_legacy:
+        with db.pool.connection() as conn:
+            legacy = upgrade.legacy_batches(conn, schema.id)
     for old_id, first, last, seq_map in legacy:
         if first != applied + 1:
             continue
@@ -173,12 +183,30 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
         done(first, found.last_seq, ledger_id, found)
         applied = found.last_seq
     with db.pool.connection() as conn:
-        partitions.ensure(conn, schema)  # the log's next partitions exist before the sequence reaches them
         proven = horizon.prove(conn, schema)
+        _ensure_partitions(db, conn, schema, max(applied, proven or 0))
     upto = max(applied, proven or 0)
     with batches.readers(db).reader() as reader:
         _copy_batches(db, warehouse, schema, settings, reader, identity, applied, upto, applier, done, retries,
                       backoff)
+
+
+# Per (staging database, schema id): the upper `_seq` bound of the partitions made ahead, as the last check saw it.
+_partitions_ready: dict[tuple[str, str], int] = {}
+
+
+def _ensure_partitions(db: StagingDatabase, conn: Any, schema: Schema, horizon_seq: int) -> None:
+    """Make the log's next partitions before the sequence reaches them (`partitions.ensure`: ~6 round trips), unless
+    the ones made ahead still reach a span past the horizon (a row beyond them lands in the DEFAULT partition
+    meanwhile, and the next check moves it)."""
+    key = (db.url, schema.id)
+    ready = _partitions_ready.get(key)
+    if ready is not None and ready > horizon_seq + partitions.SPAN:
+        return
+    partitions.ensure(conn, schema)
+    made = partitions.partitions(conn, schema)
+    if made:
+        _partitions_ready[key] = made[-1][2]
 
 
 def _copy_batches(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: Settings,
@@ -192,13 +220,16 @@ def _copy_batches(db: StagingDatabase, warehouse: Warehouse, schema: Schema, set
     first = (rows // FIRST_BATCH_SHARE if rows >= FIRST_BATCH_FROM else rows, settings.batch_bytes)
     try:
         # Batch N+1 is read while batch N is applied: its range starts where N's ends, known before N is applied.
-        pending: Future[batches.Batch | None] = ahead.submit(reader.read, schema, applied, upto, *first)
+        # A custom applier reads its rows whole; the generic sync only the attributes a batch carries.
+        whole = applier is not None
+        pending: Future[batches.Batch | None] = ahead.submit(reader.read, schema, applied, upto, *first,
+                                                             every_column=whole)
         while True:
             batch = pending.result()
             if batch is None:
                 break
             crash_point("after_read")
-            pending = ahead.submit(reader.read, schema, batch.last_seq, upto, *limits)
+            pending = ahead.submit(reader.read, schema, batch.last_seq, upto, *limits, every_column=whole)
             ledger_id = outcomes.batch_id(identity, schema.id, batch.first_seq)
             outcome = _apply(warehouse, schema, ledger_id, batch, retries, backoff, (db, applier))
             done(batch.first_seq, batch.last_seq, ledger_id, outcome)
@@ -210,11 +241,17 @@ def _apply(warehouse: Warehouse, schema: Schema, ledger_id: str, batch: batches.
            custom: tuple[StagingDatabase, Any] | None = None) -> BatchOutcome:
     span = Span(batch.first_seq, batch.last_seq, batch.rows)
 
+    tried = False
+
     def attempt() -> BatchOutcome:
-        # After an outage the commit may have happened before the connection broke: ask the ledger first.
-        found = warehouse.batch_applied(ledger_id)
-        if found is not None:
-            return found
+        # After an outage the commit may have happened before the connection broke: ask the ledger first. (The
+        # first attempt needs no look: the run holds the schema's lock, and checked the ledger past its horizon.)
+        nonlocal tried
+        if tried:
+            found = warehouse.batch_applied(ledger_id)
+            if found is not None:
+                return found
+        tried = True
         if custom is not None and custom[1] is not None:
             result: BatchOutcome = custom[1].apply(custom[0], warehouse, schema, ledger_id, batch.rows,
                                                    crash_point, span=span)

@@ -16,13 +16,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ferry.schema.model import ID_ATTRIBUTE, Attribute, Schema
-from ferry.warehouse.tables import default_literal, quote
+from ferry.warehouse.tables import DUCKDB_TYPES, default_literal, quote
 
 # Per-row outcome codes, as the fold writes them.
 INSERTED = "inserted"
@@ -102,6 +103,8 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
 
 def keys_unique(con: duckdb.DuckDBPyConnection, key: Sequence[str], segment: pa.Table) -> bool:
     """True when no two rows of the segment share a key value (NULLs count as one value, as in the fold)."""
+    if len(key) == 1:
+        return bool(int(pc.count_distinct(segment.column(key[0]), mode="all").as_py()) == segment.num_rows)
     con.register("seg", segment)
     try:
         rows = con.sql(f"SELECT count(*) FROM (SELECT 1 FROM seg GROUP BY {', '.join(quote(k) for k in key)} "  # noqa: S608
@@ -155,6 +158,90 @@ def _overlay_columns(key: Sequence[str], names: list[str], *, grouped: bool) -> 
 
 def _fold_unique(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
                  segment: pa.Table, existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    # What `_fold_unique_sql` computes, in Arrow compute for a one-column key: no query to plan and run (~4 DuckDB
+    # statements, most of a small batch's fold: continuous mode applies many small batches).
+    if len(key) != 1:
+        return _fold_unique_sql(con, schema, key, names, segment, existing)
+    column = segment.column(key[0])
+    try:
+        known = existing.column(key[0]).cast(column.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _fold_unique_sql(con, schema, key, names, segment, existing)
+    # A NULL key matches no record (the warehouse's join never returns one).
+    before = pc.and_(pc.is_in(column, value_set=known.combine_chunks(), skip_nulls=True), pc.is_valid(column))
+    op = segment.column("_op")
+    free = free_inserts(segment)
+
+    def when(condition: Any, then: str, otherwise: Any) -> Any:
+        return pc.if_else(condition, pa.scalar(then), otherwise)
+
+    on_before = {"insert": (SKIPPED_EXISTS, INSERTED), "insertOrUpdate": (UPDATED, INSERTED),
+                 "update": (UPDATED, SKIPPED_MISSING)}
+    outcome = when(before, DELETED, pa.scalar(SKIPPED_MISSING))  # a delete (and any other op)
+    for name, (yes, no) in on_before.items():
+        outcome = pc.if_else(pc.equal(op, name), when(before, yes, pa.scalar(no)), outcome)
+    outcome = pc.if_else(free, pa.scalar(INSERTED), outcome)
+    outcomes = pa.table({"_seq": segment.column("_seq"), "outcome": outcome})
+
+    updated = pc.equal(outcome, UPDATED)
+    present = _presence(segment.column("_present"), names)
+    deleting = pc.equal(op, "delete")
+    picked = pc.or_(deleting, updated)
+    group_columns: dict[str, Any] = {"__k_" + key[0]: column}
+    for name in names:
+        if name == ID_ATTRIBUTE:
+            continue
+        condition = pc.and_(updated, present[name])
+        group_columns[name] = pc.if_else(condition, segment.column(name),
+                                         pa.scalar(None, segment.schema.field(name).type))
+        group_columns["__p_" + name] = condition
+    group_columns["__del"] = deleting
+    group_columns["__upd"] = updated
+    groups = pa.table(group_columns).filter(picked)
+
+    creating = pc.and_(pc.equal(outcome, INSERTED), pc.invert(deleting))
+    new_columns: dict[str, Any] = {}
+    for name in names:
+        kind = segment.schema.field(name).type
+        if name == ID_ATTRIBUTE:
+            # A new record's id: the row's, else (insertOrUpdate) its staged UUID.
+            new_columns[name] = pc.if_else(present[name], segment.column(name), segment.column("_uuid").cast(kind))
+            continue
+        attr = schema.attribute(name)
+        assert attr is not None
+        default = default_literal(attr)
+        if default is None:
+            new_columns[name] = pc.if_else(present[name], segment.column(name), pa.scalar(None, kind))
+        else:
+            wide = _widened(kind)  # the SQL fold's CAST(? AS BIGINT/DOUBLE) widens the column the same way
+            new_columns[name] = pc.if_else(present[name], segment.column(name).cast(wide),
+                                           pa.scalar(default).cast(wide))
+    news = pa.table(new_columns).filter(creating)
+    for name, value in _absent_default_values(schema, segment):
+        news = news.append_column(name, pa.array([value] * news.num_rows, pa.scalar(value).type))
+    return groups, news, outcomes
+
+
+def _presence(present: pa.ChunkedArray, names: Sequence[str]) -> dict[str, pa.Array]:
+    """Per attribute, whether each row's `_present` holds it: decided once per distinct list (a call's rows repeat
+    one), then spread by the rows' indices."""
+    joined = pc.binary_join(present, "\x1f").combine_chunks()
+    encoded = joined.dictionary_encode()
+    lists = [set(str(text).split("\x1f")) if text else set() for text in encoded.dictionary.to_pylist()]
+    return {name: pc.take(pa.array([name in found for found in lists], pa.bool_()), encoded.indices)
+            for name in names}
+
+
+def _widened(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_integer(kind):
+        return pa.int64()
+    if pa.types.is_floating(kind):
+        return pa.float64()
+    return kind
+
+
+def _fold_unique_sql(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
+                     segment: pa.Table, existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # Each key value has one row: what exists before it is the warehouse's state, its group is itself, and no later
     # row updates what it creates. The same result as `_fold_keyed` without its windows, aggregates and self-join
     # (the usual batch: distinct records upserted), which cost most of a keyed fold.
@@ -233,6 +320,7 @@ def _fold_keyed(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[st
                 f"CASE WHEN bool_or({later}) THEN arg_max_null(ov.{col}, CASE WHEN {later} THEN ov._seq END) "
                 f"WHEN any_value(list_contains(c._present, '{name}')) THEN any_value(c.{col}) "
                 f"ELSE {fallback} END AS {col}")
+        values += _absent_defaults(schema, segment, params)
         news = con.sql(f"""
             WITH c AS (SELECT * FROM z WHERE __tail AND __outcome = '{INSERTED}'),
                  ov AS (SELECT * FROM z WHERE __tail AND __outcome = '{UPDATED}')
@@ -285,7 +373,28 @@ def _record_values(schema: Schema, names: list[str], segment: pa.Table,
         assert attr is not None
         values.append(f"CASE WHEN list_contains(_present, '{name}') THEN {col} "
                       f"ELSE {_fallback(attr, segment, params)} END AS {col}")
-    return values, params
+    return values + _absent_defaults(schema, segment, params), params
+
+
+def _absent_default_values(schema: Schema, segment: pa.Table) -> list[tuple[str, Any]]:
+    # A batch read carries only the attributes its rows hold (`ferry.sync.batches`): a new record still gets the
+    # literal defaults of the others (attributes without one are left to the table's NULL).
+    found = []
+    for attr in schema.attributes:
+        default = default_literal(attr)
+        if attr.name not in segment.column_names and attr.name != ID_ATTRIBUTE and default is not None:
+            found.append((attr.name, default))
+    return found
+
+
+def _absent_defaults(schema: Schema, segment: pa.Table, params: list[object]) -> list[str]:
+    values = []
+    for name, default in _absent_default_values(schema, segment):
+        attr = schema.attribute(name)
+        assert attr is not None
+        params.append(default)
+        values.append(f"CAST(? AS {DUCKDB_TYPES[attr.type]}) AS {quote(name)}")
+    return values
 
 
 def _duck_type(table: pa.Table, name: str) -> str:

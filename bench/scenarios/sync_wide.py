@@ -1,0 +1,50 @@
+"""The wide keyed workload (`bench/wide.py`) into DuckDB / PostgreSQL: ferry's sync vs its limit anchor."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness import Databases, child, spread, staging, warehouse_url
+from report import add
+from wide import expected_rows, stage_wide, stage_wide_ops
+
+
+def sync_wide(cfg: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -> None:
+    """Keyed operations carrying 3 of `nms:recipient`'s attributes, synced into an empty table (ferry's default
+    batches) against the same operations read, folded and MERGEd by hand into a table of only those columns."""
+    n = cfg["wide_rows"]
+    for engine in ("duckdb", "postgresql"):
+        found: dict[str, list[dict[str, Any]]] = {"ferry": [], "limit": []}
+        for _ in range(cfg["heavy_repeats"]):
+            dbs = Databases()
+            try:
+                with tempfile.TemporaryDirectory(prefix="ferry-bench-") as folder:
+                    tmp = Path(folder)
+                    stg = dbs.new("stg")
+                    with staging(stg, tmp) as db:
+                        stage_wide(db, n)
+                    found["ferry"].append(child("ferry-sync", {"staging": stg, "tmp": folder, "batch_rows": None,
+                                                               "warehouse": warehouse_url(engine, dbs, tmp, "wh")}))
+                    ops = dbs.new("ops")
+                    stage_wide_ops(ops, n)
+                    found["limit"].append(child("limit-wide", {"rows": n, "ops": ops,
+                                                               "warehouse": warehouse_url(engine, dbs, tmp, "lim")}))
+            finally:
+                dbs.drop()
+        for r in found["limit"]:
+            if r["rows_after"] != r["expected"]:
+                raise SystemExit(f"limit-wide anchor left {r['rows_after']} rows, expected {r['expected']}")
+        for r in found["ferry"]:
+            counts = r["counts"]
+            if counts["inserted"] - counts["deleted"] != expected_rows(n) or counts["skipped"] or counts["failed"]:
+                raise SystemExit(f"ferry's wide sync counted {counts}, expected {expected_rows(n)} records")
+        rate = {k: [n / r["seconds"] for r in v] for k, v in found.items()}
+        add(rows, f"sync-wide {n:,} keyed ops (3 of 28 attributes) into {engine} vs the limit",
+            statistics.median(rate["ferry"]), statistics.median(rate["limit"]), ">= 0.5", "rows/s")
+        peak = {k: statistics.median(r["peak_mb"] for r in v) for k, v in found.items()}
+        notes.append(f"sync-wide {engine}: {found['ferry'][-1]['batches']} batches; peak RSS ferry "
+                     f"{peak['ferry']:.0f} MB, limit {peak['limit']:.0f} MB; spread ferry {spread(rate['ferry']):.0%}, "
+                     f"limit {spread(rate['limit']):.0%}")
