@@ -26,6 +26,7 @@ def _parser() -> etree.XMLParser:
             no_network=True,
             load_dtd=False,
             dtd_validation=False,
+            attribute_defaults=False,
             huge_tree=False,
             remove_comments=True,
             remove_pis=True,
@@ -43,16 +44,30 @@ def _deeper_than(max_depth: int) -> etree.XPath:
 def parse_xml(data: bytes | str, *, origin: str = "document", max_depth: int = MAX_DEPTH) -> etree._Element:
     """Parse untrusted XML, refusing DTDs, entity declarations and documents nested deeper than `max_depth`."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    # A cheap early refusal for the common case; the check after decoding (below) is the one that holds.
     if _DOCTYPE.search(raw, 0, 4096) or _ENTITY.search(raw):
-        raise FerryError(errors.MALFORMED_DOCUMENT, f"{origin}: DTDs and entity declarations are not accepted")
+        raise _dtd_refused(origin)
     try:
         root = etree.fromstring(raw, _parser())
     except etree.XMLSyntaxError as exc:
         raise FerryError(errors.MALFORMED_DOCUMENT, f"{origin}: not well-formed XML ({exc.msg})") from None
     if root is None:
         raise FerryError(errors.MALFORMED_DOCUMENT, f"{origin}: empty document")
+    refuse_dtd(root, origin)
     _check_depth(root, origin, max_depth)
     return root
+
+
+def refuse_dtd(element: etree._Element, origin: str) -> None:
+    """Refuse a document that declared a DTD, whatever its encoding hid from a byte search (UTF-16, UTF-32, EBCDIC):
+    its entities and attribute defaults would change the values a record carries."""
+    info = element.getroottree().docinfo
+    if info.internalDTD is not None or info.externalDTD is not None or info.doctype:
+        raise _dtd_refused(origin)
+
+
+def _dtd_refused(origin: str) -> FerryError:
+    return FerryError(errors.MALFORMED_DOCUMENT, f"{origin}: DTDs and entity declarations are not accepted")
 
 
 def _check_depth(root: etree._Element, origin: str, max_depth: int) -> None:

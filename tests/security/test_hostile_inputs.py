@@ -311,6 +311,14 @@ async def bad_operation(site: Any) -> httpx.Response:
                       json={"email": "a@x.com", "_key": "@email", "_operation": "truncate"})
 
 
+async def dtd_utf16(site: Any) -> httpx.Response:
+    # Issue 27: the byte search for "<!DOCTYPE" missed it in UTF-16; the entity reached a stored value and the
+    # attribute default named the record's schema.
+    head = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE SOAP-ENV:Envelope [<!ENTITY e "boom">'
+            '<!ATTLIST recipient xtkschema CDATA "nms:recipient">]>')
+    return await raw_soap(site, (head + envelope('<recipient email="&e;@x.com"/>').decode()).encode("utf-16"))
+
+
 HOSTILE: list[Hostile] = [
     Hostile("xml entity bomb (billion laughs)", billion_laughs, 200, "FRY-1000"),
     Hostile("external entity (XXE)", xxe, 200, "FRY-1000"),
@@ -363,6 +371,7 @@ HOSTILE: list[Hostile] = [
     Hostile("unsupported content type", wrong_content_type, 415, "FRY-600009"),
     Hostile("forged unsubscribe link", forged_link, 400),
     Hostile("empty Ingest document", empty_record_soap, 200, "FRY-100012"),
+    Hostile("DTD hidden by a UTF-16 body", dtd_utf16, 200, "FRY-100001"),
 ]
 
 
