@@ -319,6 +319,39 @@ async def dtd_utf16(site: Any) -> httpx.Response:
     return await raw_soap(site, (head + envelope('<recipient email="&e;@x.com"/>').decode()).encode("utf-16"))
 
 
+async def lax_underscore_number(site: Any) -> httpx.Response:
+    return await ingest(site, {"n": "1_000"}, schema="tst:typed")
+
+
+async def lax_arabic_digits(site: Any) -> httpx.Response:
+    return await ingest(site, {"n": "\u0661\u0662"}, schema="tst:typed")
+
+
+async def lax_padded_number(site: Any) -> httpx.Response:
+    return await ingest(site, {"n": " 12 "}, schema="tst:typed")
+
+
+async def lax_true_as_number(site: Any) -> httpx.Response:
+    return await ingest(site, {"n": True}, schema="tst:typed")
+
+
+async def single_precision_overflow(site: Any) -> httpx.Response:
+    return await ingest(site, {"f": "1e39"}, schema="tst:typed")
+
+
+async def datetime_past_9999(site: Any) -> httpx.Response:
+    return await ingest(site, {"at": "9999-12-31T23:59:59-14:00"}, schema="tst:typed")
+
+
+async def datetime_before_year_1(site: Any) -> httpx.Response:
+    return await ingest(site, {"at": "0001-01-01T00:00:00+14:00"}, schema="tst:typed")
+
+
+async def namespaced_attribute(site: Any) -> httpx.Response:
+    return await soap_ingest(site, '<sampleTable xmlns:r="urn:r" xtkschema="dem:sampleTable" testcol1="mine" '
+                                   'r:testcol1="theirs"/>')
+
+
 HOSTILE: list[Hostile] = [
     Hostile("xml entity bomb (billion laughs)", billion_laughs, 200, "FRY-1000"),
     Hostile("external entity (XXE)", xxe, 200, "FRY-1000"),
@@ -372,6 +405,14 @@ HOSTILE: list[Hostile] = [
     Hostile("forged unsubscribe link", forged_link, 400),
     Hostile("empty Ingest document", empty_record_soap, 200, "FRY-100012"),
     Hostile("DTD hidden by a UTF-16 body", dtd_utf16, 200, "FRY-100001"),
+    Hostile("number with underscores (1_000)", lax_underscore_number, 422, "FRY-100006"),
+    Hostile("Arabic-Indic digits in a number", lax_arabic_digits, 422, "FRY-100006"),
+    Hostile("number padded with spaces", lax_padded_number, 422, "FRY-100006"),
+    Hostile("JSON true as a number", lax_true_as_number, 422, "FRY-100006"),
+    Hostile("1e39 into a single-precision float", single_precision_overflow, 422, "FRY-100006"),
+    Hostile("datetime past 9999 once its offset applies", datetime_past_9999, 422, "FRY-100006"),
+    Hostile("datetime before year 1 once its offset applies", datetime_before_year_1, 422, "FRY-100006"),
+    Hostile("namespaced attribute overriding another", namespaced_attribute, 200, "FRY-100005"),
 ]
 
 

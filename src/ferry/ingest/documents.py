@@ -51,7 +51,13 @@ def xml_record(node: etree._Element, position: int, inherited_schema: str | None
     """One record element: its attributes, and simple child elements holding a value."""
     fields: dict[str, Any] = {}
     for raw_name, value in node.attrib.items():
-        name = etree.QName(raw_name).localname if "}" in str(raw_name) else str(raw_name)
+        name = str(raw_name)
+        if "}" in name:
+            # `r:testcol1` would otherwise override `testcol1`: schema attributes are never in a namespace.
+            shown = etree.QName(raw_name).localname
+            raise FerryError(errors.UNKNOWN_ATTRIBUTE, f"attribute {shown!r} is in a namespace "
+                             f"({etree.QName(raw_name).namespace}); schema attributes have none",
+                             position=position, attribute=shown)
         if name not in CONTROL_ATTRIBUTES:
             fields[name] = value
     for child in node:
