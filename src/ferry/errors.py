@@ -37,6 +37,7 @@ MALFORMED_SCHEMA = Code("FRY-200001", "malformed schema file")
 INVALID_SCHEMA = Code("FRY-200002", "invalid schema definition")
 STAGING_OF_STAGING = Code("FRY-200003", "a staging schema cannot be staged")
 INCOMPATIBLE_CHANGE = Code("FRY-200004", "incompatible schema change")
+TABLE_NAME_TAKEN = Code("FRY-200005", "another schema already has this table name")
 
 # Staging store.
 STAGING_UNAVAILABLE = Code("FRY-300001", "staging database unavailable")

@@ -50,6 +50,9 @@ def _register() -> None:
     from ferry.cli import doctor_cmd
 
     doctor_cmd.register(app)
+    from ferry.cli import doctor_tables
+
+    doctor_tables.register(doctor_cmd.doctor_app)
     from ferry.cli import service_cmd
 
     service_cmd.register(app)
