@@ -45,6 +45,7 @@ EMBEDDED_START_FAILED = Code("FRY-300002", "embedded PostgreSQL failed to start"
 NOT_FOUND = Code("FRY-300003", "not found")
 CONFIG_ERROR = Code("FRY-300004", "configuration error")
 ALREADY_RUNNING = Code("FRY-300005", "ferry is already running on this data folder")
+CONFIG_UNTRUSTED = Code("FRY-300006", "ferry.toml owned by another user or writable by others")
 STAGING_REFUSED = Code("FRY-300010", "staging refused the call's data")
 STAGING_IN_DOUBT = Code("FRY-300011", "staging failed during the commit; outcome unknown")
 

@@ -9,6 +9,7 @@ import typer
 
 import ferry
 from ferry.cli.labels import PlainLabelsGroup
+from ferry.private_files import keep_private
 
 app = typer.Typer(
     name="ferry",
@@ -31,6 +32,7 @@ def _root(
                                           callback=_print_version)] = False,
 ) -> None:
     """Campaign v8 FFDA-style ingestion: Ingest / IngestExt into PostgreSQL staging, replicated to a warehouse."""
+    keep_private()  # the data folder, the warehouse file and its WAL: the user's alone (docs/security.md)
 
 
 def _register() -> None:

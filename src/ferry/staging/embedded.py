@@ -9,6 +9,7 @@ from typing import Any
 
 from ferry import errors
 from ferry.errors import FerryError
+from ferry.private_files import private_folder
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ class EmbeddedPostgres:
 
     def start(self, database: str = "postgres") -> str:
         """Start the server and return a connection URL to `database` (created when missing)."""
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.pgdata.parent)  # the data folder: 0700, like PostgreSQL's own
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
