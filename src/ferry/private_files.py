@@ -8,7 +8,9 @@ ferry are tightened when they are opened again.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077
@@ -19,6 +21,22 @@ FILE_MODE = 0o600
 def keep_private() -> None:
     """Every file and folder this process creates from now on is its owner's alone (umask 077)."""
     os.umask(PRIVATE_UMASK)
+
+
+@contextlib.contextmanager
+def shared_umask() -> Iterator[None]:
+    """The usual umask (022) for a while: the embedded PostgreSQL wheel, run as root, hands its files to another
+    system user, who must be able to read them."""
+    before = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+def traversable_by_another_user(path: Path) -> None:
+    """0711: another system user may pass through `path` (not list or read it); root's embedded PostgreSQL."""
+    os.chmod(path, 0o711)
 
 
 def private_folder(path: Path) -> Path:
