@@ -29,11 +29,12 @@ class Hostile:
     """A class of hostile input: how to send it, the status and code it must get, settings it needs."""
 
     name: str
-    send: Send | None  # None: tried at the door by test_door_e2e.py (named in `door_test`)
+    send: Send | None  # None: tried by the test `door_test` of `where` (at the door, or on disk)
     status: int = 200
     code: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
     door_test: str = ""
+    where: str = "security/test_door_e2e.py"  # under tests/
     check: Callable[[httpx.Response], None] | None = None
 
 
@@ -413,6 +414,16 @@ HOSTILE: list[Hostile] = [
     Hostile("datetime past 9999 once its offset applies", datetime_past_9999, 422, "FRY-100006"),
     Hostile("datetime before year 1 once its offset applies", datetime_before_year_1, 422, "FRY-100006"),
     Hostile("namespaced attribute overriding another", namespaced_attribute, 200, "FRY-100005"),
+    Hostile("DTD hidden by UTF-16 in a bulk file or schema file", None, code="FRY-100001",
+            door_test="test_bulk_files_and_schema_files_refuse_a_hidden_dtd", where="test_xmlsafe.py"),
+    Hostile("a schema applied onto another schema's table", None, code="FRY-200005",
+            door_test="test_a_schema_whose_table_is_taken_is_refused_naming_both",
+            where="staging/test_table_names.py"),
+    Hostile("ferry.toml planted by another user or writable by all", None, code="FRY-300006",
+            door_test="test_a_planted_ferry_toml_is_refused_unless_its_folder_is_trusted", where="test_config.py"),
+    Hostile("local user reading the warehouse file", None,
+            door_test="test_the_ferry_command_makes_the_data_folder_and_warehouse_private",
+            where="test_private_files.py"),
 ]
 
 
@@ -446,9 +457,10 @@ async def test_hostile_input(site: Any, case: Hostile) -> None:
 def test_door_classes_name_real_tests() -> None:
     from pathlib import Path
 
-    text = (Path(__file__).parent / "test_door_e2e.py").read_text("utf-8")
+    tests = Path(__file__).parent.parent
     for case in HOSTILE:
         if case.send is None:
+            text = (tests / case.where).read_text("utf-8")
             assert f"def {case.door_test}" in text, case.name
 
 
