@@ -49,7 +49,8 @@ def serve(port: int, folder: Path, out: Path) -> None:
     """Run `ferry serve` with stamps around each stage; SIGUSR1 writes the calls measured so far to `out`."""
     from ferry.cli import serve_cmd
     from ferry.server import app as app_module
-    from ferry.server import rest, soap_routes
+    from ferry.server.api import rest
+    from ferry.server.api import soap as soap_routes
     from ferry.staging import group_commit, store
 
     now = time.perf_counter_ns

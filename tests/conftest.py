@@ -23,7 +23,7 @@ from psycopg.conninfo import make_conninfo
 
 from ferry.config import Settings
 from ferry.server.app import create_app
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 
 # Plain helper modules at the top of tests/ (e.g. outcome_fakes) are importable from every test.
 sys.path.insert(0, str(Path(__file__).parent))

@@ -14,7 +14,7 @@ import pytest
 from lxml import etree
 
 from ferry.config import Settings
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 
 ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 LITERAL = 'SOAP-ENV:encodingStyle="http://xml.apache.org/xml-soap/literalxml"'

@@ -14,7 +14,7 @@ import pytest
 from ferry.config import Settings
 from ferry.schema.model import Schema
 from ferry.server.app import create_app
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
 from outcome_fakes import record_outcome
 

@@ -18,7 +18,7 @@ import uvicorn
 
 from ferry.config import Settings
 from ferry.server.app import create_app, serving_app
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
 from ferry.subscriptions import services
 from ferry.workflows import list_runs

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from psycopg_pool import ConnectionPool
 
-from ferry.server import mcping
+from ferry.server.api import mcping
 from ferry.subscriptions import services
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,7 @@ from ferry.config import Settings
 from ferry.schema.loader import load_schema_file, parse_schema
 from ferry.server.app import create_app, serving_app
 from ferry.server.console.session import COOKIE, csrf_for
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
 from ferry.subscriptions import services
 

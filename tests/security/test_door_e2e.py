@@ -1,4 +1,4 @@
-"""Limits at the door against a real `ferry serve` (uvicorn + ferry.server.door), with raw sockets."""
+"""Limits at the door against a real `ferry serve` (uvicorn + ferry.server.door.uvicorn_config), with raw sockets."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The table below lists each HTTP route (from the app, OpenAPI or not) and each SOAP method with the outcome expected
 for (nobody, ops1, admin): `ok` (served: any answer but a refusal) or `no` (refused: 401/403, a rights fault, or the
 console's login redirect). The coverage tests fail when a route or SOAP method has no row here, or no rule in
-`ferry.server.route_rights`.
+`ferry.server.door.route_rights`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ferry.server import route_rights
+from ferry.server.door import route_rights
 
 pytestmark = pytest.mark.anyio
 
@@ -219,7 +219,7 @@ async def test_every_route_has_a_rule_and_a_row(site: Site) -> None:
     served = set(route_rights.http_routes(site.app))
     missing_rule = sorted((m, p) for m, p, _ in served if route_rights.http_rule(m, p) is None)
     missing_row = sorted((m, p) for m, p, _ in served if (m, p) not in rows)
-    assert not missing_rule, f"routes without a rule in ferry.server.route_rights.HTTP_RULES: {missing_rule}"
+    assert not missing_rule, f"routes without a rule in ferry.server.door.route_rights.HTTP_RULES: {missing_rule}"
     assert not missing_row, f"routes without a row in this test's CASES: {missing_row}"
     openapi = {(method.upper(), path) for path, ops in site.app.openapi()["paths"].items() for method in ops}
     assert openapi <= rows, f"OpenAPI operations without a row: {sorted(openapi - rows)}"
@@ -231,7 +231,7 @@ async def test_every_route_has_a_rule_and_a_row(site: Site) -> None:
 async def test_a_route_without_a_rule_is_refused(site: Site) -> None:
     from fastapi import APIRouter, Depends
 
-    from ferry.server import rest
+    from ferry.server.api import rest
 
     extra = APIRouter(prefix="/extra", route_class=rest.FerryRoute)
     caller = rest.caller_dependency(site.runtime)

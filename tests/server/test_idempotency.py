@@ -13,9 +13,9 @@ import pytest
 from fastapi import FastAPI
 
 from ferry.config import Settings
+from ferry.server.api.rest import REPLAYED_HEADER
 from ferry.server.app import create_app, serving_app
-from ferry.server.rest import REPLAYED_HEADER
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
 
 pytestmark = pytest.mark.anyio

@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from ferry.config import Settings
-from ferry.server import metrics
+from ferry.server.api import metrics
 from ferry.server.app import create_app
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
 
 pytestmark = pytest.mark.anyio

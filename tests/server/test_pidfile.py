@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ferry.errors import FerryError
-from ferry.server.pidfile import PID_FILE, PidFile
+from ferry.server.process.pidfile import PID_FILE, PidFile
 
 
 def test_a_second_holder_is_told_who_runs_and_how_to_stop_it(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from fastapi import FastAPI
 
 from ferry.config import Settings
 from ferry.schema.loader import load_schema_file, parse_schema
+from ferry.server.api.rest_models import IngestReply
 from ferry.server.app import create_app, serving_app
-from ferry.server.rest_models import IngestReply
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
 from outcome_fakes import record_outcome
 

@@ -21,11 +21,11 @@ from ferry.schema.loader import load_schema_file
 from ferry.schema.model import Attribute, Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.schema.types import AttrType
+from ferry.server.api.ingest import match
+from ferry.server.api.metrics import metrics_of
+from ferry.server.api.rest import _ingest_reply
 from ferry.server.app import create_app, serving_app
-from ferry.server.metrics import metrics_of
-from ferry.server.rest import _ingest_reply
-from ferry.server.rest_fast import match
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
 
 pytestmark = pytest.mark.anyio

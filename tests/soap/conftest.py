@@ -16,7 +16,7 @@ from lxml import etree
 
 from ferry.config import Settings
 from ferry.schema.loader import load_schema_file
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 
 ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SDK_HEAD = ('<SOAP-ENV:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" '

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ferry.server import soap_routes
+from ferry.server.api import soap as soap_routes
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from ferry.server import mcping
+from ferry.server.api import mcping
 
 pytestmark = pytest.mark.anyio
 

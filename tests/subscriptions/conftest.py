@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ferry.config import Settings
-from ferry.server.runtime import Runtime
+from ferry.server.process.runtime import Runtime
 from ferry.subscriptions import services
 from ferry.warehouse import Warehouse, open_warehouse
 

@@ -23,9 +23,9 @@ from ferry.errors import FerryError
 from ferry.schema.loader import parse_schema
 from ferry.schema.model import Schema
 from ferry.schema.staging import with_internal_id
-from ferry.server.owner_socket import WarehouseOwner
-from ferry.server.parts import UP, PartState
-from ferry.server.runtime import Runtime
+from ferry.server.process.owner_socket import WarehouseOwner
+from ferry.server.process.parts import UP, PartState
+from ferry.server.process.runtime import Runtime
 from ferry.warehouse import Warehouse, open_warehouse
 from ferry.warehouse.base import BatchOutcome
 from ferry.warehouse.remote import (

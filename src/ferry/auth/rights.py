@@ -3,7 +3,7 @@
 An operator holds the admin right (everything), write rights on schemas (`ferry operator add --schema X`: ingest
 into X and read it back) and read rights (`--read X`: read X only). A schema right names `ns:name` or its staging
 id `ns:nameStg`; both mean the same schema. The subscription right is the write right on `nms:subscription`.
-A route needs one `Rule` (see `ferry.server.route_rights` for the map of every route).
+A route needs one `Rule` (see `ferry.server.door.route_rights` for the map of every route).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Access(enum.Enum):
     """What a route needs from its caller."""
 
     PUBLIC = "public"  # no session (health checks, logon, one-click links authorised by their signed token)
-    SCRAPE = "scrape"  # /metrics: the metrics token or network (ferry.server.metrics_guard)
+    SCRAPE = "scrape"  # /metrics: the metrics token or network (ferry.server.door.metrics_guard)
     SESSION = "session"  # any valid session; answers only what the operator may see
     READ = "read"  # read right on each schema of the rule (or on the schema the call names)
     WRITE = "write"  # write right on each schema of the rule (or on the schema the call names)

@@ -20,7 +20,7 @@ from ferry.cli.common import DataDir, console, fail, settings_for
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.locations import describe, duckdb_file, embedded_pgdata
-from ferry.server.pidfile import PidFile
+from ferry.server.process.pidfile import PidFile
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +115,10 @@ def serve(
     """Serve ferry until SIGTERM / SIGINT; in-flight calls are committed before it exits."""
     import uvicorn
 
-    from ferry.server import door
     from ferry.server.app import create_app, serving_app
-    from ferry.server.owner_socket import WarehouseOwner
-    from ferry.server.runtime import Runtime
+    from ferry.server.door import uvicorn_config as door
+    from ferry.server.process.owner_socket import WarehouseOwner
+    from ferry.server.process.runtime import Runtime
     from ferry.warehouse.remote import OWNER_SECRET_ENV, OwnerLink
 
     settings = settings_for(data_dir, host=host, port=port, workers=workers, role=role)
@@ -169,7 +169,7 @@ def serve(
                 fail(exc)
         app = create_app(runtime)
         loop, http = _loop_and_http()
-        # The limits at the door (ferry.server.door): uvicorn's own settings plus the guarded protocol.
+        # The limits at the door (ferry.server.door.uvicorn_config): uvicorn's own settings plus the guarded protocol.
         config = uvicorn.Config(serving_app(app), host=settings.host, port=settings.port, loop=loop,
                                 http=door.http_protocol(settings, http), lifespan="on", log_level=log_level,
                                 timeout_graceful_shutdown=30, server_header=False, **door.uvicorn_options(settings))

@@ -11,22 +11,34 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ferry
-from ferry.server import (
-    console,
-    docs_assets,
+from ferry.server import console
+from ferry.server.api import (
+    docs as docs_assets,
+)
+from ferry.server.api import (
     health,
     mcping,
     metrics,
-    query_routes,
     rest,
-    soap_routes,
-    subscription_routes,
-    sync_routes,
-    write_routes,
 )
-from ferry.server.limits import BodyLimitMiddleware, CollapseSlashesMiddleware
-from ferry.server.rest_fast import RestIngestFastPath
-from ferry.server.runtime import Runtime
+from ferry.server.api import (
+    queries as query_routes,
+)
+from ferry.server.api import (
+    soap as soap_routes,
+)
+from ferry.server.api import (
+    subscriptions as subscription_routes,
+)
+from ferry.server.api import (
+    sync as sync_routes,
+)
+from ferry.server.api import (
+    writes as write_routes,
+)
+from ferry.server.api.ingest import RestIngestFastPath
+from ferry.server.door.limits import BodyLimitMiddleware, CollapseSlashesMiddleware
+from ferry.server.process.runtime import Runtime
 from ferry.soap import catalog
 
 log = logging.getLogger(__name__)
@@ -119,7 +131,7 @@ class SyncRoleDoor:
             return
         from ferry import errors
         from ferry.errors import FerryError
-        from ferry.server.rest_support import error_response
+        from ferry.server.api.rest_support import error_response
 
         refusal = FerryError(errors.ROLE_REFUSED, "this server runs with --role sync: it only runs the sync "
                              "workflows; send calls to a server with --role all or ingest")

@@ -2,7 +2,7 @@
 
 Services: `xtk:session` (in `ferry.soap.schemas`), `xtk:queryDef` (ExecuteQuery, exactly as the protocol reference
 §5), `nms:replicationStrategy` (StartReplicateStagingData), plus whatever other modules add with
-`ferry.soap.schemas.register` (e.g. `nms:subscription`). Data schemas (every built-in and user schema, and the
+`ferry.soap.service_schemas.register` (e.g. `nms:subscription`). Data schemas (every built-in and user schema, and the
 `…Stg` staging schema of a staged one) are described from the registry with attributes (name, type, length,
 label, sqlname) and keys, so `client.application.getSchema()` can build its schema object.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.schema.staging import derive_staging_schema
-from ferry.soap import schemas
+from ferry.soap import service_schemas
 from ferry.soap.writer import attr
 from ferry.warehouse.tables import system_attributes
 
@@ -35,8 +35,8 @@ REPLICATION_STRATEGY = """<schema namespace="nms" name="replicationStrategy" lab
 
 def install() -> None:
     """Serve the descriptions of the services ferry implements besides xtk:session (idempotent)."""
-    schemas.register("xtk:queryDef", XTK_QUERYDEF)
-    schemas.register("nms:replicationStrategy", REPLICATION_STRATEGY)
+    service_schemas.register("xtk:queryDef", XTK_QUERYDEF)
+    service_schemas.register("nms:replicationStrategy", REPLICATION_STRATEGY)
 
 
 def data_schema_xml(schema: Schema) -> str:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from ferry.schema.registry import SchemaRegistry
+from ferry.soap import catalog
+from ferry.soap.service_schemas import register, registered
+
+__all__ = ["ENTITY_SCHEMA", "XTK_SESSION", "describe", "register"]
 
 # Ingest / IngestExt / Write / WriteCollection / GetEntityIfMoreRecent sit in the persist interface, as in
 # Campaign v8: the SDK then calls them with URN `xtk:persist|xtk:session`.
@@ -37,13 +41,6 @@ XTK_SESSION = """<schema namespace="xtk" name="session" implements="xtk:persist"
 </schema>"""
 
 ENTITY_SCHEMA = "xtk:schema"
-# Descriptions other modules serve (e.g. `xtk:queryDef` with its ExecuteQuery method), by schema id.
-_EXTRA: dict[str, str] = {}
-
-
-def register(schema_id: str, xml: str) -> None:
-    """Serve `xml` for `xtk:schema|<schema_id>`; its root needs matching `namespace` and `name` attributes."""
-    _EXTRA[schema_id] = xml
 
 
 def describe(registry: SchemaRegistry, pk: str) -> str | None:
@@ -54,8 +51,7 @@ def describe(registry: SchemaRegistry, pk: str) -> str | None:
     schema_id = schema_id.strip()
     if schema_id == "xtk:session":
         return XTK_SESSION
-    if schema_id in _EXTRA:
-        return _EXTRA[schema_id]
-    from ferry.soap import catalog  # every built-in and user schema, with attributes (sqlname) and keys
-
-    return catalog.describe_data(registry, schema_id)
+    extra = registered(schema_id)
+    if extra is not None:
+        return extra
+    return catalog.describe_data(registry, schema_id)  # every built-in and user schema, with sqlname and keys

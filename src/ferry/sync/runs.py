@@ -8,18 +8,16 @@ the same workflow and schema, and by every server at start.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg_pool import ConnectionPool
-
-if TYPE_CHECKING:
-    from ferry.sync.workflow import RunResult
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +26,36 @@ RUN_LOCK_CLASS = 0x46525552  # "FRUR"
 # The process token: host, pid, and a start token (a pid can be reused after a reboot).
 OWNER = f"{socket.gethostname()} pid {os.getpid()} start {uuid.uuid4().hex[:8]}"
 
+
+
+class RunRecord(Protocol):
+    """What the record of a run reads (`ferry.sync.workflow.RunResult` has it; runs does not import workflow)."""
+
+    @property
+    def run_id(self) -> uuid.UUID: ...
+    @property
+    def schema_id(self) -> str | None: ...
+    @property
+    def workflow(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def batches(self) -> int: ...
+    @property
+    def counts(self) -> dict[str, int]: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def started_at(self) -> dt.datetime: ...
+    @property
+    def ended_at(self) -> dt.datetime | None: ...
+
+
 _held: dict[uuid.UUID, Any] = {}
 _held_lock = threading.Lock()
 
 
-def start(pool: ConnectionPool, result: RunResult) -> None:
+def start(pool: ConnectionPool, result: RunRecord) -> None:
     """Take the run's lock, close abandoned runs of its workflow and schema, and record it as `running`."""
     # Its own connection, not a pooled one: a run is long and the pool may be small.
     conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
@@ -52,7 +75,7 @@ def start(pool: ConnectionPool, result: RunResult) -> None:
         _held[result.run_id] = conn
 
 
-def finish(pool: ConnectionPool, result: RunResult) -> None:
+def finish(pool: ConnectionPool, result: RunRecord) -> None:
     """Record a run's end (state, counts, error) and release its lock."""
     c = result.counts
     with _held_lock:

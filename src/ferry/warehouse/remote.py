@@ -1,6 +1,6 @@
 """A warehouse another process of `ferry serve --workers N` owns (DuckDB: one process per file).
 
-The owner (`ferry.server.owner_socket`) listens on a private Unix socket and runs a narrow set of operations for
+The owner (`ferry.server.process.owner_socket`) listens on a private Unix socket and runs a narrow set of operations for
 the other processes: `select`, `ensure_table`, `identity`, `batch_applied`, `apply_atomic` (dry run, then a
 commit only of the outcome the caller accepted), its warehouse health, and taking the sync requests left in
 staging. Auth, rights and query compilation stay on the process that received the call: only SQL crosses.

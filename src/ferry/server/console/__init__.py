@@ -1,4 +1,4 @@
-"""The operator console: server-rendered pages under /console (no JS needed), inline CSS and SVG charts."""
+"""The operator console: server-rendered pages under /console, inline CSS and SVG charts. Imports door, process."""
 
 from ferry.server.console.routes import build_console, install
 

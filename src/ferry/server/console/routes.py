@@ -20,7 +20,6 @@ from ferry import errors
 from ferry.auth import rights
 from ferry.errors import FerryError
 from ferry.schema.model import Schema
-from ferry.server import route_rights, zones
 from ferry.server.console import charts, queries
 from ferry.server.console.session import (
     LOGIN_CSRF_COOKIE,
@@ -33,7 +32,8 @@ from ferry.server.console.session import (
     set_login_csrf,
     set_session_cookie,
 )
-from ferry.server.runtime import Runtime
+from ferry.server.door import route_rights, zones
+from ferry.server.process.runtime import Runtime
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -130,7 +130,7 @@ class Console:
         except FerryError:
             raise NeedLogin() from None
         try:
-            # The page's rule (ferry.server.route_rights).
+            # The page's rule (ferry.server.door.route_rights).
             route_rights.enforce_request(request, operator, admin_code=errors.CONSOLE_FORBIDDEN)
         except FerryError as exc:
             raise ConsoleError(403, exc.code, exc.message) from None

@@ -32,8 +32,9 @@ from ferry.auth import AuthError, Operator
 from ferry.auth.rights import Access
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, build_call, records_from_xml
-from ferry.server import metrics, route_rights, zones
-from ferry.server.limits import BodyTooLarge, read_limited
+from ferry.server.api import metrics
+from ferry.server.door import route_rights, zones
+from ferry.server.door.limits import BodyTooLarge, read_limited
 from ferry.soap import envelope, schemas, writer, wsdl
 from ferry.soap.envelope import SoapRequest, parse_request
 from ferry.soap.writer import Output

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 import ferry
 from ferry.auth import AuthError
-from ferry.server import zones
+from ferry.server.door import zones
 from ferry.soap import envelope, writer
 
 

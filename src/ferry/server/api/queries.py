@@ -30,7 +30,7 @@ from ferry.query import (
 )
 from ferry.query.compiler import CompiledQuery
 from ferry.schema.model import Schema
-from ferry.server.soap_routes import SoapContext, SoapRouter
+from ferry.server.api.soap import SoapContext, SoapRouter
 from ferry.soap import writer
 from ferry.soap.writer import Output
 from ferry.warehouse.base import Warehouse
@@ -164,7 +164,7 @@ def register_soap(router: SoapRouter) -> None:
 
 def build_router(runtime: Any, current_operator: Any) -> APIRouter:
     """`GET /api/v1/data/{ns}/{name}`: the JSON mirror of ExecuteQuery."""
-    from ferry.server.rest import API_PREFIX, FerryRoute
+    from ferry.server.api.rest import API_PREFIX, FerryRoute
 
     api = APIRouter(prefix=API_PREFIX, tags=["data"], route_class=FerryRoute)
     Caller = Annotated[Operator, Depends(current_operator)]

@@ -13,8 +13,8 @@ from ferry.auth import Authenticator
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.schema.registry import SchemaRegistry
-from ferry.server.parts import DOWN, REFUSED, UP, PartMonitor, PartOff, PartRefused, PartState
-from ferry.server.warehouse_reads import WarehouseReads
+from ferry.server.process.parts import DOWN, REFUSED, UP, PartMonitor, PartOff, PartRefused, PartState
+from ferry.server.process.warehouse_reads import WarehouseReads
 from ferry.staging import StagingDatabase, warehouse_identity
 from ferry.staging.group_commit import GroupCommitter
 from ferry.sync import runs
@@ -124,16 +124,16 @@ class Runtime:
 
     @property
     def sync(self) -> Any:
-        """The sync service (`ferry.server.sync_routes.SyncService`): on-demand runs, and the periodic loop once
+        """The sync service (`ferry.server.api.sync.SyncService`): on-demand runs, and the periodic loop once
         `enable_scheduler()` attached it; on a worker of `--workers N` with DuckDB, `RelayedSync` (the owner runs)."""
         if self._sync is None and self.remote is not None:
-            from ferry.server.sync_routes import RelayedSync
+            from ferry.server.api.sync import RelayedSync
 
             with self._open_lock:
                 if self._sync is None:
                     self._sync = RelayedSync(self.db, self.remote)
         if self._sync is None:
-            from ferry.server.sync_routes import SyncService
+            from ferry.server.api.sync import SyncService
 
             warehouse = self.warehouse
             with self._open_lock:

@@ -26,8 +26,8 @@ from ferry.auth import Authenticator, Operator, rights
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, Op, build_call
 from ferry.schema.model import Schema
-from ferry.server import metrics, route_rights, zones
-from ferry.server.rest_models import (
+from ferry.server.api import metrics
+from ferry.server.api.rest_models import (
     AttributeView,
     ErrorReply,
     IngestReply,
@@ -42,7 +42,8 @@ from ferry.server.rest_models import (
     SchemaView,
     StatusReply,
 )
-from ferry.server.rest_support import check_same_schema, error_response, media_type, parse_records, read_body
+from ferry.server.api.rest_support import check_same_schema, error_response, media_type, parse_records, read_body
+from ferry.server.door import route_rights, zones
 from ferry.staging.ddl import table_ident
 from ferry.staging.idempotency import MAX_KEY_LENGTH, Claim, fingerprint
 
@@ -165,7 +166,7 @@ async def caller(auth: Authenticator, session: str | None, security: str | None,
                  session_only: bool = False) -> Operator:
     """The operator calling with this token pair, after spending one call of its rate limit.
 
-    `session_only`: the call comes from a `sessionTokenOnly` zone (`ferry.server.zones`)."""
+    `session_only`: the call comes from a `sessionTokenOnly` zone (`ferry.server.door.zones`)."""
     operator = await auth.check_async(session, security, session_only=session_only)
     auth.rate_limit(operator)
     return operator
@@ -181,7 +182,7 @@ def caller_dependency(runtime: Any) -> Any:
     ) -> Operator:
         zone = zones.session_token_only(runtime.settings, zones.client_address(request))
         operator = await caller(auth, *pair, session_only=zone)
-        route_rights.enforce_request(request, operator)  # the route's rule (ferry.server.route_rights)
+        route_rights.enforce_request(request, operator)  # the route's rule (ferry.server.door.route_rights)
         return operator
 
     return current_operator

@@ -8,7 +8,7 @@ from typing import Any
 
 from ferry import errors
 from ferry.auth.models import AuthError
-from ferry.server import zones
+from ferry.server.door import zones
 
 
 def _bearer(request: Any) -> str | None:

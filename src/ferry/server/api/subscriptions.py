@@ -22,8 +22,8 @@ from ferry.auth import AuthError, Operator
 from ferry.errors import FerryError
 from ferry.ingest import Call
 from ferry.schema import builtin_schemas
-from ferry.server.rest_support import error_response, read_body
-from ferry.server.soap_routes import SoapContext, SoapRouter
+from ferry.server.api.rest_support import error_response, read_body
+from ferry.server.api.soap import SoapContext, SoapRouter
 from ferry.soap import catalog, schemas
 from ferry.soap.envelope import SoapRequest
 from ferry.soap.writer import Output
@@ -149,7 +149,7 @@ def _accepted(call: Call) -> JSONResponse:
 
 def build_router(runtime: Any, current_operator: Any) -> APIRouter:
     """`/api/v1/services…`, `/api/v1/optout`, `/api/v1/recipients/history` (include before the REST catch-all)."""
-    from ferry.server.rest import API_PREFIX, FerryRoute
+    from ferry.server.api.rest import API_PREFIX, FerryRoute
 
     api = APIRouter(prefix=API_PREFIX, tags=["subscriptions"], route_class=FerryRoute)
     Caller = Annotated[Operator, Depends(current_operator)]

@@ -1,4 +1,4 @@
-"""The door's guarded httptools protocol (imported only when httptools serves; see ferry.server.door).
+"""The door's guarded httptools protocol (imported only when httptools serves; see ferry.server.door.uvicorn_config).
 
 uvicorn's httptools protocol has no cap on the request head, no header timeout and no per-client connection
 limit, so `GuardedHttpToolsProtocol` adds them:

@@ -1,7 +1,7 @@
 """Limits at the door, in the HTTP protocol before any request reaches the app (see docs/security.md).
 
 uvicorn's httptools protocol has no cap on the request head, no header timeout and no per-client connection
-limit, so `ferry.server.door_protocol.GuardedHttpToolsProtocol` adds them: the request head over
+limit, so `ferry.server.door.protocol.GuardedHttpToolsProtocol` adds them: the request head over
 `max_header_bytes` → 431 (414 in the request line) as the bytes arrive, more than `max_headers` lines → 431, a
 request line over `max_request_line_bytes` → 414, the head not complete after `header_timeout` s → 408 (slowloris),
 no body byte for `body_timeout` s → 408, more than `max_connections_per_client` connections from one socket address
@@ -33,7 +33,7 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
 def http_protocol(settings: Any, http: str) -> Any:
     """The `http=` of uvicorn.Config: the guarded httptools protocol, or h11 (with its own head cap only)."""
     if http == "httptools":
-        from ferry.server.door_protocol import GuardedHttpToolsProtocol
+        from ferry.server.door.protocol import GuardedHttpToolsProtocol
 
         return GuardedHttpToolsProtocol.configure(settings)
     return http

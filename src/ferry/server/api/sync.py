@@ -25,7 +25,7 @@ from ferry import errors
 from ferry.auth import AuthError, Operator, rights
 from ferry.config import Settings
 from ferry.errors import FerryError
-from ferry.server.soap_routes import SoapContext, SoapRouter
+from ferry.server.api.soap import SoapContext, SoapRouter
 from ferry.soap.writer import Output
 from ferry.staging import StagingDatabase
 from ferry.sync import RunResult
@@ -242,7 +242,7 @@ def build_router(runtime: Any, current_operator: Any) -> APIRouter:
 
     `current_operator` is the REST API's dependency resolving the caller from its tokens.
     """
-    from ferry.server.rest import API_PREFIX, FerryRoute
+    from ferry.server.api.rest import API_PREFIX, FerryRoute
 
     api = APIRouter(prefix=API_PREFIX, tags=["sync"], route_class=FerryRoute)
     Caller = Annotated[Operator, Depends(current_operator)]

@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from ferry.ingest import Method
-from ferry.server import metrics, rest, route_rights, zones
-from ferry.server.limits import BodyTooLarge, content_length, limited_receive, reply_413
-from ferry.server.runtime import Runtime
+from ferry.server.api import metrics, rest
+from ferry.server.door import route_rights, zones
+from ferry.server.door.limits import BodyTooLarge, content_length, limited_receive, reply_413
+from ferry.server.process.runtime import Runtime
 
 _ROUTES = ((rest.API_PREFIX + "/ingest/", Method.INGEST, "ingest"),
            (rest.API_PREFIX + "/ingest-ext/", Method.INGEST_EXT, "ingest_ext"))

@@ -29,8 +29,8 @@ from ferry.ingest import Call, Method, build_call, records_from_xml
 from ferry.ingest.documents import RawRecord, xml_record
 from ferry.schema.model import Schema
 from ferry.schema.types import AttrType
-from ferry.server.query_routes import ensure_table
-from ferry.server.soap_routes import DOC_PARAMS, PERSIST_URNS, SoapContext, SoapRouter
+from ferry.server.api.queries import ensure_table
+from ferry.server.api.soap import DOC_PARAMS, PERSIST_URNS, SoapContext, SoapRouter
 from ferry.soap.writer import Output
 from ferry.warehouse.base import BatchOutcome
 from ferry.warehouse.fold import REASONS, SKIPPED_EXISTS

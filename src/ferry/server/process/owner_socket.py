@@ -200,7 +200,7 @@ class WarehouseOwner:
         return {"status": state.status, "reason": state.reason}
 
     def _op_select(self, args: dict[str, Any], blob: bytes | None) -> dict[str, Any]:
-        from ferry.server.query_routes import evaluation_error
+        from ferry.server.api.queries import evaluation_error
 
         params = [decode_value(p) for p in args.get("params") or []]
         try:

@@ -31,7 +31,7 @@ HTTP_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/r/test"): rights.public("Campaign health check"),
     ("GET", "/healthz"): rights.public("liveness"),
     ("GET", "/nl/jsp/schemawsdl.jsp"): rights.public("service descriptions, no data"),
-    ("GET", "/metrics"): Rule(Access.SCRAPE, note="metrics token or network (ferry.server.metrics_guard)"),
+    ("GET", "/metrics"): Rule(Access.SCRAPE, note="metrics token or network (ferry.server.door.metrics_guard)"),
     # SOAP: each method has its own rule in SOAP_RULES.
     ("POST", "/nl/jsp/soaprouter.jsp"): rights.public("per method: SOAP_RULES"),
     ("GET", "/nl/jsp/ping.jsp"): rights.session("Campaign ping"),
@@ -111,7 +111,7 @@ def http_rule(method: str, path: str) -> Rule | None:
 
 def no_rule(what: str) -> AuthError:
     """The refusal of a route missing from the map (fail closed)."""
-    return AuthError(errors.NO_RIGHTS_RULE, f"{what} has no rights rule in ferry.server.route_rights; refused",
+    return AuthError(errors.NO_RIGHTS_RULE, f"{what} has no rights rule in ferry.server.door.route_rights; refused",
                      http_status=403)
 
 

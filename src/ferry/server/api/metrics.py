@@ -248,8 +248,8 @@ def observe_call(where: Any, method: str, protocol: str, outcome: str, seconds: 
 
 def install(app: FastAPI, runtime: Any) -> Metrics:
     """Create the app's metrics (`app.state.metrics`) and serve them at `GET /metrics`."""
-    from ferry.server.metrics_guard import check_scrape
-    from ferry.server.rest_support import error_response
+    from ferry.server.api.rest_support import error_response
+    from ferry.server.door.metrics_guard import check_scrape
 
     metrics = Metrics(runtime)
     app.state.metrics = metrics

@@ -1,0 +1,227 @@
+"""Measured steps run in a fresh process (`bench/run --child KIND ARGS`): ferry's sync, dlt, a raw MERGE."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+
+def run_child(kind: str, args: dict[str, Any]) -> None:
+    import resource
+
+    if kind == "ferry-sync":
+        from ferry.config import Settings
+        from ferry.staging import StagingDatabase
+        from ferry.sync import run_once
+        from ferry.warehouse import open_warehouse
+
+        batch = {} if args["batch_rows"] is None else {"batch_rows": args["batch_rows"], "batch_bytes": 1 << 40}
+        settings = Settings.from_env(database_url=args["staging"], data_dir=args["tmp"], **batch)
+        with StagingDatabase.open(settings) as db:
+            warehouse = open_warehouse(args["warehouse"])
+            started = time.perf_counter()
+            result = run_once(db, warehouse, "nms:recipient", settings)
+            seconds = time.perf_counter() - started
+            warehouse.close()
+        if result.state != "succeeded":
+            raise SystemExit(f"sync {result.state}: {result.error} {result.counts}")
+        out: dict[str, Any] = {"seconds": seconds, "counts": result.counts, "batches": result.batches}
+    elif kind == "dlt":
+        out = dlt_child(args)
+    elif kind == "dlt-sql":
+        out = dlt_sql_child(args)
+    elif kind in ("merge", "limit"):
+        out = merge_child(args)
+    else:
+        raise SystemExit(f"unknown child {kind}")
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out, default=str))
+
+
+def folded(existing: int, rows: int, with_existing: bool) -> tuple[Any, Any]:
+    """The already-folded net changes as Arrow (a `deleted` flag marks deletes), and the warehouse's existing rows."""
+    import pyarrow as pa
+
+    def table(numbers: range, deleted: bool) -> pa.Table:
+        return pa.table({
+            "id": [str(uuid.uuid4()) for _ in numbers], "email": [f"e{g}@x.test" for g in numbers],
+            "firstName": [f"First{g}" for g in numbers], "lastName": [f"Last{g % 977}" for g in numbers],
+            "gender": pa.array([g % 3 for g in numbers], pa.int16()),
+            "blackList": [g % 50 == 0 for g in numbers], "deleted": pa.array([deleted] * len(numbers))})
+
+    inserts, updates = rows * 7 // 10, rows * 2 // 10
+    batch = pa.concat_tables([table(range(existing + 10_000_000, existing + 10_000_000 + inserts), False),
+                              table(range(0, updates), False), table(range(updates, rows - inserts), True)])
+    return batch, table(range(existing), False) if with_existing else None
+
+
+def with_password(url: str) -> str:
+    """dlt insists on a password; a trust-authenticated server ignores this one."""
+    scheme, rest = url.split("://", 1)
+    user, at, host = rest.partition("@")
+    return url if not at or ":" in user else f"{scheme}://{user}:unused@{host}"
+
+
+def dlt_child(args: dict[str, Any]) -> dict[str, Any]:
+    import dlt
+
+    batch, existing = folded(args["existing"], args["rows"], True)
+    url = args["warehouse"]
+    destination = (dlt.destinations.duckdb("/" + url.split("://", 1)[1].lstrip("/")) if url.startswith("duckdb")
+                   else dlt.destinations.postgres(credentials=with_password(url)))
+    pipeline = dlt.pipeline(pipeline_name=f"bench_{uuid.uuid4().hex[:6]}", destination=destination,
+                            dataset_name="anchor", pipelines_dir=str(Path(args["tmp"]) / "dlt"), progress=None)
+    hints: dict[str, Any] = {"write_disposition": "merge", "primary_key": "email",
+                             "columns": {"deleted": {"hard_delete": True}}, "table_name": "nms_recipient"}
+    pipeline.run(existing, **hints)  # the warehouse's existing rows, untimed
+    started = time.perf_counter()
+    pipeline.run(batch, **hints)
+    seconds = time.perf_counter() - started
+    with pipeline.sql_client() as client:
+        count = client.execute_sql("SELECT count(*) FROM nms_recipient")[0][0]
+    return {"seconds": seconds, "rows_after": count, "expected": expected_rows(args["existing"], args["rows"])}
+
+
+def dlt_sql_child(args: dict[str, Any]) -> dict[str, Any]:
+    """dlt end to end from staging: its `sql_table` source (pyarrow backend) reads ferry's staging table, a map adds
+    the hard-delete flag, the merge disposition keeps the last operation per key (`dedup_sort` on `_seq`)."""
+    import dlt
+    import pyarrow.compute as pc
+    import sqlalchemy
+    from dlt.sources.sql_database import sql_table
+
+    _, existing = folded(args["existing"], args["rows"], True)
+    url = args["warehouse"]
+    destination = (dlt.destinations.duckdb("/" + url.split("://", 1)[1].lstrip("/")) if url.startswith("duckdb")
+                   else dlt.destinations.postgres(credentials=with_password(url)))
+    pipeline = dlt.pipeline(pipeline_name=f"bench_{uuid.uuid4().hex[:6]}", destination=destination,
+                            dataset_name="anchor", pipelines_dir=str(Path(args["tmp"]) / "dlt"), progress=None)
+    hints: dict[str, Any] = {"write_disposition": "merge", "primary_key": "email", "table_name": "nms_recipient"}
+    import pyarrow as pa
+
+    # The existing rows, untimed, with the staging columns the source brings (NOT NULL there).
+    existing = existing.append_column("_seq", pa.array([0] * existing.num_rows, pa.int64()))
+    existing = existing.append_column("_op", pa.array(["insert"] * existing.num_rows))
+    pipeline.run(existing, columns={"deleted": {"hard_delete": True}}, **hints)
+    engine = sqlalchemy.create_engine(args["staging"].replace("postgresql://", "postgresql+psycopg2://", 1))
+    started = time.perf_counter()
+    source = sql_table(credentials=engine, schema="ferry_stg", table="nms_recipient", backend="pyarrow",
+                       chunk_size=50_000, included_columns=["_seq", "_op", "id", "email", "firstName", "lastName",
+                                                            "gender", "blackList"])
+    source.add_map(lambda t: t.append_column("deleted", pc.equal(t["_op"], "delete")))
+    pipeline.run(source, columns={"deleted": {"hard_delete": True}, "_seq": {"dedup_sort": "desc"}}, **hints)
+    seconds = time.perf_counter() - started
+    with pipeline.sql_client() as client:
+        count = client.execute_sql("SELECT count(*) FROM nms_recipient")[0][0]
+    return {"seconds": seconds, "rows_after": count, "expected": expected_rows(args["existing"], args["rows"])}
+
+
+def expected_rows(existing: int, rows: int) -> int:
+    """Rows in the warehouse after the mixed batch: existing + inserts - deletes."""
+    return existing + rows * 7 // 10 - (rows - rows * 7 // 10 - rows * 2 // 10)
+
+
+OPS_COLUMNS = 'seq, op, id, email, "firstName", "lastName", gender, "blackList"'
+
+
+def stage_ops(url: str, existing: int, rows: int) -> None:
+    """The limit anchor's input: the same operations as `stage_mixed` in a plain table (seq, op, columns)."""
+    inserts, updates = rows * 7 // 10, rows * 2 // 10
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE ops (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, op text NOT NULL, '
+                     'id text, email text NOT NULL, "firstName" text, "lastName" text, gender smallint, '
+                     '"blackList" boolean)')
+        values = ("'e' || g || '@x.test', 'First' || g, 'Last' || (g %% 977), (g %% 3)::smallint, g %% 50 = 0 "
+                  "FROM generate_series(%s::bigint, %s::bigint) g")
+        conn.execute(f"INSERT INTO ops (op, id, email, \"firstName\", \"lastName\", gender, \"blackList\") "
+                     f"SELECT 'insert', gen_random_uuid()::text, {values}",
+                     (existing + 10_000_000, existing + 10_000_000 + inserts - 1))
+        conn.execute(f"INSERT INTO ops (op, id, email, \"firstName\", \"lastName\", gender, \"blackList\") "
+                     f"SELECT 'insertOrUpdate', NULL, {values}", (0, updates - 1))
+        conn.execute("INSERT INTO ops (op, email) SELECT 'delete', 'e' || g || '@x.test' "
+                     "FROM generate_series(%s::bigint, %s::bigint) g", (updates, rows - inserts - 1))
+        conn.execute("ANALYZE ops")
+
+
+def read_and_fold(url: str) -> Any:
+    """Read every operation over ADBC into Arrow (one binary COPY), fold per key in DuckDB: the last op wins, a
+    delete as a `deleted` flag (an insertOrUpdate of a new key inserts it, of an existing key updates it)."""
+    import adbc_driver_postgresql.dbapi as adbc
+    import duckdb
+
+    with adbc.connect(url) as conn, conn.cursor() as cur:
+        # OPS_COLUMNS is a constant of this module, not input.
+        cur.execute(f"SELECT {OPS_COLUMNS} FROM ops")  # noqa: S608
+        ops = cur.fetch_arrow_table()
+    con = duckdb.connect()
+    con.register("ops", ops)
+    folded_ops = con.execute(
+        'SELECT coalesce(id, uuid()::varchar) AS id, email, "firstName", "lastName", gender::smallint AS gender, '
+        '"blackList", op = \'delete\' AS deleted FROM ops '
+        'QUALIFY row_number() OVER (PARTITION BY email ORDER BY seq DESC) = 1').to_arrow_table()
+    con.close()
+    return folded_ops
+
+
+def merge_child(args: dict[str, Any]) -> dict[str, Any]:
+    """Hand-written: bulk-load the folded batch into a temporary table, then one MERGE (timed together)."""
+    import pyarrow.csv as pacsv
+
+    batch, existing = folded(args["existing"], args["rows"], True)
+    if args.get("ops"):
+        batch = None  # the limit anchor reads and folds the operations inside the timing
+    url = args["warehouse"]
+    merge = ('MERGE INTO t USING b ON t.email = b.email '
+             'WHEN MATCHED AND b.deleted THEN DELETE '
+             'WHEN MATCHED THEN UPDATE SET "firstName" = b."firstName", "lastName" = b."lastName", '
+             'gender = b.gender, "blackList" = b."blackList" '
+             'WHEN NOT MATCHED AND NOT b.deleted THEN INSERT (id, email, "firstName", "lastName", gender, "blackList")'
+             ' VALUES (b.id, b.email, b."firstName", b."lastName", b.gender, b."blackList")')
+    columns = ('id text, email text, "firstName" text, "lastName" text, gender smallint, "blackList" boolean, '
+               'deleted boolean')
+    if url.startswith("duckdb"):
+        import duckdb
+
+        con = duckdb.connect(url.split("://", 1)[1])
+        con.register("existing_rows", existing)
+        con.execute("CREATE TABLE t AS SELECT * EXCLUDE (deleted) FROM existing_rows")
+        started = time.perf_counter()
+        con.register("arrow_batch", batch if batch is not None else read_and_fold(args["ops"]))
+        con.execute("BEGIN")
+        con.execute(f"CREATE TEMP TABLE b ({columns})")
+        con.execute("INSERT INTO b SELECT * FROM arrow_batch")
+        con.execute(merge)
+        con.execute("COMMIT")
+        seconds = time.perf_counter() - started
+        count = con.execute("SELECT count(*) FROM t").fetchone()[0]  # type: ignore[index]
+        con.close()
+    else:
+        def csv(table: Any) -> bytes:
+            out = io.BytesIO()
+            pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False))
+            return out.getvalue()
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"CREATE TABLE t ({columns.replace(', deleted boolean', '')})")
+            with conn.cursor().copy("COPY t FROM STDIN (FORMAT csv)") as copy:
+                copy.write(csv(existing.drop_columns(["deleted"])))
+            conn.execute("ALTER TABLE t ADD PRIMARY KEY (email)")
+            conn.execute("ANALYZE t")
+            started = time.perf_counter()
+            data = csv(batch if batch is not None else read_and_fold(args["ops"]))
+            with conn.transaction():
+                conn.execute(f"CREATE TEMP TABLE b ({columns}) ON COMMIT DROP")
+                with conn.cursor().copy("COPY b FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(data)
+                conn.execute("ANALYZE b")
+                conn.execute(merge)
+            seconds = time.perf_counter() - started
+            count = conn.execute("SELECT count(*) FROM t").fetchone()[0]  # type: ignore[index]
+    return {"seconds": seconds, "rows_after": count, "expected": expected_rows(args["existing"], args["rows"])}
+
