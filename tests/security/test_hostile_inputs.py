@@ -353,6 +353,26 @@ async def namespaced_attribute(site: Any) -> httpx.Response:
                                    'r:testcol1="theirs"/>')
 
 
+# Issue 27, item 3: past the record limit, the parse stops. Each body ends malformed: a server that parsed it whole
+# before counting would answer "malformed", not "too many records".
+async def json_array_past_the_limit(site: Any) -> httpx.Response:
+    body = b"[" + b",".join(b'{"email": "u%d@x.com"}' % n for n in range(5_000)) + b", {oops"
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=body,
+                      headers={"Content-Type": "application/json"})
+
+
+async def ndjson_past_the_limit(site: Any) -> httpx.Response:
+    body = b"".join(b'{"email": "u%d@x.com"}\n' % n for n in range(5_000)) + b"{oops\n"
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=body,
+                      headers={"Content-Type": "application/x-ndjson"})
+
+
+async def soap_collection_past_the_limit(site: Any) -> httpx.Response:
+    records = "".join(f'<recipient email="u{n}@x.com"/>' for n in range(5_000))
+    body = envelope(f'<recipient-collection xtkschema="nms:recipient">{records}</recipient-collection>')
+    return await raw_soap(site, body[:-20] + b"<<<")
+
+
 HOSTILE: list[Hostile] = [
     Hostile("xml entity bomb (billion laughs)", billion_laughs, 200, "FRY-1000"),
     Hostile("external entity (XXE)", xxe, 200, "FRY-1000"),
@@ -414,6 +434,12 @@ HOSTILE: list[Hostile] = [
     Hostile("datetime past 9999 once its offset applies", datetime_past_9999, 422, "FRY-100006"),
     Hostile("datetime before year 1 once its offset applies", datetime_before_year_1, 422, "FRY-100006"),
     Hostile("namespaced attribute overriding another", namespaced_attribute, 200, "FRY-100005"),
+    Hostile("JSON array past the record limit, stopped mid-parse", json_array_past_the_limit, 413, "FRY-100015",
+            {"max_records_per_call": 1000}),
+    Hostile("NDJSON past the record limit, stopped before decoding", ndjson_past_the_limit, 413, "FRY-100015",
+            {"max_records_per_call": 1000}),
+    Hostile("SOAP collection past the record limit, stopped mid-parse", soap_collection_past_the_limit, 200,
+            "FRY-100015", {"max_records_per_call": 1000}),
     Hostile("DTD hidden by UTF-16 in a bulk file or schema file", None, code="FRY-100001",
             door_test="test_bulk_files_and_schema_files_refuse_a_hidden_dtd", where="test_xmlsafe.py"),
     Hostile("a schema applied onto another schema's table", None, code="FRY-200005",

@@ -216,7 +216,7 @@ class RestIngest:
         content_type = media_type(request)
 
         def prepare() -> Call:
-            records = parse_records(body, content_type, schema_name)
+            records = parse_records(body, content_type, schema_name, runtime.settings.max_records_per_call)
             check_same_schema(registry, schema, records)
             return build_call(registry, method, records, operator=operator.login, origin=PROTOCOL,
                               max_records=runtime.settings.max_records_per_call)

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from ferry import errors
 from ferry.auth import AuthError
 from ferry.errors import FerryError
-from ferry.ingest.documents import RawRecord, iter_ndjson, parse_json_bytes, records_from_json
+from ferry.ingest.bounded import json_document, ndjson_lines
+from ferry.ingest.documents import RawRecord, iter_ndjson, records_from_json
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 
@@ -82,12 +83,14 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def parse_records(body: bytes, content_type: str, path_schema: str) -> list[RawRecord]:
-    """A JSON object, a JSON array, or NDJSON → raw records; a missing `xtkschema` is the URL's schema."""
+def parse_records(body: bytes, content_type: str, path_schema: str,
+                  max_records: int | None = None) -> list[RawRecord]:
+    """A JSON object, a JSON array, or NDJSON → raw records; a missing `xtkschema` is the URL's schema. Past
+    `max_records` records the body is refused while it is read (FRY-100015), not after."""
     if content_type in NDJSON_TYPES:
-        return list(iter_ndjson(body.splitlines(), default_schema=path_schema))
+        return list(iter_ndjson(ndjson_lines(body, max_records), default_schema=path_schema))
     if content_type in JSON_TYPES or content_type.endswith("+json"):
-        data = parse_json_bytes(body)
+        data = json_document(body, max_records)
         if not isinstance(data, dict | list):
             raise FerryError(errors.MALFORMED_DOCUMENT, "the body must be a JSON object (one record) or an array "
                              "of objects")

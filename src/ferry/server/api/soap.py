@@ -126,8 +126,9 @@ class SoapRouter:
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise BodyTooLarge(limit, int(declared))
             body = await read_limited(request, limit)
-            soap = await asyncio.to_thread(parse_request, body) if len(body) > threshold() \
-                else parse_request(body)
+            max_records = self.runtime.settings.max_records_per_call
+            soap = await asyncio.to_thread(parse_request, body, max_records) if len(body) > threshold() \
+                else parse_request(body, max_records)
             name = soap.method
             method = self.find(soap.urn, soap.method)
             if method is None:
