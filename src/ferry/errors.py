@@ -92,6 +92,7 @@ TOO_MANY_CONNECTIONS = Code("FRY-600015", "too many connections from this addres
 METRICS_FORBIDDEN = Code("FRY-600016", "metrics scrape not allowed")
 NO_RIGHTS_RULE = Code("FRY-600017", "route without a rights rule")
 IDEMPOTENCY_MISMATCH = Code("FRY-600018", "Idempotency-Key reused for a different request")
+CLIENT_GONE = Code("FRY-600019", "the client closed the connection before its request arrived")
 
 # Queries (xtk:queryDef and the REST read API).
 BAD_QUERY = Code("FRY-700001", "invalid query definition")

@@ -64,6 +64,9 @@ def test_values_are_converted(type_: AttrType, raw: Any, expected: Any) -> None:
         (AttrType.STRING, "x" * 11, "FRY-100007"),
         (AttrType.UUID, "x" * 37, "FRY-100007"),
         (AttrType.STRING, "nul\x00byte", "FRY-100006"),
+        # Issue 27, item 7: a lone surrogate is no character (the Python API hands values over as they are).
+        (AttrType.STRING, "a\ud800", "FRY-100006"),
+        (AttrType.MEMO, "\udfff", "FRY-100006"),
         # Issue 27, item 8: only what the Adobe SDK's XtkCaster writes for a number.
         (AttrType.LONG, "1_000", "FRY-100006"),
         (AttrType.LONG, "\u0663", "FRY-100006"),  # an Arabic-Indic digit

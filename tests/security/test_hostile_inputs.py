@@ -373,6 +373,43 @@ async def soap_collection_past_the_limit(site: Any) -> httpx.Response:
     return await raw_soap(site, body[:-20] + b"<<<")
 
 
+# Issue 27, item 7: answers that were not coded (a 500 whose own reply failed to encode, a 503 from psycopg, a
+# warehouse fault).
+async def json_body(site: Any, body: bytes) -> httpx.Response:
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=body,
+                      headers={"Content-Type": "application/json"})
+
+
+async def surrogate_attribute_name(site: Any) -> httpx.Response:
+    return await json_body(site, b'{"\\ud800": "x"}')
+
+
+async def surrogate_key(site: Any) -> httpx.Response:
+    return await json_body(site, b'{"email": "a@x.com", "_key": "@\\udc00"}')
+
+
+async def surrogate_value(site: Any) -> httpx.Response:
+    return await json_body(site, b'{"email": "a\\ud800@x.com"}')
+
+
+async def nul_login(site: Any) -> httpx.Response:
+    return await site.client.post("/api/v1/logon", json={"login": "ad\u0000min", "password": PASSWORD})
+
+
+async def nul_login_console(site: Any) -> httpx.Response:
+    form = await site.client.get("/console/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    return await site.client.post("/console/login", data={"csrf": token.group(1), "login": "ad\u0000min",
+                                                            "password": PASSWORD})
+
+
+async def constant_order_by(site: Any) -> httpx.Response:
+    query = ('<queryDef schema="nms:recipient" operation="select"><select><node expr="@email"/></select>'
+             '<orderBy><node expr="1"/></orderBy></queryDef>')
+    return await site.soap("xtk:queryDef", "ExecuteQuery", f"<document>{query}</document>", await admin(site))
+
+
 HOSTILE: list[Hostile] = [
     Hostile("xml entity bomb (billion laughs)", billion_laughs, 200, "FRY-1000"),
     Hostile("external entity (XXE)", xxe, 200, "FRY-1000"),
@@ -440,6 +477,12 @@ HOSTILE: list[Hostile] = [
             {"max_records_per_call": 1000}),
     Hostile("SOAP collection past the record limit, stopped mid-parse", soap_collection_past_the_limit, 200,
             "FRY-100015", {"max_records_per_call": 1000}),
+    Hostile("lone surrogate in a JSON attribute name", surrogate_attribute_name, 400, "FRY-100001"),
+    Hostile("lone surrogate in _key", surrogate_key, 400, "FRY-100001"),
+    Hostile("lone surrogate in a JSON value", surrogate_value, 400, "FRY-100001"),
+    Hostile("NUL in a REST login", nul_login, 400, "FRY-600010"),
+    Hostile("NUL in a console login", nul_login_console, 401),
+    Hostile("constant orderBy (1) in ExecuteQuery", constant_order_by, 200, "FRY-700001"),
     Hostile("DTD hidden by UTF-16 in a bulk file or schema file", None, code="FRY-100001",
             door_test="test_bulk_files_and_schema_files_refuse_a_hidden_dtd", where="test_xmlsafe.py"),
     Hostile("a schema applied onto another schema's table", None, code="FRY-200005",

@@ -10,7 +10,7 @@ from typing import Any
 
 from ferry import errors
 from ferry.errors import FerryError
-from ferry.ingest.documents import parse_json_bytes
+from ferry.ingest.documents import check_characters, parse_json_bytes
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _LINE = re.compile(rb"[^\r\n]+")
@@ -35,7 +35,9 @@ def json_document(body: bytes, max_records: int | None) -> Any:
     if not text.startswith("[", start):
         return parse_json_bytes(body)  # one object: one record
     try:
-        return _array(text, start + 1, max_records)
+        items = _array(text, start + 1, max_records)
+        check_characters(items, text)
+        return items
     except (ValueError, RecursionError) as exc:
         raise FerryError(errors.MALFORMED_DOCUMENT, f"not valid JSON ({exc})") from None
 

@@ -71,6 +71,7 @@ SQL_PREFIX: dict[AttrType, str] = {
 # rather than guessed at.
 INTEGER_TEXT = re.compile(r"-?[0-9]+", re.ASCII)
 FLOAT_TEXT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+SURROGATE = re.compile("[\ud800-\udfff]")
 # Campaign's float is single precision.
 FLOAT_MAX = 3.4028234663852886e38
 
@@ -120,6 +121,9 @@ def _coerce_text(type_: AttrType, value: Any, length: int | None) -> str:
     text = value if isinstance(value, str) else str(value)
     if "\x00" in text:
         raise FerryError(errors.BAD_VALUE, "text values cannot contain NUL characters")
+    if not text.isascii() and SURROGATE.search(text):
+        raise FerryError(errors.BAD_VALUE, "text values cannot contain lone surrogates (U+D800-U+DFFF), which are "
+                         "not characters")
     limit = UUID_LENGTH if type_ is AttrType.UUID else length
     if limit is not None and len(text) > limit:
         raise FerryError(

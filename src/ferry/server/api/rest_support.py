@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from ferry import errors
 from ferry.auth import AuthError
@@ -15,6 +16,7 @@ from ferry.ingest.bounded import json_document, ndjson_lines
 from ferry.ingest.documents import RawRecord, iter_ndjson, records_from_json
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
+from ferry.server.door.limits import client_gone
 
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"})
 JSON_TYPES = frozenset({"", "application/json", "text/json"})
@@ -32,6 +34,7 @@ _STATUS = {
     errors.MALFORMED_DOCUMENT.code: 400,
     errors.EMPTY_CALL.code: 400,
     errors.BAD_REQUEST.code: 400,
+    errors.CLIENT_GONE.code: 400,
     errors.STAGING_UNAVAILABLE.code: 503,
     errors.STAGING_IN_DOUBT.code: 503,
     errors.WAREHOUSE_UNAVAILABLE.code: 503,
@@ -70,11 +73,14 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise FerryError(errors.BODY_TOO_LARGE, f"the body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise FerryError(errors.BODY_TOO_LARGE, f"the body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise FerryError(errors.BODY_TOO_LARGE, f"the body is larger than the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise client_gone("REST") from None
     return b"".join(chunks)
 
 
