@@ -123,6 +123,9 @@ class Settings:
     admin_password: str | None = field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: int = 8080
+    # The address clients reach ferry under (`https://ferry.example.com`), written wherever ferry names itself: the
+    # WSDL's soap:address and unsubscribe links. Unset: only a host the server is bound to is taken from a request.
+    public_url: str | None = None
     # `ferry serve --workers N`: N processes on one port; `role` all (serve + sync), ingest (serve only) or sync.
     workers: int = 1
     role: str = "all"

@@ -410,6 +410,21 @@ async def constant_order_by(site: Any) -> httpx.Response:
     return await site.soap("xtk:queryDef", "ExecuteQuery", f"<document>{query}</document>", await admin(site))
 
 
+# Issue 27, item 9: a Host header chose the WSDL's soap:address and the base of minted links.
+async def host_in_wsdl(site: Any) -> httpx.Response:
+    return await site.client.get("/nl/jsp/schemawsdl.jsp", params={"schema": "xtk:session"},
+                                 headers={"Host": "evil.example"})
+
+
+async def host_in_link(site: Any) -> httpx.Response:
+    return await rest(site, "POST", "/api/v1/services/news/links", json={"email": "ann@x.com"},
+                      headers={"Host": "evil.example"})
+
+
+def host_not_reflected(reply: httpx.Response) -> None:
+    assert "evil.example" not in reply.text and "127.0.0.1:8080" in reply.text
+
+
 HOSTILE: list[Hostile] = [
     Hostile("xml entity bomb (billion laughs)", billion_laughs, 200, "FRY-1000"),
     Hostile("external entity (XXE)", xxe, 200, "FRY-1000"),
@@ -483,6 +498,8 @@ HOSTILE: list[Hostile] = [
     Hostile("NUL in a REST login", nul_login, 400, "FRY-600010"),
     Hostile("NUL in a console login", nul_login_console, 401),
     Hostile("constant orderBy (1) in ExecuteQuery", constant_order_by, 200, "FRY-700001"),
+    Hostile("Host header pointing the WSDL's soap:address elsewhere", host_in_wsdl, 200, check=host_not_reflected),
+    Hostile("Host header in a minted unsubscribe link", host_in_link, 200, check=host_not_reflected),
     Hostile("DTD hidden by UTF-16 in a bulk file or schema file", None, code="FRY-100001",
             door_test="test_bulk_files_and_schema_files_refuse_a_hidden_dtd", where="test_xmlsafe.py"),
     Hostile("a schema applied onto another schema's table", None, code="FRY-200005",

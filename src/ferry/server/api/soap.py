@@ -33,6 +33,7 @@ from ferry.auth.rights import Access
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, build_call, records_from_xml
 from ferry.server.api import metrics
+from ferry.server.api.public_url import own_base_url
 from ferry.server.door import route_rights, zones
 from ferry.server.door.limits import BodyTooLarge, read_limited
 from ferry.soap import envelope, schemas, writer, wsdl
@@ -341,7 +342,7 @@ def build_router(runtime: Any, soap: SoapRouter) -> APIRouter:
 
     @api.get(WSDL_PATH, summary="WSDL of a SOAP service (schema=xtk:session)", response_class=Response)
     async def schemawsdl(request: Request, schema: str = "xtk:session") -> Response:
-        location = str(request.base_url).rstrip("/") + SOAP_ROUTER_PATH
+        location = own_base_url(request, soap.runtime.settings) + SOAP_ROUTER_PATH
         known = schemas.describe(soap.runtime.registry, f"{schemas.ENTITY_SCHEMA}|{schema}") is not None
         text = wsdl.wsdl(schema, location, data_schema=known)
         if text is None:
