@@ -269,6 +269,13 @@ async def get_user_info(ctx: SoapContext) -> list[Output]:
 async def get_entity_if_more_recent(ctx: SoapContext) -> list[Output]:
     """`xtk:persist#GetEntityIfMoreRecent` for `xtk:schema|…`: the schema, or an empty pdomDoc when unknown."""
     pk = ctx.soap.text(("pk",), 1).strip()
+    operator = ctx.operator
+    named = pk.split("|", 1)[1] if pk.startswith(schemas.ENTITY_SCHEMA + "|") else ""
+    data_schema = ctx.runtime.registry.get(named[:-3] if named.endswith("Stg") else named) or \
+        ctx.runtime.registry.get(named)
+    if data_schema is not None and operator is not None and not ctx.runtime.auth.can_read(operator, data_schema.id):
+        # As REST /schemas: an operator sees only the schemas it may read (or write), never another's attributes.
+        return [writer.element("pdomDoc", None)]
     found = schemas.describe(ctx.runtime.registry, pk)
     if found is None and pk.startswith(schemas.ENTITY_SCHEMA + "|") and await ctx.runtime.refresh_schemas():
         found = schemas.describe(ctx.runtime.registry, pk)
