@@ -425,6 +425,16 @@ def host_not_reflected(reply: httpx.Response) -> None:
     assert "evil.example" not in reply.text and "127.0.0.1:8080" in reply.text
 
 
+# Issue 27, item 10: what a one-schema operator may not read, it does not learn.
+async def other_schemas_attributes(site: Any) -> httpx.Response:
+    return await site.soap("xtk:persist", "GetEntityIfMoreRecent",
+                           "<pk xsi:type='xsd:string'>xtk:schema|nms:recipient</pk>", await site.tokens("ops1"))
+
+
+def no_recipient_attributes(reply: httpx.Response) -> None:
+    assert 'name="email"' not in reply.text and "pdomDoc" in reply.text
+
+
 HOSTILE: list[Hostile] = [
     Hostile("xml entity bomb (billion laughs)", billion_laughs, 200, "FRY-1000"),
     Hostile("external entity (XXE)", xxe, 200, "FRY-1000"),
@@ -500,6 +510,11 @@ HOSTILE: list[Hostile] = [
     Hostile("constant orderBy (1) in ExecuteQuery", constant_order_by, 200, "FRY-700001"),
     Hostile("Host header pointing the WSDL's soap:address elsewhere", host_in_wsdl, 200, check=host_not_reflected),
     Hostile("Host header in a minted unsubscribe link", host_in_link, 200, check=host_not_reflected),
+    Hostile("another schema's attributes through GetEntityIfMoreRecent", other_schemas_attributes, 200,
+            check=no_recipient_attributes),
+    Hostile("another schema's backlog through mcPing", None,
+            door_test="test_mcping_counts_only_the_schemas_the_operator_may_read",
+            where="security/test_smaller_holes.py"),
     Hostile("DTD hidden by UTF-16 in a bulk file or schema file", None, code="FRY-100001",
             door_test="test_bulk_files_and_schema_files_refuse_a_hidden_dtd", where="test_xmlsafe.py"),
     Hostile("a schema applied onto another schema's table", None, code="FRY-200005",
