@@ -94,3 +94,39 @@ def test_unknown_setting_in_the_file_is_refused(clean: Path, monkeypatch: pytest
     monkeypatch.chdir(clean)
     with pytest.raises(FerryError, match="unknown settings data_dir_origin"):
         Settings.from_env()
+
+
+def test_a_planted_ferry_toml_is_refused_unless_its_folder_is_trusted(clean: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 27, item 6: a ferry.toml in a parent folder chooses the data folder and the warehouse.
+    from ferry import config, errors
+
+    monkeypatch.delenv(config.SAFE_DIRECTORIES_VARIABLE, raising=False)
+    monkeypatch.chdir(clean / "src" / "deep")
+    own = Settings.from_env().data_dir
+    assert own == clean / "ferry-data"
+    # Owned by another user (as if planted by them): this process runs under a uid that does not own it.
+    real_uid = config.os.getuid()
+    monkeypatch.setattr(config.os, "getuid", lambda: real_uid + 1)
+    with pytest.raises(FerryError) as caught:
+        Settings.from_env()
+    assert caught.value.code == errors.CONFIG_UNTRUSTED
+    assert str(clean / "ferry.toml") in caught.value.message and "FERRY_SAFE_DIRECTORIES" in caught.value.message
+    # The opt-in, like git's safe.directory: the folder, or `*`.
+    monkeypatch.setenv(config.SAFE_DIRECTORIES_VARIABLE, f"/elsewhere:{clean}")
+    assert Settings.from_env().data_dir == own
+    monkeypatch.setenv(config.SAFE_DIRECTORIES_VARIABLE, "*")
+    assert Settings.from_env().data_dir == own
+    # Named explicitly with FERRY_CONFIG, it is the user's own choice.
+    monkeypatch.delenv(config.SAFE_DIRECTORIES_VARIABLE)
+    monkeypatch.setenv("FERRY_CONFIG", str(clean / "ferry.toml"))
+    assert Settings.from_env().data_dir == own
+    monkeypatch.delenv("FERRY_CONFIG")
+    # Our own file, but anybody may rewrite it.
+    monkeypatch.setattr(config.os, "getuid", lambda: real_uid)
+    (clean / "ferry.toml").chmod(0o666)
+    with pytest.raises(FerryError) as writable:
+        Settings.from_env()
+    assert writable.value.code == errors.CONFIG_UNTRUSTED and "writable by every user" in writable.value.message
+    (clean / "ferry.toml").chmod(0o664)  # group-writable (a user-private group's default) is the user's own
+    assert Settings.from_env().data_dir == own

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import threading
+from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from ferry import errors
 from ferry.errors import FerryError
-from ferry.xmlsafe import parse_xml
+from ferry.ingest.files import FileFormat, iter_records
+from ferry.schema.loader import load_schema_file
+from ferry.xmlsafe import _parse_bounded, parse_xml
 
 
 def _nested(depth: int, *, text_between: bool = False) -> bytes:
@@ -70,3 +75,73 @@ def test_parsers_are_safe_across_threads() -> None:
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def _utf16(text: str, codec: str = "utf-16") -> bytes:
+    return text.encode(codec)
+
+
+# Issue 27: a byte search for "<!DOCTYPE" misses it once the document is UTF-16 / UTF-32; the DTD then expanded an
+# internal entity into a value and added a default xtkschema attribute to a record.
+HIDDEN_DTDS = [
+    _utf16('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY e "BOOM">]><r a="&e;">&e;</r>'),
+    _utf16('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ATTLIST r xtkschema CDATA "dem:x">]><r/>'),
+    _utf16('<?xml version="1.0" encoding="UTF-16BE"?><!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>', "utf-16-be"),
+    _utf16('<?xml version="1.0" encoding="UTF-32"?><!DOCTYPE r><r/>', "utf-32"),
+]
+
+
+@pytest.mark.parametrize("document", HIDDEN_DTDS, ids=["entity", "attlist", "utf16be", "utf32"])
+def test_a_dtd_is_refused_after_decoding_whatever_the_encoding(document: bytes) -> None:
+    with pytest.raises(FerryError) as caught:
+        parse_xml(document, origin="SOAP request")
+    assert caught.value.code == errors.MALFORMED_DOCUMENT
+    assert caught.value.message == "SOAP request: DTDs and entity declarations are not accepted"
+
+
+def test_a_utf16_document_without_a_dtd_is_read() -> None:
+    root = parse_xml(_utf16('<?xml version="1.0" encoding="UTF-16"?><r a="é"/>'))
+    assert root.get("a") == "é"
+
+
+@pytest.mark.parametrize("document", HIDDEN_DTDS[:2], ids=["entity", "attlist"])
+def test_bulk_files_and_schema_files_refuse_a_hidden_dtd(document: bytes, tmp_path: Path) -> None:
+    with pytest.raises(FerryError) as caught:
+        list(iter_records(io.BytesIO(document), FileFormat.XML, "nms:recipient"))
+    assert caught.value.code == errors.MALFORMED_DOCUMENT and "DTD" in caught.value.message
+    schema = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE srcSchema [<!ENTITY n "recipient">]>'
+              '<srcSchema namespace="cus" name="&n;"><element name="&n;"><attribute name="a" type="string"/>'
+              "</element></srcSchema>")
+    path = tmp_path / "schema.xml"
+    path.write_bytes(schema.encode("utf-16"))
+    with pytest.raises(FerryError) as refused:
+        load_schema_file(path)
+    assert refused.value.code == errors.MALFORMED_SCHEMA and "DTD" in refused.value.message
+
+
+def _collection(records: int) -> bytes:
+    return b"<r-collection>" + b'<r a="1"/>' * records + b"</r-collection>"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_collection_past_the_limit_is_refused_while_parsing(encoding: str) -> None:
+    # Issue 27, item 3: 1M records cost the whole parse before the 413; now the parse stops near the limit. The
+    # body ends malformed: a parse that read it to the end would say so instead.
+    body = _collection(20_000)[:-5] + b"<<<"
+    if encoding != "utf-8":
+        body = body.decode().encode(encoding)
+    with pytest.raises(FerryError) as caught:
+        parse_xml(body, origin="SOAP request", max_children=1000)
+    assert caught.value.code == errors.TOO_MANY_RECORDS and "more than 1000 records" in caught.value.message
+    with pytest.raises(FerryError) as unbounded:
+        parse_xml(body, origin="SOAP request")
+    assert unbounded.value.code == errors.MALFORMED_DOCUMENT
+    assert len(parse_xml(_collection(1000), max_children=1000)) == 1000  # at the limit: read whole
+
+
+def test_the_bounded_parse_reads_what_the_plain_one_reads() -> None:
+    nested = b"<e><b>" + b"<r-collection>" + b"<r a='x'><c>1</c></r>" * 300 + b"</r-collection></b></e>"
+    assert etree.tostring(_parse_bounded(nested, "doc", 1000)) == etree.tostring(parse_xml(nested))
+    with pytest.raises(FerryError) as caught:
+        parse_xml(b"<a>" + b"<b/>" * 500 + b"</a>", max_children=100)
+    assert caught.value.code == errors.TOO_MANY_RECORDS

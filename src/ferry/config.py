@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -14,8 +15,18 @@ from ferry.errors import FerryError
 CONFIG_NAME = "ferry.toml"
 
 
+# Folders whose ferry.toml is trusted whatever its owner and mode (like git's safe.directory), separated by the
+# platform's path separator; `*` trusts every folder.
+SAFE_DIRECTORIES_VARIABLE = "FERRY_SAFE_DIRECTORIES"
+
+
 def find_config(start: Path | None = None) -> Path | None:
-    """FERRY_CONFIG, else the nearest `ferry.toml` in the current folder or one above it (the way git finds .git)."""
+    """FERRY_CONFIG, else the nearest `ferry.toml` in the current folder or one above it (the way git finds .git).
+
+    A found file chooses the data folder and the warehouse, so one another user planted in a parent folder (or one
+    anybody may rewrite) is refused (FRY-300006) unless its folder is listed in FERRY_SAFE_DIRECTORIES. A file
+    named by FERRY_CONFIG is the user's explicit choice and is read as it is.
+    """
     named = os.environ.get("FERRY_CONFIG")
     if named:
         return Path(named).absolute()
@@ -23,8 +34,31 @@ def find_config(start: Path | None = None) -> Path | None:
     for folder in (here, *here.parents):
         candidate = folder / CONFIG_NAME
         if candidate.is_file():
+            check_trusted(candidate)
             return candidate
     return None
+
+
+def check_trusted(path: Path) -> None:
+    """Refuse a found `ferry.toml` owned by another user or writable by every user, unless its folder is safe."""
+    info = path.stat()
+    foreign = info.st_uid != os.getuid()
+    world_writable = bool(info.st_mode & stat.S_IWOTH)
+    if not (foreign or world_writable) or _listed_safe(path.parent):
+        return
+    why = f"owned by uid {info.st_uid}, not by you (uid {os.getuid()})" if foreign else "writable by every user"
+    raise FerryError(errors.CONFIG_UNTRUSTED, f"{path} is {why}: it would choose ferry's data folder and warehouse, "
+                     f"so it is not read. If you trust it, add its folder to {SAFE_DIRECTORIES_VARIABLE} "
+                     f"(export {SAFE_DIRECTORIES_VARIABLE}={path.parent}), or name it with FERRY_CONFIG; otherwise "
+                     "run ferry from another folder or remove the file")
+
+
+def _listed_safe(folder: Path) -> bool:
+    listed = [item for item in os.environ.get(SAFE_DIRECTORIES_VARIABLE, "").split(os.pathsep) if item]
+    if "*" in listed:
+        return True
+    resolved = folder.resolve()
+    return any(Path(item).expanduser().resolve() == resolved for item in listed)
 
 
 def user_data_dir() -> Path:
@@ -89,6 +123,9 @@ class Settings:
     admin_password: str | None = field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: int = 8080
+    # The address clients reach ferry under (`https://ferry.example.com`), written wherever ferry names itself: the
+    # WSDL's soap:address and unsubscribe links. Unset: only a host the server is bound to is taken from a request.
+    public_url: str | None = None
     # `ferry serve --workers N`: N processes on one port; `role` all (serve + sync), ingest (serve only) or sync.
     workers: int = 1
     role: str = "all"

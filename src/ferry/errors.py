@@ -38,6 +38,7 @@ MALFORMED_SCHEMA = Code("FRY-200001", "malformed schema file")
 INVALID_SCHEMA = Code("FRY-200002", "invalid schema definition")
 STAGING_OF_STAGING = Code("FRY-200003", "a staging schema cannot be staged")
 INCOMPATIBLE_CHANGE = Code("FRY-200004", "incompatible schema change")
+TABLE_NAME_TAKEN = Code("FRY-200005", "another schema already has this table name")
 
 # Staging store.
 STAGING_UNAVAILABLE = Code("FRY-300001", "staging database unavailable")
@@ -45,6 +46,7 @@ EMBEDDED_START_FAILED = Code("FRY-300002", "embedded PostgreSQL failed to start"
 NOT_FOUND = Code("FRY-300003", "not found")
 CONFIG_ERROR = Code("FRY-300004", "configuration error")
 ALREADY_RUNNING = Code("FRY-300005", "ferry is already running on this data folder")
+CONFIG_UNTRUSTED = Code("FRY-300006", "ferry.toml owned by another user or writable by others")
 STAGING_REFUSED = Code("FRY-300010", "staging refused the call's data")
 STAGING_IN_DOUBT = Code("FRY-300011", "staging failed during the commit; outcome unknown")
 
@@ -99,6 +101,7 @@ TOO_MANY_CONNECTIONS = Code("FRY-600015", "too many connections from this addres
 METRICS_FORBIDDEN = Code("FRY-600016", "metrics scrape not allowed")
 NO_RIGHTS_RULE = Code("FRY-600017", "route without a rights rule")
 IDEMPOTENCY_MISMATCH = Code("FRY-600018", "Idempotency-Key reused for a different request")
+CLIENT_GONE = Code("FRY-600019", "the client closed the connection before its request arrived")
 
 # Queries (xtk:queryDef and the REST read API).
 BAD_QUERY = Code("FRY-700001", "invalid query definition")

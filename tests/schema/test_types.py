@@ -25,7 +25,12 @@ from ferry.schema.types import AttrType, coerce, to_text
         (AttrType.BOOLEAN, "", None),
         (AttrType.BYTE, "-128", -128),
         (AttrType.SHORT, 32767, 32767),
-        (AttrType.LONG, " 42 ", 42),
+        (AttrType.LONG, "-42", -42),
+        (AttrType.DOUBLE, "1e+21", 1e21),  # how XtkCaster (JavaScript's Number#toString) writes large numbers
+        (AttrType.FLOAT, "-3.4e38", -3.4e38),
+        (AttrType.DATETIME, "9999-12-31T23:59:59+14:00",
+         dt.datetime(9999, 12, 31, 9, 59, 59, tzinfo=dt.UTC)),
+        (AttrType.DATETIME, "0001-01-01T00:00:00-14:00", dt.datetime(1, 1, 1, 14, tzinfo=dt.UTC)),
         (AttrType.INT64, "9223372036854775807", 2**63 - 1),
         (AttrType.DOUBLE, "1.5", 1.5),
         (AttrType.FLOAT, 2, 2.0),
@@ -59,6 +64,27 @@ def test_values_are_converted(type_: AttrType, raw: Any, expected: Any) -> None:
         (AttrType.STRING, "x" * 11, "FRY-100007"),
         (AttrType.UUID, "x" * 37, "FRY-100007"),
         (AttrType.STRING, "nul\x00byte", "FRY-100006"),
+        # Issue 27, item 7: a lone surrogate is no character (the Python API hands values over as they are).
+        (AttrType.STRING, "a\ud800", "FRY-100006"),
+        (AttrType.MEMO, "\udfff", "FRY-100006"),
+        # Issue 27, item 8: only what the Adobe SDK's XtkCaster writes for a number.
+        (AttrType.LONG, "1_000", "FRY-100006"),
+        (AttrType.LONG, "\u0663", "FRY-100006"),  # an Arabic-Indic digit
+        (AttrType.LONG, " 12 ", "FRY-100006"),
+        (AttrType.LONG, "0x10", "FRY-100006"),
+        (AttrType.LONG, True, "FRY-100006"),
+        (AttrType.INT64, False, "FRY-100006"),
+        (AttrType.DOUBLE, "1_000.5", "FRY-100006"),
+        (AttrType.DOUBLE, "\u0663.5", "FRY-100006"),
+        (AttrType.DOUBLE, " 1.5", "FRY-100006"),
+        (AttrType.DOUBLE, "infinity", "FRY-100006"),
+        (AttrType.FLOAT, "1e39", "FRY-100006"),
+        (AttrType.FLOAT, -1e39, "FRY-100006"),
+        # Issue 27, item 4: the year range holds after the offset is applied.
+        (AttrType.DATETIME, "9999-12-31T23:59:59-14:00", "FRY-100006"),
+        (AttrType.DATETIMETZ, "0001-01-01T00:00:00+14:00", "FRY-100006"),
+        (AttrType.DATETIMENOTZ, "9999-12-31T23:00:00-01:00", "FRY-100006"),
+        (AttrType.DATETIME, "10000-01-01Z", "FRY-100006"),
     ],
 )
 def test_bad_values_are_refused(type_: AttrType, raw: Any, code: str) -> None:

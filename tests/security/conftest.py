@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from ferry.config import Settings
-from ferry.schema.loader import load_schema_file
+from ferry.schema.loader import load_schema_file, parse_schema
 from ferry.server.app import create_app, serving_app
 from ferry.server.console.session import COOKIE, csrf_for
 from ferry.server.process.runtime import Runtime
@@ -94,9 +94,16 @@ class Site:
         return found
 
 
+# Typed attributes for the hostile values of issue 27 (lax numbers, datetimes past the year range).
+TYPED_SCHEMA = ('<srcSchema namespace="tst" name="typed"><element name="typed" autoStg="true">'
+                '<attribute name="n" type="long"/><attribute name="f" type="float"/>'
+                '<attribute name="at" type="datetime"/></element></srcSchema>')
+
+
 def sample_schema(db: StagingDatabase) -> None:
     sample = Path(str(resources.files("ferry.schema") / "examples" / "dem_sampleTable.xml"))
     db.catalog.apply(load_schema_file(sample))
+    db.catalog.apply(parse_schema(TYPED_SCHEMA))
     db.reload_schemas()
 
 

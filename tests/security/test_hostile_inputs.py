@@ -29,11 +29,12 @@ class Hostile:
     """A class of hostile input: how to send it, the status and code it must get, settings it needs."""
 
     name: str
-    send: Send | None  # None: tried at the door by test_door_e2e.py (named in `door_test`)
+    send: Send | None  # None: tried by the test `door_test` of `where` (at the door, or on disk)
     status: int = 200
     code: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
     door_test: str = ""
+    where: str = "security/test_door_e2e.py"  # under tests/
     check: Callable[[httpx.Response], None] | None = None
 
 
@@ -311,6 +312,129 @@ async def bad_operation(site: Any) -> httpx.Response:
                       json={"email": "a@x.com", "_key": "@email", "_operation": "truncate"})
 
 
+async def dtd_utf16(site: Any) -> httpx.Response:
+    # Issue 27: the byte search for "<!DOCTYPE" missed it in UTF-16; the entity reached a stored value and the
+    # attribute default named the record's schema.
+    head = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE SOAP-ENV:Envelope [<!ENTITY e "boom">'
+            '<!ATTLIST recipient xtkschema CDATA "nms:recipient">]>')
+    return await raw_soap(site, (head + envelope('<recipient email="&e;@x.com"/>').decode()).encode("utf-16"))
+
+
+async def lax_underscore_number(site: Any) -> httpx.Response:
+    return await ingest(site, {"n": "1_000"}, schema="tst:typed")
+
+
+async def lax_arabic_digits(site: Any) -> httpx.Response:
+    return await ingest(site, {"n": "\u0661\u0662"}, schema="tst:typed")
+
+
+async def lax_padded_number(site: Any) -> httpx.Response:
+    return await ingest(site, {"n": " 12 "}, schema="tst:typed")
+
+
+async def lax_true_as_number(site: Any) -> httpx.Response:
+    return await ingest(site, {"n": True}, schema="tst:typed")
+
+
+async def single_precision_overflow(site: Any) -> httpx.Response:
+    return await ingest(site, {"f": "1e39"}, schema="tst:typed")
+
+
+async def datetime_past_9999(site: Any) -> httpx.Response:
+    return await ingest(site, {"at": "9999-12-31T23:59:59-14:00"}, schema="tst:typed")
+
+
+async def datetime_before_year_1(site: Any) -> httpx.Response:
+    return await ingest(site, {"at": "0001-01-01T00:00:00+14:00"}, schema="tst:typed")
+
+
+async def namespaced_attribute(site: Any) -> httpx.Response:
+    return await soap_ingest(site, '<sampleTable xmlns:r="urn:r" xtkschema="dem:sampleTable" testcol1="mine" '
+                                   'r:testcol1="theirs"/>')
+
+
+# Issue 27, item 3: past the record limit, the parse stops. Each body ends malformed: a server that parsed it whole
+# before counting would answer "malformed", not "too many records".
+async def json_array_past_the_limit(site: Any) -> httpx.Response:
+    body = b"[" + b",".join(b'{"email": "u%d@x.com"}' % n for n in range(5_000)) + b", {oops"
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=body,
+                      headers={"Content-Type": "application/json"})
+
+
+async def ndjson_past_the_limit(site: Any) -> httpx.Response:
+    body = b"".join(b'{"email": "u%d@x.com"}\n' % n for n in range(5_000)) + b"{oops\n"
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=body,
+                      headers={"Content-Type": "application/x-ndjson"})
+
+
+async def soap_collection_past_the_limit(site: Any) -> httpx.Response:
+    records = "".join(f'<recipient email="u{n}@x.com"/>' for n in range(5_000))
+    body = envelope(f'<recipient-collection xtkschema="nms:recipient">{records}</recipient-collection>')
+    return await raw_soap(site, body[:-20] + b"<<<")
+
+
+# Issue 27, item 7: answers that were not coded (a 500 whose own reply failed to encode, a 503 from psycopg, a
+# warehouse fault).
+async def json_body(site: Any, body: bytes) -> httpx.Response:
+    return await rest(site, "POST", "/api/v1/ingest/nms:recipient", content=body,
+                      headers={"Content-Type": "application/json"})
+
+
+async def surrogate_attribute_name(site: Any) -> httpx.Response:
+    return await json_body(site, b'{"\\ud800": "x"}')
+
+
+async def surrogate_key(site: Any) -> httpx.Response:
+    return await json_body(site, b'{"email": "a@x.com", "_key": "@\\udc00"}')
+
+
+async def surrogate_value(site: Any) -> httpx.Response:
+    return await json_body(site, b'{"email": "a\\ud800@x.com"}')
+
+
+async def nul_login(site: Any) -> httpx.Response:
+    return await site.client.post("/api/v1/logon", json={"login": "ad\u0000min", "password": PASSWORD})
+
+
+async def nul_login_console(site: Any) -> httpx.Response:
+    form = await site.client.get("/console/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    return await site.client.post("/console/login", data={"csrf": token.group(1), "login": "ad\u0000min",
+                                                            "password": PASSWORD})
+
+
+async def constant_order_by(site: Any) -> httpx.Response:
+    query = ('<queryDef schema="nms:recipient" operation="select"><select><node expr="@email"/></select>'
+             '<orderBy><node expr="1"/></orderBy></queryDef>')
+    return await site.soap("xtk:queryDef", "ExecuteQuery", f"<document>{query}</document>", await admin(site))
+
+
+# Issue 27, item 9: a Host header chose the WSDL's soap:address and the base of minted links.
+async def host_in_wsdl(site: Any) -> httpx.Response:
+    return await site.client.get("/nl/jsp/schemawsdl.jsp", params={"schema": "xtk:session"},
+                                 headers={"Host": "evil.example"})
+
+
+async def host_in_link(site: Any) -> httpx.Response:
+    return await rest(site, "POST", "/api/v1/services/news/links", json={"email": "ann@x.com"},
+                      headers={"Host": "evil.example"})
+
+
+def host_not_reflected(reply: httpx.Response) -> None:
+    assert "evil.example" not in reply.text and "127.0.0.1:8080" in reply.text
+
+
+# Issue 27, item 10: what a one-schema operator may not read, it does not learn.
+async def other_schemas_attributes(site: Any) -> httpx.Response:
+    return await site.soap("xtk:persist", "GetEntityIfMoreRecent",
+                           "<pk xsi:type='xsd:string'>xtk:schema|nms:recipient</pk>", await site.tokens("ops1"))
+
+
+def no_recipient_attributes(reply: httpx.Response) -> None:
+    assert 'name="email"' not in reply.text and "pdomDoc" in reply.text
+
+
 HOSTILE: list[Hostile] = [
     Hostile("xml entity bomb (billion laughs)", billion_laughs, 200, "FRY-1000"),
     Hostile("external entity (XXE)", xxe, 200, "FRY-1000"),
@@ -363,6 +487,44 @@ HOSTILE: list[Hostile] = [
     Hostile("unsupported content type", wrong_content_type, 415, "FRY-600009"),
     Hostile("forged unsubscribe link", forged_link, 400),
     Hostile("empty Ingest document", empty_record_soap, 200, "FRY-100012"),
+    Hostile("DTD hidden by a UTF-16 body", dtd_utf16, 200, "FRY-100001"),
+    Hostile("number with underscores (1_000)", lax_underscore_number, 422, "FRY-100006"),
+    Hostile("Arabic-Indic digits in a number", lax_arabic_digits, 422, "FRY-100006"),
+    Hostile("number padded with spaces", lax_padded_number, 422, "FRY-100006"),
+    Hostile("JSON true as a number", lax_true_as_number, 422, "FRY-100006"),
+    Hostile("1e39 into a single-precision float", single_precision_overflow, 422, "FRY-100006"),
+    Hostile("datetime past 9999 once its offset applies", datetime_past_9999, 422, "FRY-100006"),
+    Hostile("datetime before year 1 once its offset applies", datetime_before_year_1, 422, "FRY-100006"),
+    Hostile("namespaced attribute overriding another", namespaced_attribute, 200, "FRY-100005"),
+    Hostile("JSON array past the record limit, stopped mid-parse", json_array_past_the_limit, 413, "FRY-100015",
+            {"max_records_per_call": 1000}),
+    Hostile("NDJSON past the record limit, stopped before decoding", ndjson_past_the_limit, 413, "FRY-100015",
+            {"max_records_per_call": 1000}),
+    Hostile("SOAP collection past the record limit, stopped mid-parse", soap_collection_past_the_limit, 200,
+            "FRY-100015", {"max_records_per_call": 1000}),
+    Hostile("lone surrogate in a JSON attribute name", surrogate_attribute_name, 400, "FRY-100001"),
+    Hostile("lone surrogate in _key", surrogate_key, 400, "FRY-100001"),
+    Hostile("lone surrogate in a JSON value", surrogate_value, 400, "FRY-100001"),
+    Hostile("NUL in a REST login", nul_login, 400, "FRY-600010"),
+    Hostile("NUL in a console login", nul_login_console, 401),
+    Hostile("constant orderBy (1) in ExecuteQuery", constant_order_by, 200, "FRY-700001"),
+    Hostile("Host header pointing the WSDL's soap:address elsewhere", host_in_wsdl, 200, check=host_not_reflected),
+    Hostile("Host header in a minted unsubscribe link", host_in_link, 200, check=host_not_reflected),
+    Hostile("another schema's attributes through GetEntityIfMoreRecent", other_schemas_attributes, 200,
+            check=no_recipient_attributes),
+    Hostile("another schema's backlog through mcPing", None,
+            door_test="test_mcping_counts_only_the_schemas_the_operator_may_read",
+            where="security/test_smaller_holes.py"),
+    Hostile("DTD hidden by UTF-16 in a bulk file or schema file", None, code="FRY-100001",
+            door_test="test_bulk_files_and_schema_files_refuse_a_hidden_dtd", where="test_xmlsafe.py"),
+    Hostile("a schema applied onto another schema's table", None, code="FRY-200005",
+            door_test="test_a_schema_whose_table_is_taken_is_refused_naming_both",
+            where="staging/test_table_names.py"),
+    Hostile("ferry.toml planted by another user or writable by all", None, code="FRY-300006",
+            door_test="test_a_planted_ferry_toml_is_refused_unless_its_folder_is_trusted", where="test_config.py"),
+    Hostile("local user reading the warehouse file", None,
+            door_test="test_the_ferry_command_makes_the_data_folder_and_warehouse_private",
+            where="test_private_files.py"),
 ]
 
 
@@ -396,9 +558,10 @@ async def test_hostile_input(site: Any, case: Hostile) -> None:
 def test_door_classes_name_real_tests() -> None:
     from pathlib import Path
 
-    text = (Path(__file__).parent / "test_door_e2e.py").read_text("utf-8")
+    tests = Path(__file__).parent.parent
     for case in HOSTILE:
         if case.send is None:
+            text = (tests / case.where).read_text("utf-8")
             assert f"def {case.door_test}" in text, case.name
 
 

@@ -42,6 +42,14 @@ class PgProxy:
         with self._lock:
             self._marker = marker
 
+    def cut_all(self) -> None:
+        """Cut every open connection now (new ones are still accepted): a server busy with a statement goes on with
+        it, and may commit it, with nobody to answer."""
+        sockets, self._sockets = self._sockets, []
+        self.cut += len(sockets) // 2
+        for sock in sockets:
+            _shut(sock)
+
     def close(self) -> None:
         """Stop listening and cut every connection."""
         self.accepting = False
@@ -89,6 +97,7 @@ class PgProxy:
             except OSError:
                 _shut(client)
                 return
+
 
     def _down(self, server: socket.socket, client: socket.socket, dropping: threading.Event) -> None:
         seen = b""

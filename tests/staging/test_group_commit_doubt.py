@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -178,3 +179,50 @@ def test_a_key_another_server_is_committing_waits_for_it_and_gets_its_answer(sta
 
     assert asyncio.run(scenario()) == Stored(200, b"first answer", True)
     assert staged(staging_db, mine) == (0, 0)
+
+
+def test_a_refusal_after_a_doubt_stays_true_when_the_old_backend_lives_on(staging_db: StagingDatabase,
+                                                                         proxy: PgProxy) -> None:
+    """Issue 27: the connection breaks while its statement waits on the server (a lock); the fresh connection finds
+    the call not committed, the retry budget is spent, and the call is answered "nothing was staged" — yet the old
+    backend lives on and commits once the lock goes. The lookup must first end the old backend."""
+    call = recipients(staging_db, "orphan")
+    writer = committer(staging_db, proxy.url, dataclasses.replace(FAST, retry=0.1, resolve=0.5))
+    holder = psycopg.connect(staging_db.url)
+    try:
+        holder.execute("LOCK TABLE ferry.requests IN EXCLUSIVE MODE")  # INSERTs wait; reads go on
+
+        async def scenario() -> object:
+            await writer.start()
+            try:
+                try:
+                    return await writer.submit(call)
+                except FerryError as exc:
+                    return exc
+            finally:
+                await writer.close()
+
+        def blocked_inserts() -> int:
+            with psycopg.connect(staging_db.url, autocommit=True) as conn:
+                row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query "
+                                   "LIKE '%INSERT INTO ferry.requests%' AND pid <> pg_backend_pid()").fetchone()
+            return int(row[0]) if row else 0
+
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(asyncio.run, scenario())
+            for _ in range(500):  # the call's INSERT reaches the server and waits on the lock
+                if blocked_inserts():
+                    break
+                time.sleep(0.01)
+            assert blocked_inserts() == 1
+            time.sleep(0.7)  # past the writer's retry + resolve budget (0.6 s): a time, so no poll can stand in
+            proxy.cut_all()
+            outcome = answer.result(timeout=60)
+        assert proxy.cut == 1
+        assert isinstance(outcome, FerryError) and outcome.code is errors.STAGING_UNAVAILABLE, outcome
+        assert "nothing was staged" in outcome.message
+        assert blocked_inserts() == 0  # the old backend was ended before the answer, not left waiting
+    finally:
+        holder.rollback()
+        holder.close()
+    assert staged(staging_db, call) == (0, 0)  # the answer was true

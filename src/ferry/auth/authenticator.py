@@ -94,6 +94,9 @@ class Authenticator:
         Throttled per login and per client `address` (`ferry.auth.throttle`): a locked key is refused with 429
         before the password is checked. `via` (soap, rest, console) only labels metrics and the log line."""
         login = login or ""
+        if "\x00" in login:
+            # No login holds one, and PostgreSQL text cannot: a coded refusal, not a staging fault.
+            raise AuthError(errors.BAD_REQUEST, "the login holds a NUL character; no login can", http_status=400)
         try:
             self.throttle.check(login, address)
         except AuthError:

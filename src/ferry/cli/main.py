@@ -10,6 +10,7 @@ import typer
 import ferry
 from ferry.cli.labels import PlainLabelsGroup
 from ferry.logs import configure_logging
+from ferry.private_files import keep_private
 
 app = typer.Typer(
     name="ferry",
@@ -32,6 +33,7 @@ def _root(
                                           callback=_print_version)] = False,
 ) -> None:
     """Campaign v8 FFDA-style ingestion: Ingest / IngestExt into PostgreSQL staging, replicated to a warehouse."""
+    keep_private()  # the data folder, the warehouse file and its WAL: the user's alone (docs/security.md)
 
 
 def _register() -> None:
@@ -51,6 +53,9 @@ def _register() -> None:
     from ferry.cli import doctor_cmd
 
     doctor_cmd.register(app)
+    from ferry.cli import doctor_tables
+
+    doctor_tables.register(doctor_cmd.doctor_app)
     from ferry.cli import service_cmd
 
     service_cmd.register(app)

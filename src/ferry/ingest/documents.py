@@ -51,7 +51,13 @@ def xml_record(node: etree._Element, position: int, inherited_schema: str | None
     """One record element: its attributes, and simple child elements holding a value."""
     fields: dict[str, Any] = {}
     for raw_name, value in node.attrib.items():
-        name = etree.QName(raw_name).localname if "}" in str(raw_name) else str(raw_name)
+        name = str(raw_name)
+        if "}" in name:
+            # `r:testcol1` would otherwise override `testcol1`: schema attributes are never in a namespace.
+            shown = etree.QName(raw_name).localname
+            raise FerryError(errors.UNKNOWN_ATTRIBUTE, f"attribute {shown!r} is in a namespace "
+                             f"({etree.QName(raw_name).namespace}); schema attributes have none",
+                             position=position, attribute=shown)
         if name not in CONTROL_ATTRIBUTES:
             fields[name] = value
     for child in node:
@@ -119,6 +125,12 @@ _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 _LONG_NUMBER_TEXT = re.compile(r"[0-9]{19}")
 
 
+# Where a lone surrogate may hide: an escape `\ud800`-`\udfff`, its UTF-8 form (json reads it with surrogatepass),
+# or a UTF-16 / UTF-32 body (NUL bytes).
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|\x00")
+_SURROGATE_TEXT = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+
+
 def loads(data: bytes | str) -> Any:
     """`json.loads`, through orjson (several times faster) whenever orjson gives the very same value.
 
@@ -132,7 +144,21 @@ def loads(data: bytes | str) -> Any:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(data)
+    value = json.loads(data)
+    check_characters(value, data)
+    return value
+
+
+def check_characters(value: Any, source: bytes | str) -> None:
+    """json (unlike orjson) reads a lone surrogate (`"\ud800"`), which is no character: no column can store it and
+    no reply can quote it back. ValueError when `value`, decoded from `source`, holds one."""
+    if not (_SURROGATE.search(source) if isinstance(source, bytes) else _SURROGATE_TEXT.search(source)):
+        return
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"it holds a lone surrogate (U+{ord(exc.object[exc.start]):04X}), which is not a "
+                         "character; send UTF-8 text") from None
 
 
 def parse_json_bytes(data: bytes | str) -> Any:

@@ -17,6 +17,7 @@ from ferry import errors
 from ferry.errors import FerryError
 from ferry.ingest.documents import RawRecord, record_from_line, record_from_mapping, xml_record
 from ferry.ingest.encodings import choose_encoding, undecoded_bytes
+from ferry.xmlsafe import refuse_dtd
 
 
 class FileFormat(StrEnum):
@@ -154,7 +155,8 @@ def _csv_rows(reader: Any, schema_id: str, encoding: str) -> Iterator[RawRecord 
 
 def _xml(stream: IO[bytes], schema_id: str) -> Iterator[RawRecord | RecordError]:
     context = etree.iterparse(stream, events=("start", "end"), resolve_entities=False, no_network=True,
-                              load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
+                              load_dtd=False, attribute_defaults=False, huge_tree=False, remove_comments=True,
+                              remove_pis=True)
     depth = 0
     root: etree._Element | None = None
     position = 0
@@ -163,6 +165,8 @@ def _xml(stream: IO[bytes], schema_id: str) -> Iterator[RawRecord | RecordError]
             if event == "start":
                 depth += 1
                 if root is None:
+                    # The DTD, if any, is read before the root element starts: refused before any record.
+                    refuse_dtd(element, "file")
                     root = element
                 continue
             depth -= 1

@@ -12,7 +12,7 @@ from ferry.ingest.documents import RawRecord
 from ferry.ingest.operations import Call, Method, Op, Operation
 from ferry.schema.model import ID_ATTRIBUTE, Attribute, Schema
 from ferry.schema.registry import SchemaRegistry
-from ferry.schema.types import INTEGER_RANGES, TEXT_TYPES, UUID_LENGTH, AttrType, coerce
+from ferry.schema.types import INTEGER_RANGES, INTEGER_TEXT, SURROGATE, TEXT_TYPES, UUID_LENGTH, AttrType, coerce
 
 _OPERATIONS = {op.value: op for op in Op}
 _Converter = tuple[Attribute, Callable[[Any], Any], bool]
@@ -93,7 +93,8 @@ def _fast_converter(attr: Attribute) -> Callable[[Any], Any]:
 
         def text(value: Any) -> Any:
             # A str without NUL within the length is kept as is ("" included).
-            if type(value) is str and (limit is None or len(value) <= limit) and "\x00" not in value:
+            if type(value) is str and (limit is None or len(value) <= limit) and "\x00" not in value \
+                    and (value.isascii() or not SURROGATE.search(value)):
                 return value
             return _SLOW
 
@@ -104,11 +105,8 @@ def _fast_converter(attr: Attribute) -> Callable[[Any], Any]:
         def integer(value: Any) -> Any:
             if type(value) is int and low <= value <= high:
                 return value
-            if type(value) is str and value:
-                try:
-                    number = int(value.strip())
-                except ValueError:
-                    return _SLOW
+            if type(value) is str and INTEGER_TEXT.fullmatch(value):
+                number = int(value)
                 if low <= number <= high:
                     return number
             return _SLOW

@@ -263,6 +263,10 @@ class _Compiler:
             if query.distinct:
                 raise FerryError(errors.BAD_QUERY, f"orderBy node {index + 1} {shown(node.source)}: a distinct "
                                  "query can only be ordered by selected nodes")
+            if not any(isinstance(sub, ast.AttrRef | ast.Call) for sub in ast.walk(node.expr)):
+                # `ORDER BY 1` would mean "the first column" to the warehouse, and `ORDER BY 'x'` nothing.
+                raise FerryError(errors.BAD_QUERY, f"orderBy node {index + 1} {shown(node.source)}: an expression "
+                                 "without an attribute orders nothing; order by an attribute such as @email")
             part = self._in_context(f"orderBy node {index + 1} {shown(node.source)}", self._expr, node.expr)
             if grouped and not part.aggregate:
                 raise FerryError(errors.BAD_QUERY, f"orderBy node {index + 1} {shown(node.source)}: a grouped "

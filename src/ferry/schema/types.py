@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -65,13 +66,25 @@ SQL_PREFIX: dict[AttrType, str] = {
     AttrType.TIME: "tm",
 }
 
+# What the Adobe SDK's XtkCaster writes for a number (JavaScript's Number#toString): ASCII digits, a leading minus,
+# a fraction and an exponent for floats. Anything else (`1_000`, Arabic-Indic digits, " 12 ", "0x10") is refused
+# rather than guessed at.
+INTEGER_TEXT = re.compile(r"-?[0-9]+", re.ASCII)
+FLOAT_TEXT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+SURROGATE = re.compile("[\ud800-\udfff]")
+# Campaign's float is single precision.
+FLOAT_MAX = 3.4028234663852886e38
+
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
+def _shown(value: Any) -> str:
+    return repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+
+
 def _bad(type_: AttrType, value: Any) -> FerryError:
-    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-    return FerryError(errors.BAD_VALUE, f"{shown} is not a valid {type_.value}")
+    return FerryError(errors.BAD_VALUE, f"{_shown(value)} is not a valid {type_.value}")
 
 
 def coerce(type_: AttrType, value: Any, length: int | None = None) -> Any:
@@ -108,6 +121,9 @@ def _coerce_text(type_: AttrType, value: Any, length: int | None) -> str:
     text = value if isinstance(value, str) else str(value)
     if "\x00" in text:
         raise FerryError(errors.BAD_VALUE, "text values cannot contain NUL characters")
+    if not text.isascii() and SURROGATE.search(text):
+        raise FerryError(errors.BAD_VALUE, "text values cannot contain lone surrogates (U+D800-U+DFFF), which are "
+                         "not characters")
     limit = UUID_LENGTH if type_ is AttrType.UUID else length
     if limit is not None and len(text) > limit:
         raise FerryError(
@@ -131,17 +147,14 @@ def _coerce_bool(value: Any) -> bool:
 
 
 def _coerce_int(type_: AttrType, value: Any) -> int:
+    # A JSON true is not the number 1 (XtkCaster never sends one for a number).
     if isinstance(value, bool):
-        number = int(value)
-    elif isinstance(value, int):
+        raise _bad(type_, value)
+    if isinstance(value, int):
         number = value
-    elif isinstance(value, float) and value.is_integer():
+    elif ((isinstance(value, float) and value.is_integer())
+          or (isinstance(value, str) and INTEGER_TEXT.fullmatch(value))):
         number = int(value)
-    elif isinstance(value, str):
-        try:
-            number = int(value.strip())
-        except ValueError:
-            raise _bad(type_, value) from None
     else:
         raise _bad(type_, value)
     low, high = INTEGER_RANGES[type_]
@@ -153,17 +166,15 @@ def _coerce_int(type_: AttrType, value: Any) -> int:
 def _coerce_float(type_: AttrType, value: Any) -> float:
     if isinstance(value, bool):
         raise _bad(type_, value)
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) or (isinstance(value, str) and FLOAT_TEXT.fullmatch(value)):
         number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise _bad(type_, value) from None
     else:
         raise _bad(type_, value)
     if math.isnan(number) or math.isinf(number):
         raise _bad(type_, value)
+    if type_ is AttrType.FLOAT and abs(number) > FLOAT_MAX:
+        raise FerryError(errors.BAD_VALUE, f"{value!r} is out of range for float (single precision, at most "
+                         f"±{FLOAT_MAX:.7g})")
     return number
 
 
@@ -202,10 +213,17 @@ def _coerce_datetime(value: Any, *, aware: bool) -> dt.datetime:
             raise _bad(type_, value) from None
     else:
         raise _bad(type_, value)
-    if aware:
-        # A naive timestamp is read as UTC, as Campaign's SOAP layer does.
-        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
+    # A naive timestamp is read as UTC, as Campaign's SOAP layer does.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC) if aware else moment
+    # The range holds after the offset: 9999-12-31T23:59:59-14:00 is in year 10000, 0001-01-01T00:00:00+14:00 in
+    # 1 BC, which PostgreSQL would store and no client could read back.
+    try:
+        utc = moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise FerryError(errors.BAD_VALUE, f"{_shown(value)} is out of range for {type_.value} once its offset is "
+                         "applied (0001-01-01 to 9999-12-31 UTC)") from None
+    return moment if aware else utc.replace(tzinfo=None)
 
 
 def _coerce_time(value: Any) -> dt.time:

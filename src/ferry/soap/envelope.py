@@ -81,13 +81,14 @@ class SoapRequest:
         return self.text(("sessiontoken",), None) or None
 
 
-def parse_request(body: bytes) -> SoapRequest:
-    """Parse and check a SOAP request; FerryError FRY-1000xx / FRY-400001 when it is not one."""
+def parse_request(body: bytes, max_records: int | None = None) -> SoapRequest:
+    """Parse and check a SOAP request; FerryError FRY-1000xx / FRY-400001 when it is not one. A document holding
+    more than `max_records` records (elements under one element) is refused while it is parsed (FRY-100015)."""
     if not body.strip():
         raise FerryError(errors.SOAP_MALFORMED, "the request body is empty; send a SOAP envelope")
     if b"|" in body:
         body = _XMLNS.sub(_encode_pipes, body)
-    root = parse_xml(body, origin="SOAP request", max_depth=MAX_DEPTH)
+    root = parse_xml(body, origin="SOAP request", max_depth=MAX_DEPTH, max_children=max_records)
     namespace = etree.QName(root).namespace
     if _local(root) != "Envelope" or namespace not in _ENVELOPES:
         raise FerryError(errors.SOAP_MALFORMED, "the document is not a SOAP envelope "

@@ -13,6 +13,7 @@ from ferry.schema.model import Schema
 from ferry.schema.postgres_types import column_type
 from ferry.schema.registry import SchemaRegistry
 from ferry.schema.staging import with_internal_id
+from ferry.schema.table_names import check_new_table, shared_tables
 from ferry.staging import notify, outcomes, partitions
 from ferry.staging.ddl import STAGING_SCHEMA, SchemaChange, create_table, staging_table_name
 
@@ -30,6 +31,11 @@ class SchemaCatalog:
         with self._pool.connection() as conn:
             rows = conn.execute("SELECT id, source_xml FROM ferry.schemas ORDER BY id").fetchall()
         return SchemaRegistry(parse_schema(xml, origin=f"stored schema {schema_id}") for schema_id, xml in rows)
+
+    def shared_tables(self) -> dict[str, list[str]]:
+        """Tables claimed by several stored schemas (applied before ferry refused it): table → schema ids."""
+        with self._pool.connection() as conn:
+            return shared_tables(row[0] for row in conn.execute("SELECT id FROM ferry.schemas"))
 
     def install_builtins(self) -> list[SchemaChange]:
         """Apply the shipped schemas unless a user version of them is already stored (a shipped one stored by an
@@ -54,6 +60,8 @@ class SchemaCatalog:
         """Store `schema` and create or evolve its staging table; never drops a column or data."""
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPLY_LOCK,))
+            # Two schemas must never share a staging or warehouse table (each would read and write the other's rows).
+            check_new_table(schema.id, [row[0] for row in conn.execute("SELECT id FROM ferry.schemas")])
             change = SchemaChange(schema_id=schema.id)
             if schema.staged:
                 change = _sync_table(conn, with_internal_id(schema))

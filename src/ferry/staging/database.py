@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from ferry import errors
 from ferry.config import Settings
 from ferry.errors import FerryError
+from ferry.private_files import FOLDER_MODE, tighten
 from ferry.schema.registry import SchemaRegistry
 from ferry.staging.catalog import SchemaCatalog
 from ferry.staging.embedded import EmbeddedPostgres
@@ -59,6 +60,8 @@ class StagingDatabase:
     @classmethod
     def open(cls, settings: Settings) -> StagingDatabase:
         """The configured database, or the embedded one under the data folder."""
+        # The data folder of an older ferry may still be 0755 (ferry.private_files).
+        tighten(settings.data_dir, FOLDER_MODE)
         bounds = {"pool_size": settings.pool_size, "pool_timeout": settings.pool_timeout,
                   "connect_timeout": settings.pool_connect_timeout}
         if settings.database_url:

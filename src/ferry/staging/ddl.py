@@ -8,6 +8,7 @@ from psycopg import sql
 
 from ferry.schema.model import Schema
 from ferry.schema.postgres_types import column_type
+from ferry.schema.table_names import table_name
 from ferry.schema.types import AttrType
 
 STAGING_SCHEMA = "ferry_stg"
@@ -43,7 +44,7 @@ COPY_TYPES: dict[AttrType, str] = {
 
 def staging_table_name(schema: Schema) -> str:
     """`nms:recipient` → `nms_recipient` (in schema `ferry_stg`)."""
-    return f"{schema.namespace}_{schema.name}".lower()
+    return table_name(schema.id)
 
 
 def table_ident(schema: Schema) -> sql.Identifier:

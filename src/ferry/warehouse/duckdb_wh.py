@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ferry.private_files import private_folder, tighten_files
 from ferry.schema.model import Schema
 from ferry.warehouse import statements
 from ferry.warehouse.base import BatchOutcome, ErrorKind, Identity, Transaction, Warehouse
@@ -37,7 +38,11 @@ class DuckDBWarehouse(Warehouse):
         self.url = url
         self.path = path if path == ":memory:" else str(Path(path).resolve())
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # The data folder (or a folder made for the file) is 0700 and the file and its WAL 0600: they hold
+            # every record (ferry.private_files).
+            if not Path(path).parent.exists():
+                private_folder(Path(path).parent)
+            tighten_files(Path(path), Path(path + ".wal"))
         # e.g. memory_limit / threads from the URL's query string: DuckDB's buffer cache is the process's biggest
         # memory user as the warehouse grows.
         self._con = duckdb.connect(path, config=dict(config or {}))

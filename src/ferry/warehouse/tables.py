@@ -6,6 +6,7 @@ from typing import Any
 
 from ferry.errors import FerryError
 from ferry.schema.model import Attribute, Schema
+from ferry.schema.table_names import table_name as schema_table_name
 from ferry.schema.types import AttrType, coerce
 
 # Timestamps ferry maintains itself when the schema does not declare them.
@@ -40,7 +41,7 @@ def quote(name: str) -> str:
 
 def table_name(schema: Schema) -> str:
     """`nms:recipient` → `nms_recipient`, the same name as its staging table."""
-    return f"{schema.namespace}_{schema.name}".lower()
+    return schema_table_name(schema.id)
 
 
 def stamp_columns(schema: Schema) -> list[str]:

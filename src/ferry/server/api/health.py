@@ -13,8 +13,9 @@ from fastapi.responses import JSONResponse, Response
 
 import ferry
 from ferry.auth import AuthError
+from ferry.server.api.rest_support import request_tokens
 from ferry.server.door import zones
-from ferry.soap import envelope, writer
+from ferry.soap import writer
 
 
 def _campaign_time(now: dt.datetime) -> str:
@@ -39,8 +40,7 @@ def build_router(runtime: Any) -> APIRouter:
     @api.get("/nl/jsp/ping.jsp", summary="Campaign ping (needs the session and security tokens)",
              response_class=Response)
     async def ping(request: Request) -> Response:
-        session = request.headers.get("x-session-token") or request.cookies.get(envelope.SESSION_COOKIE)
-        security = request.headers.get("x-security-token")
+        session, security = request_tokens(request)  # Bearer, X-Session-Token or the cookie
         try:
             zone = zones.session_token_only(runtime.settings, zones.client_address(request))
             await runtime.auth.check_async(session, security, session_only=zone)

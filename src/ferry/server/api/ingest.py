@@ -24,7 +24,8 @@ from ferry import errors
 from ferry.auth import Operator
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, Op, build_call
-from ferry.ingest.documents import RawRecord, iter_ndjson, parse_json_bytes, records_from_json
+from ferry.ingest.bounded import json_document, ndjson_lines
+from ferry.ingest.documents import RawRecord, iter_ndjson, records_from_json
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.server.api import metrics
@@ -89,7 +90,7 @@ class RestIngest:
         content_type = media_type(request)
 
         def prepare() -> Call:
-            records = parse_records(body, content_type, schema_name)
+            records = parse_records(body, content_type, schema_name, runtime.settings.max_records_per_call)
             check_same_schema(registry, schema, records)
             return build_call(registry, method, records, operator=operator.login, origin=PROTOCOL,
                               max_records=runtime.settings.max_records_per_call)
@@ -162,12 +163,14 @@ def _ingest_reply(call: Call) -> Response:
     return Response(body, media_type=JSONResponse.media_type)
 
 
-def parse_records(body: bytes, content_type: str, path_schema: str) -> list[RawRecord]:
-    """A JSON object, a JSON array, or NDJSON → raw records; a missing `xtkschema` is the URL's schema."""
+def parse_records(body: bytes, content_type: str, path_schema: str,
+                  max_records: int | None = None) -> list[RawRecord]:
+    """A JSON object, a JSON array, or NDJSON → raw records; a missing `xtkschema` is the URL's schema. Past
+    `max_records` records the body is refused while it is read (FRY-100015), not after."""
     if content_type in NDJSON_TYPES:
-        return list(iter_ndjson(body.splitlines(), default_schema=path_schema))
+        return list(iter_ndjson(ndjson_lines(body, max_records), default_schema=path_schema))
     if content_type in JSON_TYPES or content_type.endswith("+json"):
-        data = parse_json_bytes(body)
+        data = json_document(body, max_records)
         if not isinstance(data, dict | list):
             raise FerryError(errors.MALFORMED_DOCUMENT, "the body must be a JSON object (one record) or an array "
                              "of objects")

@@ -14,8 +14,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ferry.auth import AuthError
-from ferry.soap import envelope
+from ferry.auth import AuthError, Operator
+from ferry.server.api.rest_support import request_tokens
 
 PATH = "/nl/jsp/mcPing.jsp"
 # Staged rows waiting for the sync above which mcPing reports an error (a backlog to look at, not a limit).
@@ -28,9 +28,11 @@ def _campaign_time(now: dt.datetime) -> str:
     return now.strftime("%Y-%m-%d %H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def backlog(runtime: Any) -> int:
-    """Rows staged and not yet synced, over every staged schema (blocking: run it in a worker thread)."""
-    return sum(status.counts.get("staged", 0) for status in runtime.db.store.status())
+def backlog(runtime: Any, operator: Operator | None = None) -> int:
+    """Rows staged and not yet synced, over every staged schema `operator` may read (all without one); blocking:
+    run it in a worker thread. A one-schema operator never learns the backlog of the others."""
+    return sum(status.counts.get("staged", 0) for status in runtime.db.store.status()
+               if operator is None or runtime.auth.can_read(operator, status.schema_id))
 
 
 def answer(queued: int, now: dt.datetime, threshold: int = THRESHOLD) -> str:
@@ -47,14 +49,14 @@ def build_router(runtime: Any) -> APIRouter:
     @api.get(PATH, summary="Campaign Message Center ping (needs the session and security tokens)",
              response_class=Response)
     async def mc_ping(request: Request) -> Response:
-        session = request.headers.get("x-session-token") or request.cookies.get(envelope.SESSION_COOKIE)
-        security = request.headers.get("x-security-token")
+        # `Authorization: Bearer`, `X-Session-Token` or the session cookie, as every other route reads them.
+        session, security = request_tokens(request)
         try:
-            await runtime.auth.check_async(session, security)
+            operator = await runtime.auth.check_async(session, security)
         except AuthError as exc:
             return Response(exc.faultstring + "\n", status_code=401, media_type=TEXT)
         try:
-            queued = await asyncio.to_thread(backlog, runtime)
+            queued = await asyncio.to_thread(backlog, runtime, operator)
         except Exception as exc:  # staging down: Campaign's Error status, never a traceback
             return Response(f"Error\nthe staging database did not answer: {type(exc).__name__}\n", media_type=TEXT)
         return Response(answer(queued, dt.datetime.now(dt.UTC)), media_type=TEXT)

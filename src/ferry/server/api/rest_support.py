@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import ClientDisconnect
 
 from ferry import errors
 from ferry.auth import Authenticator, AuthError, Operator
@@ -22,6 +23,7 @@ from ferry.logs import set_log_context
 from ferry.server.api import metrics
 from ferry.server.api.rest_models import ErrorReply
 from ferry.server.door import route_rights, zones
+from ferry.server.door.limits import client_gone
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ _STATUS = {
     errors.MALFORMED_DOCUMENT.code: 400,
     errors.EMPTY_CALL.code: 400,
     errors.BAD_REQUEST.code: 400,
+    errors.CLIENT_GONE.code: 400,
     errors.STAGING_UNAVAILABLE.code: 503,
     errors.STAGING_IN_DOUBT.code: 503,
     errors.WAREHOUSE_UNAVAILABLE.code: 503,
@@ -99,11 +102,14 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise FerryError(errors.BODY_TOO_LARGE, f"the body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise FerryError(errors.BODY_TOO_LARGE, f"the body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise FerryError(errors.BODY_TOO_LARGE, f"the body is larger than the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise client_gone("REST") from None
     return b"".join(chunks)
 
 

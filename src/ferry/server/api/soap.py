@@ -34,6 +34,7 @@ from ferry.errors import FerryError
 from ferry.ingest import Call, Method, build_call, records_from_xml
 from ferry.schema import not_served
 from ferry.server.api import metrics
+from ferry.server.api.public_url import own_base_url
 from ferry.server.door import route_rights, zones
 from ferry.server.door.limits import BodyTooLarge, read_limited
 from ferry.soap import envelope, packages, schemas, writer, wsdl
@@ -124,8 +125,9 @@ class SoapRouter:
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise BodyTooLarge(limit, int(declared))
             body = await read_limited(request, limit)
-            soap = await asyncio.to_thread(parse_request, body) if len(body) > threshold() \
-                else parse_request(body)
+            max_records = self.runtime.settings.max_records_per_call
+            soap = await asyncio.to_thread(parse_request, body, max_records) if len(body) > threshold() \
+                else parse_request(body, max_records)
             name = soap.method
             method = self.find(soap.urn, soap.method)
             if method is None:
@@ -260,6 +262,13 @@ async def get_entity_if_more_recent(ctx: SoapContext) -> list[Output]:
     Campaign schema ferry does not serve; an empty pdomDoc when unknown (as Campaign answers for a missing one)."""
     pk = ctx.soap.text(("pk",), 1).strip()
     schema_id = schemas.requested_schema(pk)
+    operator = ctx.operator
+    named = schema_id or ""
+    data_schema = ctx.runtime.registry.get(named[:-3] if named.endswith("Stg") else named) or \
+        ctx.runtime.registry.get(named)
+    if data_schema is not None and operator is not None and not ctx.runtime.auth.can_read(operator, data_schema.id):
+        # As REST /schemas: an operator sees only the schemas it may read (or write), never another's attributes.
+        return [writer.element("pdomDoc", None)]
     found = schemas.describe(ctx.runtime.registry, pk)
     if found is None and schema_id is not None and await ctx.runtime.refresh_schemas():
         found = schemas.describe(ctx.runtime.registry, pk)
@@ -334,7 +343,7 @@ def build_router(runtime: Any, soap: SoapRouter) -> APIRouter:
 
     @api.get(WSDL_PATH, summary="WSDL of a SOAP service (schema=xtk:session)", response_class=Response)
     async def schemawsdl(request: Request, schema: str = "xtk:session") -> Response:
-        location = str(request.base_url).rstrip("/") + SOAP_ROUTER_PATH
+        location = own_base_url(request, soap.runtime.settings) + SOAP_ROUTER_PATH
         known = schemas.describe(soap.runtime.registry, f"{schemas.ENTITY_SCHEMA}|{schema}") is not None
         text = wsdl.wsdl(schema, location, data_schema=known)
         if text is None:

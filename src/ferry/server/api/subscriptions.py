@@ -22,6 +22,7 @@ from ferry.auth import AuthError, Operator
 from ferry.errors import FerryError
 from ferry.ingest import Call
 from ferry.schema import builtin_schemas
+from ferry.server.api.public_url import own_base_url
 from ferry.server.api.rest_support import error_response, read_body
 from ferry.server.api.soap import SoapContext, SoapRouter
 from ferry.soap import catalog, schemas
@@ -243,7 +244,8 @@ def build_router(runtime: Any, current_operator: Any) -> APIRouter:
             ttl = float(data.get("ttlDays") or links.DEFAULT_TTL_DAYS) * 86_400
             service = None if name == "*" else (await asyncio.to_thread(services.get, runtime.db.pool, name)).name
             url, headers = await asyncio.to_thread(links.unsubscribe_link, runtime.db.pool,
-                                                   str(request.base_url), email, service, ttl_seconds=ttl)
+                                                   own_base_url(request, runtime.settings), email, service,
+                                                   ttl_seconds=ttl)
             return JSONResponse({"url": url, "headers": headers})
         return await guarded(work)
 

@@ -396,12 +396,14 @@ class Console:
         statuses = {s.schema_id: s for s in await self.db_call(self.runtime.db.store.status)}
         operator = session.operator
         services = None
-        if rights.can_read(operator, rights.SUBSCRIPTION) and rights.can_read(operator, rights.RECIPIENT):
+        may_see_services = rights.can_read(operator, rights.SUBSCRIPTION) and rights.can_read(operator,
+                                                                                             rights.RECIPIENT)
+        if may_see_services:
             services = await self.runtime.reads.run(queries.services_view, self.runtime.db,
                                                     lambda: self.runtime.warehouse)
         visible = [s for s in self.runtime.registry.staged() if rights.can_read(operator, s.id)]
         return self.render("schemas.html", session=session, nav="schemas", schemas=visible,
-                           statuses=statuses, services=services)
+                           statuses=statuses, services=services, may_see_services=may_see_services)
 
 
 async def _maybe_await(value: Any) -> Any:

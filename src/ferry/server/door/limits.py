@@ -8,8 +8,9 @@ error reply; when none does, the middleware answers 413 itself.
 from __future__ import annotations
 
 import json
+import logging
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ferry import errors
@@ -17,6 +18,15 @@ from ferry.errors import FerryError
 from ferry.soap import writer
 
 SOAP_PATH_PREFIX = "/nl/jsp/"
+log = logging.getLogger(__name__)
+
+
+def client_gone(where: str) -> FerryError:
+    """A client that hung up before its body arrived: nobody reads the answer, and nothing failed inside ferry, so it
+    is a debug line, not an error with a traceback."""
+    log.debug("client hung up before its %s request body arrived", where)
+    return FerryError(errors.CLIENT_GONE, "the client closed the connection before the request body arrived; "
+                      "nothing was staged")
 
 
 class BodyTooLarge(FerryError):
@@ -122,9 +132,12 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """The whole body, raising BodyTooLarge past `limit` bytes (also when no middleware is installed)."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise client_gone("SOAP") from None
     return b"".join(chunks)
