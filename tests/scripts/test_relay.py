@@ -77,6 +77,9 @@ async def test_a_server_holding_the_duckdb_file_runs_the_scripts_left_for_it(in_
         assert ended["outcome"] == "succeeded" and lines[1:] == ["b"] and len(ended["request_ids"]) == 1
         head = await asyncio.to_thread(runtime.db.store.request, uuid.UUID(ended["request_ids"][0]))
         assert head is not None and head["operator"] == "admin" and head["records"][0]["values"]["id"] == lines[0]
+        assert head["run_id"] == ran  # the relay request's id names the run
+        run = await asyncio.to_thread(runtime.db.store.request, ran)
+        assert run is not None and [str(row["request_id"]) for row in run["records"]] == ended["request_ids"]
         refused = relay.request_run(pool, filename="n.js", source="logInfo(1);", vars={}, operator_login="nobody",
                                     requested_by="local:test", time_limit=30)
         _, ended = await _ended(pool, refused)

@@ -70,3 +70,24 @@ def test_a_failing_script_reports_file_line_column_and_code_on_stderr(bench: Scr
     assert done.stdout == "one\n"
     assert "warning: two" in done.stderr
     assert f"{script}:4:" in done.stderr and "FRY-130001" in done.stderr
+
+
+def test_ferry_js_names_its_run_on_stderr_and_the_run_lists_its_calls(bench: ScriptBench, tmp_path: Path) -> None:
+    script = tmp_path / "three.js"
+    script.write_text("".join(f'logInfo(xtk.session.Ingest(<sampleTable xtkschema="dem:sampleTable" '
+                              f'testcol1="run {n}"/>));\n' for n in range(3)))
+    done = ferry(bench, "js", str(script))
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout.splitlines()
+    assert len(printed) == 3 and all(str(uuid.UUID(line)) == line for line in printed)  # only logInfo lines
+    lines = [line for line in done.stderr.splitlines() if line.startswith("run ")]
+    assert len(lines) == 1 and lines[0].endswith(": staged 3 calls (GET /api/v1/requests/"
+                                                 f"{lines[0].split()[1].rstrip(':')})")
+    run_id = uuid.UUID(lines[0].split()[1].rstrip(":"))
+    run = bench.db.store.request(run_id)
+    assert run is not None and run["id"] == run_id and run["origin"] == "js"
+    assert (run["schema_id"], run["method"], run["record_count"]) == ("dem:sampleTable", "Ingest", 3)
+    assert [str(row["uuid"]) for row in run["records"]] == printed  # the calls' records, in commit order
+    assert len({row["request_id"] for row in run["records"]}) == 3  # each call keeps its own request id
+    call = bench.db.store.request(run["records"][1]["request_id"])
+    assert call is not None and call["run_id"] == run_id and len(call["records"]) == 1

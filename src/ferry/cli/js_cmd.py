@@ -64,6 +64,7 @@ def js(
         finally:
             for warehouse in opened:
                 warehouse.close()
+    _print_run(result)
     if result.outcome != "succeeded" and result.error is not None:
         err_console.print(f"{result.location}: [bold red]{result.error.code.code}[/] {result.error.message}",
                           highlight=False, markup=True, soft_wrap=True)
@@ -77,6 +78,16 @@ def _print(line: LogLine) -> None:
     else:
         sys.stderr.write(f"{line.level}: {line.message}\n")
         sys.stderr.flush()
+
+
+def _print_run(result: ScriptResult) -> None:
+    """The run's id on stderr (stdout carries only logInfo lines): what to look up to see what it staged."""
+    if result.run_id is None:
+        return
+    count = len(result.request_ids)
+    sys.stderr.write(f"run {result.run_id}: staged {count} call{'' if count == 1 else 's'}"
+                     f" (GET /api/v1/requests/{result.run_id})\n")
+    sys.stderr.flush()
 
 
 def _read(file: Path) -> str:
@@ -138,7 +149,9 @@ def _relayed(db: StagingDatabase, filename: str, source: str, variables: dict[st
             _print(line)
         seen += len(lines)
         if ended is not None:
-            return relay.result_of(ended, filename)
+            result = relay.result_of(ended, filename)
+            result.run_id = str(request_id)  # the server ran it under this id (see RelayedRuns)
+            return result
         if not taken and time.monotonic() > deadline and relay.cancel(db.pool, request_id):
             err_console.print("the warehouse is held by another process and no running `ferry serve` took the "
                               "script", highlight=False)

@@ -56,6 +56,7 @@ class Call:
     request_id: uuid.UUID = field(default_factory=ids.uuid7)
     operator: str | None = None
     origin: str = "api"
+    run_id: uuid.UUID | None = None  # the script run that made this call (its calls share it), else None
 
     @property
     def result(self) -> str:

@@ -9,6 +9,7 @@ Nothing here is reachable by the script but through these methods, and the worke
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import getpass
 import re
 import uuid
@@ -116,7 +117,7 @@ class ScriptApi:
     def _op_ingest(self, args: dict[str, Any]) -> str:
         method = Method.INGEST if args.get("method") == "Ingest" else Method.INGEST_EXT
         document = self._document(args.get("doc"), method.value)
-        call = self._retrying(lambda: self._prepare(method, document))
+        call = self._of_run(self._retrying(lambda: self._prepare(method, document)))
         self.stage(call)
         self._staged.append(str(call.request_id))
         return call.result if method is Method.INGEST else ""
@@ -192,6 +193,7 @@ class ScriptApi:
                             f"{SUBSCRIPTION_SCHEMA}", http_status=403)
         call = build_request(self.pool, action, args.get("service"), recipient, create=bool(args.get("create")),
                              origin=ORIGIN, operator=self.operator.login)
+        call = self._of_run(call)
         self.stage(call)
         self._staged.append(str(call.request_id))
 
@@ -224,6 +226,13 @@ class ScriptApi:
         if "xml" in doc:
             return parse_xml(str(doc["xml"]), origin=what)
         return jxon.to_element(doc.get("json"), what)
+
+    def _of_run(self, call: Call) -> Call:
+        """`call` marked with this run's id, so `/api/v1/requests/{run id}` lists every call of the run; its own
+        request id stays its own (the group committer resolves in-doubt commits by it)."""
+        if self.run_id is None:
+            self.run_id = new_run_id()
+        return dataclasses.replace(call, run_id=uuid.UUID(self.run_id))
 
     def _retrying(self, prepare: Callable[[], Call]) -> Call:
         try:

@@ -25,7 +25,8 @@ class LogLine:
 class ScriptResult:
     """The outcome of one run; `line` / `column` (1-based, in the original script) locate `error` when known.
 
-    `request_ids` are the staging calls the run made, in order; `instance_vars` is `instance.vars` at the end
+    `request_ids` are the staging calls the run made, in order, each marked with `run_id` (the id that lists them
+    all at /api/v1/requests/{id}); `instance_vars` is `instance.vars` at the end
     (the input's when the run failed before it could be read); `script_hash` is the SHA-256 of the source run.
     """
 
@@ -38,6 +39,7 @@ class ScriptResult:
     instance_vars: dict[str, Any] = field(default_factory=dict)
     script_hash: str = ""
     filename: str = ""
+    run_id: str | None = None
 
     @property
     def location(self) -> str:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -50,8 +51,11 @@ def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] 
     `stop` kills the worker like the time limit does (an operator's Stop), the run ending `failed`."""
     result = ScriptResult("failed", None, None, None, instance_vars=dict(instance_vars or {}),
                           script_hash=hashlib.sha256(source.encode("utf-8")).hexdigest(), filename=filename)
-    if request_id is not None and hasattr(api, "run_id"):
-        api.run_id = request_id
+    if hasattr(api, "run_id"):
+        # Every run has an id its staged calls carry (a workflow's run record id, a relayed script's request id,
+        # else a fresh one): `/api/v1/requests/{run id}` then shows what the run staged.
+        api.run_id = request_id or api.run_id or str(uuid.uuid4())
+        result.run_id = api.run_id
     translations = Translations()
     try:
         code = translations.translate(source, filename)

@@ -7,9 +7,9 @@ import functools
 import struct
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -25,6 +25,7 @@ from ferry.staging.ddl import COPY_TYPES, STAGING_SCHEMA, staging_table_name, ta
 _ROW_HEAD = ("_uuid", "_request_id", "_op", "_key", "_present")
 _ROW_HEAD_TYPES = ("uuid", "uuid", "text", "text[]", "text[]")
 STATES = outcomes.STATES
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,54 @@ class StagingStore:
         return None
 
     def request(self, request_id: uuid.UUID) -> dict[str, Any] | None:
-        """A call and the state of each of its rows, in document order."""
+        """A call and the state of each of its rows, in document order; or, when `request_id` names a script run
+        (`ferry.requests.run_id`), every call of the run, in commit order (see `run_head`)."""
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             head = cur.execute("SELECT * FROM ferry.requests WHERE id = %s", (request_id,)).fetchone()
-            if head is None:
+            calls = [head] if head is not None else run_calls(cur, request_id)
+            if not calls:
                 return None
-            schema = self.registry.get(head["schema_id"])
             rows: list[dict[str, Any]] = []
-            if schema is not None and schema.staged:
-                query = outcomes.rows_query(schema, sql.SQL("t._request_id = %s"), sql.SQL("ORDER BY t._seq"))
-                rows = [_public_row(schema, row) for row in current_rows(cur.execute(query, (request_id,)))]
-        return {**head, "records": rows}
+            for schema_id, ids in calls_by_schema(calls):
+                schema = self.registry.get(schema_id)
+                if schema is None or not schema.staged:
+                    continue
+                query = outcomes.rows_query(schema, sql.SQL("t._request_id = ANY(%s)"), sql.SQL("ORDER BY t._seq"))
+                rows += [_public_row(schema, row) for row in current_rows(cur.execute(query, (ids,)))]
+        if head is not None:
+            return {**head, "records": rows}
+        return {**run_head(request_id, calls), "records": in_call_order(calls, rows, lambda row: row["request_id"])}
+
+
+def run_calls(cur: psycopg.Cursor[dict[str, Any]], run_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The calls a script run staged (`ferry.requests` rows with this `run_id`), in commit order."""
+    # One script stages one call at a time, each committed before the next starts: received_at orders them.
+    return cur.execute("SELECT * FROM ferry.requests WHERE run_id = %s ORDER BY received_at, id", (run_id,)).fetchall()
+
+
+def calls_by_schema(calls: Sequence[dict[str, Any]]) -> list[tuple[str, list[uuid.UUID]]]:
+    """The request ids of `calls` grouped by schema, schemas in order of first appearance."""
+    grouped: dict[str, list[uuid.UUID]] = {}
+    for call in calls:
+        grouped.setdefault(call["schema_id"], []).append(call["id"])
+    return list(grouped.items())
+
+
+def run_head(run_id: uuid.UUID, calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A script run shown as one request: its id, the calls' schema and method (comma-separated when they differ),
+    operator, origin `js`, first call's time, and the records of all its calls."""
+    schemas = list(dict.fromkeys(call["schema_id"] for call in calls))
+    methods = list(dict.fromkeys(call["method"] for call in calls))
+    return {"id": run_id, "schema_id": ",".join(schemas), "method": ",".join(methods),
+            "operator": calls[0]["operator"], "origin": "js", "received_at": calls[0]["received_at"],
+            "record_count": sum(int(call["record_count"]) for call in calls), "run_id": run_id,
+            "calls": [call["id"] for call in calls]}
+
+
+def in_call_order(calls: Sequence[dict[str, Any]], rows: list[_Row], request_id: Callable[[_Row], Any]) -> list[_Row]:
+    """`rows` (each call's rows in document order, schema after schema) ordered call after call."""
+    position = {str(call["id"]): index for index, call in enumerate(calls)}
+    return sorted(rows, key=lambda row: position.get(str(request_id(row)), len(position)))
 
 
 def write_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequence[Call],
@@ -98,11 +136,11 @@ def write_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Seque
         with conn.cursor() as cur:
             cur.executemany(idempotency.INSERT + "(%s, %s, %s, %s, %s, %s)", keys)
     with conn.cursor() as cur, cur.copy(
-        "COPY ferry.requests (id, schema_id, method, operator, origin, record_count) FROM STDIN"
+        "COPY ferry.requests (id, schema_id, method, operator, origin, record_count, run_id) FROM STDIN"
     ) as copy:
         for call in calls:
             copy.write_row((call.request_id, call.schema_id, call.method.value, call.operator, call.origin,
-                            len(call.operations)))
+                            len(call.operations), call.run_id))
     by_schema: dict[str, list[Call]] = defaultdict(list)
     for call in calls:
         by_schema[call.schema_id].append(call)
@@ -165,7 +203,7 @@ def insert_statement(registry: SchemaRegistry, calls: Sequence[Call],
     first = len(params) + 1
     for call in calls:
         params += (call.request_id, call.schema_id, call.method.value, call.operator, call.origin,
-                   len(call.operations))
+                   len(call.operations), call.run_id)
     parts.append(_INSERT_REQUESTS + _values(first, len(calls), ("",) * len(_REQUEST_COLUMNS)))
     for layout, schema_calls in layouts:
         first = len(params) + 1
@@ -177,8 +215,8 @@ def insert_statement(registry: SchemaRegistry, calls: Sequence[Call],
     return statement.encode(), params
 
 
-_REQUEST_COLUMNS = ("id", "schema_id", "method", "operator", "origin", "record_count")
-_INSERT_REQUESTS = "INSERT INTO ferry.requests (id, schema_id, method, operator, origin, record_count) VALUES "
+_REQUEST_COLUMNS = ("id", "schema_id", "method", "operator", "origin", "record_count", "run_id")
+_INSERT_REQUESTS = "INSERT INTO ferry.requests (id, schema_id, method, operator, origin, record_count, run_id) VALUES "
 # PostgreSQL takes at most 65,535 parameters per statement; bigger groups go through COPY.
 _MAX_PLACEHOLDERS = 30_000
 

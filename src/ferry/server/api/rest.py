@@ -157,13 +157,19 @@ def _record_view(row: dict[str, Any], position: int | None) -> RecordState:
 
 
 def _request_state(head: dict[str, Any]) -> RequestState:
-    records = [_record_view(row, index + 1) for index, row in enumerate(head["records"])]
+    # A record's position is in its own call's document (a script run lists several calls, one after another).
+    positions: dict[Any, int] = {}
+    records = []
+    for row in head["records"]:
+        positions[row["request_id"]] = position = positions.get(row["request_id"], 0) + 1
+        records.append(_record_view(row, position))
     counts: dict[str, int] = {}
     for item in records:
         counts[item.state] = counts.get(item.state, 0) + 1
     return RequestState(requestId=str(head["id"]), schema=head["schema_id"], method=head["method"],
                         operator=head["operator"], origin=head["origin"], receivedAt=head["received_at"],
-                        recordCount=head["record_count"], counts=counts, records=records)
+                        recordCount=head["record_count"], counts=counts, records=records,
+                        runId=None if head.get("run_id") is None else str(head["run_id"]))
 
 
 def _schema_view(schema: Any) -> SchemaView:

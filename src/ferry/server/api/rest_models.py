@@ -100,7 +100,8 @@ class RecordState(BaseModel):
 
 
 class RequestState(BaseModel):
-    """A call and the state of each of its records, in document order."""
+    """A call and the state of each of its records, in document order; or a script run's calls, one after another
+    (`requestId` is then the run's id, `schema` and `method` comma-separated when its calls differ)."""
 
     requestId: str
     schema_: str = Field(alias="schema")
@@ -111,6 +112,8 @@ class RequestState(BaseModel):
     recordCount: int
     counts: dict[str, int]
     records: list[RecordState]
+    runId: str | None = Field(default=None, description="The script run that staged this call (its id lists "
+                              "every call of the run).")
 
     model_config = ConfigDict(populate_by_name=True)
 

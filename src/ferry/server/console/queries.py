@@ -20,7 +20,7 @@ from ferry.schema.model import Schema
 from ferry.staging import outcomes
 from ferry.staging.database import StagingDatabase
 from ferry.staging.ddl import table_ident
-from ferry.staging.store import STATES, current_rows, staging_table
+from ferry.staging.store import STATES, calls_by_schema, current_rows, in_call_order, run_calls, run_head, staging_table
 from ferry.sync.workflow import WORKFLOW
 
 ROW_LIMIT = 200
@@ -312,17 +312,29 @@ def record_history(db: StagingDatabase, row_uuid: uuid.UUID) -> RecordHistory | 
 
 
 def request_history(db: StagingDatabase, request_id: uuid.UUID) -> dict[str, Any] | None:
-    """A call and each of its rows."""
+    """A call and each of its rows; or a script run's calls (`ferry.requests.run_id`) and their rows, call after
+    call (`schemas` lists the schemas the caller must be able to read)."""
     with db.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         head = cur.execute("SELECT * FROM ferry.requests WHERE id = %s", (request_id,)).fetchone()
-        if head is None:
+        calls = [head] if head is not None else run_calls(cur, request_id)
+        if not calls:
             return None
-        schema = db.registry.get(head["schema_id"])
         found: list[RowView] = []
-        if schema is not None and schema.staged:
-            query = _with_actions(schema, sql.SQL("t._request_id = %s"), sql.SQL("ORDER BY r._seq LIMIT 1000"))
-            found = [_row_view(schema, row) for row in current_rows(cur.execute(query, (request_id,)))]
-    return {**head, "rows": found}
+        for schema_id, ids in calls_by_schema(calls):
+            schema = db.registry.get(schema_id)
+            if schema is None or not schema.staged:
+                continue
+            query = _with_actions(schema, sql.SQL("t._request_id = ANY(%s)"),
+                                  sql.SQL("ORDER BY r._seq LIMIT {}").format(sql.Literal(REQUEST_ROW_LIMIT)))
+            found += [_row_view(schema, row) for row in current_rows(cur.execute(query, (ids,)))]
+    schemas = list(dict.fromkeys(call["schema_id"] for call in calls))
+    if head is not None:
+        return {**head, "rows": found, "schemas": schemas, "run": False}
+    rows = in_call_order(calls, found, lambda row: row.request_id)[:REQUEST_ROW_LIMIT]
+    return {**run_head(request_id, calls), "rows": rows, "schemas": schemas, "run": True}
+
+
+REQUEST_ROW_LIMIT = 1000  # rows a call's (or a run's) page lists
 
 
 @dataclass

@@ -385,7 +385,8 @@ class Console:
             else:
                 call = await self.db_call(queries.request_history, self.runtime.db, key)
                 if call is not None:
-                    self.require_view(session, call["schema_id"])
+                    for schema_id in call["schemas"]:
+                        self.require_view(session, schema_id)
         return self.render("lookup.html", session=session, nav="lookup", q=text, valid=key is not None,
                            record=record, call=call, flash=FLASH.get(request.query_params.get("done", "")))
 

@@ -231,7 +231,7 @@ class Runtime:
         assert self.loop is not None
         api = ScriptApi.for_runtime(self, operator, self.loop)
         return run_script(request.source, filename=request.filename, api=api, vars=request.vars,
-                          time_limit=request.time_limit, on_log=on_log)
+                          time_limit=request.time_limit, on_log=on_log, request_id=str(request.id))
 
     def close(self) -> None:
         """Close the staging pool (and stop the embedded PostgreSQL) when this runtime opened it."""
