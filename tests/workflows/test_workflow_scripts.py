@@ -4,6 +4,8 @@ code, the time limit, Stop, and `ferry workflow` on the command line."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -166,3 +168,31 @@ def test_the_workflow_commands(ferry_cli: CliRun, tmp_path: Path) -> None:
     assert {run["workflow"] for run in everything} >= {"hello"}
     ferry_cli("workflow", "remove", "hello")
     assert "FRY-140001" in ferry_cli("workflow", "run", "hello", code=1).stderr
+
+
+def test_workflow_run_refuses_when_a_server_holds_the_duckdb_file(cli_env: dict[str, str], tmp_path: Path) -> None:
+    warehouse = tmp_path / "held.duckdb"
+    env = {**cli_env, "FERRY_WAREHOUSE_URL": f"duckdb:///{warehouse}"}
+    runner = CliRunner()
+    script = tmp_path / "write.js"
+    script.write_text('logInfo("started");\n', encoding="utf-8")
+    added = runner.invoke(app, ["workflow", "add", "writer", "--script", str(script), "--every", "1h"], env=env)
+    assert added.exit_code == 0, added.output
+    # Another process holds the file, as a running `ferry serve` does (DuckDB lets one process open it).
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); sys.stdin.read()", str(warehouse)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        refused = runner.invoke(app, ["workflow", "run", "writer"], env=env)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert refused.exit_code == 1, refused.output
+    assert "FRY-140010" in refused.stderr and "/api/v1/workflow/writer/start" in refused.stderr
+    assert "started" not in refused.stdout  # refused before the script ran, not half-way through it
+    history = runner.invoke(app, ["workflow", "history", "writer", "--json"], env=env)
+    assert json.loads(history.stdout) == []
+    ran = runner.invoke(app, ["workflow", "run", "writer"], env=env)  # the file free again: it runs here
+    assert ran.exit_code == 0 and "started" in ran.stdout, ran.output

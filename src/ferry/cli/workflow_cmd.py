@@ -131,13 +131,17 @@ def run(
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Run a workflow now, in this process, recorded in its history; prints its log and outcome."""
+    """Run a workflow now, in this process, recorded in its history; prints its log and outcome.
+
+    Refused (FRY-140010) while a running server holds the DuckDB warehouse: start the run on that server."""
     run_vars = _parse_vars(var)
 
     def go(db: StagingDatabase, settings: Settings) -> script_runs.RunRecord:
         opened: list[Any] = []
+        definitions.get(db.pool, name)  # an unknown name is told as such, whoever holds the warehouse
         runner = ScriptRunner(db, settings, cli_api_factory(db, settings, opened))
         try:
+            _refuse_if_held_by_server(db, settings, name, opened)
             return runner.run(name, trigger="manual", started_by="ferry workflow run", run_vars=run_vars, wait=wait)
         finally:
             runner.stop()
@@ -164,6 +168,20 @@ def run(
         console.print(f"run {record.id}: {_state(record.state)}")
     if record.state != "succeeded":
         raise typer.Exit(1)
+
+
+def _refuse_if_held_by_server(db: StagingDatabase, settings: Settings, name: str, opened: list[Any]) -> None:
+    """Refuse before the run starts when a running `ferry serve` holds the DuckDB file (its Write / queries would
+    fail half-way with FRY-500001); when free, the warehouse opened here serves the run."""
+    from ferry.cli.js_cmd import _held_by_server
+
+    held = _held_by_server(db, settings, opened)
+    if held is not None:
+        raise FerryError(errors.WORKFLOW_WAREHOUSE_HELD,
+                         f"another process (a running `ferry serve`) holds the DuckDB warehouse, so this process "
+                         f"cannot run {name!r}: start the run on that server instead, with "
+                         f"`POST /api/v1/workflow/{name}/start` or Run now in its console (Workflows), or stop the "
+                         f"server and run `ferry workflow run {name}` again ({held.message})")
 
 
 def _set_enabled(name: str, enabled: bool, as_json: bool, data_dir: Path | None) -> None:
