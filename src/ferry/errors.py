@@ -158,7 +158,7 @@ WORKFLOW_BUSY = Code("FRY-140006", "the workflow is already running")
 WORKFLOW_DISABLED = Code("FRY-140007", "the workflow is disabled")
 WORKFLOW_STOPPED = Code("FRY-140008", "the run was stopped by an operator")
 WORKFLOW_ABANDONED = Code("FRY-140009", "the run's process died")
-WORKFLOW_WAREHOUSE_HELD = Code("FRY-140010", "a running server holds the DuckDB warehouse: run the workflow there")
+WORKFLOW_WAREHOUSE_HELD = Code("FRY-140010", "the DuckDB warehouse is held and no running server took the run")
 
 
 class FerryError(Exception):

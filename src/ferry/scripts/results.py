@@ -38,6 +38,7 @@ class ScriptResult:
     instance_vars: dict[str, Any] = field(default_factory=dict)
     script_hash: str = ""
     filename: str = ""
+    run_id: str | None = None  # the recorded workflow run, when the script ran as one (a relayed `workflow run`)
 
     @property
     def location(self) -> str:
