@@ -128,9 +128,6 @@ CONSOLE_FORBIDDEN = Code("FRY-900002", "console action needs the admin right")
 CONSOLE_NOT_FOUND = Code("FRY-900003", "console page, row or run not found")
 CONSOLE_ROW_STATE = Code("FRY-900004", "the row is not in a state this action applies to")
 
-# Workflow scripts (ferry.scripts).
-SCRIPT_SYNTAX = Code("FRY-910001", "syntax error in the script")
-
 # Subscriptions (services, Subscribe / Unsubscribe, one-click links).
 SERVICE_UNKNOWN = Code("FRY-110001", "unknown service")
 SERVICE_DISABLED = Code("FRY-110002", "service disabled")
@@ -152,6 +149,7 @@ SCRIPT_ENGINE = Code("FRY-130007", "the script engine ended unexpectedly")
 SCRIPT_BAD_ARGUMENT = Code("FRY-130008", "bad argument to a JSAPI function")
 SCRIPT_STACK = Code("FRY-130009", "the script recursed too deeply")
 SCRIPT_FILE = Code("FRY-130010", "script file unreadable")
+SCRIPT_SYNTAX = Code("FRY-130011", "syntax error in the script")
 
 # Workflows: scheduled scripts (`ferry workflow`, REST, SOAP xtk:workflow, the console).
 WORKFLOW_UNKNOWN = Code("FRY-140001", "no workflow by that name")
@@ -163,6 +161,7 @@ WORKFLOW_BUSY = Code("FRY-140006", "the workflow is already running")
 WORKFLOW_DISABLED = Code("FRY-140007", "the workflow is disabled")
 WORKFLOW_STOPPED = Code("FRY-140008", "the run was stopped by an operator")
 WORKFLOW_ABANDONED = Code("FRY-140009", "the run's process died")
+WORKFLOW_WAREHOUSE_HELD = Code("FRY-140010", "the DuckDB warehouse is held and no running server took the run")
 
 
 class FerryError(Exception):

@@ -176,3 +176,23 @@ def test_functions_ferry_does_not_offer_end_the_run_naming_them(bench: ScriptBen
         assert result.outcome == "failed" and result.error is not None, call
         assert result.error.code.code == "FRY-130004" and result.error.message.startswith(f"{name} is part"), call
         assert result.line == 2 and infos(result) == [], call
+
+
+def test_every_touch_of_application_ends_the_run_naming_it(bench: ScriptBench) -> None:
+    # `name`, `parent`, `text` are names the E4X translation reads through a symbol key: they once gave `undefined`.
+    for access, name in [("var n = application.name", "application.name"),
+                         ("logInfo(application.parent)", "application.parent"),
+                         ("application.text()", "application.text"),
+                         ("application.operator.login", "application.operator"),
+                         ("application.getCurrentTime()", "application.getCurrentTime"),
+                         ("application['buildNumber']", "application.buildNumber"),
+                         ("application.vars = 1", "application.vars"),
+                         ("'name' in application", "application.name"),
+                         ("Object.keys(application)", "application"),
+                         ("String(application)", "application"),
+                         ("application()", "application")]:
+        result = bench.run(f'try {{\n  {access};\n}} catch (e) {{ logInfo("swallowed"); }}\nlogInfo("after");')
+        assert result.outcome == "failed" and result.error is not None, access
+        assert result.error.code.code == "FRY-130004", access
+        assert result.error.message.startswith(f"{name} is part"), (access, result.error.message)
+        assert infos(result) == [], access

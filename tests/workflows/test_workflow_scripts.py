@@ -3,7 +3,11 @@ code, the time limit, Stop, and `ferry workflow` on the command line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -166,3 +170,63 @@ def test_the_workflow_commands(ferry_cli: CliRun, tmp_path: Path) -> None:
     assert {run["workflow"] for run in everything} >= {"hello"}
     ferry_cli("workflow", "remove", "hello")
     assert "FRY-140001" in ferry_cli("workflow", "run", "hello", code=1).stderr
+
+
+def _holding(warehouse: Path) -> subprocess.Popen[str]:
+    """Another process holding the DuckDB file, as a running `ferry serve` does (DuckDB lets one process open it)."""
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); sys.stdin.read()", str(warehouse)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_workflow_run_refuses_when_no_server_takes_it(cli_env: dict[str, str], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ferry.cli.js_cmd.RELAY_TAKE_SECONDS", 0.3)
+    warehouse = tmp_path / "held.duckdb"
+    env = {**cli_env, "FERRY_WAREHOUSE_URL": f"duckdb:///{warehouse}"}
+    runner = CliRunner()
+    script = tmp_path / "write.js"
+    script.write_text('logInfo("started");\n', encoding="utf-8")
+    added = runner.invoke(app, ["workflow", "add", "writer", "--script", str(script), "--every", "1h"], env=env)
+    assert added.exit_code == 0, added.output
+    holder = _holding(warehouse)
+    try:
+        refused = runner.invoke(app, ["workflow", "run", "writer"], env=env)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert refused.exit_code == 1, refused.output
+    assert "FRY-140010" in refused.stderr and "/api/v1/workflow/writer/start" in refused.stderr
+    assert "started" not in refused.stdout  # not run in this process, where its Write would fail half-way
+    history = runner.invoke(app, ["workflow", "history", "writer", "--json"], env=env)
+    assert json.loads(history.stdout) == []
+    ran = runner.invoke(app, ["workflow", "run", "writer"], env=env)  # the file free again: it runs here
+    assert ran.exit_code == 0 and "started" in ran.stdout, ran.output
+
+
+@pytest.mark.anyio
+async def test_workflow_run_is_relayed_to_the_server_holding_the_duckdb_file(in_process: Any,
+                                                                             settings: Settings) -> None:
+    async with in_process(settings) as (runtime, _client):
+        assert runtime.relayed_scripts is not None
+        pool = runtime.db.pool
+        # A warehouse query: the CLI's own process cannot open the file the server holds (FRY-500001 if it tried).
+        query = ('logWarning("who=" + vars.who + " count=" + xtk.queryDef.create(<queryDef schema="nms:recipient" '
+                 'operation="count"/>).ExecuteQuery().@count);\n')
+        await asyncio.to_thread(definitions.add, pool, "counter", COUNTER + query,
+                                schedule=Schedule(every_seconds=3600))
+        env = {**os.environ, "FERRY_DATABASE_URL": str(settings.database_url),
+               "FERRY_DATA_DIR": str(settings.data_dir), "FERRY_WAREHOUSE_URL": settings.effective_warehouse_url,
+               "COLUMNS": "200"}
+        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ferry.cli", "workflow", "run",
+                                                        "counter", "--var", "who=me"],
+                                       env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0] == "1" and "who=me count=0" in done.stderr and "succeeded" in done.stdout
+        runs = await asyncio.to_thread(script_runs.list_runs, pool, "counter", limit=5)
+        assert [run["state"] for run in runs] == ["succeeded"]
+        assert runs[0]["started_by"].startswith("ferry workflow run") and f"run {runs[0]['id']}" in done.stdout
+        assert (await asyncio.to_thread(definitions.get, pool, "counter")).instance_vars == {"n": 1}

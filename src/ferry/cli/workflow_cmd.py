@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -131,39 +132,82 @@ def run(
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Run a workflow now, in this process, recorded in its history; prints its log and outcome."""
+    """Run a workflow now, recorded in its history; prints its log and outcome.
+
+    Runs in this process; while a running server holds the DuckDB warehouse, that server runs it instead."""
     run_vars = _parse_vars(var)
 
-    def go(db: StagingDatabase, settings: Settings) -> script_runs.RunRecord:
+    def go(db: StagingDatabase, settings: Settings) -> dict[str, Any]:
         opened: list[Any] = []
-        runner = ScriptRunner(db, settings, cli_api_factory(db, settings, opened))
+        workflow = definitions.get(db.pool, name)  # an unknown name is told here, whoever holds the warehouse
         try:
-            return runner.run(name, trigger="manual", started_by="ferry workflow run", run_vars=run_vars, wait=wait)
+            held = _held_by_server(db, settings, opened)
+            if held is not None:
+                return _relayed(db, workflow, run_vars, held)
+            runner = ScriptRunner(db, settings, cli_api_factory(db, settings, opened))
+            try:
+                record = runner.run(name, trigger="manual", started_by="ferry workflow run", run_vars=run_vars,
+                                    wait=wait)
+            finally:
+                runner.stop()
         finally:
-            runner.stop()
             for warehouse in opened:
                 warehouse.close()
+        lines, dropped = record.log.snapshot()
+        return {"id": str(record.id), "workflow": record.workflow, "state": record.state,
+                "errorCode": record.error_code, "error": record.error, "line": record.line,
+                "column": record.column, "log": lines, "logDropped": dropped,
+                "requestIds": record.request_ids, "startedAt": record.started_at.isoformat(),
+                "endedAt": record.ended_at.isoformat() if record.ended_at else None}
 
-    record = _on_staging(data_dir, go)
-    lines, dropped = record.log.snapshot()
+    view = _on_staging(data_dir, go)
     if as_json:
-        print_json([{"id": str(record.id), "workflow": record.workflow, "state": record.state,
-                     "errorCode": record.error_code, "error": record.error, "line": record.line,
-                     "column": record.column, "log": lines, "logDropped": dropped,
-                     "requestIds": record.request_ids, "startedAt": record.started_at.isoformat(),
-                     "endedAt": record.ended_at.isoformat() if record.ended_at else None}])
+        print_json([view])
     else:
-        for line in lines:
+        for line in view["log"]:
             (err_console if line["level"] in ("warning", "error") else console).print(line["message"], markup=False,
                                                                                       highlight=False)
-        if dropped:
-            err_console.print(f"({dropped} more log lines were not kept)")
-        where = f" at line {record.line}" if record.line else ""
-        if record.error:
-            err_console.print(f"[red]{record.error}[/]{where}")
-        console.print(f"run {record.id}: {_state(record.state)}")
-    if record.state != "succeeded":
+        if view["logDropped"]:
+            err_console.print(f"({view['logDropped']} more log lines were not kept)")
+        where = f" at line {view['line']}" if view["line"] else ""
+        if view["error"]:
+            err_console.print(f"[red]{view['error']}[/]{where}")
+        console.print(f"run {view['id']}: {_state(view['state'])}")
+    if view["state"] != "succeeded":
         raise typer.Exit(1)
+
+
+def _relayed(db: StagingDatabase, workflow: Workflow, run_vars: dict[str, Any], held: FerryError) -> dict[str, Any]:
+    """Leave the run to the running server that holds the DuckDB file (as `ferry js` does); its recorded run."""
+    from ferry.cli.js_cmd import RELAY_TAKE_SECONDS
+    from ferry.scripts import relay
+    from ferry.scripts.api import local_owner
+
+    request_id = relay.request_run(db.pool, filename=f"{workflow.name}.js", source="",
+                                   vars={key: str(value) for key, value in run_vars.items()}, operator_login=None,
+                                   requested_by=local_owner().login, time_limit=workflow.time_limit,
+                                   workflow=workflow.name)
+    deadline = time.monotonic() + RELAY_TAKE_SECONDS
+    while True:
+        taken, _lines, ended = relay.state(db.pool, request_id, 0)
+        if ended is not None:
+            break
+        if not taken and time.monotonic() > deadline and relay.cancel(db.pool, request_id):
+            raise FerryError(errors.WORKFLOW_WAREHOUSE_HELD,
+                             f"another process holds the DuckDB warehouse and no running `ferry serve` took the "
+                             f"run of {workflow.name!r}: start it on the server that holds the file "
+                             f"(`POST /api/v1/workflow/{workflow.name}/start`, or Run now in its console), or stop "
+                             f"that process ({held.message})")
+        time.sleep(relay.POLL_SECONDS)
+    result = relay.result_of(ended, workflow.name)
+    run = script_runs.get_run(db.pool, uuid.UUID(result.run_id)) if result.run_id else None
+    if run is None:
+        raise result.error or FerryError(errors.SERVER_INTERNAL, "the server did not record the run")
+    return {"id": str(run["id"]), "workflow": run["workflow"], "state": run["state"],
+            "errorCode": run["error_code"], "error": run["error"], "line": run["line"], "column": run["col"],
+            "log": run["log"], "logDropped": run["log_dropped"], "requestIds": run["request_ids"],
+            "startedAt": run["started_at"].isoformat(),
+            "endedAt": run["ended_at"].isoformat() if run["ended_at"] else None}
 
 
 def _set_enabled(name: str, enabled: bool, as_json: bool, data_dir: Path | None) -> None:
@@ -270,6 +314,13 @@ def log_(
     if run["log_dropped"]:
         console.print(f"({run['log_dropped']} more lines were not kept)")
     console.print(f"{run['workflow']} run {run['id']}: {_state(run['state'])} {run['error'] or ''}")
+
+
+def _held_by_server(db: StagingDatabase, settings: Settings, opened: list[Any]) -> FerryError | None:
+    """The lock error when a running `ferry serve` holds the DuckDB warehouse (else it is opened into `opened`)."""
+    from ferry.cli.js_cmd import _held_by_server as held_by_server
+
+    return held_by_server(db, settings, opened)
 
 
 def cli_api_factory(db: StagingDatabase, settings: Settings, opened: list[Any]) -> Callable[[str | None], Any]:

@@ -2,7 +2,8 @@
 
 DuckDB lets one process open a file: while `ferry serve` holds it, `ferry js` leaves the script here
 (`ferry.script_requests`), the server's `RelayedRuns` takes it and runs it with `run_script`, writing each log line
-and the outcome back, and `ferry js` prints them as they come and exits with the script's status.
+and the outcome back, and `ferry js` prints them as they come and exits with the script's status. `ferry workflow
+run` leaves a request naming its workflow: the server runs it as that workflow's run and writes back the run's id.
 """
 
 from __future__ import annotations
@@ -42,16 +43,19 @@ class ScriptRequest:
     operator_login: str | None
     requested_by: str
     time_limit: float
+    workflow: str | None = None  # `ferry workflow run`: run this stored workflow (its script), not `source`
 
 
 def request_run(pool: ConnectionPool, *, filename: str, source: str, vars: dict[str, str],
-                operator_login: str | None, requested_by: str, time_limit: float) -> uuid.UUID:
-    """Leave a script for a running server; returns the request's id."""
+                operator_login: str | None, requested_by: str, time_limit: float,
+                workflow: str | None = None) -> uuid.UUID:
+    """Leave a script (or a run of the stored workflow `workflow`) for a running server; returns the request's id."""
     request_id = uuid.uuid4()
     with pool.connection() as conn:
         conn.execute("INSERT INTO ferry.script_requests (id, filename, source, vars, operator_login, requested_by, "
-                     "time_limit) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                     (request_id, filename, source, Jsonb(vars), operator_login, requested_by, time_limit))
+                     "time_limit, workflow) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                     (request_id, filename, source, Jsonb(vars), operator_login, requested_by, time_limit,
+                      workflow))
     return request_id
 
 
@@ -66,7 +70,8 @@ def state(pool: ConnectionPool, request_id: uuid.UUID, seen: int) -> tuple[bool,
     """(taken, the log lines after the first `seen`, the outcome row once ended)."""
     with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute("SELECT taken_at, ended_at, outcome, error_code, error_message, error_file, line, col, "
-                          "request_ids, jsonb_path_query_array(log, ('$[' || %s || ' to last]')::jsonpath) AS fresh "
+                          "request_ids, run_id, "
+                          "jsonb_path_query_array(log, ('$[' || %s || ' to last]')::jsonpath) AS fresh "
                           "FROM ferry.script_requests WHERE id = %s", (seen, request_id)).fetchone()
     if row is None:
         raise FerryError(errors.NOT_FOUND, f"script request {request_id} is gone")
@@ -83,7 +88,8 @@ def result_of(row: dict[str, Any], filename: str) -> ScriptResult:
                     Code(row["error_code"], "error raised by the script"))
         error = FerryError(code, row["error_message"] or "")
     return ScriptResult(row["outcome"], error, row["line"], row["col"], request_ids=list(row["request_ids"] or []),
-                        filename=row["error_file"] or filename)
+                        filename=row["error_file"] or filename,
+                        run_id=str(row["run_id"]) if row.get("run_id") is not None else None)
 
 
 class RelayedRuns:
@@ -133,11 +139,11 @@ class RelayedRuns:
                 "UPDATE ferry.script_requests SET taken_at = clock_timestamp(), taken_by = %s WHERE id = ("
                 "SELECT id FROM ferry.script_requests WHERE taken_at IS NULL ORDER BY requested_at "
                 "LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, filename, source, vars, operator_login, requested_by, "
-                "time_limit", (self.who,)).fetchone()
+                "time_limit, workflow", (self.who,)).fetchone()
         if row is None:
             return None
         return ScriptRequest(row["id"], row["filename"], row["source"], dict(row["vars"] or {}),
-                             row["operator_login"], row["requested_by"], float(row["time_limit"]))
+                             row["operator_login"], row["requested_by"], float(row["time_limit"]), row["workflow"])
 
     def _run(self, request: ScriptRequest) -> None:
         def on_log(line: LogLine) -> None:
@@ -159,6 +165,7 @@ class RelayedRuns:
         with self.pool.connection() as conn:
             conn.execute("UPDATE ferry.script_requests SET ended_at = clock_timestamp(), outcome = %s, "
                          "error_code = %s, error_message = %s, error_file = %s, line = %s, col = %s, "
-                         "request_ids = %s WHERE id = %s",
+                         "request_ids = %s, run_id = %s WHERE id = %s",
                          (result.outcome, error.code.code if error else None, error.message if error else None,
-                          result.filename, result.line, result.column, result.request_ids, request.id))
+                          result.filename, result.line, result.column, result.request_ids, result.run_id,
+                          request.id))

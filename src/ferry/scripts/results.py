@@ -39,6 +39,7 @@ class ScriptResult:
     instance_vars: dict[str, Any] = field(default_factory=dict)
     script_hash: str = ""
     filename: str = ""
+    # The run's id (a workflow run's, a relayed request's, or a fresh one): its staged calls carry it as run_id.
     run_id: str | None = None
 
     @property

@@ -145,13 +145,26 @@
     .forEach(function (name) {
       global[name] = function () { return refuse(name); };
     });
+  // Objects of Campaign's (`application.name`, `NL.require(...)`): any touch ends the run. A method-like name such
+  // as `name` reaches here as the E4X translator's per-name symbol (described by the bare name), so it is named too.
   ["application", "NL", "task", "event"]
     .forEach(function (name) {
+      function member(key) {
+        if (typeof key === "string") return name + "." + key;
+        var described = key.description;
+        return typeof described === "string" && described.indexOf("Symbol.") !== 0 ? name + "." + described : name;
+      }
       global[name] = new Proxy(function () { return refuse(name); }, {
         get: function (t, key) {
-          if (typeof key !== "string" || key === "toJSON" || key === "then") return undefined;
-          return refuse(name + "." + key);
+          // Looked up by JSON.stringify and promise resolution, never by a script's own code.
+          if (key === "toJSON" || key === "then") return undefined;
+          return refuse(member(key));
         },
+        set: function (t, key) { return refuse(member(key)); },
+        has: function (t, key) { return refuse(member(key)); },
+        deleteProperty: function (t, key) { return refuse(member(key)); },
+        defineProperty: function (t, key) { return refuse(member(key)); },
+        ownKeys: function () { return refuse(name); },
         apply: function () { return refuse(name); },
         construct: function () { return refuse(name); },
       });

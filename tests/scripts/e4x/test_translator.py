@@ -57,6 +57,8 @@ def test_syntax_errors_name_the_original_position(source: str, where: str) -> No
     with pytest.raises(FerryError) as raised:
         translate(source, "job.js")
     assert raised.value.code == SCRIPT_SYNTAX
+    # Script errors share the FRY-130xxx range (the E4X syntax code once sat at FRY-910001).
+    assert raised.value.code.code == "FRY-130011"
     assert f"job.js:{where}" in raised.value.message
 
 

@@ -220,7 +220,16 @@ class Runtime:
             return True
 
     def _run_relayed_script(self, request: ScriptRequest, on_log: Callable[[LogLine], None]) -> ScriptResult:
-        """A script relayed by `ferry js`: run here as its operator (or as the local owner who asked for it)."""
+        """A script relayed by `ferry js`: run here as its operator (or as the local owner who asked for it); a
+        relayed `ferry workflow run`: a run of that workflow, recorded in its history, where the CLI reads its log
+        and outcome (`run_id`)."""
+        if request.workflow is not None:
+            record = self.workflows.run(request.workflow, trigger="manual",
+                                        started_by=f"ferry workflow run ({request.requested_by})",
+                                        run_vars=request.vars)
+            return ScriptResult("succeeded" if record.state == "succeeded" else "failed", None, record.line,
+                                record.column, request_ids=list(record.request_ids), filename=request.workflow,
+                                run_id=str(record.id))
         if request.operator_login is None:
             operator = Operator(id=0, login=request.requested_by, admin=True, schemas=frozenset(), disabled=False)
         else:
