@@ -310,10 +310,9 @@ def live_workflows(staging_db: StagingDatabase, settings: Settings) -> Iterator[
         yield server
 
 
-def test_workflow_pages_in_a_real_browser(live_workflows: Live, unavailable: Callable[[str], NoReturn]) -> None:
+def test_workflow_pages_in_a_real_browser(live_workflows: Live, browser: object) -> None:
     live = live_workflows
-    executable = _chromium(unavailable)
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, expect
 
     SHOTS.mkdir(parents=True, exist_ok=True)
 
@@ -330,45 +329,41 @@ def test_workflow_pages_in_a_real_browser(live_workflows: Live, unavailable: Cal
         page.click("nav >> text=Workflows")
         return page
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            page = login(browser, "root")
-            importer = page.locator('#workflows tr[data-workflow="importer"]')
-            expect(importer).to_contain_text("every 1h")
-            expect(importer.locator("td[data-next]")).to_contain_text("in 60 min")
-            expect(importer.locator("td[data-outcome]")).to_contain_text("never ran")
-            expect(page.locator('#workflows tr[data-workflow="broken"]')).to_contain_text("cron 0 2 * * *")
-            shot(page, "20-workflows")
+    assert isinstance(browser, Browser)
+    page = login(browser, "root")
+    importer = page.locator('#workflows tr[data-workflow="importer"]')
+    expect(importer).to_contain_text("every 1h")
+    expect(importer.locator("td[data-next]")).to_contain_text("in 60 min")
+    expect(importer.locator("td[data-outcome]")).to_contain_text("never ran")
+    expect(page.locator('#workflows tr[data-workflow="broken"]')).to_contain_text("cron 0 2 * * *")
+    shot(page, "20-workflows")
 
-            # Run now: the run's page, its log and the call it staged.
-            importer.locator("button", has_text="Run now").click()
-            expect(page.locator("#run")).to_contain_text("succeeded")
-            expect(page.locator("#log")).to_contain_text("importing for the schedule")
-            expect(page.locator("#log")).to_contain_text("imported 1")
-            expect(page.locator("#run")).to_contain_text("console (root)")
-            shot(page, "21-workflow-run")
-            page.click("nav >> text=Workflows")
-            expect(page.locator('#workflows tr[data-workflow="importer"] td[data-outcome]')).to_contain_text(
-                "succeeded")
+    # Run now: the run's page, its log and the call it staged.
+    importer.locator("button", has_text="Run now").click()
+    expect(page.locator("#run")).to_contain_text("succeeded")
+    expect(page.locator("#log")).to_contain_text("importing for the schedule")
+    expect(page.locator("#log")).to_contain_text("imported 1")
+    expect(page.locator("#run")).to_contain_text("console (root)")
+    shot(page, "21-workflow-run")
+    page.click("nav >> text=Workflows")
+    expect(page.locator('#workflows tr[data-workflow="importer"] td[data-outcome]')).to_contain_text(
+        "succeeded")
 
-            # A failed run keeps its log, its coded error and the script's line.
-            page.locator('#workflows tr[data-workflow="broken"] button', has_text="Run now").click()
-            expect(page.locator("#run")).to_contain_text("failed")
-            expect(page.locator("#run")).to_contain_text("FRY-130001")
-            expect(page.locator("#run")).to_contain_text("line 2")
-            expect(page.locator("#log")).to_contain_text("starting")
-            shot(page, "22-workflow-failed")
-            page.locator("#run a", has_text="broken").click()
-            expect(page.locator("#runs tbody tr")).to_have_count(1)
-            shot(page, "23-workflow")
-            page.close()
+    # A failed run keeps its log, its coded error and the script's line.
+    page.locator('#workflows tr[data-workflow="broken"] button', has_text="Run now").click()
+    expect(page.locator("#run")).to_contain_text("failed")
+    expect(page.locator("#run")).to_contain_text("FRY-130001")
+    expect(page.locator("#run")).to_contain_text("line 2")
+    expect(page.locator("#log")).to_contain_text("starting")
+    shot(page, "22-workflow-failed")
+    page.locator("#run a", has_text="broken").click()
+    expect(page.locator("#runs tbody tr")).to_have_count(1)
+    shot(page, "23-workflow")
+    page.close()
 
-            # An operator sees only the workflows that run as an operator whose rights it holds.
-            page = login(browser, "loader")
-            expect(page.locator("#workflows tbody tr")).to_have_count(1)
-            expect(page.locator('#workflows tr[data-workflow="importer"]')).to_contain_text("succeeded")
-            page.goto(f"{live.url}/console/workflows/broken")
-            expect(page.locator("main")).to_contain_text("FRY-140001")
-        finally:
-            browser.close()
+    # An operator sees only the workflows that run as an operator whose rights it holds.
+    page = login(browser, "loader")
+    expect(page.locator("#workflows tbody tr")).to_have_count(1)
+    expect(page.locator('#workflows tr[data-workflow="importer"]')).to_contain_text("succeeded")
+    page.goto(f"{live.url}/console/workflows/broken")
+    expect(page.locator("main")).to_contain_text("FRY-140001")

@@ -198,6 +198,7 @@ CASES: list[Case] = [
     soap_case("xtk:workflow", "StartWithParameters", "<strWorkflowId>adminflow</strWorkflowId>"
               '<elemParameters><variables k="v"/></elemParameters>', ADMIN_ONLY),
     soap_case("xtk:workflow", "Stop", "<strWorkflowId>opsflow</strWorkflowId>", SCHEMA),
+    soap_case("xtk:workflow", "PostEvent", "<strWorkflowId>opsflow</strWorkflowId>", ALL_OK),
     soap_case("nms:subscription", "Subscribe", '<service>news</service><content><recipient email="b@x.com"/>'
               "</content><create>true</create>", ADMIN_ONLY),
     soap_case("nms:subscription", "Unsubscribe", '<service>news</service><content><recipient email="b@x.com"/>'

@@ -31,6 +31,8 @@ CAMPAIGN_SCHEMAS = frozenset({
 SESSION_METHODS = ("Encrypt", "EncryptPassword", "EncryptServerPassword", "HashPassword", "ReEncryptPassword",
                    "GetNewIds", "GetNewIdsEx", "GetModifiedEntities")
 PERSIST_METHODS = ("NewInstance", "Duplicate")
+# Described on xtk:workflow so the SDK sends them; ferry's workflows have no activities to signal.
+WORKFLOW_METHODS = ("PostEvent",)
 
 
 def is_campaign_schema(schema_id: str) -> bool:

@@ -56,6 +56,12 @@ XTK_WORKFLOW = """<schema namespace="xtk" name="workflow" label="Workflows">
       <param name="elemParameters" type="DOMElement"/></parameters></method>
     <method name="Stop" static="true"><parameters>
       <param name="strWorkflowId" type="string"/></parameters></method>
+    <method name="PostEvent" static="true"><parameters>
+      <param name="strWorkflowId" type="string"/>
+      <param name="strActivity" type="string"/>
+      <param name="strTransition" type="string"/>
+      <param name="elemParameters" type="DOMElement"/>
+      <param name="bComplete" type="boolean"/></parameters></method>
   </methods>
 </schema>"""
 

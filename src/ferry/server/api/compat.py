@@ -198,3 +198,5 @@ def register_soap(router: SoapRouter) -> None:
         router.add(SESSION_URNS, name, not_served_method)
     for name in not_served.PERSIST_METHODS:
         router.add(PERSIST_SERVICE_URNS, name, not_served_method)
+    for name in not_served.WORKFLOW_METHODS:
+        router.add(frozenset({"xtk:workflow"}), name, not_served_method)

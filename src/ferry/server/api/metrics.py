@@ -203,7 +203,7 @@ class Metrics:
         self._light_read: list[Collector] = []
         if runtime is not None:
             parts = _Parts(runtime)
-            self._read = [_Backlog(runtime), _Sync(runtime), parts]
+            self._read = [_Backlog(runtime), _Sync(runtime), _Workflows(runtime), parts]
             self._light_read = [parts, _StagingDown()]
             for collector in self._read:
                 self.registry.register(collector)

@@ -118,7 +118,8 @@ SOAP_RULES: dict[str, Rule] = {
     "Analyze": rights.read(source="body"),
     # Campaign methods ferry describes but does not serve: any session, answered FRY-400030.
     **{name: rights.session("not served: FRY-400030") for name in (*not_served.SESSION_METHODS,
-                                                                   *not_served.PERSIST_METHODS)},
+                                                                   *not_served.PERSIST_METHODS,
+                                                                   *not_served.WORKFLOW_METHODS)},
     "StartReplicateStagingData": rights.write(source="body"),
     "Subscribe": rights.write(SUBSCRIPTION),
     "Start": rights.session(_WORKFLOWS),
