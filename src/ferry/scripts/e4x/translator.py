@@ -59,25 +59,14 @@ _METHOD_LIKE = frozenset(
     ]
 )
 
+# `=` and the compound assignments: they end an operand of `==` and they are what `+=` rewriting looks for.
+_ASSIGNMENT_OPERATORS = frozenset(
+    ["=", "+=", "-=", "*=", "/=", "%=", "**=", "<<=", ">>=", ">>>=", "&=", "|=", "^=", "&&=", "||=", "??="]
+)
+
 # Tokens that end an operand of `==` / `!=` (operators binding less tightly, separators, statement keywords).
-_LOW = frozenset(
+_LOW = _ASSIGNMENT_OPERATORS | frozenset(
     [
-        "=",
-        "+=",
-        "-=",
-        "*=",
-        "/=",
-        "%=",
-        "**=",
-        "<<=",
-        ">>=",
-        ">>>=",
-        "&=",
-        "|=",
-        "^=",
-        "&&=",
-        "||=",
-        "??=",
         ",",
         ";",
         "?",
@@ -541,24 +530,8 @@ class _Rewriter:
 _NOT_VARIABLES = _ALL_KEYWORDS | frozenset(
     ["true", "false", "null", "undefined", "NaN", "Infinity", "arguments", "of", "let", "async", "await", "get", "set"]
 )
-_ASSIGNMENTS = frozenset(
+_ASSIGNMENTS = _ASSIGNMENT_OPERATORS | frozenset(
     [
-        "=",
-        "+=",
-        "-=",
-        "*=",
-        "/=",
-        "%=",
-        "**=",
-        "<<=",
-        ">>=",
-        ">>>=",
-        "&=",
-        "|=",
-        "^=",
-        "&&=",
-        "||=",
-        "??=",
         "++",
         "--",
         "=>",
