@@ -77,6 +77,17 @@ def _private_user_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         os.environ["XDG_DATA_HOME"] = saved
 
 
+@pytest.fixture(autouse=True)
+def _umask_kept() -> Iterator[None]:
+    """A CLI command run in this process sets umask 077 (`ferry.private_files.keep_private`): give the next test the
+    umask it found, so files a later test makes for another user (a venv the embedded PostgreSQL runs from) stay
+    readable."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """Async tests run on asyncio (the server's loop), not trio."""
