@@ -7,9 +7,11 @@ this package, stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+# Not `typing.TYPE_CHECKING`: the worker imports this package and starts faster without `typing`.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ferry.scripts.api import ScriptApi
     from ferry.scripts.results import LogLine, ScriptResult
     from ferry.scripts.runner import run_script

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import IO, Any
+
+TYPE_CHECKING = False  # not `typing`'s: the worker imports this module and starts faster without `typing`
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 MAX_MESSAGE = 256 << 20  # one document or result, bytes
 _HEAD = struct.Struct(">I")

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from ferry import errors
@@ -56,14 +57,16 @@ def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] 
         # else a fresh one): `/api/v1/requests/{run id}` then shows what the run staged.
         api.run_id = request_id or api.run_id or str(uuid.uuid4())
         result.run_id = api.run_id
-    translations = Translations()
+    # The worker first: a fresh one starts its interpreter and evaluates the prelude while this thread translates.
+    worker = _Worker.take()
+    translations = Translations(_cache_folder(api))
     try:
         code = translations.translate(source, filename)
     except FerryError as exc:  # a syntax error: nothing to run
         result.error = exc
         result.line, result.column = _position_in(exc.message, filename)
+        _Worker.give_back(worker)
         return result
-    worker = _Worker.take()
     try:
         worker.send({"t": "start", "code": code, "filename": filename, "vars": dict(vars or {}),
                      "instance_vars": dict(instance_vars or {}), "memory_limit": int(memory_limit)})
@@ -77,15 +80,30 @@ def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] 
 
 
 class Translations:
-    """The E4X translations of one run's script and libraries, by file name, to map positions back."""
+    """The E4X translations of one run's script and libraries, by file name, to map positions back; kept on disk
+    under `cache_folder` (the data folder) when given, so another process running the same text skips them."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache_folder: Path | None = None) -> None:
         self.translate_fn, _ = translator()
         self.by_name: dict[str, Any] = {}
+        self.cache: Any = None
+        if cache_folder is not None:
+            with contextlib.suppress(ImportError):
+                from ferry.scripts.e4x import cache
+
+                self.cache = cache
+        self.cache_folder = cache_folder
 
     def translate(self, source: str, filename: str) -> str:
         """The standard JavaScript for `source` (a syntax error raises FerryError naming file:line:col)."""
-        translation = self.translate_fn(source, filename)
+        translation = _remembered.get(source)
+        if translation is None and self.cache is not None:
+            translation = self.cache.load(self.cache_folder, source)
+        if translation is None:
+            translation = self.translate_fn(source, filename)
+            if self.cache is not None:
+                self.cache.store(self.cache_folder, source, translation)
+        _remember(source, translation)
         self.by_name[filename] = translation
         return str(translation.code)
 
@@ -96,6 +114,26 @@ class Translations:
             return line, column
         found = translation.original_position(line, column)
         return int(found[0]), int(found[1])
+
+
+# The last translations this process made or read (a server's scheduled workflows run the same texts again).
+_remembered: dict[str, Any] = {}
+_REMEMBERED = 64
+_remembered_lock = threading.Lock()
+
+
+def _remember(source: str, translation: Any) -> None:
+    with _remembered_lock:
+        _remembered.pop(source, None)
+        _remembered[source] = translation
+        while len(_remembered) > _REMEMBERED:
+            del _remembered[next(iter(_remembered))]
+
+
+def _cache_folder(api: Any) -> Path | None:
+    """The data folder of the run's settings, where translations are kept (None: not kept)."""
+    folder = getattr(getattr(api, "settings", None), "data_dir", None)
+    return Path(folder) if isinstance(folder, (str, os.PathLike)) else None
 
 
 class _Translating:
@@ -242,6 +280,17 @@ class _Worker:
         if spare is not None:
             spare.stop()
         return cls.start()
+
+    @staticmethod
+    def give_back(worker: _Worker) -> None:
+        """A worker the run did not use: the spare one if a spare is wanted and missing, else stopped."""
+        global _spare
+        with _spare_lock:
+            keep = _keep_warm and _spare is None and worker.process.poll() is None
+            if keep:
+                _spare = worker
+        if not keep:
+            worker.stop()
 
     @classmethod
     def start(cls) -> _Worker:

@@ -8,10 +8,16 @@ range of lines: a stack frame's line tells which source it belongs to, and the t
 from __future__ import annotations
 
 import importlib
+import os
 import re
-from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any, Protocol
+
+# Not `typing.TYPE_CHECKING`, no dataclasses, no importlib.resources: the worker imports this module, and each of
+# those costs its interpreter start milliseconds (a fresh worker is part of a `ferry js` run's start).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object
 
 _FRAME = re.compile(r"<input>:(\d+)(?::(\d+))?")
 
@@ -25,20 +31,22 @@ class Translated(Protocol):
     def original_position(self, line: int, column: int) -> tuple[int, int]: ...
 
 
-@dataclass
 class _Source:
-    first: int  # first line, in the engine's numbering
-    last: int
-    filename: str
-    translation: Translated
+    __slots__ = ("filename", "first", "last", "translation")
+
+    def __init__(self, first: int, last: int, filename: str, translation: Translated) -> None:
+        self.first = first  # first line, in the engine's numbering
+        self.last = last
+        self.filename = filename
+        self.translation = translation
 
 
-@dataclass
 class Sources:
     """The ranges of lines already handed out; the prelude (runtime and shim) holds lines 1…`prelude_lines`."""
 
-    prelude_lines: int
-    _sources: list[_Source] = field(default_factory=list)
+    def __init__(self, prelude_lines: int) -> None:
+        self.prelude_lines = prelude_lines
+        self._sources: list[_Source] = []
 
     @property
     def next_line(self) -> int:
@@ -64,11 +72,13 @@ class Sources:
         return None
 
 
-@dataclass(frozen=True)
 class Identity:
     """A translation that changes nothing (code already translated, or no E4X translator available)."""
 
-    code: str
+    __slots__ = ("code",)
+
+    def __init__(self, code: str) -> None:
+        self.code = code
 
     def original_position(self, line: int, column: int) -> tuple[int, int]:
         """The same position."""
@@ -78,7 +88,8 @@ class Identity:
 def runtime_js() -> str:
     """The E4X runtime's JavaScript (read without importing the translator: the worker only evaluates code)."""
     try:
-        return resources.files("ferry.scripts").joinpath("e4x", "runtime.js").read_text(encoding="utf-8")
+        with open(os.path.join(os.path.dirname(__file__), "e4x", "runtime.js"), encoding="utf-8") as file:
+            return file.read()
     except (FileNotFoundError, NotADirectoryError):  # the E4X package is absent: plain JavaScript runs
         return ""
 

@@ -10,29 +10,34 @@ credential and no database connection. The parent enforces the time limit by kil
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import sys
-from importlib import resources
-from typing import IO, Any
 
 import _quickjs  # type: ignore[import-not-found]  # quickjs-ng's C module (its Python wrapper starts threads)
 
-from ferry import errors
-from ferry.errors import Code, FerryError
-from ferry.scripts import dates, frames
+from ferry.scripts import frames
 from ferry.scripts.sources import Identity, Sources, runtime_js
+
+# A fresh worker's start is part of a `ferry js` run's start: this module imports only what a run that succeeds
+# needs (`ferry.errors` pulls in dataclasses and typing, `ferry.scripts.dates` datetime: both come when used).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+    from ferry.errors import Code, FerryError
 
 STACK_BYTES = 1 << 20  # QuickJS's own guard against deep recursion (the C stack of the main thread is 8 MB)
 _FRY = re.compile(r"^(FRY-\d{6}) ?(.*)$", re.DOTALL)
-_CODES = {value.code: value for value in vars(errors).values() if isinstance(value, Code)}
 
 
 def code_of(text: str) -> Code:
     """The documented Code named `text`, or a Code made for it (a script may set `e.code` itself)."""
-    return _CODES.get(text) or Code(text, "error raised by the script")
+    from ferry import errors
+
+    found = next((v for v in vars(errors).values() if isinstance(v, errors.Code) and v.code == text), None)
+    return found or errors.Code(text, "error raised by the script")
 
 
 class Worker:
@@ -48,7 +53,8 @@ class Worker:
         self.context = _quickjs.Context()
         self.context.set_max_stack_size(STACK_BYTES)
         self.context.add_callable("__ferry_host", self.host)
-        shim = resources.files("ferry.scripts").joinpath("shim.js").read_text(encoding="utf-8")
+        with open(os.path.join(os.path.dirname(__file__), "shim.js"), encoding="utf-8") as file:
+            shim = file.read()
         prelude = runtime_js() + "\n" + shim
         self.context.eval(prelude)
         self.sources = Sources(prelude.count("\n") + 1)
@@ -76,6 +82,9 @@ class Worker:
         if report is not None:
             self.finish_failed(self.error_of(report), self.sources.locate(report.get("stack")), instance_vars)
         elif self.log_error is not None:
+            from ferry import errors
+            from ferry.errors import FerryError
+
             message, where = self.log_error
             self.finish_failed(FerryError(errors.SCRIPT_LOG_ERROR, f"logError: {message}"), where, instance_vars)
         else:
@@ -91,6 +100,9 @@ class Worker:
 
     def error_of(self, report: dict[str, Any]) -> FerryError:
         """The FerryError a thrown value stands for."""
+        from ferry import errors
+        from ferry.errors import FerryError
+
         name, message = report.get("name"), str(report.get("message") or "")
         code = report.get("code")
         if isinstance(code, str) and code.startswith("FRY-"):
@@ -129,22 +141,31 @@ class Worker:
             if kind == "fatal":
                 self.fatal(args)
             if kind == "formatDate":
+                from ferry.scripts import dates
+
                 return json.dumps({"ok": dates.format_date(args["date"], args["format"])})
             if kind == "parseTimeStamp":
+                from ferry.scripts import dates
+
                 return json.dumps({"ok": dates.parse_timestamp(args["text"])})
             if kind == "library":
                 return json.dumps({"ok": self.library(args["name"])})
-            raise FerryError(errors.SCRIPT_ENGINE, f"unknown host request {kind!r}")
-        except FerryError as exc:
-            return json.dumps({"error": {"code": exc.code.code, "text": exc.text}})
+            raise ValueError(f"unknown host request {kind!r}")
         except frames.PipeClosed:
             os._exit(3)  # the parent is gone or killed the run: nothing is left to report to
-        except Exception as exc:  # a bug on this side: the script sees a coded error, never a corrupt call
-            error = FerryError(errors.SCRIPT_ENGINE, f"{type(exc).__name__}: {exc}")
-            return json.dumps({"error": {"code": error.code.code, "text": error.text}})
+        except Exception as exc:
+            from ferry import errors
+            from ferry.errors import FerryError
+
+            if not isinstance(exc, FerryError):  # a bug on this side: the script sees a coded error
+                exc = FerryError(errors.SCRIPT_ENGINE, f"{type(exc).__name__}: {exc}")
+            return json.dumps({"error": {"code": exc.code.code, "text": exc.text}})
 
     def fatal(self, args: dict[str, Any]) -> None:
         """A function ferry does not offer: end the run now, whatever `catch` the script has."""
+        from ferry import errors
+        from ferry.errors import FerryError
+
         what = str(args.get("what"))
         where = self.sources.locate(args.get("stack"))
         self.finish_failed(FerryError(errors.SCRIPT_UNSUPPORTED, f"{what} is part of Campaign's JSAPI that ferry does "
@@ -157,6 +178,8 @@ class Worker:
         self.send({"t": "call", "op": "library", "name": name})
         reply = frames.receive(self.inbox)
         if "error" in reply:
+            from ferry.errors import FerryError
+
             raise FerryError(code_of(reply["error"]["code"]), _FRY.sub(r"\2", reply["error"]["text"]))
         return self.sources.place(name, Identity(reply["ok"]))
 
@@ -179,17 +202,21 @@ def _limit_process(memory_limit: int) -> None:
 
     for limit, value in ((resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, 0),
                          (resource.RLIMIT_AS, memory_limit + (1 << 30))):
-        with contextlib.suppress(ValueError, OSError):  # a platform without it, or a hard limit already lower
+        try:  # noqa: SIM105 - contextlib is one import less for a starting worker
             resource.setrlimit(limit, (value, value))
+        except (ValueError, OSError):  # a platform without it, or a hard limit already lower
+            pass
 
 
 def _die_with_parent(parent: int) -> None:
     """Linux: be killed when the parent dies (a killed `ferry js` or server never leaves a runaway script behind)."""
-    with contextlib.suppress(Exception):
+    try:
         import ctypes
         import signal
 
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: the parent's kill at the time limit still holds
+        pass
     if parent and os.getppid() != parent:  # it died before prctl took effect
         os._exit(0)
 

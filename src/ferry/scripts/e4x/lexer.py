@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _encode_string
 
 from ferry.errors import SCRIPT_SYNTAX, FerryError
 
@@ -131,6 +131,9 @@ _XML_STATIC_TAG_RE = re.compile(
 )
 _XML_STATIC_CLOSE_RE = re.compile(r"</([A-Za-z_:][\w:.\-]*)\s*>")
 _XML_TEXT_RE = re.compile(r"[^{<]+")
+_XML_ATTRIBUTES_RE = re.compile(
+    r"""(?:\s*[A-Za-z_:][\w:.\-]*\s*=\s*(?:"[^"]*"|'[^']*'))*(\s*[A-Za-z_:][\w:.\-]*\s*=\s*(?=\{))?"""
+)
 
 
 @dataclass(slots=True)
@@ -146,7 +149,10 @@ class Tok:
 
 def js_string(text: str) -> str:
     """A JavaScript string literal for `text` (JSON strings are valid JavaScript, escapes of U+2028/9 included)."""
-    return json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    quoted: str = _encode_string(text)  # what json.dumps(text, ensure_ascii=False) gives, without its wrapper
+    if "\u2028" in quoted or "\u2029" in quoted:
+        return quoted.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return quoted
 
 
 class Lexer:
@@ -174,11 +180,11 @@ class Lexer:
 
     def advance_to(self, end: int) -> None:
         """Moves to `end`, counting the line breaks in between."""
-        chunk = self.src[self.pos : end]
-        breaks = chunk.count("\n")
+        src = self.src
+        breaks = src.count("\n", self.pos, end)
         if breaks:
             self.line += breaks
-            self.line_start = self.pos + chunk.rindex("\n") + 1
+            self.line_start = src.rindex("\n", self.pos, end) + 1
             self.saw_newline = True
         self.pos = end
 
@@ -377,7 +383,9 @@ class Lexer:
             self.xml_element()
         self.flush_text()
         # The runtime keeps each literal's parse under this name: its static text and where the values go.
-        shape_tok.text = js_string(hashlib.blake2b("\x00".join(self.shape).encode(), digest_size=10).hexdigest())
+        # Pieces are joined as they are: the same static text gives the same name however it was cut (values are
+        # marked by NUL and a kind, which XML text cannot hold).
+        shape_tok.text = js_string(hashlib.blake2b("".join(self.shape).encode(), digest_size=10).hexdigest())
         end_line, end_col = self.line, self.col()
         self.push(PUNCT, "]", end_line, end_col)
         self.push(PUNCT, ")", end_line, end_col)
@@ -475,7 +483,16 @@ class Lexer:
         self.advance_to(self.pos + 1)
         name = self.xml_name()
         src = self.src
+        attributes = _XML_ATTRIBUTES_RE.match
         while True:
+            # Quoted attributes, and the `name=` of an {expression} value, in one step (what the steps below would
+            # copy one piece at a time; anything else, errors included, is left to them).
+            run = attributes(src, self.pos)
+            if run.end() > self.pos:
+                self.copy_raw(run.end())
+                if run.group(1) is not None:
+                    self.embedded("a")
+                    continue
             self.xml_space()
             if self.pos >= len(src):
                 raise self.error("unterminated XML tag", line, col)

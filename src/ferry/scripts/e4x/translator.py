@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from array import array
 
 from ferry.errors import SCRIPT_SYNTAX, FerryError
 from ferry.scripts.e4x.lexer import (
@@ -595,17 +596,30 @@ _MULTILINE_KINDS = frozenset([TMPL, TMPL_HEAD, TMPL_MID, TMPL_TAIL])
 class Translation:
     """Standard JavaScript for an E4X script, and where its positions come from in the original."""
 
-    def __init__(self, code: str, anchors: list[tuple[int, int, int, int]]) -> None:
+    def __init__(self, code: str, anchors: list[tuple[int, int, int, int]] | array[int]) -> None:
         self.code = code
-        # (generated line, generated column, original line, original column) where each token starts, in order.
+        # (generated line, generated column, original line, original column) where each token starts, in order;
+        # as tuples, or flat (four ints each) when read back from the disk cache.
         self._anchors = anchors
         self._by_line: dict[int, tuple[list[int], list[tuple[int, int]]]] | None = None
+
+    def flat_anchors(self) -> array[int]:
+        """The anchors as one flat array of ints, four per token (what the disk cache keeps)."""
+        if isinstance(self._anchors, array):
+            return self._anchors
+        return array("i", [n for anchor in self._anchors for n in anchor])
 
     def original_position(self, line: int, column: int) -> tuple[int, int]:
         """The 1-based line and column of the original script that `code`'s line and column stand for."""
         if self._by_line is None:
             by_line: dict[int, tuple[list[int], list[tuple[int, int]]]] = {}
-            for gen_line, gen_col, orig_line, orig_col in self._anchors:
+            anchors = self._anchors
+            quads = (
+                zip(anchors[0::4], anchors[1::4], anchors[2::4], anchors[3::4], strict=True)
+                if isinstance(anchors, array)
+                else anchors
+            )
+            for gen_line, gen_col, orig_line, orig_col in quads:
                 cols, origins = by_line.setdefault(gen_line, ([], []))
                 cols.append(gen_col)
                 origins.append((orig_line, orig_col))
