@@ -488,7 +488,7 @@ class Lexer:
             # Quoted attributes, and the `name=` of an {expression} value, in one step (what the steps below would
             # copy one piece at a time; anything else, errors included, is left to them).
             run = attributes(src, self.pos)
-            if run.end() > self.pos:
+            if run is not None and run.end() > self.pos:
                 self.copy_raw(run.end())
                 if run.group(1) is not None:
                     self.embedded("a")
