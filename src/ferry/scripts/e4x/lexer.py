@@ -13,6 +13,11 @@ from ferry.errors import SCRIPT_SYNTAX, FerryError
 NAME, NUM, STR, TMPL, REGEX, PUNCT = "name", "num", "str", "tmpl", "regex", "punct"
 # A template literal with substitutions: `…${ (head), }…${ (middle), }…` (tail), the expressions lexed in between.
 TMPL_HEAD, TMPL_MID, TMPL_TAIL = "tmpl-head", "tmpl-mid", "tmpl-tail"
+# An XML literal's own code (`__e4x_literal(shape,[…])`) is one token when it holds no {expression}; else pieces
+# around the expressions' tokens, as a template's: `__e4x_literal(…,["<a x=",["a",(` (head), `)],…,["c",(` (middle),
+# `)],"/>"])` (tail). Later passes then step over a literal in one token instead of twenty.
+XML, XML_HEAD, XML_MID, XML_TAIL = "xml", "xml-head", "xml-mid", "xml-tail"
+_SHAPE_PLACEHOLDER = '"' + "?" * 20 + '"'  # as long as the shape's name: filled in once the literal is read
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
 CLOSERS = {")", "]", "}"}
@@ -38,6 +43,7 @@ _EXPR_KEYWORDS = frozenset(
 )
 # Keywords whose parenthesised head is followed by a statement (`if (x) <a/>`), not by an operator.
 _HEAD_KEYWORDS = frozenset(("if", "while", "for", "with"))
+_ENDS_OPERAND = frozenset((NUM, STR, TMPL, REGEX, TMPL_TAIL, XML, XML_TAIL))
 
 _PUNCTS = sorted(
     [
@@ -124,6 +130,27 @@ _MASTER_RE = re.compile(
     )
     + ")"
 )
+# One line's lexemes, in the master pattern's order; a lone character (a quote, a backquote, …) when none fits.
+_SCAN_RE = re.compile(
+    r"[ \t\f\v\r\u00a0\ufeff]+|//[^\n\u2028\u2029]*|\n|\u2028|\u2029|[A-Za-z_$\u00c0-\uffff][\w$\u00c0-\uffff]*|"
+    + _NUM_RE.pattern
+    + r"""|"(?:[^"\\\n]|\\[\s\S])*"|'(?:[^'\\\n]|\\[\s\S])*'|/\*|"""
+    + _PUNCT_RE.pattern
+    + r"|[\s\S]"
+)
+_C_NAME, _C_NUM, _C_BLANK, _C_NL, _C_PUNCT, _C_QUOTE, _C_SLASH, _C_ANGLE, _C_DOT, _C_OTHER = range(10)
+_FIRST_CHAR: dict[str, int] = {
+    **{c: _C_NAME for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$"},
+    **{c: _C_NUM for c in "0123456789"},
+    **{c: _C_BLANK for c in " \t\f\v\r\u00a0\ufeff"},
+    **{c: _C_NL for c in "\n\u2028\u2029"},
+    **{c: _C_PUNCT for c in "{}()[];,>+-*%&|^!~?:=@"},
+    '"': _C_QUOTE,
+    "'": _C_QUOTE,
+    "/": _C_SLASH,
+    "<": _C_ANGLE,
+    ".": _C_DOT,
+}
 _XML_NAME_RE = re.compile(r"[A-Za-z_:][\w:.\-]*")
 _XML_SPACE_RE = re.compile(r"\s+")
 _XML_STATIC_TAG_RE = re.compile(
@@ -169,6 +196,11 @@ class Lexer:
         # For each open bracket: (closer, keyword before `(` if any, line, column).
         self.stack: list[tuple[str, str | None, int, int]] = []
         self.last_closed_head: str | None = None
+        # The current XML literal's code pieces (text, line, column) not yet made into a token; None outside one.
+        self.scaffold: list[tuple[str, int, int]] | None = None
+        self.scaffold_nl = False
+        self.scaffold_kind = XML_HEAD
+        self.literal_head: Tok | None = None
 
     # ---- positions and errors -------------------------------------------------------------------------------
     def col(self, pos: int | None = None) -> int:
@@ -188,10 +220,32 @@ class Lexer:
             self.saw_newline = True
         self.pos = end
 
-    def push(self, kind: str, text: str, line: int, col: int) -> Tok:
-        tok = Tok(kind, text, line, col, self.saw_newline)
+    def push(self, kind: str, text: str, line: int, col: int) -> None:
+        scaffold = self.scaffold
+        if scaffold is not None:  # inside an XML literal: a piece of its code
+            if not scaffold:
+                self.scaffold_nl = self.saw_newline
+                self.saw_newline = False
+            scaffold.append((text, line, col))
+            return
+        self.toks.append(Tok(kind, text, line, col, self.saw_newline))
         self.saw_newline = False
+
+    def flush_scaffold(self, kind: str) -> Tok:
+        """The literal's pieces so far as one token, each piece on its own line (line breaks kept in place)."""
+        pieces = self.scaffold
+        assert pieces
+        text, line, col = pieces[0]
+        parts = [text]
+        at = line
+        for text, piece_line, _ in pieces[1:]:
+            if piece_line > at:
+                parts.append("\n" * (piece_line - at))
+                at = piece_line
+            parts.append(text)
+        tok = Tok(kind, "".join(parts), line, col, self.scaffold_nl)
         self.toks.append(tok)
+        pieces.clear()
         return tok
 
     # ---- context --------------------------------------------------------------------------------------------
@@ -200,7 +254,7 @@ class Lexer:
         if not self.toks:
             return True
         prev = self.toks[-1]
-        if prev.kind in (NUM, STR, TMPL, REGEX, TMPL_TAIL):
+        if prev.kind in _ENDS_OPERAND:
             return False
         if prev.kind == NAME:
             return prev.text in _EXPR_KEYWORDS
@@ -210,80 +264,111 @@ class Lexer:
 
     # ---- main loop ------------------------------------------------------------------------------------------
     def run(self, end_at_brace: bool = False) -> None:
-        """Lexes until the end, or (for an XML literal's `{expr}`) until the `}` closing the expression."""
+        """Lexes until the end, or (for an XML literal's `{expr}`) until the `}` closing the expression.
+
+        One regular-expression call per line gives that line's lexemes (blanks and comments included); each is told
+        by its first character. What the line's lexemes cannot say alone (a regex or a division, an XML literal,
+        a template, a block comment, a string running on) is read by hand, and the line is lexed again after it."""
         src = self.src
         n = len(src)
         depth = len(self.stack)
-        match = _MASTER_RE.match
+        lexemes = _SCAN_RE.findall
+        classes = _FIRST_CHAR
         toks = self.toks
+        stack = self.stack
         while True:
-            m = match(src, self.pos)
-            if m is None:
-                # Not a token: skip the blanks before it to say what it is.
-                rest = src[self.pos :]
-                self.pos += len(rest) - len(rest.lstrip(" \t\f\v\r\u00a0\ufeff"))
-                ch = src[self.pos]
-                if ch == '"' or ch == "'":
-                    self.string(ch)  # unterminated: string() says where
-                elif ch == "`":
-                    self.template()
-                else:
-                    raise self.error(f"unexpected character {ch!r}")
-                continue
-            kind = m.lastgroup or "end"
-            if kind == "nl":
-                self.pos = m.end()
-                self.line += 1
-                self.line_start = self.pos
-                self.saw_newline = True
-                continue
-            if kind == "end":
-                self.pos = n
+            pos = self.pos
+            if pos >= n:
                 if end_at_brace:
                     raise self.error("'}' expected to close an expression in an XML literal")
                 return
-            start = m.start(kind)
-            text = m.group(kind)
-            line, col = self.line, start - self.line_start + 1
-            if kind == "name" or kind == "num":
-                toks.append(Tok(kind, text, line, col, self.saw_newline))
-                self.saw_newline = False
-                self.pos = m.end()
+            eol = src.find("\n", pos)
+            eol = n if eol < 0 else eol + 1
+            line, line_start, saw_newline = self.line, self.line_start, self.saw_newline
+            for text in lexemes(src, pos, eol):
+                kind = classes.get(text[0], _C_OTHER)
+                if kind == _C_DOT:  # `.5` is a number, `.`, `..`, `...` punctuation
+                    kind = _C_NUM if text[1:2].isdigit() else _C_PUNCT
+                if kind in (_C_NAME, _C_NUM):
+                    toks.append(Tok(NAME if kind == _C_NAME else NUM, text, line, pos - line_start + 1, saw_newline))
+                    saw_newline = False
+                    pos += len(text)
+                    continue
+                if kind == _C_BLANK:
+                    pos += len(text)
+                    continue
+                if kind == _C_NL:
+                    pos += len(text)
+                    line += 1
+                    line_start = pos
+                    saw_newline = True
+                    continue
+                if kind == _C_PUNCT:
+                    if text in OPENERS:
+                        head = None
+                        if text == "(" and toks and toks[-1].kind == NAME and toks[-1].text in _HEAD_KEYWORDS:
+                            head = toks[-1].text
+                        stack.append((OPENERS[text], head, line, pos - line_start + 1))
+                    elif text in CLOSERS:
+                        if end_at_brace and text == "}" and len(stack) == depth:
+                            self.pos, self.line, self.line_start = pos + 1, line, line_start
+                            self.saw_newline = saw_newline
+                            return
+                        if not stack or stack[-1][0] != text:
+                            self.pos, self.line, self.line_start = pos, line, line_start
+                            raise self.error(f"unexpected {text!r}")
+                        self.last_closed_head = stack.pop()[1]
+                    toks.append(Tok(PUNCT, text, line, pos - line_start + 1, saw_newline))
+                    saw_newline = False
+                    pos += len(text)
+                    continue
+                if kind == _C_QUOTE and len(text) > 1:
+                    toks.append(Tok(STR, text, line, pos - line_start + 1, saw_newline))
+                    saw_newline = False
+                    pos += len(text)
+                    continue
+                if kind == _C_SLASH:
+                    if text[1:2] == "/":  # a line comment
+                        pos += len(text)
+                        continue
+                    if text == "/*" or self.expression_expected():
+                        break  # a block comment, a regular expression: read below
+                elif kind == _C_ANGLE:
+                    after = src[pos + 1 : pos + 2]
+                    if self.expression_expected() and after and (after.isalpha() or after in "_{>"):
+                        break  # an XML literal: read below
+                elif kind == _C_OTHER and text[0] >= "\u00c0":  # a name in another script
+                    toks.append(Tok(NAME, text, line, pos - line_start + 1, saw_newline))
+                    saw_newline = False
+                    pos += len(text)
+                    continue
+                else:  # a string running on past its line, a template, or a character no token starts with
+                    break
+                toks.append(Tok(PUNCT, text, line, pos - line_start + 1, saw_newline))
+                saw_newline = False
+                pos += len(text)
+            else:
+                self.pos, self.line, self.line_start, self.saw_newline = pos, line, line_start, saw_newline
                 continue
-            self.pos = start
-            if kind == "str":
-                self.push(STR, text, line, col)
-                self.advance_to(m.end())
-                continue
-            first = text[0]
+            # Read by hand from `pos`; the rest of its line is lexed again after it.
+            self.pos, self.line, self.line_start, self.saw_newline = pos, line, line_start, saw_newline
+            first = src[pos]
             if first == "/":
-                if text.startswith("/*"):
-                    end = src.find("*/", self.pos + 2)
-                    if end < 0:
+                if src.startswith("/*", pos):
+                    close = src.find("*/", pos + 2)
+                    if close < 0:
                         raise self.error("unterminated comment")
-                    self.advance_to(end + 2)
-                    continue
-                if self.expression_expected():
+                    self.advance_to(close + 2)
+                else:
                     self.regex()
-                    continue
-            elif first == "<" and self.expression_expected() and self.xml_start():
+            elif first == "<":
                 self.xml_literal()
-                continue
-            if text in OPENERS:
-                head = None
-                if text == "(" and toks and toks[-1].kind == NAME and toks[-1].text in _HEAD_KEYWORDS:
-                    head = toks[-1].text
-                self.stack.append((OPENERS[text], head, line, col))
-            elif text in CLOSERS:
-                if end_at_brace and text == "}" and len(self.stack) == depth:
-                    self.pos += 1
-                    return
-                if not self.stack or self.stack[-1][0] != text:
-                    raise self.error(f"unexpected {text!r}")
-                self.last_closed_head = self.stack.pop()[1]
-            toks.append(Tok(PUNCT, text, line, col, self.saw_newline))
-            self.saw_newline = False
-            self.pos += len(text)
+            elif first == '"' or first == "'":
+                self.string(first)  # across a line break (escaped), or unterminated: string() says where
+            elif first == "`":
+                self.template()
+            else:
+                raise self.error(f"unexpected character {first!r}")
 
     def string(self, quote: str) -> None:
         src = self.src
@@ -366,11 +451,11 @@ class Lexer:
         """`<a x={e}>…</a>` becomes `__e4x_literal(shape, ["<a x=", ["a", e], ">…</a>"])`, line breaks kept in
         place; `shape` names the static text, so the runtime parses each literal once."""
         line, col = self.line, self.col()
-        self.push(NAME, "__e4x_literal", line, col)
-        self.push(PUNCT, "(", line, col)
-        shape_tok = self.push(STR, "", line, col)  # filled in below, once the literal's static text is known
-        self.push(PUNCT, ",", line, col)
-        self.push(PUNCT, "[", line, col)
+        self.scaffold_nl = self.saw_newline
+        self.saw_newline = False
+        self.scaffold = [("__e4x_literal(" + _SHAPE_PLACEHOLDER + ",[", line, col)]
+        self.scaffold_kind = XML_HEAD
+        self.literal_head = None
         self.text_buf: list[str] = []
         self.text_at = (line, col)
         self.first_part = True
@@ -385,10 +470,12 @@ class Lexer:
         # The runtime keeps each literal's parse under this name: its static text and where the values go.
         # Pieces are joined as they are: the same static text gives the same name however it was cut (values are
         # marked by NUL and a kind, which XML text cannot hold).
-        shape_tok.text = js_string(hashlib.blake2b("".join(self.shape).encode(), digest_size=10).hexdigest())
-        end_line, end_col = self.line, self.col()
-        self.push(PUNCT, "]", end_line, end_col)
-        self.push(PUNCT, ")", end_line, end_col)
+        shape = js_string(hashlib.blake2b("".join(self.shape).encode(), digest_size=10).hexdigest())
+        self.push(PUNCT, "])", self.line, self.col())
+        last = self.flush_scaffold(XML if self.literal_head is None else XML_TAIL)
+        head = self.literal_head or last
+        head.text = head.text.replace(_SHAPE_PLACEHOLDER, shape, 1)
+        self.scaffold = None
         self.last_closed_head = None
 
     def emit_text(self, text: str) -> None:
@@ -441,16 +528,20 @@ class Lexer:
         self.push(STR, js_string(kind), line, col)
         self.push(PUNCT, ",", line, col)
         self.push(PUNCT, "(", line, col)
+        tok = self.flush_scaffold(self.scaffold_kind)
+        if self.literal_head is None:
+            self.literal_head = tok
         self.advance_to(self.pos + 1)
         self.shape.append("\x00" + kind)
-        saved = (self.text_buf, self.text_at, self.first_part, self.shape)
+        saved = (self.text_buf, self.text_at, self.first_part, self.shape, self.scaffold, self.literal_head)
+        self.scaffold = None  # the expression's own tokens (a literal in it has its own pieces)
         before = len(self.toks)
         self.run(end_at_brace=True)
         if len(self.toks) == before:
             raise self.error("empty expression {} in an XML literal", line, col)
-        self.text_buf, self.text_at, self.first_part, self.shape = saved
-        self.push(PUNCT, ")", self.line, self.col())
-        self.push(PUNCT, "]", self.line, self.col())
+        self.text_buf, self.text_at, self.first_part, self.shape, self.scaffold, self.literal_head = saved
+        self.scaffold_kind = XML_MID
+        self.push(PUNCT, ")]", self.line, self.col())
         self.first_part = False
 
     def xml_name(self, kind: str = "n") -> str | None:

@@ -4,6 +4,9 @@
   "use strict";
 
   const IMPL = Symbol("e4x.impl");
+  // `x.appendChild(<literal>)` is translated to `x[APPEND](shape, parts)`: an XML x takes the literal's nodes as
+  // they are built (no XML object for the literal, no copy of it); any other value gets its own appendChild call.
+  const APPEND = Symbol("appendChild");
   const childKeys = new Map(); // symbol -> child name (non-call access of method-like names, see translator)
 
   // ---- nodes -------------------------------------------------------------------------------------------------
@@ -338,6 +341,7 @@
     get: function (t, k) {
       if (typeof k === "symbol") {
         if (k === IMPL) return t;
+        if (k === APPEND) return function (shape, parts) { appendLiteral(t, shape, parts); return this; };
         if (k === Symbol.toPrimitive) return function () { return implString(t); };
         if (k === Symbol.iterator) return function () { return t.nodes.map(xmlOf)[Symbol.iterator](); };
         if (k === Symbol.toStringTag) return t.single ? "XML" : "XMLList";
@@ -661,6 +665,22 @@
     return listOf(nodes);
   }
 
+  function appendLiteral(impl, shape, parts) {
+    const el = single(impl, "appendChild()");
+    let sk = skeletons.get(shape);
+    if (sk === undefined) {
+      sk = skeleton(parts);
+      skeletons.set(shape, sk);
+    }
+    if (sk === null) {
+      for (const k of toNodes(parseLiteral(parts))) { k.parent = el; el.kids.push(k); }
+      return;
+    }
+    const vals = [];
+    for (const p of parts) if (typeof p !== "string") vals.push(p[1]);
+    for (const s of sk.nodes) instantiate(s, vals, el, el.kids);
+  }
+
   const ATTR_SLOT = /^\u0001([0-9]+)$/;
   const SLOT_NAME = /^__e4x_slot_([0-9]+)$/;
 
@@ -814,6 +834,15 @@
   define("__e4x_typeof", typeOf);
   define("__e4x_each", each);
   define("__e4x_key", childKey);
+  define("__e4x_append", APPEND);
+  Object.defineProperty(Object.prototype, APPEND, {
+    get: function () {
+      const target = this;
+      return function (shape, parts) { return target.appendChild(literal(shape, parts)); };
+    },
+    configurable: false,
+    enumerable: false,
+  });
   // A name inside a .(…) filter: the item's children of that name, when it has some.
   define("__e4x_in", function (item, name) {
     const i = implOf(item);

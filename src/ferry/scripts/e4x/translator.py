@@ -20,6 +20,10 @@ from ferry.scripts.e4x.lexer import (
     TMPL_HEAD,
     TMPL_MID,
     TMPL_TAIL,
+    XML,
+    XML_HEAD,
+    XML_MID,
+    XML_TAIL,
     Tok,
     js_string,
     tokenize,
@@ -138,7 +142,12 @@ _OPERATOR_TEXTS = frozenset(["typeof", "==", "!=", "+=", "+"])
 _COMMA_SEMICOLON = frozenset([",", ";"])
 _ADDITIVE_STOP_NAMES = _STOP_KEYWORDS | frozenset(["in", "instanceof"])
 _LITERAL_NAMES = frozenset(("true", "false"))
-_ENDS_EXPRESSION = frozenset((NUM, STR, TMPL, REGEX, TMPL_TAIL))
+_ENDS_EXPRESSION = frozenset((NUM, STR, TMPL, REGEX, TMPL_TAIL, XML, XML_TAIL))
+# Tokens that open / close / continue an expression-holding piece: templates and XML literals with {expressions}.
+_HEADS = frozenset((TMPL_HEAD, XML_HEAD))
+_TAILS = frozenset((TMPL_TAIL, XML_TAIL))
+_MIDS_AND_TAILS = frozenset((TMPL_MID, TMPL_TAIL, XML_MID, XML_TAIL))
+_HEADS_AND_MIDS = frozenset((TMPL_HEAD, TMPL_MID, XML_HEAD, XML_MID))
 
 
 def _ends_expression(t: Tok) -> bool:
@@ -160,8 +169,8 @@ def _statement_break(prev: Tok, t: Tok) -> bool:
     return not (t.kind == PUNCT and t.text in ("(", "["))
 
 
-_OPENING = frozenset(["(", "[", "{", "tmpl-head"])
-_CLOSING = frozenset([")", "]", "}", "tmpl-tail"])
+_OPENING = frozenset(["(", "[", "{", "tmpl-head", "xml-head"])
+_CLOSING = frozenset([")", "]", "}", "tmpl-tail", "xml-tail"])
 _BRACKETS = _OPENING | _CLOSING
 
 
@@ -264,6 +273,23 @@ class _Rewriter:
                         out += _snippet(f"[__e4x_key({js_string(nxt.text)})]", nxt)
                         i += 2
                         continue
+                    if nxt.text == "appendChild" and i + 3 < n and toks[i + 3].kind in _LITERAL_STARTS:
+                        end = i + 3 if toks[i + 3].kind == XML else match[i + 3]
+                        if match[i + 2] == end + 1:
+                            # `x.appendChild(<literal>)`: the literal's nodes go straight into x (no XML object
+                            # for it, no copy of it: nothing else can reach a literal written as the argument).
+                            out += _snippet("[__e4x_append](", nxt)
+                            head = toks[i + 3]
+                            text = head.text[len(_LITERAL_CALL) :]
+                            if head.kind == XML:
+                                out.append(Tok(head.kind, text[:-1], head.line, head.col, head.nl_before))
+                                i += 4
+                                continue
+                            out.append(Tok(head.kind, text, head.line, head.col, head.nl_before))
+                            tail = toks[end]
+                            close_with[end] = [Tok(tail.kind, tail.text[:-1], tail.line, tail.col, tail.nl_before)]
+                            i += 4
+                            continue
             if t.kind == PUNCT and t.text == "@":
                 if not filter_depth:
                     raise self.error("'@' is only valid after '.', '..' or inside a .(…) filter", t)
@@ -347,9 +373,9 @@ class _Rewriter:
                         return match[j] + 1  # `if (c) a == b`: the operand starts after the head
                 elif t.text in OPENERS or t.text in stop:
                     break
-            elif t.kind == TMPL_TAIL:
+            elif t.kind in _TAILS:
                 j = match[j]
-            elif t.kind in (TMPL_HEAD, TMPL_MID) or (t.kind == NAME and t.text in stop_names):
+            elif t.kind in _HEADS_AND_MIDS or (t.kind == NAME and t.text in stop_names):
                 break
             if j > 0 and _statement_break(toks[j - 1], toks[j]):
                 return j
@@ -403,10 +429,10 @@ class _Rewriter:
                     break
                 if j > i and t.text in binary_stop and _ends_expression(toks[j - 1]):
                     break
-            elif t.kind == TMPL_HEAD:
+            elif t.kind in _HEADS:
                 j = match[j] + 1
                 continue
-            elif t.kind in (TMPL_MID, TMPL_TAIL) or (t.kind == NAME and t.text in stop_names):
+            elif t.kind in _MIDS_AND_TAILS or (t.kind == NAME and t.text in stop_names):
                 break
             j += 1
         return j
@@ -432,7 +458,7 @@ class _Rewriter:
                 j = match[j] + 1
             if j < n and toks[j].text == "{":
                 j = match[j] + 1
-        elif (t.kind == PUNCT and t.text in OPENERS) or t.kind == TMPL_HEAD:
+        elif (t.kind == PUNCT and t.text in OPENERS) or t.kind in _HEADS:
             j = match[j] + 1
         else:
             j += 1
@@ -590,7 +616,9 @@ _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 _OPERATOR_CHARS = frozenset("+-*/%=<>&|!?.")
 
 
-_MULTILINE_KINDS = frozenset([TMPL, TMPL_HEAD, TMPL_MID, TMPL_TAIL])
+_LITERAL_STARTS = frozenset((XML, XML_HEAD))
+_LITERAL_CALL = "__e4x_literal("
+_MULTILINE_KINDS = frozenset([TMPL, TMPL_HEAD, TMPL_MID, TMPL_TAIL, XML, XML_HEAD, XML_MID, XML_TAIL])
 
 
 class Translation:
