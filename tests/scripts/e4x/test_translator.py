@@ -233,3 +233,25 @@ def test_typeof_an_undeclared_name_inside_a_filter_is_undefined() -> None:
         'var x = <r><p><n>A</n></p></r>;\nprint(x.p.(typeof nothing == "undefined" && typeof n == "xml").length());\n'
     )
     assert run(source) == ["1"]
+
+
+def test_append_child_of_a_literal_builds_in_place_with_the_same_results() -> None:
+    out = run(
+        'var x = <a/>; var v = "1&2";\n'
+        "for (var i = 0; i < 2; i++) x.appendChild(<b n={i} v={v}>{i}<c/></b>);\n"
+        "x.appendChild(<>{v}<d/></>);\n"
+        "var r = x.appendChild(<{'e' + 1}/>); print(r === x);\n"
+        "var one = <r><q/></r>.q; one.appendChild(<z/>); print(one.toXMLString());\n"
+        "try { <r><q/><q/></r>.q.appendChild(<z/>); } catch (e) { print(e.name); }\n"
+        "var got = []; var o = {appendChild: function (v) { got.push(v.name()); return 7; }};\n"
+        "print(o.appendChild(<mine/>), got);\n"
+        "print(x.toXMLString());"
+    )
+    assert out == [
+        "true",
+        "<q>\n  <z/>\n</q>",
+        "TypeError",
+        "7 mine",
+        '<a>\n  <b n="0" v="1&amp;2">\n    0\n    <c/>\n  </b>\n  <b n="1" v="1&amp;2">\n    1\n    <c/>\n  </b>\n'
+        "  1&amp;2\n  <d/>\n  <e1/>\n</a>",
+    ]

@@ -46,7 +46,7 @@ def load(folder: Path, source: str) -> Translation | None:
     try:
         with open(path, "rb") as file:
             data = file.read()
-    except OSError:
+    except (OSError, ValueError):
         return None
     if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 8:
         return None
@@ -77,7 +77,7 @@ def store(folder: Path, source: str, translation: Translation) -> None:
             file.write(data)
         os.replace(temporary, path)
         _trim(where)
-    except OSError:
+    except (OSError, ValueError):  # a read-only or odd data folder: the next run translates again
         return
 
 
