@@ -74,8 +74,7 @@ def run_script(source: str, *, filename: str, api: Any, vars: Mapping[str, str] 
         _serve(worker, _Translating(api, translations), result, deadline, time_limit, on_log, translations, stop)
     finally:
         worker.stop()
-        # The next run's worker, started from this thread (a worker dies with the thread that started it).
-        _refill()
+        _refill_soon()  # the next run's worker
     return result
 
 
@@ -249,6 +248,31 @@ def keep_warm(enabled: bool = True) -> None:
         _refill()
 
 
+_spawner_wake = threading.Event()
+_spawner: threading.Thread | None = None
+
+
+def _refill_soon() -> None:
+    """Start the spare worker on a thread that lives as long as the process (a worker dies with the thread that
+    started it): the run ends without waiting for an interpreter to be forked."""
+    global _spawner
+    with _spare_lock:
+        if not _keep_warm or _spare is not None:
+            return
+        if _spawner is None:
+            _spawner = threading.Thread(target=_spawn_forever, name="ferry-script-spawner", daemon=True)
+            _spawner.start()
+    _spawner_wake.set()
+
+
+def _spawn_forever() -> None:
+    while True:
+        _spawner_wake.wait()
+        _spawner_wake.clear()
+        with contextlib.suppress(Exception):  # fork refused: the next run starts its own worker
+            _refill()
+
+
 def _refill() -> None:
     global _spare
     with _spare_lock:
@@ -365,13 +389,23 @@ class _Worker:
         return f": {text.splitlines()[-1][:300]}" if text else ""
 
     def stop(self) -> None:
-        """Kill the worker if it still runs and reap it."""
+        """Kill the worker if it still runs; it is reaped here when already gone, else by a short-lived thread
+        (the run's result does not wait for the kernel to tear a process down)."""
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5.0)
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+        for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+        if self.process.poll() is None:
+            threading.Thread(target=self._reap, name="ferry-script-reaper", daemon=True).start()
+        else:
+            self._reap()
+
+    def _reap(self) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5.0)
+        if self.process.stderr is not None:
+            with contextlib.suppress(OSError):
+                self.process.stderr.close()

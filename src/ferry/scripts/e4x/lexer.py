@@ -490,20 +490,17 @@ class Lexer:
         text = "".join(self.text_buf)
         self.text_buf = []
         line, col = self.text_at
-        # One string per source line, so the literal keeps its line breaks where the script had them.
-        for k, piece in enumerate(text.split("\n")):
-            last = k == text.count("\n")
-            chunk = piece if last else piece + "\n"
+        # One string per source line (a separating comma with it), so the literal keeps its line breaks where the
+        # script had them.
+        pieces = text.split("\n")
+        last = len(pieces) - 1
+        for k, piece in enumerate(pieces):
+            chunk = piece if k == last else piece + "\n"
             if not chunk:
                 continue
-            self.part_separator(line, col)
-            self.push(STR, js_string(chunk), line, col)
+            self.push(STR, js_string(chunk) if self.first_part else "," + js_string(chunk), line, col)
+            self.first_part = False
             line, col = line + 1, 1
-
-    def part_separator(self, line: int, col: int) -> None:
-        if not self.first_part:
-            self.push(PUNCT, ",", line, col)
-        self.first_part = False
 
     def copy_raw(self, end: int) -> None:
         """Static XML text from here to `end`, kept as it is (the runtime parses it)."""
@@ -523,11 +520,8 @@ class Lexer:
         """`{expr}` inside a literal: lexed as JavaScript (it may hold E4X), passed as [kind, value]."""
         self.flush_text()
         line, col = self.line, self.col()
-        self.part_separator(line, col)
-        self.push(PUNCT, "[", line, col)
-        self.push(STR, js_string(kind), line, col)
-        self.push(PUNCT, ",", line, col)
-        self.push(PUNCT, "(", line, col)
+        self.push(PUNCT, ('["' if self.first_part else ',["') + kind + '",(', line, col)
+        self.first_part = False
         tok = self.flush_scaffold(self.scaffold_kind)
         if self.literal_head is None:
             self.literal_head = tok
