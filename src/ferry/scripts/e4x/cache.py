@@ -28,9 +28,14 @@ def translator_version() -> bytes:
     if _version is None:
         digest = hashlib.sha256()
         here = os.path.dirname(__file__)
-        for name in ("lexer.py", "translator.py", "cache.py"):
-            with open(os.path.join(here, name), "rb") as file:
-                digest.update(file.read())
+        try:
+            for name in ("lexer.py", "translator.py", "cache.py"):
+                with open(os.path.join(here, name), "rb") as file:
+                    digest.update(file.read())
+        except OSError:  # no sources beside the code (a packed install): its version names the translator
+            from ferry import __version__
+
+            digest.update(b"ferry " + __version__.encode())
         _version = digest.digest()
     return _version
 
