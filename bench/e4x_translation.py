@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Start-of-run cost of a workflow script: translating a 500-line E4X script, then QuickJS with the E4X runtime;
-and the cost per record of building an XML literal and turning it into text, as a script calling Ingest does.
+and the cost per record of building an XML literal and turning it into text, as a script calling Ingest does, and
+of appending literals to a collection and writing the collection's text once.
 
 Prints the best and median of N runs in milliseconds, and a pure-Python calibration loop (1M empty iterations) so a
 figure taken on a loaded machine can be read against an idle one. Usage: bench/e4x_translation.py [--repeats N]
@@ -74,6 +75,20 @@ def main() -> None:
     ctx = quickjs.Context()
     ctx.eval(RUNTIME_JS)
     per_record = timed(lambda: ctx.eval(loop), 3)
+    # A collection as bench/scenarios/scripts.py builds it: appendChild of a literal per record, then its text.
+    collection = translate(
+        'var all = <recipient-collection xtkschema="nms:recipient"/>;'
+        f" for (var i = 0; i < {records}; i++) {{"
+        ' all.appendChild(<recipient email={"user" + i + "@example.com"} firstName="John" lastName={"Doe" + i}/>); }'
+        " __e4x_toXMLString(all).length"
+    ).code
+
+    def build_collection() -> None:
+        fresh = quickjs.Context()
+        fresh.eval(RUNTIME_JS)
+        fresh.eval(collection)
+
+    per_collected = timed(build_collection, 3)
 
     started = time.perf_counter()
     for _ in range(1_000_000):
@@ -86,6 +101,9 @@ def main() -> None:
         "whole_start": timed(lambda: (translate(source), start_engine()), args.repeats),
         "literal_to_text_us_per_record": {
             k.replace("_ms", "_us"): round(v * 1000 / records, 1) for k, v in per_record.items()
+        },
+        "collection_append_and_text_us_per_record": {
+            k.replace("_ms", "_us"): round(v * 1000 / records, 1) for k, v in per_collected.items()
         },
         "calibration_1M_empty_loop_ms": round(calibration, 1),
     }
