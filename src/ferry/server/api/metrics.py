@@ -193,10 +193,12 @@ class Metrics:
         self.idle_runs = Counter("ferry_sync_idle_runs", "Scheduled sync runs not recorded in the run history "
                                  "because they did nothing, by schema and outcome (empty: nothing to read; skipped: "
                                  "another worker held the schema).", ["schema", "outcome"], registry=self.registry)
+        self.purge_idle = Counter("ferry_purge_idle_runs", "Passes of the purge workflow (ferryPurgeStagingData) not "
+                                  "recorded in the run history because they dropped nothing.", registry=self.registry)
         self.group_wait = Histogram("ferry_group_commit_wait_seconds", "How long the first call of a group commit "
                                     "waited for a free writer, in seconds.", buckets=_WAIT_BUCKETS,
                                     registry=self.registry)
-        for own in (self.calls, self.records, self.refusals, self.latency, self.idle_runs):
+        for own in (self.calls, self.records, self.refusals, self.latency, self.idle_runs, self.purge_idle):
             self.light.register(own)
         # What a scrape reads from staging (the same whichever process answers), and this process's parts.
         self._read: list[Collector] = []
@@ -233,6 +235,15 @@ class Metrics:
             counter.inc(records)
         if code and outcome != "ok":
             self.refusals.labels(code, protocol).inc()
+
+    def idle_run(self, workflow: str, schema: str, outcome: str) -> None:
+        """Count one run left out of the history because it did nothing (`ferry.sync.runs.idle_observer`)."""
+        from ferry.sync import PURGE_WORKFLOW
+
+        if workflow == PURGE_WORKFLOW:
+            self.purge_idle.inc()
+        else:
+            self.idle_runs.labels(schema, outcome).inc()
 
     def logon_refused(self, reason: str, via: str) -> None:
         """Count one refused logon (the Authenticator's `logon_observer`)."""
@@ -313,7 +324,7 @@ def install(app: FastAPI, runtime: Any) -> Metrics:
         auth.logon_observer = metrics.logon_refused
     from ferry.sync import runs
 
-    runs.idle_observer = lambda _workflow, schema, outcome: metrics.idle_runs.labels(schema, outcome).inc()
+    runs.idle_observer = metrics.idle_run
     writer = getattr(runtime, "writer", None)
     if writer is not None and hasattr(writer, "observer"):
         writer.observer = metrics.observe_group
