@@ -238,6 +238,7 @@ def _logs_are_json_lines(log: str) -> None:
     access = [line for line in lines if line["logger"] == "uvicorn.access"]
     assert access and all(line.get("request_id") for line in access)
     assert any(line.get("operator") == "admin" and "/api/v1/ingest" in line["message"] for line in access)
+    assert any(line.get("operator") == "admin" and "soaprouter" in line["message"] for line in access)  # SOAP too
 
 
 def test_a_worker_whose_duckdb_owner_is_gone_answers_clear_faults(
