@@ -373,6 +373,9 @@ async def test_openapi_describes_every_route_and_docs_are_served(api: Api) -> No
     assert set(ingest["requestBody"]["content"]) == {"application/json", "application/x-ndjson"}
     assert {"200", "401", "403", "404", "413", "422", "429"} <= set(ingest["responses"])
     assert "IngestReply" in spec["components"]["schemas"] and "ErrorReply" in spec["components"]["schemas"]
+    paging = {p["name"]: p for p in paths["/api/v1/requests/{request_id}"]["get"]["parameters"]}
+    assert paging["limit"]["schema"]["maximum"] == 10_000 and "page" in paging["limit"]["description"]
+    assert "nextOffset" in paging["offset"]["description"]
     assert {"BearerSession", "SessionToken", "SecurityToken", "SessionCookie"} == {
         name for item in ingest["security"] for name in item
     }
