@@ -206,7 +206,9 @@ def _wait_for_the_running_run(db: StagingDatabase, name: str) -> None:
     """Return once no run of `name` holds the workflow's lock (taken and released at once: the server takes it)."""
     conn = script_runs.connect(db.pool)
     try:
-        script_runs.lock(conn, name, wait=True)
+        if not script_runs.lock(conn, name, wait=False):
+            err_console.print(f"workflow {name} is running: waiting for that run to end (--wait)")
+            script_runs.lock(conn, name, wait=True)
         script_runs.unlock(conn, name)
     finally:
         conn.close()

@@ -172,11 +172,16 @@ class _SharedParts:
         self.since = Gauge(PART_SINCE, "When the part entered its status (Unix time; 0: not in it)",
                            ["part", "status"], registry=None, multiprocess_mode="livemax")
         self._status: dict[str, str] = {}
+        self._lock = threading.Lock()  # the refresh thread and a scrape may both write
 
     def refresh(self) -> None:
         """Write this process's current part states (a late check counts as down, as `/healthz` tells it)."""
         if not self._monitor.started:
             return
+        with self._lock:
+            self._write()
+
+    def _write(self) -> None:
         for name in self._monitor.names:
             state = self._monitor.peek(name)
             if state.status in ("off", "unknown"):
