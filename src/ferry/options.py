@@ -18,6 +18,7 @@ from lxml import etree
 from psycopg import sql
 
 from ferry import errors
+from ferry.auth.models import AuthError, Operator
 from ferry.errors import FerryError
 from ferry.schema.model import Attribute, Key, Schema
 from ferry.schema.types import AttrType, coerce, to_text
@@ -215,6 +216,19 @@ def write_option(conn: psycopg.Connection[Any], record: etree._Element, operator
     conn.execute(sql.SQL('{} ON CONFLICT ("name") DO UPDATE SET {}, "lastModified" = now()').format(insert, updates),
                  params)
     return name
+
+
+def store_options(pool: Any, document: etree._Element, operator: Operator) -> list[str]:
+    """Store the `<option>` records of a Write / WriteCollection, all or none (admins only): what SOAP and
+    workflow scripts run for a document whose `xtkschema` is `xtk:option`; returns the options' names."""
+    if not operator.admin:
+        raise AuthError(errors.FORBIDDEN, f"operator {operator.login!r} may not set options (admins only)",
+                        http_status=403)
+    records = option_records(document)
+    if not records:
+        raise FerryError(errors.EMPTY_CALL, "the xtk:option document holds no <option> record")
+    with pool.connection() as conn, conn.transaction():
+        return [write_option(conn, record, operator.login) for record in records]
 
 
 def option_records(document: etree._Element) -> list[etree._Element]:

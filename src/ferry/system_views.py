@@ -15,9 +15,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ferry import options
-from ferry.auth.models import Operator
-from ferry.query.querydef import register_paths
+from ferry import errors, options
+from ferry.auth.models import AuthError, Operator
+from ferry.query.compiler import CompiledQuery, compile_query
+from ferry.query.querydef import QueryDef, register_paths
+from ferry.query.run import MAX_ROWS
 from ferry.schema.model import Attribute, Key, Schema
 from ferry.schema.postgres_types import column_type
 from ferry.schema.registry import SchemaRegistry
@@ -116,3 +118,22 @@ register_paths(ENUM_VALUE.id, {"enum/@name": "enumName", "enum/@label": "enumLab
 def view(schema_id: str) -> SystemView | None:
     """The system view answering queries on `schema_id`, or None."""
     return VIEWS.get(schema_id)
+
+
+def require_view(operator: Operator, view: SystemView) -> None:
+    """Refuse (FRY-… 403) an operator who may not query `view` (xtk:option: admins only)."""
+    if view.admin_only and not operator.admin:
+        raise AuthError(errors.QUERY_FORBIDDEN, f"operator {operator.login!r} has no right to read "
+                        f"{view.schema.id} (admins only)", http_status=403)
+
+
+def run_view(pool: Any, registry: SchemaRegistry, operator: Operator, query: QueryDef, view: SystemView,
+             compile_only: bool = False) -> tuple[CompiledQuery, list[Any]]:
+    """Compile `query` against the view's rows for `operator` and run it on staging (blocking); the rows are
+    empty when `compile_only`. SOAP's ExecuteQuery / queryDef methods and workflow scripts all read this way."""
+    with pool.connection() as conn:
+        table = view.table(conn, registry, operator)
+        compiled = compile_query(query, view.schema, table, "postgres", max_rows=MAX_ROWS)
+        if compile_only:
+            return compiled, []
+        return compiled, list(conn.execute(compiled.sql, compiled.params).fetchall())

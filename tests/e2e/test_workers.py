@@ -204,6 +204,7 @@ def test_two_workers_serve_sync_and_query_with_a_duckdb_warehouse(
                 assert health["parts"]["warehouse"]["status"] == "up", health
             assert all(_serving(worker, port) > 0 for worker in workers)
             _metrics_agree(clients, at_least=2 * CALLS)
+            _process_series_agree(clients, reads_at_least=2 * CALLS)
         finally:
             for client in clients:
                 client.close()
@@ -229,6 +230,35 @@ def _metrics_agree(clients: list[httpx.Client], at_least: int) -> None:
     assert totals.pop() >= at_least
 
 
+def _samples(exposition: str, name: str) -> dict[str, float]:
+    """`{labels: value}` of one series in a scrape."""
+    found = {}
+    for line in exposition.splitlines():
+        if line.startswith((name + "{", name + " ")):
+            labels, value = line[len(name):].rsplit(" ", 1)
+            found[labels] = float(value)
+    return found
+
+
+def _process_series_agree(clients: list[httpx.Client], reads_at_least: int) -> None:
+    """The series each process keeps (its parts' states, its warehouse reads) come from both processes in every
+    scrape: the same answer whichever process the connection reached, the reads summed."""
+    scrapes = []
+    for client in clients:
+        scrape = client.get("/metrics")
+        assert scrape.status_code == 200, scrape.text
+        scrapes.append(scrape.text)
+    reads = {_samples(text, "ferry_warehouse_reads_total").get('{outcome="ok"}') for text in scrapes}
+    assert len(reads) == 1, reads
+    assert (reads.pop() or 0) >= reads_at_least  # both processes' reads (REST data and SOAP ExecuteQuery)
+    for text in scrapes:
+        assert _samples(text, "ferry_part_up") == {'{part="staging"}': 1.0, '{part="warehouse"}': 1.0}, text
+        assert set(_samples(text, "ferry_part_state_seconds")) == {'{part="staging",status="up"}',
+                                                                   '{part="warehouse",status="up"}'}
+        assert _samples(text, "ferry_warehouse_reads_in_flight") == {"": 0.0}
+        assert "ferry_part_state_since" not in text
+
+
 def _logs_are_json_lines(log: str) -> None:
     """FERRY_LOG_JSON=1: every log line of both processes is one JSON object; an access line names its request id
     and operator. (The few plain lines are the command's own prints: listening, stopped.)"""
@@ -238,6 +268,7 @@ def _logs_are_json_lines(log: str) -> None:
     access = [line for line in lines if line["logger"] == "uvicorn.access"]
     assert access and all(line.get("request_id") for line in access)
     assert any(line.get("operator") == "admin" and "/api/v1/ingest" in line["message"] for line in access)
+    assert any(line.get("operator") == "admin" and "soaprouter" in line["message"] for line in access)  # SOAP too
 
 
 def test_a_worker_whose_duckdb_owner_is_gone_answers_clear_faults(

@@ -196,3 +196,38 @@ def test_every_touch_of_application_ends_the_run_naming_it(bench: ScriptBench) -
         assert result.error.code.code == "FRY-130004", access
         assert result.error.message.startswith(f"{name} is part"), (access, result.error.message)
         assert infos(result) == [], access
+
+
+def test_options_and_operators_go_through_staging_as_soap_does(bench: ScriptBench) -> None:
+    """Write of xtk:option stores in `ferry.options` (what GetOption reads); queryDef on xtk:option and xtk:operator
+    reads staging's views (never the warehouse), with SOAP's rights: options for admins, operators only oneself."""
+    from ferry.auth import Authenticator
+
+    reader = Authenticator(bench.db.pool, bench.settings).add_operator("jsReader", "pw", schemas=["dem:sampleTable"])
+    result = bench.run('''
+        xtk.session.Write(<option xtkschema="xtk:option" name="JsOption" dataType="6" stringValue="hello"/>);
+        NLWS.xtkSession.write({option: {xtkschema: "xtk:option", name: "JsCount", dataType: "3", longValue: "7"}});
+        logInfo(getOption("JsOption") + "/" + getOption("JsCount"));
+        var res = xtk.queryDef.create(<queryDef schema="xtk:option" operation="select">
+            <select><node expr="@name"/><node expr="@stringValue"/></select>
+            <where><condition expr="@name like 'Js%'"/></where><orderBy><node expr="@name"/></orderBy>
+          </queryDef>).ExecuteQuery();
+        for each (var o in res.option) logInfo(o.@name + "=" + o.@stringValue);
+        var ops = xtk.queryDef.create(<queryDef schema="xtk:operator" operation="select">
+            <select><node expr="@name"/></select><where><condition expr="@name = 'jsReader'"/></where>
+          </queryDef>).ExecuteQuery();
+        logInfo("operators " + ops.operator.length());''')
+    assert ok(result) == ["hello/7", "JsCount=", "JsOption=hello", "operators 1"]
+    with bench.db.pool.connection() as conn:
+        stored = conn.execute('SELECT "name", "modifiedBy" FROM ferry.options WHERE "name" LIKE %s ORDER BY 1',
+                              ("Js%",)).fetchall()
+    assert [row[0] for row in stored] == ["JsCount", "JsOption"]
+    refused = bench.run('''
+        try { xtk.session.Write(<option xtkschema="xtk:option" name="JsOther" stringValue="x"/>); }
+        catch (e) { logInfo(e.code); }
+        try { xtk.queryDef.create(<queryDef schema="xtk:option" operation="count"/>).ExecuteQuery(); }
+        catch (e) { logInfo(e.code); }
+        var mine = xtk.queryDef.create(<queryDef schema="xtk:operator" operation="select">
+            <select><node expr="@name"/></select></queryDef>).ExecuteQuery();
+        for each (var o in mine.operator) logInfo(o.@name);''', operator=reader)
+    assert ok(refused) == ["FRY-600003", "FRY-400013", "jsReader"]

@@ -91,6 +91,22 @@ def test_observe_call_finds_the_metrics_of_an_app_request_or_runtime_and_ignores
     assert 'ferry_refusals_total{code="XSV-350022",protocol="soap"} 1.0' in text
 
 
+async def test_an_idle_purge_pass_is_counted_not_recorded(client: httpx.AsyncClient, staging_db: StagingDatabase,
+                                                          settings: Settings) -> None:
+    from ferry.sync import purge
+    from ferry.workflows import list_runs
+
+    before = value(await scrape(client), "ferry_purge_idle_runs_total")
+    recorded = len(list_runs(staging_db.pool, workflow="ferryPurgeStagingData"))
+    for _ in range(3):
+        assert purge(staging_db, settings).counts["purged"] == 0
+    assert value(await scrape(client), "ferry_purge_idle_runs_total") == before + 3
+    assert len(list_runs(staging_db.pool, workflow="ferryPurgeStagingData")) == recorded
+    # The sync's idle runs keep their own series: a purge pass is not one of them.
+    assert not any(name == "ferry_sync_idle_runs_total" and dict(labels).get("schema") == ""
+                   for name, labels in await scrape(client))
+
+
 def test_each_app_has_its_own_registry() -> None:
     runtime: Any = SimpleNamespace(db=SimpleNamespace(store=SimpleNamespace(status=list)))
     first, second = FastAPI(), FastAPI()

@@ -306,6 +306,22 @@ async def test_records_and_requests_report_staged_synced_skipped_failed(api: Api
     assert request["counts"] == {"staged": 1, "synced": 1, "skipped": 1, "failed": 1}
 
 
+async def test_a_calls_records_come_in_pages(api: Api) -> None:
+    headers = await api.logon("ann")
+    body = (await api.client.post("/api/v1/ingest/nms:recipient", json=[{"email": f"{i}@x"} for i in range(4)],
+                                  headers=headers)).json()
+    url = f"/api/v1/requests/{body['requestId']}"
+    first = (await api.client.get(url, params={"limit": 3}, headers=headers)).json()
+    assert [r["values"]["email"] for r in first["records"]] == ["0@x", "1@x", "2@x"]
+    assert (first["recordCount"], first["offset"], first["nextOffset"]) == (4, 0, 3)
+    last = (await api.client.get(url, params={"limit": 3, "offset": first["nextOffset"]}, headers=headers)).json()
+    assert [(r["values"]["email"], r["position"]) for r in last["records"]] == [("3@x", 4)]
+    assert last["nextOffset"] is None and last["counts"] == {"staged": 1}
+    assert (await api.client.get(url, params={"limit": 10_001}, headers=headers)).status_code == 400
+    whole = (await api.client.get(url, headers=headers)).json()  # the default page holds up to 1000
+    assert len(whole["records"]) == 4 and whole["nextOffset"] is None
+
+
 async def test_operators_see_only_their_own_calls_unless_admin(api: Api) -> None:
     ann = await api.logon("ann")
     body = (await api.client.post("/api/v1/ingest/nms:recipient", json={"email": "a@x"}, headers=ann)).json()
@@ -357,6 +373,9 @@ async def test_openapi_describes_every_route_and_docs_are_served(api: Api) -> No
     assert set(ingest["requestBody"]["content"]) == {"application/json", "application/x-ndjson"}
     assert {"200", "401", "403", "404", "413", "422", "429"} <= set(ingest["responses"])
     assert "IngestReply" in spec["components"]["schemas"] and "ErrorReply" in spec["components"]["schemas"]
+    paging = {p["name"]: p for p in paths["/api/v1/requests/{request_id}"]["get"]["parameters"]}
+    assert paging["limit"]["schema"]["maximum"] == 10_000 and "page" in paging["limit"]["description"]
+    assert "nextOffset" in paging["offset"]["description"]
     assert {"BearerSession", "SessionToken", "SecurityToken", "SessionCookie"} == {
         name for item in ingest["security"] for name in item
     }

@@ -74,6 +74,27 @@ async def test_the_run_id_lists_the_runs_calls_in_order_to_its_operator(app: tup
     assert (await client.get(f"/api/v1/requests/{uuid.uuid4()}", headers=admin)).status_code == 404
 
 
+async def test_a_runs_records_come_in_pages_reading_only_the_calls_a_page_reaches(
+        app: tuple[Runtime, httpx.AsyncClient]) -> None:
+    runtime, client = app
+    loader = await _headers(client, "loader", "pw")
+    run = await _run(client, loader, "three")
+    url = f"/api/v1/requests/{run['id']}"
+    pages, offset = [], 0
+    while offset is not None:
+        body = (await client.get(url, params={"limit": 2, "offset": offset}, headers=loader)).json()
+        assert body["recordCount"] == 3 and body["offset"] == offset
+        pages.append([r["values"]["email"] for r in body["records"]])
+        offset = body["nextOffset"]
+    assert pages == [["r0@example.com", "r1@example.com"], ["r2@example.com"]]
+    second = (await client.get(url, params={"limit": 1, "offset": 1}, headers=loader)).json()
+    assert [r["requestId"] for r in second["records"]] == [run["requestIds"][1]]
+    assert (await client.get(url, params={"limit": 0}, headers=loader)).status_code == 400
+    store = runtime.db.store
+    found = store.request(uuid.UUID(run["id"]), limit=1, offset=2)
+    assert found is not None and [r["request_id"] for r in found["records"]] == [uuid.UUID(run["requestIds"][2])]
+
+
 async def test_a_run_over_two_schemas_lists_both_and_subscribe_carries_the_run(
         app: tuple[Runtime, httpx.AsyncClient]) -> None:
     _, client = app

@@ -71,7 +71,8 @@ def test_rows_on_a_duplicated_key_fail_and_change_nothing(new_database: Callable
     result = CliRunner().invoke(app, ["doctor", "unicity", "--json", "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 1
     lines = [json.loads(line) for line in result.output.splitlines()]
-    assert {"schema_id": "tst:item", "key_definition": "@email", "key_type": "Key email", "value": "dup",
+    # The CLI's camelCase vocabulary (as REST and every other --json), not the dataclass's field names.
+    assert {"schema": "tst:item", "keyDefinition": "@email", "keyType": "Key email", "value": "dup",
             "count": 2} in lines
 
 

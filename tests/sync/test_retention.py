@@ -15,6 +15,7 @@ from ferry.server.console import queries
 from ferry.staging import StagingDatabase, partitions
 from ferry.sync import purge, run_once
 from ferry.warehouse import open_warehouse
+from ferry.workflows import list_runs
 
 sys.path.insert(0, str(Path(__file__).parent))
 from sync_helpers import SCHEMA_ID, call, item_schema, open_staging
@@ -71,6 +72,8 @@ def test_open_failed_rows_never_hold_their_partition(new_database: Callable[[], 
         # Both applied partitions go, the one holding two open failed rows included; the staged rows stay.
         result = purge(db, settings)
         assert result.state == "succeeded" and result.counts["purged"] == 8
+        # Only the pass that dropped rows is in the history; the idle one before it was only counted.
+        assert [run["rows_purged"] for run in list_runs(db.pool, workflow="ferryPurgeStagingData")] == [8]
         assert (1, 5) not in _parts(db) and (5, 9) not in _parts(db) and (9, 13) in _parts(db)
         assert _staged_rows(db) == 2 and _state(db, "c0") == "staged"
         schema = item_schema(db)

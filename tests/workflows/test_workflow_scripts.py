@@ -230,3 +230,71 @@ async def test_workflow_run_is_relayed_to_the_server_holding_the_duckdb_file(in_
         assert [run["state"] for run in runs] == ["succeeded"]
         assert runs[0]["started_by"].startswith("ferry workflow run") and f"run {runs[0]['id']}" in done.stdout
         assert (await asyncio.to_thread(definitions.get, pool, "counter")).instance_vars == {"n": 1}
+
+
+GATED = """
+logInfo("first");
+while (getOption("GateOpen") != "1") {}
+logInfo("second");
+"""
+
+
+def _relay_streams_and_waits(pool: Any, env: dict[str, str]) -> tuple[int, str, str]:
+    """`ferry workflow run gated --wait` beside the server while a run of `gated` holds its lock (as a run in
+    progress elsewhere would): it waits; once released, the server runs it and its first log line is printed while
+    the script still waits on an option the test sets only after reading that line."""
+    import queue
+
+    import psycopg
+
+    holder = script_runs.connect(pool)
+    assert script_runs.lock(holder, "gated", wait=False)
+    cli = subprocess.Popen([sys.executable, "-m", "ferry.cli", "workflow", "run", "gated", "--wait"],
+                           env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert cli.stdout is not None and cli.stderr is not None
+    reader = threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in cli.stdout], daemon=True)
+    reader.start()
+    try:
+        with psycopg.connect(str(env["FERRY_DATABASE_URL"]), autocommit=True) as conn:
+            for _ in range(600):  # the CLI waits on the workflow's lock (instead of the server refusing the run)
+                waiting = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                                       ).fetchone()
+                if (waiting and waiting[0]) or cli.poll() is not None:
+                    break
+                threading.Event().wait(0.1)
+            assert cli.poll() is None, cli.stderr.read()
+            assert script_runs.list_runs(pool, "gated", limit=5) == []
+            holder.close()
+            first = lines.get(timeout=120)  # printed as it came: the script cannot end before the gate opens
+            assert first == "first" and cli.poll() is None
+            conn.execute("INSERT INTO ferry.options (\"name\", \"dataType\", \"stringValue\", \"modifiedBy\") "
+                         "VALUES ('GateOpen', 6, '1', 'test')")
+        cli.wait(timeout=120)
+        reader.join(timeout=60)
+    finally:
+        holder.close()
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    return cli.returncode, "\n".join([first, *rest]), cli.stderr.read()
+
+
+@pytest.mark.anyio
+async def test_a_relayed_workflow_run_streams_its_log_and_honours_wait(in_process: Any, settings: Settings) -> None:
+    async with in_process(settings) as (runtime, _client):
+        assert runtime.relayed_scripts is not None
+        pool = runtime.db.pool
+        await asyncio.to_thread(definitions.add, pool, "gated", GATED, schedule=Schedule(every_seconds=3600))
+        env = {**os.environ, "FERRY_DATABASE_URL": str(settings.database_url),
+               "FERRY_DATA_DIR": str(settings.data_dir), "FERRY_WAREHOUSE_URL": settings.effective_warehouse_url,
+               "COLUMNS": "200"}
+        code, out, err = await asyncio.to_thread(_relay_streams_and_waits, pool, env)
+        assert code == 0, err
+        assert out.splitlines()[:2] == ["first", "second"] and out.count("first") == 1, out
+        runs = await asyncio.to_thread(script_runs.list_runs, pool, "gated", limit=5)
+        assert [run["state"] for run in runs] == ["succeeded"] and f"run {runs[0]['id']}" in out

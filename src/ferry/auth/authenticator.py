@@ -27,6 +27,7 @@ from ferry.auth.throttle import LogonThrottle, ThrottlePolicy
 from ferry.auth.tokens import digest, new_security_token, new_session_token
 from ferry.config import Settings
 from ferry.errors import FerryError
+from ferry.logs import set_log_context
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,15 @@ class Authenticator:
 
     async def check_async(self, session_token: str | None, security_token: str | None, *,
                           session_only: bool = False) -> Operator:
-        """`check` for the event loop: answered from the cache when fresh, else in a worker thread."""
+        """`check` for the event loop: answered from the cache when fresh, else in a worker thread. The operator goes
+        into the log context of the calling task (`ferry.logs`): every line the call logs from here on names it,
+        whichever way in (SOAP, REST, the console) checked the session."""
+        operator = await self._checked_async(session_token, security_token, session_only)
+        set_log_context(operator=operator.login)
+        return operator
+
+    async def _checked_async(self, session_token: str | None, security_token: str | None,
+                             session_only: bool) -> Operator:
         if session_token and (security_token or session_only):
             session_hash = digest(session_token)
             cached = self._cached(session_hash)

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,6 +47,11 @@ class Finding:
     key_type: str
     value: str
     count: int
+
+    def view(self) -> dict[str, Any]:
+        """The `--json` form, in the REST / CLI camelCase vocabulary (`schema` as in `GET /api/v1/status`)."""
+        return {"schema": self.schema_id, "keyDefinition": self.key_definition, "keyType": self.key_type,
+                "value": self.value, "count": self.count}
 
 
 def checked_keys(schema: Schema) -> list[tuple[str, tuple[str, ...]]]:
@@ -173,7 +178,7 @@ def unicity_command(
         findings, schemas = _check(schema, data_dir)
     if as_json:
         for finding in findings:
-            typer.echo(json.dumps(asdict(finding)))
+            typer.echo(json.dumps(finding.view()))
     elif findings:
         listing = table("Schema Id", "Key Definition", "Key Type", "Duplicated Value", "Duplicated Count",
                         title="Duplicated keys in the warehouse")

@@ -208,6 +208,7 @@ def serve(
             owner.stop()
         sock.close()
         runtime.close()
+        metrics_gone()
         if lock is not None:
             lock.release()
         console.print("ferry stopped")
@@ -250,6 +251,14 @@ def shared_metrics(settings: Settings, extra_worker: bool) -> None:
     if os.environ.get(METRICS_ENV):
         # prometheus-client picks its value class when first imported, which may have been before this.
         values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+
+
+def metrics_gone() -> None:
+    """--workers N: this process's `live*` gauges (parts, reads in flight) leave the shared sums as it ends."""
+    if os.environ.get(METRICS_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def check_workers(settings: Settings) -> None:

@@ -134,8 +134,15 @@ def run(
 ) -> None:
     """Run a workflow now, recorded in its history; prints its log and outcome.
 
-    Runs in this process; while a running server holds the DuckDB warehouse, that server runs it instead."""
+    Runs in this process; while a running server holds the DuckDB warehouse, that server runs it instead (its log
+    printed as it comes, --wait honoured)."""
     run_vars = _parse_vars(var)
+    printed: list[int] = [0]  # log lines already printed (a relayed run's, as they came)
+
+    def show(line: dict[str, str]) -> None:
+        if not as_json:
+            _print_line(line)
+            printed[0] += 1
 
     def go(db: StagingDatabase, settings: Settings) -> dict[str, Any]:
         opened: list[Any] = []
@@ -143,11 +150,11 @@ def run(
         try:
             held = _held_by_server(db, settings, opened)
             if held is not None:
-                return _relayed(db, workflow, run_vars, held)
+                return _relayed(db, workflow, run_vars, held, wait=wait, show=show)
             runner = ScriptRunner(db, settings, cli_api_factory(db, settings, opened))
             try:
                 record = runner.run(name, trigger="manual", started_by="ferry workflow run", run_vars=run_vars,
-                                    wait=wait)
+                                    wait=wait, on_log=show)
             finally:
                 runner.stop()
         finally:
@@ -164,9 +171,8 @@ def run(
     if as_json:
         print_json([view])
     else:
-        for line in view["log"]:
-            (err_console if line["level"] in ("warning", "error") else console).print(line["message"], markup=False,
-                                                                                      highlight=False)
+        for line in view["log"][printed[0]:]:
+            _print_line(line)
         if view["logDropped"]:
             err_console.print(f"({view['logDropped']} more log lines were not kept)")
         where = f" at line {view['line']}" if view["line"] else ""
@@ -177,8 +183,40 @@ def run(
         raise typer.Exit(1)
 
 
-def _relayed(db: StagingDatabase, workflow: Workflow, run_vars: dict[str, Any], held: FerryError) -> dict[str, Any]:
-    """Leave the run to the running server that holds the DuckDB file (as `ferry js` does); its recorded run."""
+def _print_line(line: dict[str, str]) -> None:
+    (err_console if line["level"] in ("warning", "error") else console).print(line["message"], markup=False,
+                                                                              highlight=False)
+
+
+def _relayed(db: StagingDatabase, workflow: Workflow, run_vars: dict[str, Any], held: FerryError, *, wait: bool,
+             show: Callable[[dict[str, str]], None]) -> dict[str, Any]:
+    """Leave the run to the running server that holds the DuckDB file (as `ferry js` does): each log line shown
+    as the server writes it back, then its recorded run. With `wait`, a run of the workflow in progress (anywhere)
+    is waited for, as a run in this process would wait on the workflow's lock."""
+    while True:
+        if wait:
+            _wait_for_the_running_run(db, workflow.name)
+        ended = _relay_once(db, workflow, run_vars, held, show, wait)
+        if ended is not None:
+            return ended
+        # The server found a run in progress again (one started between our wait and its start): wait again.
+
+
+def _wait_for_the_running_run(db: StagingDatabase, name: str) -> None:
+    """Return once no run of `name` holds the workflow's lock (taken and released at once: the server takes it)."""
+    conn = script_runs.connect(db.pool)
+    try:
+        if not script_runs.lock(conn, name, wait=False):
+            err_console.print(f"workflow {name} is running: waiting for that run to end (--wait)")
+            script_runs.lock(conn, name, wait=True)
+        script_runs.unlock(conn, name)
+    finally:
+        conn.close()
+
+
+def _relay_once(db: StagingDatabase, workflow: Workflow, run_vars: dict[str, Any], held: FerryError,
+                show: Callable[[dict[str, str]], None], wait: bool) -> dict[str, Any] | None:
+    """One relayed run; None when the server found a run in progress (WORKFLOW_BUSY) and `wait` is set."""
     from ferry.cli.js_cmd import RELAY_TAKE_SECONDS
     from ferry.scripts import relay
     from ferry.scripts.api import local_owner
@@ -188,8 +226,12 @@ def _relayed(db: StagingDatabase, workflow: Workflow, run_vars: dict[str, Any], 
                                    requested_by=local_owner().login, time_limit=workflow.time_limit,
                                    workflow=workflow.name)
     deadline = time.monotonic() + RELAY_TAKE_SECONDS
+    seen = 0
     while True:
-        taken, _lines, ended = relay.state(db.pool, request_id, 0)
+        taken, lines, ended = relay.state(db.pool, request_id, seen)
+        seen += len(lines)
+        for line in lines:
+            show({"time": line.time.isoformat(), "level": line.level, "message": line.message})
         if ended is not None:
             break
         if not taken and time.monotonic() > deadline and relay.cancel(db.pool, request_id):
@@ -202,6 +244,8 @@ def _relayed(db: StagingDatabase, workflow: Workflow, run_vars: dict[str, Any], 
     result = relay.result_of(ended, workflow.name)
     run = script_runs.get_run(db.pool, uuid.UUID(result.run_id)) if result.run_id else None
     if run is None:
+        if result.error is not None and result.error.code.code == errors.WORKFLOW_BUSY.code and wait:
+            return None
         raise result.error or FerryError(errors.SERVER_INTERNAL, "the server did not record the run")
     return {"id": str(run["id"]), "workflow": run["workflow"], "state": run["state"],
             "errorCode": run["error_code"], "error": run["error"], "line": run["line"], "column": run["col"],

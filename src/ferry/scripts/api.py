@@ -20,12 +20,12 @@ from typing import Any
 
 from lxml import etree
 
-from ferry import errors, options
+from ferry import errors, options, system_views
 from ferry.auth import AuthError, Operator, rights
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, build_call, records_from_xml, writes
-from ferry.query import QueryNotFound, parse_query_def, rows_to_xml
+from ferry.query import QueryDef, QueryNotFound, analyzed, parse_query_def, rows_to_xml
 from ferry.query import run as query_run
 from ferry.schema.registry import SchemaRegistry
 from ferry.scripts import jxon
@@ -134,6 +134,10 @@ class ScriptApi:
     def _op_write(self, args: dict[str, Any]) -> None:
         method = "WriteCollection" if args.get("collection") else "Write"
         document = self._document(args.get("doc"), method)
+        if (document.get("xtkschema") or "").strip() == options.SCHEMA_ID:
+            # As SOAP's Write: `xtk:option` records are stored in staging (`ferry.options`), admins only.
+            options.store_options(self.pool, document, self.operator)
+            return
         records = writes.collection_records(document) if args.get("collection") else records_from_xml(document)
         registry = self.registry()
         call = writes.prepare(registry, method, records, operator=self.operator.login, origin=WRITE_ORIGIN,
@@ -156,6 +160,9 @@ class ScriptApi:
 
     def _op_query(self, args: dict[str, Any]) -> str:
         query = parse_query_def(self._document(args.get("doc"), "xtk.queryDef.create"))
+        view = system_views.view(query.schema_id)
+        if view is not None:
+            return self._query_view(query, view)
         schema = query_run.queryable(self.registry(), query.schema_id)
         if schema is None and self.refresh_schemas():
             schema = query_run.queryable(self.registry(), query.schema_id)
@@ -167,6 +174,18 @@ class ScriptApi:
         compiled, rows = query_run.run_query(self.warehouse(), query, schema, query_run.MAX_ROWS)
         try:
             result = rows_to_xml(query, query.schema_short_name, compiled.columns, rows)
+        except QueryNotFound as exc:
+            raise FerryError(exc.code, f"{exc.campaign_code} {exc.message}") from None
+        return etree.tostring(result, encoding="unicode")
+
+    def _query_view(self, query: QueryDef, view: system_views.SystemView) -> str:
+        # As SOAP's ExecuteQuery on xtk:option, xtk:operator, xtk:enumValue: read on staging, never the warehouse.
+        system_views.require_view(self.operator, view)
+        compiled, rows = system_views.run_view(self.pool, self.registry(), self.operator, query, view)
+        names = [column.name for column in compiled.columns]
+        try:
+            result = rows_to_xml(query, query.schema_short_name, compiled.columns, rows,
+                                 analyzed(query, view.schema, names))
         except QueryNotFound as exc:
             raise FerryError(exc.code, f"{exc.campaign_code} {exc.message}") from None
         return etree.tostring(result, encoding="unicode")

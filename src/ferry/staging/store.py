@@ -78,24 +78,52 @@ class StagingStore:
                     return _public_row(schema, row)
         return None
 
-    def request(self, request_id: uuid.UUID) -> dict[str, Any] | None:
+    def request(self, request_id: uuid.UUID, *, limit: int | None = None, offset: int = 0) -> dict[str, Any] | None:
         """A call and the state of each of its rows, in document order; or, when `request_id` names a script run
-        (`ferry.requests.run_id`), every call of the run, in commit order (see `run_head`)."""
+        (`ferry.requests.run_id`), every call of the run, in commit order (see `run_head`).
+
+        `limit` / `offset`: one page of those records (`offset` counts the records as sent, call after call); only
+        the calls the page reaches are read. Each row carries its `position` in its own call's document."""
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             head = cur.execute("SELECT * FROM ferry.requests WHERE id = %s", (request_id,)).fetchone()
             calls = [head] if head is not None else run_calls(cur, request_id)
             if not calls:
                 return None
+            reached, skip = calls_in_page(calls, limit, offset)
             rows: list[dict[str, Any]] = []
-            for schema_id, ids in calls_by_schema(calls):
+            for schema_id, ids in calls_by_schema(reached):
                 schema = self.registry.get(schema_id)
                 if schema is None or not schema.staged:
                     continue
                 query = outcomes.rows_query(schema, sql.SQL("t._request_id = ANY(%s)"), sql.SQL("ORDER BY t._seq"))
                 rows += [_public_row(schema, row) for row in current_rows(cur.execute(query, (ids,)))]
+        ordered = in_call_order(reached, rows, lambda row: row["request_id"]) if head is None else rows
+        positions: dict[Any, int] = {}
+        for row in ordered:
+            positions[row["request_id"]] = row["position"] = positions.get(row["request_id"], 0) + 1
+        page = ordered[skip:] if limit is None else ordered[skip:skip + limit]
         if head is not None:
-            return {**head, "records": rows}
-        return {**run_head(request_id, calls), "records": in_call_order(calls, rows, lambda row: row["request_id"])}
+            return {**head, "records": page}
+        return {**run_head(request_id, calls), "records": page}
+
+
+def calls_in_page(calls: Sequence[dict[str, Any]], limit: int | None, offset: int
+                  ) -> tuple[list[dict[str, Any]], int]:
+    """The calls holding records `offset` to `offset + limit` (by their `record_count`, in order), and how many
+    records of the first of them come before the page."""
+    if limit is None and offset <= 0:
+        return list(calls), 0
+    reached: list[dict[str, Any]] = []
+    skip, start = 0, 0
+    end = None if limit is None else offset + limit
+    for call in calls:
+        count = int(call["record_count"])
+        if start + count > offset and (end is None or start < end):
+            if not reached:
+                skip = max(0, offset - start)
+            reached.append(call)
+        start += count
+    return reached, skip
 
 
 def run_calls(cur: psycopg.Cursor[dict[str, Any]], run_id: uuid.UUID) -> list[dict[str, Any]]:

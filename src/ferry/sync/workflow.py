@@ -276,7 +276,8 @@ def _retrying(action: Callable[[], _T], retries: int, backoff: float) -> _T:
 
 
 def purge(db: StagingDatabase, settings: Settings) -> RunResult:
-    """Drop the log's applied rows older than `settings.retention_days` in every staged schema; recorded."""
+    """Drop the log's applied rows older than `settings.retention_days` in every staged schema; recorded when it
+    dropped something or failed (an idle pass is only counted, as the sync's idle runs are)."""
     result = RunResult(uuid.uuid4(), None, workflow=PURGE_WORKFLOW)
     runs.start(db.pool, result)
     purged = 0
@@ -291,5 +292,5 @@ def purge(db: StagingDatabase, settings: Settings) -> RunResult:
     finally:
         result.counts["purged"] = purged
         result.ended_at = dt.datetime.now(dt.UTC)
-        runs.finish(db.pool, result)
+        runs.finish(db.pool, result, keep=result.state != "succeeded" or purged > 0)
     return result

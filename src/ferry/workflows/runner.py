@@ -50,6 +50,7 @@ class _Active:
     workflow: Workflow
     record: RunRecord
     stop: threading.Event
+    listener: Callable[[dict[str, str]], None] | None = None  # told each kept log line as the run logs it
 
 
 def engine_execute(workflow: Workflow, record: RunRecord, api: Any, on_log: Callable[..., None],
@@ -112,10 +113,13 @@ class ScriptRunner:
         return active.record.id
 
     def run(self, name: str, *, trigger: str = "manual", started_by: str | None = None,
-            run_vars: dict[str, Any] | None = None, wait: bool = False) -> RunRecord:
-        """Run `name` now in this thread and return its record once it ended."""
+            run_vars: dict[str, Any] | None = None, wait: bool = False,
+            on_log: Callable[[dict[str, str]], None] | None = None) -> RunRecord:
+        """Run `name` now in this thread and return its record once it ended; `on_log` is told each log line the
+        history keeps (`{time, level, message}`) as the script logs it."""
         active = self._begin(name, trigger=trigger, started_by=started_by, run_vars=run_vars or {}, wait=wait)
         assert active is not None
+        active.listener = on_log
         with self._lock:
             self._active[active.record.id] = active
         return self._execute(active)
@@ -292,7 +296,12 @@ class ScriptRunner:
 
         def on_log(*line: Any) -> None:
             at, level, message = _log_fields(line)
-            record.log.add(at, level, message)
+            kept = record.log.add(at, level, message)
+            if kept is not None and active.listener is not None:
+                try:
+                    active.listener(kept)
+                except Exception as exc:  # a listener's trouble (a relay's staging write) never fails the run
+                    log.debug("workflow %s: log listener failed: %s", workflow.name, exc)
 
         ended = threading.Event()
 

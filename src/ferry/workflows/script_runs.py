@@ -97,8 +97,8 @@ class RunLog:
         self.dropped = 0
         self._lock = threading.Lock()
 
-    def add(self, at: dt.datetime | str | float | None, level: str, message: str) -> None:
-        """Keep one line (or count it, past the cap)."""
+    def add(self, at: dt.datetime | str | float | None, level: str, message: str) -> dict[str, str] | None:
+        """Keep one line (or count it, past the cap); the line as kept, None when only counted."""
         if isinstance(at, dt.datetime):
             stamp = at.astimezone(dt.UTC).isoformat()
         elif isinstance(at, int | float):
@@ -107,11 +107,13 @@ class RunLog:
             stamp = at or dt.datetime.now(dt.UTC).isoformat()
         if len(message) > MAX_MESSAGE_CHARS:
             message = message[:MAX_MESSAGE_CHARS] + f"… ({len(message) - MAX_MESSAGE_CHARS} more characters)"
+        kept = {"time": stamp, "level": str(level), "message": message}
         with self._lock:
             if len(self.lines) < self.cap:
-                self.lines.append({"time": stamp, "level": str(level), "message": message})
-            else:
-                self.dropped += 1
+                self.lines.append(kept)
+                return kept
+            self.dropped += 1
+        return None
 
     def snapshot(self) -> tuple[list[dict[str, str]], int]:
         """The kept lines and the count of dropped ones, as they stand."""

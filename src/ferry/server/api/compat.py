@@ -51,48 +51,25 @@ async def get_option(ctx: SoapContext) -> list[Output]:
     return [writer.string("pstrValue", option.value), writer.number("pbyteType", option.data_type, "xsd:byte")]
 
 
-def _write_options(runtime: Any, records: list[etree._Element], login: str) -> None:
-    with runtime.db.pool.connection() as conn, conn.transaction():
-        for record in records:
-            options.write_option(conn, record, login)
-
-
 async def write_options(ctx: SoapContext, document: etree._Element) -> None:
     """Store the `<option>` records of a Write / WriteCollection (admins only), all or none."""
     operator = ctx.operator
     assert operator is not None
-    if not operator.admin:
-        raise AuthError(errors.FORBIDDEN, f"operator {operator.login!r} may not set options (admins only)",
-                        http_status=403)
-    records = options.option_records(document)
-    if not records:
-        raise FerryError(errors.EMPTY_CALL, "the xtk:option document holds no <option> record")
-    await asyncio.to_thread(_write_options, ctx.runtime, records, operator.login)
+    await asyncio.to_thread(options.store_options, ctx.runtime.db.pool, document, operator)
 
 
 # -- queries on the system views ----------------------------------------------------------------------------------
 
 
-def _require_view(operator: Operator, view: SystemView) -> None:
-    if view.admin_only and not operator.admin:
-        raise AuthError(errors.QUERY_FORBIDDEN, f"operator {operator.login!r} has no right to read "
-                        f"{view.schema.id} (admins only)", http_status=403)
-
-
 def _run_view(runtime: Any, operator: Operator, query: QueryDef, view: SystemView,
               compile_only: bool = False) -> tuple[CompiledQuery, list[Any]]:
-    with runtime.db.pool.connection() as conn:
-        table = view.table(conn, runtime.registry, operator)
-        compiled = compile_query(query, view.schema, table, "postgres", max_rows=MAX_ROWS)
-        if compile_only:
-            return compiled, []
-        return compiled, list(conn.execute(compiled.sql, compiled.params).fetchall())
+    return system_views.run_view(runtime.db.pool, runtime.registry, operator, query, view, compile_only)
 
 
 async def execute_view_query(ctx: SoapContext, query: QueryDef, view: SystemView) -> list[Output]:
     """ExecuteQuery on xtk:option, xtk:operator or xtk:enumValue: read on staging."""
     assert ctx.operator is not None
-    _require_view(ctx.operator, view)
+    system_views.require_view(ctx.operator, view)
     compiled, rows = await asyncio.to_thread(_run_view, ctx.runtime, ctx.operator, query, view)
     names = [column.name for column in compiled.columns]
     try:
@@ -119,7 +96,7 @@ async def _target(ctx: SoapContext, query: QueryDef) -> tuple[Schema, SystemView
     assert ctx.operator is not None
     view = system_views.view(query.schema_id)
     if view is not None:
-        _require_view(ctx.operator, view)
+        system_views.require_view(ctx.operator, view)
         return view.schema, view
     schema = await resolve_schema(ctx.runtime, query.schema_id)
     require_read(ctx.runtime, ctx.operator, schema)

@@ -10,19 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ferry.errors import FerryError
+from ferry.server.process.warehouse_reads import OUTCOMES as READ_OUTCOMES
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by `ferry serve --workers N
 _MAX_CACHED = 10_000
 _GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)
 _WAIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0)
+REFRESH_SECONDS = 0.5  # how often a process of --workers N writes its part states
+PART_UP, PART_SECONDS, PART_SINCE = "ferry_part_up", "ferry_part_state_seconds", "ferry_part_state_since"
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -126,36 +131,104 @@ class _Workflows(Collector):
         yield from (runs, success, dropped)
 
 
+def _part_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    up = GaugeMetricFamily(PART_UP, "1 when the part (staging, warehouse) answered its last check, 0 when down or "
+                           "refused; parts a role does not use are left out. With --workers N: 1 only when it did in "
+                           "every process.", labels=["part"])
+    since = GaugeMetricFamily(PART_SECONDS, "Seconds the part has been in its current state (with --workers N: "
+                              "since the last process entered it).", labels=["part", "status"])
+    return up, since
+
+
 class _Parts(Collector):
-    """Each part's cached state (no query at scrape time) and the warehouse read threads' counts."""
+    """Each part's cached state (no query at scrape time), in a process serving alone; under --workers N the
+    processes write them into the shared files instead (`_SharedParts`)."""
 
     def __init__(self, runtime: Any) -> None:
         self._runtime = runtime
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("ferry_part_up", "1 when the part (staging, warehouse) answered its last check, 0 when "
-                               "down or refused; parts a role does not use are left out.", labels=["part"])
-        since = GaugeMetricFamily("ferry_part_state_seconds", "Seconds the part has been in its current state.",
-                                  labels=["part", "status"])
         monitor = getattr(self._runtime, "parts", None)
-        if monitor is not None:
-            for name in monitor.names:
-                state = monitor.peek(name)
-                if state.status in ("off", "unknown"):
-                    continue
-                up.add_metric([name], 1.0 if state.status == "up" else 0.0)
-                since.add_metric([name, state.status], max(0.0, time.time() - state.since))
+        if monitor is None or os.environ.get(MULTIPROCESS_ENV):
+            return
+        up, since = _part_families()
+        for name in monitor.names:
+            state = monitor.peek(name)
+            if state.status in ("off", "unknown"):
+                continue
+            up.add_metric([name], 1.0 if state.status == "up" else 0.0)
+            since.add_metric([name, state.status], max(0.0, time.time() - state.since))
         yield from (up, since)
-        reads = getattr(self._runtime, "reads", None)
-        if reads is not None:
-            counts = CounterMetricFamily("ferry_warehouse_reads", "Warehouse calls of the API by outcome (ok, timeout "
-                                         "= FRY-500006, refused = too many waiting, error).", labels=["outcome"])
-            for outcome, count in reads.counts.items():
-                counts.add_metric([outcome], float(count))
-            waiting = GaugeMetricFamily("ferry_warehouse_reads_in_flight",
-                                        "Warehouse calls of the API running or waiting for a thread.")
-            waiting.add_metric([], float(reads.in_flight))
-            yield from (counts, waiting)
+
+
+class _SharedParts:
+    """--workers N: this process's part states, kept in the shared metric files (a scrape of any process reads
+    every process's): up as `livemin`, and when each state began as `livemax` (turned into seconds at scrape)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self._monitor = runtime.parts
+        self.up = Gauge(PART_UP, "Part answered its last check", ["part"], registry=None,
+                        multiprocess_mode="livemin")
+        self.since = Gauge(PART_SINCE, "When the part entered its status (Unix time; 0: not in it)",
+                           ["part", "status"], registry=None, multiprocess_mode="livemax")
+        self._status: dict[str, str] = {}
+        self._lock = threading.Lock()  # the refresh thread and a scrape may both write
+
+    def refresh(self) -> None:
+        """Write this process's current part states (a late check counts as down, as `/healthz` tells it)."""
+        if not self._monitor.started:
+            return
+        with self._lock:
+            self._write()
+
+    def _write(self) -> None:
+        for name in self._monitor.names:
+            state = self._monitor.peek(name)
+            if state.status in ("off", "unknown"):
+                continue
+            self.up.labels(name).set(1.0 if state.status == "up" else 0.0)
+            old = self._status.get(name)
+            if old is not None and old != state.status:
+                self.since.labels(name, old).set(0.0)
+            self.since.labels(name, state.status).set(state.since)
+            self._status[name] = state.status
+
+    def start(self) -> None:
+        """Refresh every REFRESH_SECONDS on a daemon thread, for as long as this object lives."""
+        ref = weakref.ref(self)
+
+        def loop() -> None:
+            while True:
+                shared = ref()
+                if shared is None:
+                    return
+                try:
+                    shared.refresh()
+                except Exception as exc:  # the next tick tries again
+                    log.debug("metrics: part states not written: %s", exc)
+                del shared
+                time.sleep(REFRESH_SECONDS)
+
+        threading.Thread(target=loop, name="ferry-metrics-parts", daemon=True).start()
+
+
+class _Merged(Collector):
+    """Every process's series from the shared files, with the parts' start times turned into seconds."""
+
+    def __init__(self, folder: str) -> None:
+        self._files = MultiProcessCollector(None, path=folder)  # type: ignore[no-untyped-call]
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._files.collect():  # type: ignore[no-untyped-call]
+            if family.name != PART_SINCE:
+                yield family
+                continue
+            _, seconds = _part_families()
+            now = time.time()
+            for sample in family.samples:
+                if sample.value > 0:
+                    seconds.add_metric([sample.labels["part"], sample.labels["status"]], max(0.0, now - sample.value))
+            yield seconds
 
 
 class _StagingDown(Collector):
@@ -193,10 +266,20 @@ class Metrics:
         self.idle_runs = Counter("ferry_sync_idle_runs", "Scheduled sync runs not recorded in the run history "
                                  "because they did nothing, by schema and outcome (empty: nothing to read; skipped: "
                                  "another worker held the schema).", ["schema", "outcome"], registry=self.registry)
+        self.purge_idle = Counter("ferry_purge_idle_runs", "Passes of the purge workflow (ferryPurgeStagingData) not "
+                                  "recorded in the run history because they dropped nothing.", registry=self.registry)
         self.group_wait = Histogram("ferry_group_commit_wait_seconds", "How long the first call of a group commit "
                                     "waited for a free writer, in seconds.", buckets=_WAIT_BUCKETS,
                                     registry=self.registry)
-        for own in (self.calls, self.records, self.refusals, self.latency, self.idle_runs):
+        self.reads = Counter("ferry_warehouse_reads", "Warehouse calls of the API by outcome (ok, timeout = "
+                             "FRY-500006, refused = too many waiting, error).", ["outcome"], registry=self.registry)
+        for outcome in READ_OUTCOMES:
+            self.reads.labels(outcome)
+        self.reads_in_flight = Gauge("ferry_warehouse_reads_in_flight", "Warehouse calls of the API running or "
+                                     "waiting for a thread (summed over the live processes).",
+                                     registry=self.registry, multiprocess_mode="livesum")
+        for own in (self.calls, self.records, self.refusals, self.latency, self.idle_runs, self.purge_idle,
+                    self.reads, self.reads_in_flight):
             self.light.register(own)
         # What a scrape reads from staging (the same whichever process answers), and this process's parts.
         self._read: list[Collector] = []
@@ -213,6 +296,21 @@ class Metrics:
         # lock and builds its key on every call, which a unitary call should not pay three times.
         self._call_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._record_children: dict[tuple[str, str], Any] = {}
+        self._shared_parts: _SharedParts | None = None
+
+    def share_parts(self) -> None:
+        """--workers N: write this process's part states into the shared files, every REFRESH_SECONDS."""
+        if self._shared_parts is None and getattr(self._runtime, "parts", None) is not None:
+            self._shared_parts = _SharedParts(self._runtime)
+            self._shared_parts.start()
+
+    def observe_read(self, outcome: str) -> None:
+        """Count one warehouse call of the API (`WarehouseReads.on_outcome`)."""
+        self.reads.labels(outcome).inc()
+
+    def observe_flight(self, delta: int) -> None:
+        """A warehouse call started (+1) or ended (-1) (`WarehouseReads.on_flight`)."""
+        self.reads_in_flight.inc(delta)
 
     def observe_call(self, method: str, protocol: str, outcome: str, seconds: float, *, records: int = 0,
                      schema: str | None = None, code: str | None = None) -> None:
@@ -234,6 +332,15 @@ class Metrics:
         if code and outcome != "ok":
             self.refusals.labels(code, protocol).inc()
 
+    def idle_run(self, workflow: str, schema: str, outcome: str) -> None:
+        """Count one run left out of the history because it did nothing (`ferry.sync.runs.idle_observer`)."""
+        from ferry.sync import PURGE_WORKFLOW
+
+        if workflow == PURGE_WORKFLOW:
+            self.purge_idle.inc()
+        else:
+            self.idle_runs.labels(schema, outcome).inc()
+
     def logon_refused(self, reason: str, via: str) -> None:
         """Count one refused logon (the Authenticator's `logon_observer`)."""
         self.logons_refused.labels(reason, via).inc()
@@ -250,7 +357,9 @@ class Metrics:
         if not folder:
             return generate_latest(self.light if light else self.registry)
         merged = CollectorRegistry(auto_describe=False)
-        MultiProcessCollector(merged, path=folder)  # type: ignore[no-untyped-call]
+        merged.register(_Merged(folder))
+        if self._shared_parts is not None:
+            self._shared_parts.refresh()  # this process's own, as of now
         for collector in self._light_read if light else self._read:
             merged.register(collector)
         return generate_latest(merged)
@@ -313,10 +422,15 @@ def install(app: FastAPI, runtime: Any) -> Metrics:
         auth.logon_observer = metrics.logon_refused
     from ferry.sync import runs
 
-    runs.idle_observer = lambda _workflow, schema, outcome: metrics.idle_runs.labels(schema, outcome).inc()
+    runs.idle_observer = metrics.idle_run
     writer = getattr(runtime, "writer", None)
     if writer is not None and hasattr(writer, "observer"):
         writer.observer = metrics.observe_group
+    reads = getattr(runtime, "reads", None)
+    if reads is not None and hasattr(reads, "on_outcome"):
+        reads.on_outcome, reads.on_flight = metrics.observe_read, metrics.observe_flight
+    if os.environ.get(MULTIPROCESS_ENV):
+        metrics.share_parts()
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format; token or "
              "network, see docs/security.md)", response_class=Response)

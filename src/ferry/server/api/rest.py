@@ -11,7 +11,7 @@ import asyncio
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from psycopg import sql
 
@@ -42,6 +42,10 @@ from ferry.server.api.rest_support import (
 )
 from ferry.server.door import zones
 from ferry.staging.ddl import table_ident
+
+# Records one answer of GET /requests/{id} holds (a run's id can name any number of calls): as the other lists.
+DEFAULT_REQUEST_RECORDS = 1000
+MAX_REQUEST_RECORDS = 10_000
 
 
 def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
@@ -79,13 +83,22 @@ def build_router(runtime: Any, current_operator: Any = None) -> APIRouter:
         return found
 
     @router.get("/requests/{request_id}", response_model=RequestState, tags=["state"],
-                summary="State of one call and of each of its records")
-    async def request_state(request_id: str, operator: Caller) -> RequestState:
-        """Records in document order with their state; operators see only their own calls unless admin."""
-        head = await asyncio.to_thread(runtime.db.store.request, _parse_uuid(request_id, "request"))
+                summary="State of one call and of each of its records (a page of them)")
+    async def request_state(
+        request_id: str, operator: Caller,
+        limit: Annotated[int, Query(ge=1, le=MAX_REQUEST_RECORDS, description="Records in this page (a script "
+                                    "run's id lists every call of the run: page through it)")]
+        = DEFAULT_REQUEST_RECORDS,
+        offset: Annotated[int, Query(ge=0, description="Records to skip, counted as sent (call after call for a "
+                                     "run); the answer's `nextOffset` is the next page's")] = 0,
+    ) -> RequestState:
+        """Records in document order with their state; operators see only their own calls unless admin. At most
+        `limit` records a page: `nextOffset` (null on the last page) is the `offset` of the next one."""
+        head = await asyncio.to_thread(lambda: runtime.db.store.request(_parse_uuid(request_id, "request"),
+                                                                        limit=limit, offset=offset))
         if head is None or not _may_see(operator, head.get("operator")):
             raise _not_found("request", request_id)
-        return _request_state(head)
+        return _request_state(head, limit, offset)
 
     @router.get("/schemas", response_model=list[SchemaView], tags=["schemas"], summary="Staged schemas")
     async def schemas(operator: Caller) -> list[SchemaView]:
@@ -156,20 +169,18 @@ def _record_view(row: dict[str, Any], position: int | None) -> RecordState:
                        receivedAt=row["received_at"], doneAt=row["done_at"], values=row["values"])
 
 
-def _request_state(head: dict[str, Any]) -> RequestState:
+def _request_state(head: dict[str, Any], limit: int, offset: int) -> RequestState:
     # A record's position is in its own call's document (a script run lists several calls, one after another).
-    positions: dict[Any, int] = {}
-    records = []
-    for row in head["records"]:
-        positions[row["request_id"]] = position = positions.get(row["request_id"], 0) + 1
-        records.append(_record_view(row, position))
+    records = [_record_view(row, row.get("position")) for row in head["records"]]
     counts: dict[str, int] = {}
     for item in records:
         counts[item.state] = counts.get(item.state, 0) + 1
+    following = offset + limit if offset + limit < int(head["record_count"]) else None
     return RequestState(requestId=str(head["id"]), schema=head["schema_id"], method=head["method"],
                         operator=head["operator"], origin=head["origin"], receivedAt=head["received_at"],
                         recordCount=head["record_count"], counts=counts, records=records,
-                        runId=None if head.get("run_id") is None else str(head["run_id"]))
+                        runId=None if head.get("run_id") is None else str(head["run_id"]),
+                        offset=offset, nextOffset=following)
 
 
 def _schema_view(schema: Any) -> SchemaView:

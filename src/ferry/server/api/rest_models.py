@@ -101,7 +101,8 @@ class RecordState(BaseModel):
 
 class RequestState(BaseModel):
     """A call and the state of each of its records, in document order; or a script run's calls, one after another
-    (`requestId` is then the run's id, `schema` and `method` comma-separated when its calls differ)."""
+    (`requestId` is then the run's id, `schema` and `method` comma-separated when its calls differ). One page of the
+    records: `recordCount` counts them all, `counts` this page's."""
 
     requestId: str
     schema_: str = Field(alias="schema")
@@ -114,6 +115,8 @@ class RequestState(BaseModel):
     records: list[RecordState]
     runId: str | None = Field(default=None, description="The script run that staged this call (its id lists "
                               "every call of the run).")
+    offset: int = Field(default=0, description="Records before this page (counted as sent, call after call).")
+    nextOffset: int | None = Field(default=None, description="The `offset` of the next page; null on the last.")
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -92,6 +92,11 @@ class PartMonitor:
             part.wake.set()
 
     @property
+    def started(self) -> bool:
+        """True once the check threads run (reading a state before would start them)."""
+        return self._started
+
+    @property
     def names(self) -> list[str]:
         """The parts, in the order they were added."""
         return list(self._parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 import time
@@ -226,7 +227,7 @@ class Runtime:
         if request.workflow is not None:
             record = self.workflows.run(request.workflow, trigger="manual",
                                         started_by=f"ferry workflow run ({request.requested_by})",
-                                        run_vars=request.vars)
+                                        run_vars=request.vars, on_log=lambda line: on_log(_log_line(line)))
             return ScriptResult("succeeded" if record.state == "succeeded" else "failed", None, record.line,
                                 record.column, request_ids=list(record.request_ids), filename=request.workflow,
                                 run_id=str(record.id))
@@ -255,3 +256,8 @@ class Runtime:
         self._probe.close()
         if self._owns_db:
             self.db.close()
+
+
+def _log_line(kept: dict[str, str]) -> LogLine:
+    """A run history's log line as the relay writes it back to `ferry workflow run`."""
+    return LogLine(dt.datetime.fromisoformat(kept["time"]), kept["level"], kept["message"])  # type: ignore[arg-type]
