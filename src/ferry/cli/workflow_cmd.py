@@ -188,10 +188,12 @@ def _relayed(db: StagingDatabase, workflow: Workflow, run_vars: dict[str, Any], 
                                    requested_by=local_owner().login, time_limit=workflow.time_limit,
                                    workflow=workflow.name)
     deadline = time.monotonic() + RELAY_TAKE_SECONDS
+    watch = relay.Watch(db.pool, request_id, workflow.time_limit)
     while True:
         taken, _lines, ended = relay.state(db.pool, request_id, 0)
         if ended is not None:
             break
+        watch.check(taken)  # FRY-140009 once the server that took it is gone or overdue
         if not taken and time.monotonic() > deadline and relay.cancel(db.pool, request_id):
             raise FerryError(errors.WORKFLOW_WAREHOUSE_HELD,
                              f"another process holds the DuckDB warehouse and no running `ferry serve` took the "

@@ -150,7 +150,7 @@ def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, tim
         elif kind == "log":
             line = LogLine(dt.datetime.now(dt.UTC), _LEVELS.get(str(message.get("level")), "info"),
                            str(message.get("message")))
-            result.logs.append(line)
+            result.keep_log(line)
             if on_log is not None:
                 on_log(line)
         elif kind == "done":

@@ -23,6 +23,7 @@ import _quickjs  # type: ignore[import-not-found]  # quickjs-ng's C module (its 
 from ferry import errors
 from ferry.errors import Code, FerryError
 from ferry.scripts import dates, frames
+from ferry.scripts.results import cut_message
 from ferry.scripts.sources import Identity, Sources, runtime_js
 
 STACK_BYTES = 1 << 20  # QuickJS's own guard against deep recursion (the C stack of the main thread is 8 MB)
@@ -122,9 +123,10 @@ class Worker:
                 return json.dumps(reply)
             if kind == "log":
                 where = self.sources.locate(args.get("stack"))
+                message = cut_message(str(args["message"]))  # a huge message never crosses the pipe whole
                 if args["level"] == "error" and self.log_error is None:
-                    self.log_error = (args["message"], where)
-                self.send({"t": "log", "level": args["level"], "message": args["message"]})
+                    self.log_error = (message, where)
+                self.send({"t": "log", "level": args["level"], "message": message})
                 return '{"ok":null}'
             if kind == "fatal":
                 self.fatal(args)
