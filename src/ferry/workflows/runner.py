@@ -300,6 +300,7 @@ class ScriptRunner:
             # The console and other servers see a running run's log within about a second.
             written = 0
             while not ended.wait(script_runs.FLUSH_SECONDS):
+                _check_stop(active, conn, conn_lock)  # a process without the scheduler's loop sees Stop here too
                 count = len(record.log.lines) + record.log.dropped
                 if count == written:
                     continue
@@ -379,6 +380,17 @@ class ScriptRunner:
             conn.close()
             with self._lock:
                 self._active.pop(record.id, None)
+
+
+def _check_stop(active: _Active, conn: psycopg.Connection[Any], conn_lock: threading.Lock) -> None:
+    if active.stop.is_set():
+        return
+    try:
+        with conn_lock:
+            if script_runs.stop_asked(conn, active.record.id):
+                active.stop.set()
+    except psycopg.Error as exc:  # the scheduler's loop (if any) or the next turn asks again
+        log.debug("workflow %s: could not look for a stop request: %s", active.workflow.name, exc)
 
 
 def _log_fields(line: tuple[Any, ...]) -> tuple[Any, str, str]:
