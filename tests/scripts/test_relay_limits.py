@@ -134,3 +134,11 @@ def test_old_requests_go_with_the_runs_retention(bench: ScriptBench) -> None:
     with pool.connection() as conn:
         kept = {row[0] for row in conn.execute("SELECT id FROM ferry.script_requests").fetchall()}
     assert old not in kept and fresh in kept
+
+
+def test_deep_e4x_nesting_is_a_coded_syntax_error_with_its_position() -> None:
+    source = "var ok = 1;\nvar x = " + "<a>" * 600 + "</a>" * 600 + ";\n"
+    result = run_script(source, filename="deep.js", api=_NoApi(), time_limit=60)
+    assert result.outcome == "failed" and result.error is not None
+    assert result.error.code.code == "FRY-130011" and "nests too deeply" in result.error.message
+    assert result.line == 2 and result.column is not None and result.column > 1

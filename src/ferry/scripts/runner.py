@@ -85,7 +85,12 @@ class Translations:
 
     def translate(self, source: str, filename: str) -> str:
         """The standard JavaScript for `source` (a syntax error raises FerryError naming file:line:col)."""
-        translation = self.translate_fn(source, filename)
+        try:
+            translation = self.translate_fn(source, filename)
+        except RecursionError as exc:  # nesting (XML, brackets) deeper than the translator's recursion allows
+            line, column = _where_deepest(exc)
+            raise FerryError(errors.SCRIPT_SYNTAX, f"{filename}:{line}:{column}: the script nests too deeply to be "
+                             "translated (hundreds of levels of XML or brackets)") from None
         self.by_name[filename] = translation
         return str(translation.code)
 
@@ -96,6 +101,18 @@ class Translations:
             return line, column
         found = translation.original_position(line, column)
         return int(found[0]), int(found[1])
+
+
+def _where_deepest(exc: BaseException) -> tuple[int, int]:
+    """Where the translator was when it ran out of recursion: its lexer's position (1:1 if none is found)."""
+    tb, found = exc.__traceback__, (1, 1)
+    while tb is not None:
+        lexer: Any = tb.tb_frame.f_locals.get("self")
+        line, col = getattr(lexer, "line", None), getattr(lexer, "col", None)
+        if isinstance(line, int) and callable(col):
+            found = (line, int(col()))
+        tb = tb.tb_next
+    return found
 
 
 class _Translating:
