@@ -83,3 +83,29 @@ def test_a_stop_reaches_a_run_on_a_process_without_the_scheduler_loop(staging_db
         runner.stop()
     assert record is not None and record.state == "stopped"
     assert dt.datetime.now(dt.UTC) >= record.started_at
+
+
+def test_stopping_the_runner_releases_the_runs_still_queued(staging_db: StagingDatabase, settings: Settings) -> None:
+    started = threading.Event()
+
+    def script(workflow: Workflow, record: RunRecord, api: Any, on_log: Callable[..., None],
+               stop: threading.Event) -> Any:
+        started.set()
+        stop.wait(20)
+        return SimpleNamespace(outcome="failed", error=None, line=None, column=None, logs=[], request_ids=[],
+                               instance_vars=None)
+
+    for name in ("first", "queued"):
+        definitions.add(staging_db.pool, name, "logInfo(1)", schedule=Schedule(every_seconds=3600))
+    runner = ScriptRunner(staging_db, settings, lambda login: login, execute=script, max_parallel=1)
+    runner.start_run("first")
+    assert started.wait(30)
+    queued = runner.start_run("queued")  # waits behind `first`, its lock and `running` row taken
+    runner.stop()
+    record = runner.wait(queued, timeout=5)
+    assert record is not None and record.state == "stopped"
+    run = script_runs.get_run(staging_db.pool, queued)
+    assert run is not None and run["state"] == "stopped" and run["ended_at"] is not None
+    with staging_db.pool.connection() as conn:  # its workflow's lock is free again
+        assert script_runs.lock(conn, "queued", wait=False)
+        script_runs.unlock(conn, "queued")

@@ -176,6 +176,23 @@ class ScriptRunner:
                 active.stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._closed = True
+        self._release_cancelled()
+
+    def _release_cancelled(self) -> None:
+        """Runs queued behind others began (connection, lock, `running` row) but never ran: record them `stopped`
+        and let `wait` hand their record back."""
+        with self._lock:
+            left = [self._active[run_id] for run_id, future in self._futures.items()
+                    if future.cancelled() and run_id in self._active]
+        for active in left:
+            record = active.record
+            record.state, record.error_code = "stopped", errors.WORKFLOW_STOPPED.code
+            record.error = f"{errors.WORKFLOW_STOPPED.code} the server stopped before the run could start"
+            self._finish(active)
+            done: Future[RunRecord] = Future()
+            done.set_result(record)
+            with self._lock:
+                self._futures[record.id] = done
 
     def run_due(self) -> int:
         """Start a run of every enabled workflow whose tick has come and that is not running here; how many."""
