@@ -9,6 +9,7 @@ workflow never runs twice at once, whatever server started it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import threading
@@ -130,6 +131,24 @@ class ScriptRunner:
             record = future.result(timeout)
         except TimeoutError:
             return None
+        with self._lock:
+            self._futures.pop(run_id, None)
+        return record
+
+    async def wait_async(self, run_id: uuid.UUID, timeout: float | None = None) -> RunRecord | None:
+        """`wait` for an event loop: the run's future is awaited, no thread is held meanwhile."""
+        with self._lock:
+            future = self._futures.get(run_id)
+        if future is None:
+            return None
+        try:  # shielded: giving up waiting never cancels a run still queued
+            record = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
+        except TimeoutError:
+            return None
+        except asyncio.CancelledError:
+            if not future.cancelled():  # this request was cancelled, not the run
+                raise
+            return self.wait(run_id, 0)  # `stop()` cancelled it; its record stands in `_futures` now
         with self._lock:
             self._futures.pop(run_id, None)
         return record
