@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -142,3 +143,35 @@ def test_deep_e4x_nesting_is_a_coded_syntax_error_with_its_position() -> None:
     assert result.outcome == "failed" and result.error is not None
     assert result.error.code.code == "FRY-130011" and "nests too deeply" in result.error.message
     assert result.line == 2 and result.column is not None and result.column > 1
+
+
+def test_ferry_js_stops_waiting_when_the_server_that_took_its_script_died(bench: ScriptBench,
+                                                                          tmp_path: Any) -> None:
+    bench.warehouse()  # held here, as by a running `ferry serve`
+    pool, stop = bench.db.pool, threading.Event()
+    dead = f"{relay.socket.gethostname()}:{_dead_pid()}"
+
+    def die_with_it() -> None:  # a server that takes the script and is killed before it ends
+        relayed = RelayedRuns(pool, lambda request, on_log: ScriptResult("succeeded", None, None, None))
+        while not stop.is_set():
+            request = relayed.take()
+            if request is not None:
+                with pool.connection() as conn:
+                    conn.execute("UPDATE ferry.script_requests SET taken_by = %s WHERE id = %s", (dead, request.id))
+                return
+            stop.wait(0.1)
+
+    taker = threading.Thread(target=die_with_it, daemon=True)
+    taker.start()
+    script = tmp_path / "orphan.js"
+    script.write_text('logInfo("never");\n')
+    env = {**os.environ, "FERRY_DATABASE_URL": str(bench.settings.database_url),
+           "FERRY_DATA_DIR": str(bench.settings.data_dir),
+           "FERRY_WAREHOUSE_URL": bench.settings.effective_warehouse_url}
+    try:
+        done = subprocess.run([sys.executable, "-m", "ferry.cli", "js", str(script)], env=env, capture_output=True,
+                              text=True, timeout=300)
+    finally:
+        stop.set()
+        taker.join(10)
+    assert done.returncode == 1 and "FRY-140009" in done.stderr, done.stderr

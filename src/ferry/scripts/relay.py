@@ -116,11 +116,6 @@ class RelayedRuns:
         """Start looking for requests (every TAKE_SECONDS)."""
         if self._thread is None:
             self._stop.clear()
-            try:
-                if closed := close_dead(self.pool):
-                    log.warning("closed %d relayed script(s) taken by a process that is gone", closed)
-            except Exception as exc:  # staging down: the CLIs waiting see it themselves
-                log.debug("could not close dead script requests: %s", exc)
             self._thread = threading.Thread(target=self._loop, name="ferry-script-requests", daemon=True)
             self._thread.start()
 
@@ -132,6 +127,11 @@ class RelayedRuns:
             self._thread = None
 
     def _loop(self) -> None:
+        try:  # at start: what a process that died took will never end otherwise
+            if closed := close_dead(self.pool):
+                log.warning("closed %d relayed script(s) taken by a process that is gone", closed)
+        except Exception as exc:  # staging down: the CLIs waiting see it themselves
+            log.debug("could not close dead script requests: %s", exc)
         while not self._stop.is_set():
             try:
                 request = self.take()
