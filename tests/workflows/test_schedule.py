@@ -56,3 +56,16 @@ def test_every_keeps_its_grid_and_runs_a_missed_tick_once() -> None:
     # Down for five hours: one run now stands for the missed ticks; the next one is back on the grid.
     late = dt.datetime(2026, 12, 7, 6, 20, tzinfo=UTC)
     assert hourly.next_after(late, due) == dt.datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["inf", "Infinity", "1e400", "99999999999d", "367d", "53w"])
+def test_endless_or_overlong_periods_are_coded(text: str) -> None:
+    with pytest.raises(FerryError) as caught:
+        parse_every(text)
+    assert caught.value.code.code == "FRY-140004"
+
+
+def test_the_longest_period_still_gives_a_next_run() -> None:
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert Schedule(every_seconds=parse_every("366d")).next_after(now) == now + dt.timedelta(days=366)
+    assert Schedule(every_seconds=1e300).next_after(now) == now + dt.timedelta(days=366)  # stored before the check

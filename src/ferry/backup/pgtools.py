@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ferry import errors
 from ferry.errors import FerryError
@@ -28,8 +29,19 @@ def _binary(name: str) -> str:
     return str(path)
 
 
-def _run(args: list[str], what: str) -> None:
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
+def _without_password(url: str) -> tuple[str, dict[str, str]]:
+    """(`url` as a conninfo without its password, the environment that gives the password to libpq): a command
+    line is readable by every user of the machine (ps, /proc), a process's environment only by its owner."""
+    params = conninfo_to_dict(url)
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = str(password)
+    return make_conninfo(**{key: str(value) for key, value in params.items()}), env
+
+
+def _run(args: list[str], what: str, env: dict[str, str] | None = None) -> None:
+    done = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         first = lines[0] if lines else f"exit {done.returncode}"
@@ -39,8 +51,9 @@ def _run(args: list[str], what: str) -> None:
 
 def dump(url: str, target: Path, what: str) -> None:
     """pg_dump `url` (one consistent snapshot) to `target` in custom format."""
-    _run([_binary("pg_dump"), "--format=custom", "--no-owner", "--file", str(target), "--dbname", url],
-         f"pg_dump of {what}")
+    conninfo, env = _without_password(url)
+    _run([_binary("pg_dump"), "--format=custom", "--no-owner", "--file", str(target), "--dbname", conninfo],
+         f"pg_dump of {what}", env)
 
 
 def load(url: str, source: Path, what: str) -> None:
@@ -52,9 +65,10 @@ def load(url: str, source: Path, what: str) -> None:
         raise FerryError(errors.BACKUP_FAILED, f"pg_restore of {what} failed: {problems[0]}")
     # pg_restore 17 sets transaction_timeout, which a server before 17 does not know: the only line it would refuse.
     lines = [line for line in script.stdout.split(b"\n") if not line.startswith(b"SET transaction_timeout")]
+    conninfo, env = _without_password(url)
     done = subprocess.run([_binary("psql"), "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1",
-                           "--single-transaction", "--dbname", url], input=b"\n".join(lines), capture_output=True,
-                          check=False)
+                           "--single-transaction", "--dbname", conninfo], input=b"\n".join(lines),
+                          capture_output=True, check=False, env=env)
     if done.returncode != 0:
         problems = [line for line in done.stderr.decode(errors="replace").splitlines() if line.strip()]
         first = problems[0] if problems else f"exit {done.returncode}"

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 import ferry
 from ferry import errors
@@ -14,18 +17,23 @@ from ferry.backup import pgtools
 from ferry.backup.manifest import FORMAT_VERSION, STAGING_DUMP, WAREHOUSE_DUMP, WAREHOUSE_FILE, Manifest
 from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
-from ferry.staging.warehouse_identity import claimed
-from ferry.sync.batches import schema_lock
+from ferry.sync.batches import SCHEMA_LOCK_CLASS
 from ferry.warehouse.base import Warehouse
 
 
 @contextmanager
-def every_sync_paused(db: StagingDatabase, schema_ids: list[str]) -> Iterator[None]:
-    """Hold every schema's sync lock: waits for running syncs to end, and keeps new ones from starting."""
-    with ExitStack() as stack:
+def every_sync_paused(db: StagingDatabase, schema_ids: list[str]) -> Iterator[psycopg.Connection[Any]]:
+    """Hold every schema's sync lock: waits for running syncs to end, and keeps new ones from starting. All are
+    taken on one connection of their own, outside the pool (whatever the number of schemas); yields it."""
+    try:
+        conn = psycopg.connect(db.url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise FerryError(errors.STAGING_UNAVAILABLE, f"cannot open a connection to staging for the backup: "
+                         f"{str(exc).strip()}") from None
+    with conn:
         for schema_id in sorted(schema_ids):
-            stack.enter_context(schema_lock(db.pool, schema_id, wait=True))
-        yield
+            conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (SCHEMA_LOCK_CLASS, schema_id))
+        yield conn  # closing it releases every lock
 
 
 def _prepare(folder: Path) -> None:
@@ -44,9 +52,9 @@ def backup(db: StagingDatabase, warehouse: Warehouse, folder: Path) -> Manifest:
                          "sync runs, and staging with pg_dump")
     db.reload_schemas()
     schema_ids = [schema.id for schema in db.registry.staged()]
-    with every_sync_paused(db, schema_ids):
+    with every_sync_paused(db, schema_ids) as conn:
         identity = warehouse.identity()
-        row = claimed(db.pool)
+        row = conn.execute("SELECT engine, identity, display FROM ferry.warehouse_identity").fetchone()
         pgtools.dump(db.url, folder / STAGING_DUMP, "staging")
         if identity.engine == "duckdb":
             warehouse_file = WAREHOUSE_FILE
@@ -58,7 +66,8 @@ def backup(db: StagingDatabase, warehouse: Warehouse, folder: Path) -> Manifest:
         format_version=FORMAT_VERSION, ferry_version=ferry.__version__,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), warehouse_engine=identity.engine,
         warehouse_file=warehouse_file,
-        claimed_identity=None if row is None else {"engine": row[0], "identity": row[1], "display": row[2]},
+        claimed_identity=None if row is None else {"engine": str(row[0]), "identity": str(row[1]),
+                                                   "display": str(row[2])},
         warehouse_identity=identity.stable_id, schemas=schema_ids)
     manifest.write(folder)
     return manifest

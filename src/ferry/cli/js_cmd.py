@@ -142,6 +142,7 @@ def _relayed(db: StagingDatabase, filename: str, source: str, variables: dict[st
     request_id = relay.request_run(db.pool, filename=filename, source=source, vars=variables, operator_login=login,
                                    requested_by=runner.login, time_limit=time_limit)
     deadline = time.monotonic() + RELAY_TAKE_SECONDS
+    watch = relay.Watch(db.pool, request_id, time_limit)
     seen = 0
     while True:
         taken, lines, ended = relay.state(db.pool, request_id, seen)
@@ -156,6 +157,10 @@ def _relayed(db: StagingDatabase, filename: str, source: str, variables: dict[st
             err_console.print("the warehouse is held by another process and no running `ferry serve` took the "
                               "script", highlight=False)
             fail(cause)
+        try:
+            watch.check(taken)
+        except FerryError as exc:  # the server that took it died, or never recorded the end
+            fail(exc)
         time.sleep(relay.POLL_SECONDS)
 
 

@@ -227,6 +227,7 @@ def _relay_once(db: StagingDatabase, workflow: Workflow, run_vars: dict[str, Any
                                    workflow=workflow.name)
     deadline = time.monotonic() + RELAY_TAKE_SECONDS
     seen = 0
+    watch = relay.Watch(db.pool, request_id, workflow.time_limit)
     while True:
         taken, lines, ended = relay.state(db.pool, request_id, seen)
         seen += len(lines)
@@ -234,6 +235,7 @@ def _relay_once(db: StagingDatabase, workflow: Workflow, run_vars: dict[str, Any
             show({"time": line.time.isoformat(), "level": line.level, "message": line.message})
         if ended is not None:
             break
+        watch.check(taken)  # FRY-140009 once the server that took it is gone or overdue
         if not taken and time.monotonic() > deadline and relay.cancel(db.pool, request_id):
             raise FerryError(errors.WORKFLOW_WAREHOUSE_HELD,
                              f"another process holds the DuckDB warehouse and no running `ferry serve` took the "

@@ -10,7 +10,15 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
 MAX_MESSAGE = 256 << 20  # one document or result, bytes
+MAX_LOG_CHARS = 4000  # one log message is cut here (in the worker, before it crosses the pipe)
 _HEAD = struct.Struct(">I")
+
+
+def cut_message(message: str, limit: int = MAX_LOG_CHARS) -> str:
+    """`message`, cut at `limit` characters and marked so when longer."""
+    if len(message) <= limit:
+        return message
+    return message[:limit] + f"… ({len(message) - limit} more characters)"
 
 
 class PipeClosed(Exception):

@@ -99,7 +99,12 @@ class Translations:
         if translation is None and self.cache is not None:
             translation = self.cache.load(self.cache_folder, source)
         if translation is None:
-            translation = self.translate_fn(source, filename)
+            try:
+                translation = self.translate_fn(source, filename)
+            except RecursionError as exc:  # nesting (XML, brackets) deeper than the translator's recursion allows
+                line, column = _where_deepest(exc)
+                raise FerryError(errors.SCRIPT_SYNTAX, f"{filename}:{line}:{column}: the script nests too deeply to "
+                                 "be translated (hundreds of levels of XML or brackets)") from None
             if self.cache is not None:
                 self.cache.store(self.cache_folder, source, translation)
         _remember(source, translation)
@@ -133,6 +138,18 @@ def _cache_folder(api: Any) -> Path | None:
     """The data folder of the run's settings, where translations are kept (None: not kept)."""
     folder = getattr(getattr(api, "settings", None), "data_dir", None)
     return Path(folder) if isinstance(folder, (str, os.PathLike)) else None
+
+
+def _where_deepest(exc: BaseException) -> tuple[int, int]:
+    """Where the translator was when it ran out of recursion: its lexer's position (1:1 if none is found)."""
+    tb, found = exc.__traceback__, (1, 1)
+    while tb is not None:
+        lexer: Any = tb.tb_frame.f_locals.get("self")
+        line, col = getattr(lexer, "line", None), getattr(lexer, "col", None)
+        if isinstance(line, int) and callable(col):
+            found = (line, int(col()))
+        tb = tb.tb_next
+    return found
 
 
 class _Translating:
@@ -187,7 +204,7 @@ def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, tim
         elif kind == "log":
             line = LogLine(dt.datetime.now(dt.UTC), _LEVELS.get(str(message.get("level")), "info"),
                            str(message.get("message")))
-            result.logs.append(line)
+            result.keep_log(line)
             if on_log is not None:
                 on_log(line)
         elif kind == "done":

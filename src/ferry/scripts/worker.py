@@ -134,9 +134,10 @@ class Worker:
                 return json.dumps(reply)
             if kind == "log":
                 where = self.sources.locate(args.get("stack"))
+                message = frames.cut_message(str(args["message"]))  # a huge message never crosses the pipe whole
                 if args["level"] == "error" and self.log_error is None:
-                    self.log_error = (args["message"], where)
-                self.send({"t": "log", "level": args["level"], "message": args["message"]})
+                    self.log_error = (message, where)
+                self.send({"t": "log", "level": args["level"], "message": message})
                 return '{"ok":null}'
             if kind == "fatal":
                 self.fatal(args)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ferry.staging.database import StagingDatabase
 
 _LOCK_CLASS = 0x46455253  # "FERS": advisory locks of the sync, one per schema (objid = hashtext(schema id)).
+SCHEMA_LOCK_CLASS = _LOCK_CLASS  # what `ferry backup` takes for every schema at once
 
 
 @dataclass(frozen=True)

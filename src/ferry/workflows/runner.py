@@ -9,6 +9,7 @@ workflow never runs twice at once, whatever server started it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import threading
@@ -138,6 +139,24 @@ class ScriptRunner:
             self._futures.pop(run_id, None)
         return record
 
+    async def wait_async(self, run_id: uuid.UUID, timeout: float | None = None) -> RunRecord | None:
+        """`wait` for an event loop: the run's future is awaited, no thread is held meanwhile."""
+        with self._lock:
+            future = self._futures.get(run_id)
+        if future is None:
+            return None
+        try:  # shielded: giving up waiting never cancels a run still queued
+            record = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
+        except TimeoutError:
+            return None
+        except asyncio.CancelledError:
+            if not future.cancelled():  # this request was cancelled, not the run
+                raise
+            return self.wait(run_id, 0)  # `stop()` cancelled it; its record stands in `_futures` now
+        with self._lock:
+            self._futures.pop(run_id, None)
+        return record
+
     def stop_run(self, name: str) -> int:
         """Ask the running run of `name` to stop, wherever it runs; how many were asked (0: none running)."""
         definitions.get(self.db.pool, name)
@@ -180,6 +199,23 @@ class ScriptRunner:
                 active.stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._closed = True
+        self._release_cancelled()
+
+    def _release_cancelled(self) -> None:
+        """Runs queued behind others began (connection, lock, `running` row) but never ran: record them `stopped`
+        and let `wait` hand their record back."""
+        with self._lock:
+            left = [self._active[run_id] for run_id, future in self._futures.items()
+                    if future.cancelled() and run_id in self._active]
+        for active in left:
+            record = active.record
+            record.state, record.error_code = "stopped", errors.WORKFLOW_STOPPED.code
+            record.error = f"{errors.WORKFLOW_STOPPED.code} the server stopped before the run could start"
+            self._finish(active)
+            done: Future[RunRecord] = Future()
+            done.set_result(record)
+            with self._lock:
+                self._futures[record.id] = done
 
     def run_due(self) -> int:
         """Start a run of every enabled workflow whose tick has come and that is not running here; how many."""
@@ -309,6 +345,7 @@ class ScriptRunner:
             # The console and other servers see a running run's log within about a second.
             written = 0
             while not ended.wait(script_runs.FLUSH_SECONDS):
+                _check_stop(active, conn, conn_lock)  # a process without the scheduler's loop sees Stop here too
                 count = len(record.log.lines) + record.log.dropped
                 if count == written:
                     continue
@@ -388,6 +425,17 @@ class ScriptRunner:
             conn.close()
             with self._lock:
                 self._active.pop(record.id, None)
+
+
+def _check_stop(active: _Active, conn: psycopg.Connection[Any], conn_lock: threading.Lock) -> None:
+    if active.stop.is_set():
+        return
+    try:
+        with conn_lock:
+            if script_runs.stop_asked(conn, active.record.id):
+                active.stop.set()
+    except psycopg.Error as exc:  # the scheduler's loop (if any) or the next turn asks again
+        log.debug("workflow %s: could not look for a stop request: %s", active.workflow.name, exc)
 
 
 def _log_fields(line: tuple[Any, ...]) -> tuple[Any, str, str]:

@@ -16,6 +16,7 @@ from ferry import errors
 from ferry.errors import FerryError
 
 MIN_EVERY_SECONDS = 1.0
+MAX_EVERY_SECONDS = 366 * 86_400.0  # a longer period is a mistake (and past datetime's range, soon enough)
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0, "w": 604_800.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
@@ -45,6 +46,9 @@ def parse_every(text: str) -> float:
                              "1h30m or 1d") from None
     if not seconds >= MIN_EVERY_SECONDS:
         raise FerryError(errors.BAD_SCHEDULE, f"--every {text!r} is shorter than {MIN_EVERY_SECONDS:g} s")
+    if not seconds <= MAX_EVERY_SECONDS:  # also infinity
+        raise FerryError(errors.BAD_SCHEDULE, f"--every {text!r} is longer than 366 days: use a cron expression "
+                         "for a yearly run")
     return seconds
 
 
@@ -185,7 +189,8 @@ class Schedule:
         while no server ran are not replayed (the one late run stands for them all)."""
         if self.cron is not None:
             return parse_cron(self.cron).next_after(now)
-        step = dt.timedelta(seconds=self.every_seconds or MIN_EVERY_SECONDS)
+        # Clamped: a period stored before it was checked must not stop the scheduler with an OverflowError.
+        step = dt.timedelta(seconds=min(max(self.every_seconds or 0.0, MIN_EVERY_SECONDS), MAX_EVERY_SECONDS))
         if due is None or due > now:
             return now + step
         missed = (now - due) // step

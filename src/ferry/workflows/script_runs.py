@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from ferry import errors
 from ferry.errors import FerryError
+from ferry.scripts.results import storable
 from ferry.sync.runs import OWNER
 
 log = logging.getLogger(__name__)
@@ -144,19 +145,27 @@ class RunRecord:
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     ended_at: dt.datetime | None = None
 
+    written_lines: int = -1  # log lines the last flush wrote (-1: none yet)
+
     def insert(self, conn: psycopg.Connection[Any]) -> None:
         """Write the `running` row."""
         conn.execute("INSERT INTO ferry.script_runs (id, workflow, started_at, trigger, scheduled_for, started_by, "
                      "operator_login, script_version, script_sha256, vars, owner) "
                      "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                      (self.id, self.workflow, self.started_at, self.trigger, self.scheduled_for, self.started_by,
-                      self.operator_login, self.script_version, self.script_sha256, Jsonb(self.vars), OWNER))
+                      self.operator_login, self.script_version, self.script_sha256, Jsonb(storable(self.vars)),
+                      OWNER))
 
     def flush_log(self, conn: psycopg.Connection[Any]) -> None:
-        """Write the log so far (the run goes on)."""
+        """Write the log so far (the run goes on); only the dropped count when no line was kept since."""
         lines, dropped = self.log.snapshot()
+        if len(lines) == self.written_lines:  # at the cap: the log itself is as written, don't send it again
+            conn.execute("UPDATE ferry.script_runs SET log_dropped = %s WHERE id = %s AND state = 'running'",
+                         (dropped, self.id))
+            return
         conn.execute("UPDATE ferry.script_runs SET log = %s, log_dropped = %s WHERE id = %s AND state = 'running'",
-                     (Jsonb(lines), dropped, self.id))
+                     (Jsonb(storable(lines)), dropped, self.id))
+        self.written_lines = len(lines)
 
     def finish(self, conn: psycopg.Connection[Any]) -> None:
         """Record the end: outcome, coded error and position, the whole kept log, request ids."""
@@ -164,8 +173,8 @@ class RunRecord:
         lines, dropped = self.log.snapshot()
         conn.execute("UPDATE ferry.script_runs SET ended_at = %s, state = %s, error_code = %s, error = %s, "
                      "line = %s, col = %s, log = %s, log_dropped = %s, request_ids = %s WHERE id = %s",
-                     (self.ended_at, self.state, self.error_code, self.error, self.line, self.column, Jsonb(lines),
-                      dropped, self.request_ids, self.id))
+                     (self.ended_at, self.state, storable(self.error_code), storable(self.error), self.line,
+                      self.column, Jsonb(storable(lines)), dropped, storable(self.request_ids), self.id))
 
 
 def get_run(pool: ConnectionPool, run_id: uuid.UUID) -> dict[str, Any] | None:
@@ -210,6 +219,12 @@ def stop_requested(pool: ConnectionPool, run_ids: list[uuid.UUID]) -> set[uuid.U
     return {row[0] for row in rows}
 
 
+def stop_asked(conn: psycopg.Connection[Any], run_id: uuid.UUID) -> bool:
+    """Whether an operator asked this run to stop (read by the run's own flusher, on its own connection)."""
+    row = conn.execute("SELECT stop_requested FROM ferry.script_runs WHERE id = %s", (run_id,)).fetchone()
+    return bool(row and row[0])
+
+
 def purge(pool: ConnectionPool, retention_days: float) -> int:
     """Drop runs that ended longer ago than the retention, keeping each workflow's latest run; returns how many."""
     with pool.connection() as conn:
@@ -218,6 +233,10 @@ def purge(pool: ConnectionPool, retention_days: float) -> int:
             "AND ended_at < clock_timestamp() - make_interval(secs => %s) "
             "AND id <> (SELECT l.id FROM ferry.script_runs l WHERE l.workflow = r.workflow "
             "ORDER BY l.started_at DESC LIMIT 1)", (retention_days * 86_400.0,))
+        # Relayed scripts (`ferry js` to a server): their record goes with the same retention.
+        conn.execute("DELETE FROM ferry.script_requests WHERE coalesce(ended_at, requested_at + make_interval("
+                     "secs => time_limit)) < clock_timestamp() - make_interval(secs => %s)",
+                     (retention_days * 86_400.0,))
     return cur.rowcount
 
 

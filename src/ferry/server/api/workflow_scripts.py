@@ -171,7 +171,7 @@ def build_router(runtime: Any, current_operator: Any) -> APIRouter:
             raise FerryError(errors.BAD_REQUEST, '"vars" must be an object of names and values')
         run_id = await start(runtime, operator, name, trigger="rest", run_vars=run_vars)
         if wait:
-            await asyncio.to_thread(_runner(runtime).wait, run_id, REST_WAIT_SECONDS)
+            await _runner(runtime).wait_async(run_id, REST_WAIT_SECONDS)
         return await asyncio.to_thread(_run, runtime, operator, name, run_id)
 
     @api.post("/workflow/{name}/stop", summary="Stop the running run of a workflow script")

@@ -86,7 +86,7 @@ class WorkflowPages:
                                                         started_by=session.operator.login)
         except FerryError as exc:
             raise ConsoleError(409, exc.code, exc.message) from None
-        ended = await asyncio.to_thread(runner.wait, run_id, RUN_NOW_WAIT_SECONDS)
+        ended = await runner.wait_async(run_id, RUN_NOW_WAIT_SECONDS)
         done = "ran" if ended is not None else "started"
         return RedirectResponse(f"{PATH}/workflows/{workflow.name}/runs/{run_id}?done={done}", status_code=303)
 
