@@ -282,7 +282,10 @@ class _PgTransaction(Transaction):
         table = quote(table_name(schema))
         names = [n for n in schema.attribute_names if n in groups.column_names]
         if groups.num_rows:
-            self._cur.adbc_ingest(_GROUPS, _for_postgres(groups), mode="replace", temporary=True)
+            # The key's own value columns are never SET (`statements`): not sent.
+            unused = [c for k in key for c in (k, f"__p_{k}") if c in groups.column_names]
+            self._cur.adbc_ingest(_GROUPS, _for_postgres(groups.drop_columns(unused)), mode="replace",
+                                  temporary=True)
             self._analyze(_GROUPS, [f"__k_{k}" for k in key])
             for statement in statements.group_statements(
                     schema, table, key, names, _GROUPS, "now()", merge=self._owner._merge,
