@@ -1,4 +1,5 @@
-"""A PostgreSQL warehouse (`postgresql://…`): Arrow loaded with binary COPY (ADBC) into temp tables, then MERGE."""
+"""A PostgreSQL warehouse (`postgresql://…`): new records by binary COPY (ADBC) into the table, changes by a MERGE
+from a temp table; the ledger row in the same transaction."""
 
 from __future__ import annotations
 
