@@ -1,4 +1,5 @@
-"""A PostgreSQL warehouse (`postgresql://…`): Arrow loaded with binary COPY (ADBC) into temp tables, then MERGE."""
+"""A PostgreSQL warehouse (`postgresql://…`): new records by binary COPY (ADBC) into the table, changes by a MERGE
+from a temp table; the ledger row in the same transaction."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from urllib.parse import quote as url_quote
@@ -25,6 +27,7 @@ from ferry.schema.model import Schema
 from ferry.schema.postgres_types import column_type
 from ferry.warehouse import statements
 from ferry.warehouse.base import BatchOutcome, ErrorKind, Identity, Timeouts, Transaction, Warehouse, _message
+from ferry.warehouse.postgres_copy import copy_table, key_parameter
 from ferry.warehouse.tables import LEDGER, quote, stamp_columns, table_name
 
 _KEYS = "__ferry_keys"
@@ -258,14 +261,21 @@ class _PgTransaction(Transaction):
         self._conn = conn
         self._cur = conn.cursor()
         self._done = False
+        self._sampled = False
 
     def existing(self, schema: Schema, key: Sequence[str], keys: pa.Table) -> pa.Table:
-        self._cur.adbc_ingest(_KEYS, keys, mode="replace", temporary=True)
-        self._cur.execute(f"ANALYZE {_KEYS}")
+        table = quote(table_name(schema))
         cols = ", ".join(f"t.{quote(k)}" for k in key)
-        on = " AND ".join(f"t.{quote(k)} = k.{quote(k)}" for k in key)
-        self._cur.execute(f"SELECT DISTINCT {cols} FROM {quote(table_name(schema))} t "  # noqa: S608
-                          f"JOIN {_KEYS} k ON {on}")
+        parameter = key_parameter(keys)
+        if parameter is not None:
+            # One statement, the keys bound as one array: no temp table to create, fill and plan around.
+            self._cur.execute(f"SELECT DISTINCT {cols} FROM {table} t "  # noqa: S608
+                              f"WHERE t.{quote(key[0])} = ANY($1)", parameters=parameter)
+        else:
+            self._cur.adbc_ingest(_KEYS, keys, mode="replace", temporary=True)
+            self._analyze(_KEYS, key)
+            on = " AND ".join(f"t.{quote(k)} = k.{quote(k)}" for k in key)
+            self._cur.execute(f"SELECT DISTINCT {cols} FROM {table} t JOIN {_KEYS} k ON {on}")  # noqa: S608
         result: pa.Table = self._cur.fetch_arrow_table()
         return result
 
@@ -273,16 +283,47 @@ class _PgTransaction(Transaction):
         table = quote(table_name(schema))
         names = [n for n in schema.attribute_names if n in groups.column_names]
         if groups.num_rows:
-            self._cur.adbc_ingest(_GROUPS, _for_postgres(groups), mode="replace", temporary=True)
-            self._cur.execute(f"ANALYZE {_GROUPS}")
+            # The key's own value columns are never SET (`statements`): not sent.
+            unused = [c for k in key for c in (k, f"__p_{k}") if c in groups.column_names]
+            self._cur.adbc_ingest(_GROUPS, _for_postgres(groups.drop_columns(unused)), mode="replace",
+                                  temporary=True)
+            self._analyze(_GROUPS, [f"__k_{k}" for k in key])
             for statement in statements.group_statements(
                     schema, table, key, names, _GROUPS, "now()", merge=self._owner._merge,
                     deletes=bool(pc.any(groups.column("__del")).as_py()),
                     updates=bool(pc.any(groups.column("__upd")).as_py())):
                 self._cur.execute(statement)
         if news.num_rows:
-            self._cur.adbc_ingest(_NEWS, _for_postgres(news), mode="replace", temporary=True)
-            self._cur.execute(statements.insert_sql(schema, table, news.column_names, _NEWS, "now()"))
+            self._insert(schema, table, news)
+
+    def _analyze(self, temp: str, columns: Sequence[str]) -> None:
+        """Statistics of a temp table's key columns from a small sample: enough for the planner to see the keys are
+        distinct (a hash join, not sorts spilling to disk), at a tenth of a full ANALYZE's cost."""
+        if not self._sampled:
+            self._cur.execute("SET LOCAL default_statistics_target = 10")
+            self._sampled = True
+        self._cur.execute(f"ANALYZE {temp} ({', '.join(quote(c) for c in columns)})")
+
+    def _insert(self, schema: Schema, table: str, news: pa.Table) -> None:
+        """New records by binary COPY straight into the table (stamped with the transaction's `now()`), else through
+        a temp table and INSERT … SELECT when a column does not cast cleanly to its column's type."""
+        now, columns = self._columns(schema)
+        rows = copy_table(news, columns, stamp_columns(schema), now)
+        if rows is not None:
+            self._cur.adbc_ingest(table_name(schema), rows, mode="append")
+            return
+        self._cur.adbc_ingest(_NEWS, _for_postgres(news), mode="replace", temporary=True)
+        self._cur.execute(statements.insert_sql(schema, table, news.column_names, _NEWS, "now()"))
+
+    def _columns(self, schema: Schema) -> tuple[datetime, dict[str, int]]:
+        """The transaction's `now()` and the table's column type OIDs, read in this transaction (a column changed
+        behind ferry's back is seen, never guessed)."""
+        self._cur.execute("SELECT now(), a.attname, a.atttypid::int FROM pg_attribute a "
+                          "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+                          parameters=(quote(table_name(schema)),))
+        rows = self._cur.fetchall()
+        now = rows[0][0] if rows else datetime.now(UTC)
+        return now, {str(row[1]): int(row[2]) for row in rows}
 
     def write_ledger(self, batch_id: str, schema_id: str, outcome: BatchOutcome) -> None:
         self._cur.execute(f"INSERT INTO {LEDGER} VALUES ($1, $2, now(), $3, $4)",  # noqa: S608

@@ -17,12 +17,15 @@ def delete_sql(table: str, key: Sequence[str], groups: str) -> str:
     return f"DELETE FROM {table} USING {groups} AS g WHERE g.__del AND {_match(table, key)}"  # noqa: S608
 
 
-def _assignments(schema: Schema, names: Sequence[str], now: str) -> str:
+def _assignments(schema: Schema, key: Sequence[str], names: Sequence[str], now: str) -> str:
+    # Not the key's columns: a matched record holds the group's key values already, and leaving an indexed column
+    # out of the SET spares the engine comparing (DuckDB: rewriting) it.
     sets = [f"{quote(n)} = CASE WHEN g.{quote('__p_' + n)} THEN g.{quote(n)} ELSE t.{quote(n)} END"
-            for n in names if n != ID_ATTRIBUTE]
+            for n in names if n != ID_ATTRIBUTE and n not in key]
     if LAST_MODIFIED in stamp_columns(schema):
         sets.append(f"{quote(LAST_MODIFIED)} = {now}")
-    return ", ".join(sets)
+    # An update carrying nothing but its key still matches (its row counts as updated): SET needs one column.
+    return ", ".join(sets or [f"{quote(key[0])} = t.{quote(key[0])}"])
 
 
 def merge_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str, *,
@@ -33,7 +36,7 @@ def merge_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[st
     if deletes:
         actions.append("WHEN MATCHED AND g.__del THEN DELETE")
     if updates:
-        actions.append(f"WHEN MATCHED AND g.__upd THEN UPDATE SET {_assignments(schema, names, now)}")
+        actions.append(f"WHEN MATCHED AND g.__upd THEN UPDATE SET {_assignments(schema, key, names, now)}")
     return f"MERGE INTO {table} AS t USING {groups} AS g ON {_match('t', key)} {' '.join(actions)}"
 
 
@@ -51,7 +54,7 @@ def group_statements(schema: Schema, table: str, key: Sequence[str], names: Sequ
 
 def update_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str) -> str:
     """UPDATE … FROM, for engines without MERGE."""
-    return (f"UPDATE {table} AS t SET {_assignments(schema, names, now)} FROM {groups} AS g "  # noqa: S608
+    return (f"UPDATE {table} AS t SET {_assignments(schema, key, names, now)} FROM {groups} AS g "  # noqa: S608
             f"WHERE g.__upd AND {_match('t', key)}")
 
 
