@@ -165,8 +165,9 @@ async def lag_load(server: Server, seconds: float, calls_per_s: int) -> Load:
     return load
 
 
-STAGES = (("reply → horizon proven (waiting for a proof: wake-up, run start, the previous batch)", "reply", "proven"),
-          ("proven → read done", "proven", "read_end"), ("read → apply starts", "read_end", "apply_start"),
+STAGES = (("reply → horizon proven (wake-up, run start or the follow's next proof)", "reply", "proven"),
+          ("proven → read done", "proven", "read_end"),
+          ("read → apply starts (the previous apply)", "read_end", "apply_start"),
           ("fold + MERGE + ledger", "apply_start", "after_load"), ("warehouse commit", "after_load", "after_commit"),
           ("commit → seen by the poll", "after_commit", "seen"))
 
@@ -178,16 +179,21 @@ def where_it_goes(conn: psycopg.Connection, load: Load, trace: Path) -> str:
         return ""
     proofs: list[tuple[int, float]] = []
     spans: list[dict[str, Any]] = []
+    reads: list[dict[str, Any]] = []
     for line in trace.read_text().splitlines():
         entry = json.loads(line)
         if "proven" in entry:
             proofs.append((entry["proven"], entry["t"]))
+        elif "read" in entry:
+            reads.append(entry)
         elif "last" in entry:
             spans.append(entry)
     proofs.sort(key=lambda p: p[1])
     spans.sort(key=lambda b: b["first"])
+    reads.sort(key=lambda r: r["read"])
     seqs = _seqs(conn)
     firsts = [b["first"] for b in spans]
+    read_firsts = [r["read"] for r in reads]
     cut: list[dict[str, float]] = []
     for i, seen in load.seen.items():
         seq = seqs.get(i)
@@ -197,6 +203,9 @@ def where_it_goes(conn: psycopg.Connection, load: Load, trace: Path) -> str:
         if k < 0 or spans[k]["last"] < seq:
             continue
         times = {**spans[k], "reply": load.replied[i], "seen": seen}
+        r = bisect.bisect_right(read_firsts, seq) - 1
+        if r >= 0 and reads[r]["last"] >= seq:
+            times["read_end"] = reads[r]["t"]
         times["proven"] = next((t for upto, t in proofs if upto >= seq), times.get("read_end", seen))
         cut.append({name: (times[b] - times[a]) * 1000 for name, a, b in STAGES if a in times and b in times}
                    | {"lag": (seen - load.replied[i]) * 1000})
