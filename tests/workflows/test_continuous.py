@@ -275,3 +275,41 @@ def test_take_pending_is_for_the_running_run_only() -> None:
     assert coalescer.take_pending("a") and not coalescer.take_pending("a")  # taken once
     futures[0].set_result(None)
     assert len(started) == 1 and not coalescer.busy()  # taken by the run: no second run
+
+
+def test_a_run_waiting_for_the_worker_stops_the_running_one_following(
+        staging_db: StagingDatabase, warehouse: Warehouse, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from ferry.sync import workflow
+
+    scheduler = continuous(staging_db, warehouse, settings)
+    coalescer = scheduler.coalescer
+    assert coalescer is not None
+    before = runs(staging_db)
+    asked: list[uuid.UUID] = []
+    original = workflow._apply
+
+    def held(*args: object, **kwargs: object) -> object:
+        if not asked:
+            asked.extend(scheduler.trigger(SCHEMA))  # queued behind the running run
+            notified = coalescer.requests
+            stage(staging_db, "during")
+            until(lambda: coalescer.requests > notified, "the commit was not notified")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workflow, "_apply", held)
+    try:
+        stage(staging_db, "first")
+        until(lambda: bool(asked), "no run started")
+        [result] = scheduler.wait(asked, timeout=30)
+        until(lambda: not coalescer.busy(), "runs never ended")
+    finally:
+        scheduler.stop()
+    assert result.state == "succeeded" and result.counts["read"] == 1  # the asked-for run synced "during"
+    assert staged(staging_db) == 0
+    with staging_db.pool.connection() as conn:
+        rows = conn.execute("SELECT id, rows_read FROM ferry.workflow_runs WHERE schema_id = %s "
+                            "ORDER BY started_at DESC LIMIT 2", (SCHEMA,)).fetchall()
+    # The first run did not follow the commit: the run waiting for the worker had its turn and read it.
+    assert [(r[0] == asked[0], r[1]) for r in rows] == [(True, 1), (False, 1)]
+    assert runs(staging_db) == before + 2
