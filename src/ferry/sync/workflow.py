@@ -44,10 +44,8 @@ _T = TypeVar("_T")
 Progress = Callable[["RunResult"], None]
 # Asked by a run that reached its horizon: True when rows were committed since and the run should go on.
 Follow = Callable[[], bool]
-# A following run proves a newer horizon at most this often, and starts the apply of a small batch at most this
-# often (a batch of at least half the bounds goes at once: a backlog is applied at full speed).
+# A following run proves a newer horizon at most this often (each proof reads pg_locks).
 FOLLOW_PROOF_SECONDS = 0.02
-FOLLOW_CYCLE_SECONDS = 0.05
 
 # Staged schemas whose rows are requests applied by their own code instead of the fold/MERGE: schema id →
 # "module:attribute" of an object with `prepare(db, warehouse, schema)` (once per run, instead of ensure_table)
@@ -352,12 +350,7 @@ def _copy_batches(warehouse: Warehouse, schema: Schema, settings: Settings, feed
         # A custom applier reads its rows whole; the generic sync only the attributes a batch carries.
         ahead.submit(feed.produce, applied, first, False)
         after = applied
-        paced = 0.0
         while True:
-            if feed.follow is not None and paced:
-                # Following the log, small batches start at most every FOLLOW_CYCLE_SECONDS: each apply's fixed
-                # cost (statements, ledger, commit) buys more rows, what is read meanwhile joins the batch.
-                time.sleep(max(0.0, paced - time.monotonic()))
             batch = feed.take()
             if batch is None:
                 # Rows committed while the last batch was applied: on in this run, from a newer horizon.
@@ -368,8 +361,6 @@ def _copy_batches(warehouse: Warehouse, schema: Schema, settings: Settings, feed
             crash_point("after_read")
             ledger_id = outcomes.batch_id(identity, schema.id, batch.first_seq)
             trace.mark(batch.first_seq, "apply_start", batch.last_seq, batch.rows.num_rows)
-            small = batch.rows.num_rows < feed.limits[0] // 2 and batch.rows.nbytes < feed.limits[1] // 2
-            paced = time.monotonic() + FOLLOW_CYCLE_SECONDS if small else 0.0
             outcome = _apply(warehouse, schema, ledger_id, batch, retries, backoff, (db, applier))
             done(batch.first_seq, batch.last_seq, ledger_id, outcome)
             after = batch.last_seq
