@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -210,3 +212,48 @@ def test_scheduler_runs_on_interval_and_on_demand(staging: tuple[StagingDatabase
     assert SCHEMA_ID in {r["schema_id"] for r in list_runs(db.pool)}
     assert "nms:recipient" not in {r["schema_id"] for r in list_runs(db.pool)}
     assert runs.idle_counts().get(("ffdaReplicateStagingData", "nms:recipient", "empty"), 0) >= 1
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgresql"])
+@pytest.mark.parametrize("batch_rows", [2, 1000])
+def test_a_following_run_goes_on_past_its_horizon_in_order(engine: str, batch_rows: int,
+                                                          staging: tuple[StagingDatabase, Settings],
+                                                          warehouses: dict[str, Warehouse]) -> None:
+    """Rows committed while a run applies are synced by the same run when `follow` says so, in commit order,
+    each once, in contiguous batches (the ledger's ids stay the ones a crash recovery computes)."""
+    db, settings = staging
+    warehouse = warehouses[engine]
+    reset(db, warehouse)
+    db.store.stage([call(db, Method.INGEST_EXT, ({"email": "k", "a": "v0", "n": 0}, "@email", "insertOrUpdate"),
+                         ({"email": "gone", "n": 0}, "@email", "insertOrUpdate"))])
+    # Each time the run reaches its horizon, one more call lands (an update of the same key, then a delete).
+    later = [call(db, Method.INGEST_EXT, ({"email": "k", "a": f"v{i}", "n": i}, "@email", "insertOrUpdate"),
+                  ({"email": f"new{i}", "n": i}, None, "insert")) for i in range(1, 4)]
+    later.append(call(db, Method.INGEST_EXT, ({"email": "gone"}, "@email", "delete")))
+    asked = 0
+
+    def follow() -> bool:
+        nonlocal asked
+        asked += 1
+        if not later:
+            return False
+        db.store.stage([later.pop(0)])
+        return True
+
+    result = run_once(db, warehouse, SCHEMA_ID, dataclasses.replace(settings, batch_rows=batch_rows),
+                      follow=follow)
+    assert result.state == "succeeded", result.error
+    assert not later and asked >= 5
+    assert result.counts["read"] == 2 + 3 * 2 + 1
+    assert len(list_runs(db.pool, SCHEMA_ID)) == 1
+    rows = {r["email"]: r for r in warehouse.read(item_schema(db))}
+    assert set(rows) == {"k", "new1", "new2", "new3"}
+    assert (rows["k"]["a"], rows["k"]["n"]) == ("v3", 3)
+    assert set(s for s, _ in _states(db).values()) == {"synced"}
+    with db.pool.connection() as conn:
+        spans = conn.execute("SELECT first_seq, last_seq FROM ferry.log_batches WHERE schema_id = %s "
+                             "ORDER BY first_seq", (SCHEMA_ID,)).fetchall()
+    assert len(spans) >= 2 and all(b[0] == a[1] + 1 for a, b in itertools.pairwise(spans))
+    # Nothing left: a run without `follow` reads nothing more.
+    again = run_once(db, warehouse, SCHEMA_ID, settings)
+    assert again.state == "succeeded" and not again.counts["read"]

@@ -19,6 +19,7 @@ from ferry.staging import StagingDatabase, notify
 from ferry.sync.workflow import run_once
 from ferry.warehouse import Warehouse, open_warehouse
 from ferry.workflows import Scheduler
+from ferry.workflows.continuous import Coalescer
 
 SCHEMA = "nms:recipient"
 
@@ -211,3 +212,104 @@ def test_idle_runs_of_the_schedule_are_counted_not_recorded_and_asked_ones_are_r
         scheduler.stop()
     with staging_db.pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM ferry.workflow_runs WHERE id = %s", (asked,)).fetchone() == (1,)
+
+
+def test_a_commit_during_a_run_is_synced_by_that_run(staging_db: StagingDatabase, warehouse: Warehouse,
+                                                     settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit notified while a run applies is taken by that run (no second run), which goes on past its
+    horizon; one waiting for the worker (another schema's run, a run asked for) stops it following."""
+    from ferry.sync import workflow
+
+    scheduler = continuous(staging_db, warehouse, settings)
+    coalescer = scheduler.coalescer
+    assert coalescer is not None
+    before = runs(staging_db)
+    applies = 0
+    original = workflow._apply
+
+    def apply_then_commit(*args: object, **kwargs: object) -> object:
+        nonlocal applies
+        applies += 1
+        outcome = original(*args, **kwargs)  # type: ignore[arg-type]
+        if applies == 1:
+            asked = coalescer.requests
+            stage(staging_db, "during")
+            until(lambda: coalescer.requests > asked, "the commit was not notified to the running run")
+        return outcome
+
+    monkeypatch.setattr(workflow, "_apply", apply_then_commit)
+    try:
+        stage(staging_db, "first")
+        until(lambda: staged(staging_db) == 0 and applies >= 2, "the run did not follow the commit")
+        until(lambda: not coalescer.busy(), "the run never ended")
+    finally:
+        scheduler.stop()
+    assert runs(staging_db) == before + 1  # one run read both calls
+    with staging_db.pool.connection() as conn:
+        assert conn.execute("SELECT rows_read FROM ferry.workflow_runs WHERE schema_id = %s "
+                            "ORDER BY started_at DESC LIMIT 1", (SCHEMA,)).fetchone() == (2,)
+    schema = staging_db.registry.get(SCHEMA)
+    assert schema is not None
+    emails = {row["email"] for row in warehouse.read(schema)}
+    assert {"first-0@x.test", "during-0@x.test"} <= emails
+
+
+def test_take_pending_is_for_the_running_run_only() -> None:
+    from concurrent.futures import Future
+
+    started: list[Callable[[], None]] = []
+    futures: list[Future[object]] = []
+
+    def submit(_schema: str, begin: Callable[[], None]) -> Future[object]:
+        started.append(begin)
+        futures.append(Future())
+        return futures[-1]
+
+    coalescer = Coalescer(submit)
+    coalescer.request("a")
+    coalescer.request("a")  # queued, not started: dropped
+    assert not coalescer.take_pending("a")
+    started[0]()
+    assert not coalescer.take_pending("a")  # running, nothing notified since
+    coalescer.request("a")
+    assert coalescer.take_pending("a") and not coalescer.take_pending("a")  # taken once
+    futures[0].set_result(None)
+    assert len(started) == 1 and not coalescer.busy()  # taken by the run: no second run
+
+
+def test_a_run_waiting_for_the_worker_stops_the_running_one_following(
+        staging_db: StagingDatabase, warehouse: Warehouse, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from ferry.sync import workflow
+
+    scheduler = continuous(staging_db, warehouse, settings)
+    coalescer = scheduler.coalescer
+    assert coalescer is not None
+    before = runs(staging_db)
+    asked: list[uuid.UUID] = []
+    original = workflow._apply
+
+    def held(*args: object, **kwargs: object) -> object:
+        if not asked:
+            asked.extend(scheduler.trigger(SCHEMA))  # queued behind the running run
+            notified = coalescer.requests
+            stage(staging_db, "during")
+            until(lambda: coalescer.requests > notified, "the commit was not notified")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workflow, "_apply", held)
+    try:
+        stage(staging_db, "first")
+        until(lambda: bool(asked), "no run started")
+        [result] = scheduler.wait(asked, timeout=30)
+        until(lambda: not coalescer.busy(), "runs never ended")
+    finally:
+        scheduler.stop()
+    assert result.state == "succeeded" and result.counts["read"] == 1  # the asked-for run synced "during"
+    assert staged(staging_db) == 0
+    with staging_db.pool.connection() as conn:
+        rows = conn.execute("SELECT id, rows_read FROM ferry.workflow_runs WHERE schema_id = %s "
+                            "ORDER BY started_at DESC LIMIT 2", (SCHEMA,)).fetchall()
+    # The first run did not follow the commit: the run waiting for the worker had its turn and read it.
+    assert [(r[0] == asked[0], r[1]) for r in rows] == [(True, 1), (False, 1)]
+    assert runs(staging_db) == before + 2

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import psycopg
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -76,25 +77,33 @@ def start(pool: ConnectionPool, result: RunRecord) -> None:
     # Its own connection, not a pooled one: a run is long and the pool may be small.
     conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
     kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else (pool.kwargs() if pool.kwargs else {})
+    # One round trip: the run's lock, then (reading it) its row, and the runs of its workflow and schema still
+    # `running` (as the statement's snapshot saw them, without the new row) to check for abandoned ones.
+    start_sql = (
+        "WITH held AS (SELECT 1 AS one FROM (SELECT pg_advisory_lock(%(class)s, hashtext(%(lock)s))) l), "
+        "made AS (INSERT INTO ferry.workflow_runs (id, workflow, schema_id, started_at, owner) "
+        "SELECT %(id)s, %(workflow)s, %(schema)s, %(started)s, %(owner)s FROM held RETURNING id) "
+        "SELECT r.id, r.owner FROM ferry.workflow_runs r, made WHERE r.state = 'running' "
+        "AND r.workflow IS NOT DISTINCT FROM %(workflow)s AND r.schema_id IS NOT DISTINCT FROM %(schema)s")
+    params = {"class": RUN_LOCK_CLASS, "lock": str(result.run_id), "id": result.run_id, "workflow": result.workflow,
+              "schema": result.schema_id, "started": result.started_at, "owner": OWNER}
     conn = _kept(pool)
-    lock = ("SELECT pg_advisory_lock(%s, hashtext(%s))", (RUN_LOCK_CLASS, str(result.run_id)))
-    if conn is not None:
-        try:
-            conn.execute(*lock)
-        except psycopg.OperationalError:  # a kept connection staging dropped since (a restart): a new one
-            conn.close()
-            conn = None
-    if conn is None:
-        conn = psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
-        conn.execute(*lock)
+    running: list[tuple[Any, Any]] = []
     try:
-        _close_abandoned(conn, result.workflow, result.schema_id, "at the start of the next run of its schema",
-                         both=False)
-        conn.execute("INSERT INTO ferry.workflow_runs (id, workflow, schema_id, started_at, owner) "
-                     "VALUES (%s, %s, %s, %s, %s)",
-                     (result.run_id, result.workflow, result.schema_id, result.started_at, OWNER))
+        if conn is not None:
+            try:
+                running = conn.execute(start_sql, params).fetchall()
+            except psycopg.OperationalError:  # a kept connection staging dropped since (a restart): a new one
+                conn.close()
+                conn = None
+        if conn is None:
+            conn = psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
+            running = conn.execute(start_sql, params).fetchall()
+        if running:
+            _close_found(conn, running, "at the start of the next run of its schema")
     except BaseException:
-        _release(conn, None)
+        if conn is not None:
+            _release(conn, None)  # closed: its session's locks go with it
         raise
     with _held_lock:
         _held[result.run_id] = (conn, pool)
@@ -119,16 +128,22 @@ def finish(pool: ConnectionPool, result: RunRecord, *, keep: bool = True) -> Non
               result.error, result.run_id)
     if not keep:
         statement, values = "DELETE FROM ferry.workflow_runs WHERE id = %s", (result.run_id,)
+    released = False
     try:
         if conn is not None and not conn.broken:
-            conn.execute(statement, values)
+            # The end and the lock's release in one round trip, the release reading the written row (so after it:
+            # a closer that then finds the lock free waits on the row, and finds it no longer `running`).
+            row = conn.execute(sql.SQL("WITH done AS ({} RETURNING 1) SELECT pg_advisory_unlock(%s, hashtext(%s)) "
+                                       "FROM done").format(sql.SQL(statement)),
+                               (*values, RUN_LOCK_CLASS, str(result.run_id))).fetchone()
+            released = bool(row and row[0])
         else:
             # The run's connection was lost with its lock: record the end on another (it may already be abandoned).
             with pool.connection() as other:
                 other.execute(statement, values)
     finally:
         if conn is not None:
-            _release(conn, result.run_id, owner)
+            _release(conn, None if released else result.run_id, owner, released=released)
 
 
 def close_abandoned(pool: ConnectionPool, schema_id: str | None = None, when: str = "") -> int:
@@ -142,6 +157,11 @@ def _close_abandoned(conn: Any, workflow: str | None, schema_id: str | None, whe
         "SELECT id, owner FROM ferry.workflow_runs WHERE state = 'running' "
         "AND (%(all)s OR workflow IS NOT DISTINCT FROM %(workflow)s AND schema_id IS NOT DISTINCT FROM %(schema)s)",
         {"all": both, "workflow": workflow, "schema": schema_id}).fetchall()
+    return _close_found(conn, rows, when)
+
+
+def _close_found(conn: Any, rows: list[tuple[Any, Any]], when: str) -> int:
+    """Close as `abandoned` those of these `running` runs whose lock nobody holds; returns how many."""
     closed = 0
     for run_id, owner in rows:
         got = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (RUN_LOCK_CLASS, str(run_id))).fetchone()
@@ -153,7 +173,8 @@ def _close_abandoned(conn: Any, workflow: str | None, schema_id: str | None, whe
             cur = conn.execute("UPDATE ferry.workflow_runs SET state = 'abandoned', ended_at = clock_timestamp(), "
                                "error = %s WHERE id = %s AND state = 'running'", (why, run_id))
             closed += cur.rowcount
-            log.warning("run %s %s", run_id, why)
+            if cur.rowcount:
+                log.warning("run %s %s", run_id, why)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (RUN_LOCK_CLASS, str(run_id)))
     return closed
@@ -178,9 +199,11 @@ def _kept(pool: ConnectionPool) -> Any:
     return conn
 
 
-def _release(conn: Any, run_id: uuid.UUID | None, pool: ConnectionPool | None = None) -> None:
-    # Kept only once its run's lock is released for sure; else closed (closing the session releases its lock).
-    unlocked = False
+def _release(conn: Any, run_id: uuid.UUID | None, pool: ConnectionPool | None = None, *,
+             released: bool = False) -> None:
+    # Kept only once its run's lock is released for sure (`released`, or unlocked here); else closed (closing the
+    # session releases its lock).
+    unlocked = released
     try:
         if run_id is not None and not conn.broken:
             row = conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",

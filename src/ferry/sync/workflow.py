@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
+import threading
 import time
 import uuid
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+import pyarrow as pa
 
 from ferry import errors
 from ferry.config import Settings
@@ -20,7 +23,7 @@ from ferry.logs import log_context
 from ferry.schema.model import Schema
 from ferry.staging import horizon, outcomes, partitions, upgrade
 from ferry.staging.database import StagingDatabase
-from ferry.sync import batches, retention, runs
+from ferry.sync import batches, retention, runs, trace
 from ferry.sync.faults import crash_point
 from ferry.warehouse.base import COUNT_NAMES, BatchOutcome, Span, Warehouse
 
@@ -39,6 +42,10 @@ FIRST_BATCH_FROM = 50_000
 
 _T = TypeVar("_T")
 Progress = Callable[["RunResult"], None]
+# Asked by a run that reached its horizon: True when rows were committed since and the run should go on.
+Follow = Callable[[], bool]
+# A following run proves a newer horizon at most this often (each proof reads pg_locks).
+FOLLOW_PROOF_SECONDS = 0.02
 
 # Staged schemas whose rows are requests applied by their own code instead of the fold/MERGE: schema id →
 # "module:attribute" of an object with `prepare(db, warehouse, schema)` (once per run, instead of ensure_table)
@@ -84,9 +91,14 @@ class RunResult:
 
 def run_once(db: StagingDatabase, warehouse: Warehouse, schema_id: str, settings: Settings, *,
              run_id: uuid.UUID | None = None, wait: bool = False, progress: Progress | None = None,
-             retries: int = RETRIES, backoff: float = BACKOFF, record_idle: bool = True) -> RunResult:
+             retries: int = RETRIES, backoff: float = BACKOFF, record_idle: bool = True,
+             follow: Follow | None = None) -> RunResult:
     """Sync every row staged for `schema_id` now: record batches the ledger has and staging lacks, then read,
     apply and record batches up to the horizon proven at the start.
+
+    With `follow` (continuous mode), each time the run reaches its horizon it asks `follow()` whether rows were
+    committed since (a notification came): if so it proves a newer horizon and goes on in the same run, the next
+    batch read and proven while the current one is applied.
 
     Returns state `skipped` when another worker holds the schema (unless `wait`), `failed` with the error when
     the warehouse stayed unreachable (the rows stay `staged`), else `succeeded`. Every run is recorded, except,
@@ -107,7 +119,7 @@ def run_once(db: StagingDatabase, warehouse: Warehouse, schema_id: str, settings
                     result.state = "skipped"
                     result.error = "another worker is syncing this schema"
                 else:
-                    _sync(db, warehouse, schema, settings, result, progress, retries, backoff)
+                    _sync(db, warehouse, schema, settings, result, progress, retries, backoff, follow)
                     result.state = "succeeded"
         except FerryError as exc:
             result.state, result.error = "failed", exc.text
@@ -128,7 +140,7 @@ _ensured: weakref.WeakKeyDictionary[Warehouse, dict[str, Schema]] = weakref.Weak
 
 
 def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: Settings, result: RunResult,
-          progress: Progress | None, retries: int, backoff: float) -> None:
+          progress: Progress | None, retries: int, backoff: float, follow: Follow | None = None) -> None:
     applier = custom_applier(schema.id)
     if applier is not None:
         _retrying(lambda: applier.prepare(db, warehouse, schema), retries, backoff)
@@ -141,10 +153,12 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
 
     def done(batch_first: int, batch_last: int, batch: str, outcome: BatchOutcome) -> None:
         crash_point("before_copy")
+        trace.mark(batch_first, "applied")
         with db.pool.connection() as conn:
             outcomes.record_batch(conn, schema, batch_first, batch_last, batch, int(outcome.counts.get("read", 0)),
                                   outcome.skipped, outcome.failed, outcome.uuids)
         crash_point("after_copy")
+        trace.mark(batch_first, "recorded")
         result.add(outcome)
         if progress:
             progress(result)
@@ -182,13 +196,11 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
                              "database feeds")
         done(first, found.last_seq, ledger_id, found)
         applied = found.last_seq
-    with db.pool.connection() as conn:
-        proven = horizon.prove(conn, schema)
-        _ensure_partitions(db, conn, schema, max(applied, proven or 0))
-    upto = max(applied, proven or 0)
     with batches.readers(db).reader() as reader:
-        _copy_batches(db, warehouse, schema, settings, reader, identity, applied, upto, applier, done, retries,
-                      backoff)
+        feed = _Feed(db, schema, reader, applier is not None, follow, applied,
+                     (settings.batch_rows, settings.batch_bytes))
+        feed.prove()
+        _copy_batches(warehouse, schema, settings, feed, identity, applied, applier, done, retries, backoff, db)
 
 
 # Per (staging database, schema id): the upper `_seq` bound of the partitions made ahead, as the last check saw it.
@@ -209,11 +221,126 @@ def _ensure_partitions(db: StagingDatabase, conn: Any, schema: Schema, horizon_s
         _partitions_ready[key] = made[-1][2]
 
 
-def _copy_batches(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: Settings,
-                  reader: batches.BatchReader, identity: uuid.UUID, applied: int, upto: int, applier: Any,
-                  done: Callable[[int, int, str, BatchOutcome], None], retries: int, backoff: float) -> None:
+class _Feed:
+    """The batches of one run, read and proven on the run's read-ahead thread while the run applies the previous
+    one: up to the horizon proven at the start, and past it while `follow` says rows were committed since.
+
+    At most one batch waits ready (the memory of one batch, as without following): what is read while it waits is
+    appended to it, up to the batch bounds, so the next apply takes everything proven meanwhile. The ranges are
+    contiguous (each read starts where the last ended), so a merged batch is the one a single read would give.
+    """
+
+    def __init__(self, db: StagingDatabase, schema: Schema, reader: batches.BatchReader, whole: bool,
+                 follow: Follow | None, applied: int, limits: tuple[int, int]) -> None:
+        self.db, self.schema, self.reader, self.whole, self.follow = db, schema, reader, whole, follow
+        self.limits = limits
+        self.upto = applied  # only grows: each proof is of a horizon no transaction can still add rows below
+        self._cond = threading.Condition()
+        self._ready: batches.Batch | None = None
+        self._ended = False
+        self._error: BaseException | None = None
+        self._stopped = False
+        self._proved_at = 0.0
+
+    def prove(self, wait: float = horizon.WAIT_SECONDS) -> None:
+        """Move `upto` to the horizon proven now (making the log's next partitions before the sequence needs
+        them)."""
+        with self.db.pool.connection() as conn:
+            proven = horizon.prove(conn, self.schema, wait=wait)
+            self.upto = max(self.upto, proven or 0)
+            _ensure_partitions(self.db, conn, self.schema, self.upto)
+        self._proved_at = time.monotonic()
+        trace.proven(self.upto)
+
+    def produce(self, after: int, first: tuple[int, int], fresh: bool) -> None:
+        """Read from `after` on (the read-ahead thread's task) until the run ends; `fresh` proves first."""
+        try:
+            if fresh:
+                self.prove()
+            limits = first
+            while True:
+                with self._cond:
+                    while self._ready is not None and not self._room(self._ready, limits) and not self._stopped:
+                        self._cond.wait()
+                    if self._stopped:
+                        return
+                    held = self._ready
+                rows, size = limits
+                if held is not None:  # only what still fits beside the batch waiting
+                    rows, size = rows - held.rows.num_rows, max(1, size - held.rows.nbytes)
+                started = time.time()
+                batch = self.reader.read(self.schema, after, self.upto, rows, size, every_column=self.whole)
+                if batch is None:
+                    if self.follow is None or not self.follow():
+                        break
+                    # A following run's proofs are spaced (each reads pg_locks) and first do not wait for the
+                    # writers they see (a later proof proves what this one could not); only when nothing past the
+                    # last batch is proven does one wait, as a run's first proof does.
+                    pause = self._proved_at + FOLLOW_PROOF_SECONDS - time.monotonic()
+                    if pause > 0:
+                        time.sleep(pause)
+                    self.prove(wait=0.0)
+                    if self.upto <= after:
+                        self.prove()
+                    continue
+                trace.read(batch.first_seq, batch.last_seq, batch.rows.num_rows, started)
+                self._put(batch)
+                after, limits = batch.last_seq, self.limits
+        except BaseException as exc:
+            with self._cond:
+                self._error = exc
+                self._cond.notify_all()
+            return
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+
+    def take(self) -> batches.Batch | None:
+        """The next batch to apply (everything read since the last take); None when the producer ended."""
+        with self._cond:
+            while self._ready is None and not self._ended and self._error is None:
+                self._cond.wait()
+            batch, self._ready = self._ready, None
+            if batch is None:
+                if self._error is not None:
+                    raise self._error
+                self._ended = False  # taken: a new produce() may start
+            self._cond.notify_all()
+            return batch
+
+    def stop(self) -> None:
+        """Make the producer return (the run ends, or failed)."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def _room(self, held: batches.Batch, limits: tuple[int, int]) -> bool:
+        return bool(held.rows.num_rows < limits[0] and held.rows.nbytes < limits[1])
+
+    def _put(self, batch: batches.Batch) -> None:
+        with self._cond:
+            while self._ready is not None and not _joinable(self._ready, batch) and not self._stopped:
+                self._cond.wait()
+            if self._stopped:
+                return
+            held = self._ready
+            if held is None:
+                self._ready = batch
+            else:
+                self._ready = batches.Batch(held.first_seq, batch.last_seq,
+                                            pa.concat_tables([held.rows, batch.rows]))
+            self._cond.notify_all()
+
+
+def _joinable(held: batches.Batch, batch: batches.Batch) -> bool:
+    """Whether `batch` can be appended to `held`: contiguous, the same columns (the attributes carried)."""
+    return batch.first_seq == held.last_seq + 1 and bool(held.rows.schema.equals(batch.rows.schema))
+
+
+def _copy_batches(warehouse: Warehouse, schema: Schema, settings: Settings, feed: _Feed, identity: uuid.UUID,
+                  applied: int, applier: Any, done: Callable[[int, int, str, BatchOutcome], None], retries: int,
+                  backoff: float, db: StagingDatabase) -> None:
     ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferry-read")
-    limits = (settings.batch_rows, settings.batch_bytes)
     # Nothing overlaps the first read: with big batches, a smaller first one starts the apply (and the overlap)
     # sooner (~7% of a 1M-row sync into DuckDB).
     rows = settings.batch_rows
@@ -221,19 +348,24 @@ def _copy_batches(db: StagingDatabase, warehouse: Warehouse, schema: Schema, set
     try:
         # Batch N+1 is read while batch N is applied: its range starts where N's ends, known before N is applied.
         # A custom applier reads its rows whole; the generic sync only the attributes a batch carries.
-        whole = applier is not None
-        pending: Future[batches.Batch | None] = ahead.submit(reader.read, schema, applied, upto, *first,
-                                                             every_column=whole)
+        ahead.submit(feed.produce, applied, first, False)
+        after = applied
         while True:
-            batch = pending.result()
+            batch = feed.take()
             if batch is None:
-                break
+                # Rows committed while the last batch was applied: on in this run, from a newer horizon.
+                if feed.follow is None or not feed.follow():
+                    break
+                ahead.submit(feed.produce, after, feed.limits, True)
+                continue
             crash_point("after_read")
-            pending = ahead.submit(reader.read, schema, batch.last_seq, upto, *limits, every_column=whole)
             ledger_id = outcomes.batch_id(identity, schema.id, batch.first_seq)
+            trace.mark(batch.first_seq, "apply_start", batch.last_seq, batch.rows.num_rows)
             outcome = _apply(warehouse, schema, ledger_id, batch, retries, backoff, (db, applier))
             done(batch.first_seq, batch.last_seq, ledger_id, outcome)
+            after = batch.last_seq
     finally:
+        feed.stop()
         ahead.shutdown(wait=True)
 
 
@@ -256,7 +388,8 @@ def _apply(warehouse: Warehouse, schema: Schema, ledger_id: str, batch: batches.
             result: BatchOutcome = custom[1].apply(custom[0], warehouse, schema, ledger_id, batch.rows,
                                                    crash_point, span=span)
             return result
-        return warehouse.apply_batch(schema, ledger_id, batch.rows, hook=crash_point, span=span)
+        return warehouse.apply_batch(schema, ledger_id, batch.rows, hook=trace.hook(batch.first_seq, crash_point),
+                                     span=span)
 
     return _retrying(attempt, retries, backoff)
 

@@ -2,7 +2,9 @@
 
 Staging tables NOTIFY `ferry_staged` with their schema id at commit (`ferry.staging.notify`). A listener thread
 holds one LISTEN connection and hands each notification to a `Coalescer`, which keeps at most one run queued or
-running per schema plus one pending behind it: a burst of calls costs a few runs, never one per call. Runs go
+running per schema plus one pending behind it: a burst of calls costs a few runs, never one per call. A running
+run takes what is pending itself when it reaches its horizon and goes on (proving the next horizon and reading the
+next batch while it applies the current one), so under steady traffic one run follows the log. Runs go
 through the scheduler's single worker, so they never overlap in this process (other processes are kept out by
 the per-schema advisory lock). Nothing is stranded if a notification is lost: the listener reconnects with
 backoff and starts a catch-up run of every schema on each (re)connection, and a fallback poll runs every schema
@@ -24,6 +26,8 @@ from ferry.staging.notify import CHANNEL
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0  # fallback: every schema runs at least this often, notification or not
+# A run that reached its horizon goes on while rows keep coming (`Coalescer.take_pending`), at most this long.
+FOLLOW_SECONDS = 30.0
 # A silently dead TCP peer is noticed within ~11 s (idle 5 s, then 3 probes 2 s apart); sockets ignore these.
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
 
@@ -63,6 +67,15 @@ class Coalescer:
                 self._queued.discard(schema_id)
             return
         future.add_done_callback(lambda _f: self._ended(schema_id))
+
+    def take_pending(self, schema_id: str) -> bool:
+        """For the running run of `schema_id`: True (and no run pending any more) when rows were notified since it
+        started or last asked, so it goes on past its horizon instead of ending and being run again."""
+        with self._lock:
+            if schema_id not in self._running or schema_id not in self._pending:
+                return False
+            self._pending.discard(schema_id)
+            return True
 
     def busy(self) -> bool:
         """True while some run is queued, running or pending."""

@@ -12,17 +12,20 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from typing import Any, TypeVar
 
 from ferry.config import Settings
 from ferry.errors import FerryError
 from ferry.staging.database import StagingDatabase
 from ferry.sync.workflow import RunResult, purge, run_once
 from ferry.warehouse.base import Warehouse
-from ferry.workflows.continuous import POLL_SECONDS, Coalescer, Listener
+from ferry.workflows.continuous import FOLLOW_SECONDS, POLL_SECONDS, Coalescer, Listener
 from ferry.workflows.requests import take_requests
 from ferry.workflows.runner import ScriptRunner
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 MIN_INTERVAL = 0.1  # seconds; sub-second intervals are allowed, 0 means continuous
 CONTINUOUS_PURGE_SECONDS = 60.0  # the purge's period in continuous mode
@@ -48,6 +51,7 @@ class Scheduler:
         self.coalescer: Coalescer | None = None
         self.listener: Listener | None = None
         self._next_pass: dt.datetime | None = None  # wall-clock time of the periodic loop's next pass
+        self._waiting = 0  # tasks queued on the worker and not started: a continuous run stops following for them
 
     @property
     def continuous(self) -> bool:
@@ -99,8 +103,9 @@ class Scheduler:
         run_ids = []
         for sid in schema_ids:
             run_id = uuid.uuid4()
+            future = self._queue(self._run, sid, run_id, record_idle)
             with self._lock:
-                self._futures[run_id] = self._executor.submit(self._run, sid, run_id, record_idle)
+                self._futures[run_id] = future
             run_ids.append(run_id)
         return run_ids
 
@@ -127,17 +132,47 @@ class Scheduler:
         except Exception:
             log.exception("could not take sync requests")
 
-    def _run(self, schema_id: str, run_id: uuid.UUID, record_idle: bool = True) -> RunResult:
-        return run_once(self.db, self.warehouse, schema_id, self.settings, run_id=run_id, record_idle=record_idle)
+    def _queue(self, action: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Submit a task to the single worker, counted as waiting until it starts."""
+
+        def go() -> _T:
+            with self._lock:
+                self._waiting -= 1
+            return action(*args)
+
+        with self._lock:
+            self._waiting += 1
+        try:
+            return self._executor.submit(go)
+        except BaseException:
+            with self._lock:
+                self._waiting -= 1
+            raise
+
+    def _run(self, schema_id: str, run_id: uuid.UUID, record_idle: bool = True,
+             follow: Callable[[], bool] | None = None) -> RunResult:
+        return run_once(self.db, self.warehouse, schema_id, self.settings, run_id=run_id, record_idle=record_idle,
+                        follow=follow)
 
     def _submit(self, schema_id: str, started: Callable[[], None]) -> Future[object]:
-        """Queue a coalesced run (continuous mode); `started` is called as it begins."""
+        """Queue a coalesced run (continuous mode); `started` is called as it begins. The run goes on past its
+        horizon while rows of its schema keep being committed, nothing else waits for the worker, and for at most
+        FOLLOW_SECONDS (so the run history shows progress)."""
 
         def go() -> RunResult:
             started()
-            return self._run(schema_id, uuid.uuid4(), record_idle=False)
+            until = time.monotonic() + FOLLOW_SECONDS
 
-        return self._executor.submit(go)
+            def follow() -> bool:
+                coalescer = self.coalescer
+                with self._lock:
+                    others = self._waiting > 0
+                return (not others and not self._stop.is_set() and time.monotonic() < until
+                        and coalescer is not None and coalescer.take_pending(schema_id))
+
+            return self._run(schema_id, uuid.uuid4(), record_idle=False, follow=follow)
+
+        return self._queue(go)
 
     def _request_all(self) -> None:
         """A coalesced run of every staged schema (on each LISTEN connection, and the fallback poll)."""
@@ -171,7 +206,7 @@ class Scheduler:
                 self._next_pass = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=interval)
                 try:
                     run_ids = self.trigger(None, record_idle=False)
-                    self._executor.submit(purge, self.db, self.settings)
+                    self._queue(purge, self.db, self.settings)
                     self._wait_taking_requests(run_ids)
                 except FerryError as exc:
                     log.warning("scheduled sync: %s", exc.text)
@@ -194,7 +229,7 @@ class Scheduler:
                     self._request_all()
                 if now >= next_purge:
                     next_purge = now + CONTINUOUS_PURGE_SECONDS
-                    self._executor.submit(purge, self.db, self.settings)
+                    self._queue(purge, self.db, self.settings)
             except RuntimeError:
                 return  # the executor was shut down by stop()
             except Exception:
