@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -23,11 +24,27 @@ def run_child(kind: str, args: dict[str, Any]) -> None:
 
         batch = {} if args["batch_rows"] is None else {"batch_rows": args["batch_rows"], "batch_bytes": 1 << 40}
         settings = Settings.from_env(database_url=args["staging"], data_dir=args["tmp"], **batch)
+        stages = os.environ.get("FERRY_BENCH_STAGES")  # a folder: each sync's stage timers and cProfile go there
+        if stages:
+            import cProfile
+
+            import sync_stages
+
+            sync_stages.instrument("duckdb" if args["warehouse"].startswith("duckdb") else "postgresql")
+            profile = cProfile.Profile()
         with StagingDatabase.open(settings) as db:
             warehouse = open_warehouse(args["warehouse"])
+            if stages:
+                profile.enable()
             started = time.perf_counter()
             result = run_once(db, warehouse, "nms:recipient", settings)
             seconds = time.perf_counter() - started
+            if stages:
+                profile.disable()
+                engine = "duckdb" if args["warehouse"].startswith("duckdb") else "postgresql"
+                name = Path(stages) / f"{engine}-{uuid.uuid4().hex[:6]}"
+                profile.dump_stats(f"{name}.prof")
+                Path(f"{name}.txt").write_text(sync_stages.table(seconds, int(result.counts["read"])))
             warehouse.close()
         if result.state != "succeeded":
             raise SystemExit(f"sync {result.state}: {result.error} {result.counts}")

@@ -99,6 +99,7 @@ def run_once(db: StagingDatabase, warehouse: Warehouse, schema_id: str, settings
     if schema is None or not schema.staged:
         raise FerryError(errors.SYNC_UNKNOWN_SCHEMA, f"{schema_id} is not a staged schema")
     result = RunResult(run_id or uuid.uuid4(), schema.id)
+    batches.readers(db).warm()  # the read's connection opens while the run's bookkeeping goes on
     with log_context(schema=schema.id, run_id=result.run_id):
         runs.start(db.pool, result)
         try:

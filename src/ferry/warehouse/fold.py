@@ -92,19 +92,20 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
     `__p_` flag per attribute) for the records that existed before the batch; news: one full record per row that
     creates one, with the later updates of its key group applied; outcomes: each row's `_seq` and outcome code.
     """
-    con = _engine()
     names = [attr.name for attr in schema.attributes if attr.name in segment.column_names]
     if all_free(segment):
-        return _fold_free(con, schema, key, names, segment)
-    if keys_unique(con, key, segment):
-        return _fold_unique(con, schema, key, names, segment, existing)
-    return _fold_keyed(con, schema, key, names, segment, existing)
+        return _fold_free(schema, key, names, segment)
+    # The private DuckDB is opened only for what Arrow compute does not do (~25 ms the first time in a process).
+    if keys_unique(key, segment):
+        return _fold_unique(schema, key, names, segment, existing)
+    return _fold_keyed(_engine(), schema, key, names, segment, existing)
 
 
-def keys_unique(con: duckdb.DuckDBPyConnection, key: Sequence[str], segment: pa.Table) -> bool:
+def keys_unique(key: Sequence[str], segment: pa.Table) -> bool:
     """True when no two rows of the segment share a key value (NULLs count as one value, as in the fold)."""
     if len(key) == 1:
         return bool(int(pc.count_distinct(segment.column(key[0]), mode="all").as_py()) == segment.num_rows)
+    con = _engine()
     con.register("seg", segment)
     try:
         rows = con.sql(f"SELECT count(*) FROM (SELECT 1 FROM seg GROUP BY {', '.join(quote(k) for k in key)} "  # noqa: S608
@@ -130,7 +131,7 @@ def _registered(con: duckdb.DuckDBPyConnection, segment: pa.Table, existing: pa.
     queries, and its temporary table `z` dropped afterwards; yields the flagged segment."""
     flagged = segment.append_column("__free", free_inserts(segment))
     con.register("seg", flagged)
-    con.register("ex", existing.append_column("__hit", pa.array([True] * existing.num_rows, pa.bool_())))
+    con.register("ex", existing.append_column("__hit", pa.repeat(pa.scalar(True), existing.num_rows)))
     try:
         yield flagged
     finally:
@@ -156,70 +157,94 @@ def _overlay_columns(key: Sequence[str], names: list[str], *, grouped: bool) -> 
     return columns
 
 
-def _fold_unique(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
-                 segment: pa.Table, existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+def _fold_unique(schema: Schema, key: Sequence[str], names: list[str], segment: pa.Table,
+                 existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # What `_fold_unique_sql` computes, in Arrow compute for a one-column key: no query to plan and run (~4 DuckDB
     # statements, most of a small batch's fold: continuous mode applies many small batches).
     if len(key) != 1:
-        return _fold_unique_sql(con, schema, key, names, segment, existing)
+        return _fold_unique_sql(_engine(), schema, key, names, segment, existing)
     column = segment.column(key[0])
     try:
         known = existing.column(key[0]).cast(column.type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return _fold_unique_sql(con, schema, key, names, segment, existing)
+        return _fold_unique_sql(_engine(), schema, key, names, segment, existing)
     # A NULL key matches no record (the warehouse's join never returns one).
-    before = pc.and_(pc.is_in(column, value_set=known.combine_chunks(), skip_nulls=True), pc.is_valid(column))
+    if len(known):
+        before = pc.fill_null(pc.is_in(column, value_set=known.combine_chunks(), skip_nulls=True), False)
+    else:
+        before = pa.repeat(pa.scalar(False), segment.num_rows)
     op = segment.column("_op")
-    free = free_inserts(segment)
+    # Outcomes as small integers (an index into _CODES: per op, its code without a record before, then with one),
+    # turned into text once at the end.
+    code = pa.repeat(pa.scalar(0, pa.int8()), segment.num_rows)  # a delete (and any other op)
+    for name, base in _OP_BASES.items():
+        code = pc.if_else(pc.equal(op, name), pa.scalar(base, pa.int8()), code)
+    code = pc.add(code, pc.cast(before, pa.int8()))
+    code = pc.if_else(free_inserts(segment), pa.scalar(_OP_BASES["insert"], pa.int8()), code)
+    outcomes = pa.table({"_seq": segment.column("_seq"), "outcome": pc.take(_CODE_TEXT, code)})
 
-    def when(condition: Any, then: str, otherwise: Any) -> Any:
-        return pc.if_else(condition, pa.scalar(then), otherwise)
-
-    on_before = {"insert": (SKIPPED_EXISTS, INSERTED), "insertOrUpdate": (UPDATED, INSERTED),
-                 "update": (UPDATED, SKIPPED_MISSING)}
-    outcome = when(before, DELETED, pa.scalar(SKIPPED_MISSING))  # a delete (and any other op)
-    for name, (yes, no) in on_before.items():
-        outcome = pc.if_else(pc.equal(op, name), when(before, yes, pa.scalar(no)), outcome)
-    outcome = pc.if_else(free, pa.scalar(INSERTED), outcome)
-    outcomes = pa.table({"_seq": segment.column("_seq"), "outcome": outcome})
-
-    updated = pc.equal(outcome, UPDATED)
-    present = _presence(segment.column("_present"), names)
+    updated = pc.is_in(code, value_set=_codes(UPDATED))
     deleting = pc.equal(op, "delete")
+    creating = pc.and_(pc.is_in(code, value_set=_codes(INSERTED)), pc.invert(deleting))
+    present = _presence(segment.column("_present"), names)
     picked = pc.or_(deleting, updated)
-    group_columns: dict[str, Any] = {"__k_" + key[0]: column}
+    groups = _overlays(segment.filter(picked), key[0], names,
+                       {name: flags.filter(picked) for name, flags in present.items()},
+                       deleting.filter(picked), updated.filter(picked))
+    news = _new_records(schema, names, segment.filter(creating),
+                        {name: flags.filter(creating) for name, flags in present.items()}, issued=True)
+    return groups, news, outcomes
+
+
+# Outcome codes of `_fold_unique`: each op's outcome without a record before (at its base), then with one.
+_CODES = (SKIPPED_MISSING, DELETED, INSERTED, SKIPPED_EXISTS, INSERTED, UPDATED, SKIPPED_MISSING, UPDATED)
+_CODE_TEXT = pa.array(_CODES, pa.string())
+_OP_BASES = {"insert": 2, "insertOrUpdate": 4, "update": 6}  # a delete (and any other op): 0
+
+
+def _codes(outcome: str) -> pa.Array:
+    return pa.array([i for i, text in enumerate(_CODES) if text == outcome], pa.int8())
+
+
+def _overlays(picked: pa.Table, key: str, names: list[str], present: dict[str, Any], deleting: Any,
+              updated: Any) -> pa.Table:
+    """The groups of the rows that delete or update (one row per key value): per attribute the updating row's value
+    and its `__p_` flag."""
+    columns: dict[str, Any] = {"__k_" + key: picked.column(key)}
     for name in names:
         if name == ID_ATTRIBUTE:
             continue
         condition = pc.and_(updated, present[name])
-        group_columns[name] = pc.if_else(condition, segment.column(name),
-                                         pa.scalar(None, segment.schema.field(name).type))
-        group_columns["__p_" + name] = condition
-    group_columns["__del"] = deleting
-    group_columns["__upd"] = updated
-    groups = pa.table(group_columns).filter(picked)
+        columns[name] = pc.if_else(condition, picked.column(name), pa.scalar(None, picked.schema.field(name).type))
+        columns["__p_" + name] = condition
+    columns["__del"] = deleting
+    columns["__upd"] = updated
+    return pa.table(columns)
 
-    creating = pc.and_(pc.equal(outcome, INSERTED), pc.invert(deleting))
-    new_columns: dict[str, Any] = {}
+
+def _new_records(schema: Schema, names: list[str], rows: pa.Table, present: dict[str, Any], *,
+                 issued: bool) -> pa.Table:
+    """One full record per row: each attribute's value when present, else its literal default (or NULL); the
+    literal defaults of the attributes the batch does not carry. Its id: the row's own, or (`issued`, when absent)
+    the staged UUID an insertOrUpdate creates the record with."""
+    columns: dict[str, Any] = {}
     for name in names:
-        kind = segment.schema.field(name).type
+        kind = rows.schema.field(name).type
         if name == ID_ATTRIBUTE:
-            # A new record's id: the row's, else (insertOrUpdate) its staged UUID.
-            new_columns[name] = pc.if_else(present[name], segment.column(name), segment.column("_uuid").cast(kind))
+            columns[name] = (pc.if_else(present[name], rows.column(name), rows.column("_uuid").cast(kind))
+                             if issued else rows.column(name))
             continue
         attr = schema.attribute(name)
         assert attr is not None
         default = default_literal(attr)
         if default is None:
-            new_columns[name] = pc.if_else(present[name], segment.column(name), pa.scalar(None, kind))
+            columns[name] = pc.if_else(present[name], rows.column(name), pa.scalar(None, kind))
         else:
             wide = _widened(kind)  # the SQL fold's CAST(? AS BIGINT/DOUBLE) widens the column the same way
-            new_columns[name] = pc.if_else(present[name], segment.column(name).cast(wide),
-                                           pa.scalar(default).cast(wide))
-    news = pa.table(new_columns).filter(creating)
-    for name, value in _absent_default_values(schema, segment):
-        news = news.append_column(name, pa.array([value] * news.num_rows, pa.scalar(value).type))
-    return groups, news, outcomes
+            columns[name] = pc.if_else(present[name], rows.column(name).cast(wide), pa.scalar(default).cast(wide))
+    for name, value in _absent_default_values(schema, rows):
+        columns[name] = pa.repeat(pa.scalar(value), rows.num_rows)
+    return pa.table(columns)
 
 
 def _presence(present: pa.ChunkedArray, names: Sequence[str]) -> dict[str, pa.Array]:
@@ -331,17 +356,12 @@ def _fold_keyed(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[st
     return groups, news, outcomes
 
 
-def _fold_free(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
+def _fold_free(schema: Schema, key: Sequence[str], names: list[str],
                segment: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # Only free inserts: no groups, each row is a new record (its values, defaults for absent ones), all inserted.
-    values, params = _record_values(schema, names, segment, quote(ID_ATTRIBUTE))  # its id is its staged UUID
-    con.register("seg", segment)
-    try:
-        news = con.sql(f"SELECT {', '.join(values)} FROM seg", params=params).to_arrow_table()  # noqa: S608
-    finally:
-        con.unregister("seg")
+    news = _new_records(schema, names, segment, _presence(segment.column("_present"), names), issued=False)
     outcomes = pa.table({"_seq": segment.column("_seq"),
-                         "outcome": pa.array([INSERTED] * segment.num_rows, pa.string())})
+                         "outcome": pa.repeat(pa.scalar(INSERTED), segment.num_rows)})
     fields = [pa.field("__k_" + k, segment.schema.field(k).type) for k in key]
     for name in names:
         if name != ID_ATTRIBUTE:
