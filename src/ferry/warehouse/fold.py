@@ -2,7 +2,8 @@
 
 A *segment* is a run of consecutive staged rows sharing one reconciliation key K. Inside a segment a row
 only touches the records whose K values equal its own, and never changes those values, so every key value
-is independent: per key we compute, with window functions, whether a record exists before each row
+is independent: per key we compute (in Arrow over the rows sorted by key, or with window functions in DuckDB for
+keys of several columns) whether a record exists before each row
 (`exists` = E0 from the warehouse, then `delete` → no, `insert`/`insertOrUpdate` → yes, `update` → unchanged),
 hence each row's outcome, and the net effect:
 
@@ -98,7 +99,7 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
     # The private DuckDB is opened only for what Arrow compute does not do (~25 ms the first time in a process).
     if keys_unique(key, segment):
         return _fold_unique(schema, key, names, segment, existing)
-    return _fold_keyed(_engine(), schema, key, names, segment, existing)
+    return _fold_runs(schema, key, names, segment, existing)
 
 
 def keys_unique(key: Sequence[str], segment: pa.Table) -> bool:
@@ -164,23 +165,11 @@ def _fold_unique(schema: Schema, key: Sequence[str], names: list[str], segment: 
     if len(key) != 1:
         return _fold_unique_sql(_engine(), schema, key, names, segment, existing)
     column = segment.column(key[0])
-    try:
-        known = existing.column(key[0]).cast(column.type)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    before = _held(column, existing, key[0])
+    if before is None:
         return _fold_unique_sql(_engine(), schema, key, names, segment, existing)
-    # A NULL key matches no record (the warehouse's join never returns one).
-    if len(known):
-        before = pc.fill_null(pc.is_in(column, value_set=known.combine_chunks(), skip_nulls=True), False)
-    else:
-        before = pa.repeat(pa.scalar(False), segment.num_rows)
     op = segment.column("_op")
-    # Outcomes as small integers (an index into _CODES: per op, its code without a record before, then with one),
-    # turned into text once at the end.
-    code = pa.repeat(pa.scalar(0, pa.int8()), segment.num_rows)  # a delete (and any other op)
-    for name, base in _OP_BASES.items():
-        code = pc.if_else(pc.equal(op, name), pa.scalar(base, pa.int8()), code)
-    code = pc.add(code, pc.cast(before, pa.int8()))
-    code = pc.if_else(free_inserts(segment), pa.scalar(_OP_BASES["insert"], pa.int8()), code)
+    code = _outcome_codes(op, before, free_inserts(segment))
     outcomes = pa.table({"_seq": segment.column("_seq"), "outcome": pc.take(_CODE_TEXT, code)})
 
     updated = pc.is_in(code, value_set=_codes(UPDATED))
@@ -204,6 +193,109 @@ _OP_BASES = {"insert": 2, "insertOrUpdate": 4, "update": 6}  # a delete (and any
 
 def _codes(outcome: str) -> pa.Array:
     return pa.array([i for i, text in enumerate(_CODES) if text == outcome], pa.int8())
+
+
+def _outcome_codes(op: Any, before: Any, free: Any) -> Any:
+    """Each row's outcome as an index into _CODES (turned into text once, at the end), from its op and whether a
+    record with its key exists just before it."""
+    code = pa.repeat(pa.scalar(0, pa.int8()), len(op))  # a delete (and any other op)
+    for name, base in _OP_BASES.items():
+        code = pc.if_else(pc.equal(op, name), pa.scalar(base, pa.int8()), code)
+    code = pc.add(code, pc.cast(before, pa.int8()))
+    return pc.if_else(free, pa.scalar(_OP_BASES["insert"], pa.int8()), code)
+
+
+def _run_last(values: Any, starts: Any, ends: Any) -> Any:
+    """Per run of rows (`starts` and `ends` flag each run's first and last row), the last non-null of `values`, or
+    NULL; `values` only grow along a run (positions, `_seq`)."""
+    seeded = pc.if_else(pc.and_(starts, pc.is_null(values)), pa.scalar(-1, pa.int64()), values)
+    last = pc.fill_null_forward(seeded).filter(ends)
+    return pc.if_else(pc.less(last, 0), pa.scalar(None, pa.int64()), last)
+
+
+def _held(column: Any, existing: pa.Table, name: str) -> Any:
+    """Whether a record holds each row's key value before the segment (a NULL key matches none, as in the
+    warehouse's join); None when the existing keys do not cast to the column's type."""
+    try:
+        known = existing.column(name).cast(column.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if len(known) == 0:
+        return pa.repeat(pa.scalar(False), len(column))
+    return pc.fill_null(pc.is_in(column, value_set=known.combine_chunks(), skip_nulls=True), False)
+
+
+def _fold_runs(schema: Schema, key: Sequence[str], names: list[str], segment: pa.Table,
+               existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    # What `_fold_keyed` computes, in Arrow compute for a one-column key (its windows, aggregates and self-join
+    # cost most of a batch where calls touch a key more than once): the rows sorted by (key, `_seq`), so each key
+    # value's rows are a run of that order; a run's facts are forward fills read at its last row.
+    if len(key) != 1:
+        return _fold_keyed(_engine(), schema, key, names, segment, existing)
+    order = pc.sort_indices(segment, sort_keys=[(key[0], "ascending"), ("_seq", "ascending")])  # NULLs: at the end
+    rows = segment.take(order).combine_chunks()
+    column = rows.column(key[0])
+    e0 = _held(column, existing, key[0])
+    if e0 is None:
+        return _fold_keyed(_engine(), schema, key, names, segment, existing)
+    n = rows.num_rows
+    cur, prev = column.slice(1), column.slice(0, n - 1)
+    same = pc.or_kleene(pc.equal(cur, prev), pc.and_(pc.is_null(cur), pc.is_null(prev)))  # NULLs: one run
+    starts = pa.concat_arrays([pa.array([True]), pc.invert(pc.fill_null(same, False)).combine_chunks()])
+    ends = pa.concat_arrays([starts.slice(1), pa.array([True])])
+    run = pc.subtract(pc.cumulative_sum(pc.cast(starts, pa.int64())), 1)
+    seq = rows.column("_seq")
+    op = rows.column("_op")
+    deleting = pc.equal(op, "delete")
+    # Whether a record exists just before each row: the warehouse's state at a run's start, then after each row
+    # other than an update (a delete removes it, anything else leaves one), carried over updates.
+    after = pc.if_else(pc.equal(op, "update"), pa.scalar(None, pa.bool_()), pc.invert(deleting))
+    shifted = pc.if_else(starts, e0, pa.concat_arrays([pa.array([None], pa.bool_()),
+                                                       after.slice(0, n - 1).combine_chunks()]))
+    before = pc.fill_null_forward(shifted)
+    code = _outcome_codes(op, before, free_inserts(rows))
+    outcomes = pa.table({"_seq": seq, "outcome": pc.take(_CODE_TEXT, code)}).sort_by("_seq")
+
+    updated = pc.is_in(code, value_set=_codes(UPDATED))
+    present = _presence(rows.column("_present"), names)
+    position = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)), 1)
+    last_del = _run_last(pc.if_else(deleting, seq, pa.scalar(None, seq.type)), starts, ends)
+    overlaid = [name for name in names if name != ID_ATTRIBUTE]
+    # Per attribute, the last row of each run updating it: the overlay's value and, for a new record, the update
+    # after its creating row that wins.
+    last_set = {name: _run_last(pc.if_else(pc.and_(updated, present[name]), position, pa.scalar(None, pa.int64())),
+                                starts, ends) for name in overlaid}
+    kept = pc.or_(pc.is_valid(last_del), pc.and_(pc.is_valid(_run_last(pc.if_else(
+        updated, position, pa.scalar(None, pa.int64())), starts, ends)), e0.filter(starts)))
+    group_columns: dict[str, Any] = {"__k_" + key[0]: column.filter(starts)}
+    for name in overlaid:
+        last = last_set[name]
+        group_columns[name] = rows.column(name).take(last)
+        group_columns["__p_" + name] = pc.is_valid(last)
+    group_columns["__del"] = pc.is_valid(last_del)
+    group_columns["__upd"] = pc.and_(kept, pc.invert(pc.is_valid(last_del)))
+    groups = pa.table(group_columns).filter(kept)
+
+    # New records: each row after its run's last delete that creates one, its values overlaid by the last later
+    # update of each attribute in the run.
+    tail = pc.greater(seq, pc.fill_null(pc.take(last_del, run), -1))
+    creating = pc.and_(tail, pc.is_in(code, value_set=_codes(INSERTED)))
+    creators = rows.filter(creating)
+    at = position.filter(creating)
+    runs_of = run.filter(creating)
+    values: dict[str, Any] = {"_seq": creators.column("_seq"), "_uuid": creators.column("_uuid")}
+    found: dict[str, Any] = {}
+    for name in names:
+        own = pc.if_else(present[name].filter(creating), at, pa.scalar(None, pa.int64()))
+        if name != ID_ATTRIBUTE:
+            later = pc.take(last_set[name], runs_of)
+            own = pc.if_else(pc.fill_null(pc.greater(later, at), False), later, own)
+        values[name] = rows.column(name).take(own)
+        found[name] = pc.is_valid(own)
+    made = pa.table(values)
+    news = _new_records(schema, names, made, found, issued=True)
+    news = news.take(pc.sort_indices(made.column("_seq")))
+    return groups, news, outcomes
 
 
 def _overlays(picked: pa.Table, key: str, names: list[str], present: dict[str, Any], deleting: Any,
