@@ -230,7 +230,10 @@ def _copy_batches(db: StagingDatabase, warehouse: Warehouse, schema: Schema, set
             if batch is None:
                 break
             crash_point("after_read")
-            pending = ahead.submit(reader.read, schema, batch.last_seq, upto, *limits, every_column=whole)
+            # Up to twice the rows just read: the apply of a batch takes about as long as the read of twice its rows,
+            # so the next read stays hidden while the batches grow from the small first one to FERRY_BATCH_ROWS.
+            grown = min(limits[0], max(first[0], 2 * batch.rows.num_rows))
+            pending = ahead.submit(reader.read, schema, batch.last_seq, upto, grown, limits[1], every_column=whole)
             ledger_id = outcomes.batch_id(identity, schema.id, batch.first_seq)
             outcome = _apply(warehouse, schema, ledger_id, batch, retries, backoff, (db, applier))
             done(batch.first_seq, batch.last_seq, ledger_id, outcome)
