@@ -233,7 +233,9 @@ def _fold_runs(schema: Schema, key: Sequence[str], names: list[str], segment: pa
     if len(key) != 1:
         return _fold_keyed(_engine(), schema, key, names, segment, existing)
     order = pc.sort_indices(segment, sort_keys=[(key[0], "ascending"), ("_seq", "ascending")])  # NULLs: at the end
-    rows = segment.take(order).combine_chunks()
+    # Only the columns used from here on: the lists (`_key`, `_present`) cost most of a take.
+    kept_columns = list(dict.fromkeys([key[0], "_seq", "_op", "_uuid", *names]))
+    rows = segment.select(kept_columns).take(order).combine_chunks()
     column = rows.column(key[0])
     e0 = _held(column, existing, key[0])
     if e0 is None:
@@ -253,11 +255,11 @@ def _fold_runs(schema: Schema, key: Sequence[str], names: list[str], segment: pa
     shifted = pc.if_else(starts, e0, pa.concat_arrays([pa.array([None], pa.bool_()),
                                                        after.slice(0, n - 1).combine_chunks()]))
     before = pc.fill_null_forward(shifted)
-    code = _outcome_codes(op, before, free_inserts(rows))
+    code = _outcome_codes(op, before, free_inserts(segment).take(order))
     outcomes = pa.table({"_seq": seq, "outcome": pc.take(_CODE_TEXT, code)}).sort_by("_seq")
 
     updated = pc.is_in(code, value_set=_codes(UPDATED))
-    present = _presence(rows.column("_present"), names)
+    present = _presence(segment.column("_present"), names, order)
     position = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)), 1)
     last_del = _run_last(pc.if_else(deleting, seq, pa.scalar(None, seq.type)), starts, ends)
     overlaid = [name for name in names if name != ID_ATTRIBUTE]
@@ -280,10 +282,9 @@ def _fold_runs(schema: Schema, key: Sequence[str], names: list[str], segment: pa
     # update of each attribute in the run.
     tail = pc.greater(seq, pc.fill_null(pc.take(last_del, run), -1))
     creating = pc.and_(tail, pc.is_in(code, value_set=_codes(INSERTED)))
-    creators = rows.filter(creating)
     at = position.filter(creating)
     runs_of = run.filter(creating)
-    values: dict[str, Any] = {"_seq": creators.column("_seq"), "_uuid": creators.column("_uuid")}
+    values: dict[str, Any] = {"_seq": seq.filter(creating), "_uuid": rows.column("_uuid").filter(creating)}
     found: dict[str, Any] = {}
     for name in names:
         own = pc.if_else(present[name].filter(creating), at, pa.scalar(None, pa.int64()))
@@ -339,14 +340,14 @@ def _new_records(schema: Schema, names: list[str], rows: pa.Table, present: dict
     return pa.table(columns)
 
 
-def _presence(present: pa.ChunkedArray, names: Sequence[str]) -> dict[str, pa.Array]:
-    """Per attribute, whether each row's `_present` holds it: decided once per distinct list (a call's rows repeat
-    one), then spread by the rows' indices."""
+def _presence(present: pa.ChunkedArray, names: Sequence[str], order: Any = None) -> dict[str, pa.Array]:
+    """Per attribute, whether each row's `_present` holds it (rows taken in `order` if given): decided once per
+    distinct list (a call's rows repeat one), then spread by the rows' indices."""
     joined = pc.binary_join(present, "\x1f").combine_chunks()
     encoded = joined.dictionary_encode()
     lists = [set(str(text).split("\x1f")) if text else set() for text in encoded.dictionary.to_pylist()]
-    return {name: pc.take(pa.array([name in found for found in lists], pa.bool_()), encoded.indices)
-            for name in names}
+    indices = encoded.indices if order is None else pc.take(encoded.indices, order)
+    return {name: pc.take(pa.array([name in found for found in lists], pa.bool_()), indices) for name in names}
 
 
 def _widened(kind: pa.DataType) -> pa.DataType:
