@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,27 @@ def run_child(kind: str, args: dict[str, Any]) -> None:
 
         batch = {} if args["batch_rows"] is None else {"batch_rows": args["batch_rows"], "batch_bytes": 1 << 40}
         settings = Settings.from_env(database_url=args["staging"], data_dir=args["tmp"], **batch)
+        stages = os.environ.get("FERRY_BENCH_STAGES")  # a folder: each sync's stage timers and cProfile go there
+        if stages:
+            import cProfile
+
+            import sync_stages
+
+            sync_stages.instrument("duckdb" if args["warehouse"].startswith("duckdb") else "postgresql")
+            profile = cProfile.Profile()
         with StagingDatabase.open(settings) as db:
             warehouse = open_warehouse(args["warehouse"])
+            if stages:
+                profile.enable()
             started = time.perf_counter()
             result = run_once(db, warehouse, "nms:recipient", settings)
             seconds = time.perf_counter() - started
+            if stages:
+                profile.disable()
+                engine = "duckdb" if args["warehouse"].startswith("duckdb") else "postgresql"
+                name = Path(stages) / f"{engine}-{uuid.uuid4().hex[:6]}"
+                profile.dump_stats(f"{name}.prof")
+                Path(f"{name}.txt").write_text(sync_stages.table(seconds, int(result.counts["read"])))
             warehouse.close()
         if result.state != "succeeded":
             raise SystemExit(f"sync {result.state}: {result.error} {result.counts}")
@@ -153,79 +171,96 @@ def stage_ops(url: str, existing: int, rows: int) -> None:
         conn.execute("ANALYZE ops")
 
 
-def read_and_fold(url: str) -> Any:
-    """Read every operation over ADBC into Arrow (one binary COPY), fold per key in DuckDB: the last op wins, a
-    delete as a `deleted` flag (an insertOrUpdate of a new key inserts it, of an existing key updates it)."""
+def read_and_fold(url: str, columns: str, fold_sql: str) -> Any:
+    """Read `columns` of every operation in table `ops` over ADBC into Arrow (one binary COPY), then fold them per
+    key in DuckDB with `fold_sql` (a query over `ops` giving the net change per key, a delete as a `deleted` flag)."""
     import adbc_driver_postgresql.dbapi as adbc
     import duckdb
 
     with adbc.connect(url) as conn, conn.cursor() as cur:
-        # OPS_COLUMNS is a constant of this module, not input.
-        cur.execute(f"SELECT {OPS_COLUMNS} FROM ops")  # noqa: S608
+        cur.execute(f"SELECT {columns} FROM ops")  # noqa: S608 - constants of the bench's modules, not input
         ops = cur.fetch_arrow_table()
     con = duckdb.connect()
     con.register("ops", ops)
-    folded_ops = con.execute(
-        'SELECT coalesce(id, uuid()::varchar) AS id, email, "firstName", "lastName", gender::smallint AS gender, '
-        '"blackList", op = \'delete\' AS deleted FROM ops '
-        'QUALIFY row_number() OVER (PARTITION BY email ORDER BY seq DESC) = 1').to_arrow_table()
+    folded_ops = con.execute(fold_sql).to_arrow_table()
     con.close()
     return folded_ops
 
 
+# The mixed workload's fold: the last op per key wins (an insertOrUpdate of a new key inserts it, of an existing
+# key updates it).
+FOLD_MIXED = ('SELECT coalesce(id, uuid()::varchar) AS id, email, "firstName", "lastName", gender::smallint AS gender, '
+              '"blackList", op = \'delete\' AS deleted FROM ops '
+              'QUALIFY row_number() OVER (PARTITION BY email ORDER BY seq DESC) = 1')
+MERGE_MIXED = ('MERGE INTO t USING b ON t.email = b.email '
+               'WHEN MATCHED AND b.deleted THEN DELETE '
+               'WHEN MATCHED THEN UPDATE SET "firstName" = b."firstName", "lastName" = b."lastName", '
+               'gender = b.gender, "blackList" = b."blackList" '
+               'WHEN NOT MATCHED AND NOT b.deleted THEN INSERT (id, email, "firstName", "lastName", gender, '
+               '"blackList") VALUES (b.id, b.email, b."firstName", b."lastName", b.gender, b."blackList")')
+COLUMNS_MIXED = 'id text, email text, "firstName" text, "lastName" text, gender smallint, "blackList" boolean'
+
+
 def merge_child(args: dict[str, Any]) -> dict[str, Any]:
-    """Hand-written: bulk-load the folded batch into a temporary table, then one MERGE (timed together)."""
+    """Hand-written: bulk-load the folded batch into a temporary table, then one MERGE (timed together); the limit
+    anchor (`ops` given) reads and folds the operations inside the timing."""
+    batch, existing = folded(args["existing"], args["rows"], True)
+    source = ((lambda: read_and_fold(args["ops"], OPS_COLUMNS, FOLD_MIXED)) if args.get("ops")
+              else (lambda: batch))
+    seconds, count = merge_by_hand(args["warehouse"], COLUMNS_MIXED, MERGE_MIXED, source, existing)
+    return {"seconds": seconds, "rows_after": count, "expected": expected_rows(args["existing"], args["rows"])}
+
+
+def merge_by_hand(url: str, columns: str, merge: str, source: Callable[[], Any], existing: Any = None
+                  ) -> tuple[float, int]:
+    """Table `t (columns)` keyed on email holding the `existing` rows (untimed), then, timed: `source()` (the folded
+    batch as Arrow), bulk-loaded into a temporary table `b (columns, deleted)` and MERGEd by `merge`, committed
+    (DuckDB: Arrow → temp table; PostgreSQL: CSV `COPY`). Returns the seconds and the rows of `t` after."""
     import pyarrow.csv as pacsv
 
-    batch, existing = folded(args["existing"], args["rows"], True)
-    if args.get("ops"):
-        batch = None  # the limit anchor reads and folds the operations inside the timing
-    url = args["warehouse"]
-    merge = ('MERGE INTO t USING b ON t.email = b.email '
-             'WHEN MATCHED AND b.deleted THEN DELETE '
-             'WHEN MATCHED THEN UPDATE SET "firstName" = b."firstName", "lastName" = b."lastName", '
-             'gender = b.gender, "blackList" = b."blackList" '
-             'WHEN NOT MATCHED AND NOT b.deleted THEN INSERT (id, email, "firstName", "lastName", gender, "blackList")'
-             ' VALUES (b.id, b.email, b."firstName", b."lastName", b.gender, b."blackList")')
-    columns = ('id text, email text, "firstName" text, "lastName" text, gender smallint, "blackList" boolean, '
-               'deleted boolean')
+    staged = f"{columns}, deleted boolean"
     if url.startswith("duckdb"):
         import duckdb
 
         con = duckdb.connect(url.split("://", 1)[1])
-        con.register("existing_rows", existing)
-        con.execute("CREATE TABLE t AS SELECT * EXCLUDE (deleted) FROM existing_rows")
+        if existing is not None:
+            con.register("existing_rows", existing)
+            con.execute("CREATE TABLE t AS SELECT * EXCLUDE (deleted) FROM existing_rows")
+        else:
+            con.execute(f"CREATE TABLE t ({columns})")
         started = time.perf_counter()
-        con.register("arrow_batch", batch if batch is not None else read_and_fold(args["ops"]))
+        con.register("arrow_batch", source())
         con.execute("BEGIN")
-        con.execute(f"CREATE TEMP TABLE b ({columns})")
+        con.execute(f"CREATE TEMP TABLE b ({staged})")
         con.execute("INSERT INTO b SELECT * FROM arrow_batch")
         con.execute(merge)
         con.execute("COMMIT")
         seconds = time.perf_counter() - started
         count = con.execute("SELECT count(*) FROM t").fetchone()[0]  # type: ignore[index]
         con.close()
-    else:
-        def csv(table: Any) -> bytes:
-            out = io.BytesIO()
-            pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False))
-            return out.getvalue()
+        return seconds, int(count)
 
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"CREATE TABLE t ({columns.replace(', deleted boolean', '')})")
+    def csv(table: Any) -> bytes:
+        out = io.BytesIO()
+        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False))
+        return out.getvalue()
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE t ({columns})")
+        if existing is not None:
             with conn.cursor().copy("COPY t FROM STDIN (FORMAT csv)") as copy:
                 copy.write(csv(existing.drop_columns(["deleted"])))
-            conn.execute("ALTER TABLE t ADD PRIMARY KEY (email)")
+        conn.execute("ALTER TABLE t ADD PRIMARY KEY (email)")
+        if existing is not None:
             conn.execute("ANALYZE t")
-            started = time.perf_counter()
-            data = csv(batch if batch is not None else read_and_fold(args["ops"]))
-            with conn.transaction():
-                conn.execute(f"CREATE TEMP TABLE b ({columns}) ON COMMIT DROP")
-                with conn.cursor().copy("COPY b FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(data)
-                conn.execute("ANALYZE b")
-                conn.execute(merge)
-            seconds = time.perf_counter() - started
-            count = conn.execute("SELECT count(*) FROM t").fetchone()[0]  # type: ignore[index]
-    return {"seconds": seconds, "rows_after": count, "expected": expected_rows(args["existing"], args["rows"])}
-
+        started = time.perf_counter()
+        data = csv(source())
+        with conn.transaction():
+            conn.execute(f"CREATE TEMP TABLE b ({staged}) ON COMMIT DROP")
+            with conn.cursor().copy("COPY b FROM STDIN (FORMAT csv)") as copy:
+                copy.write(data)
+            conn.execute("ANALYZE b")
+            conn.execute(merge)
+        seconds = time.perf_counter() - started
+        count = conn.execute("SELECT count(*) FROM t").fetchone()[0]  # type: ignore[index]
+    return seconds, int(count)

@@ -8,12 +8,11 @@ only those columns, reads them over ADBC, folds them per email in DuckDB and MER
 
 from __future__ import annotations
 
-import io
-import time
 import uuid
 from typing import Any
 
 import psycopg
+from children import merge_by_hand, read_and_fold
 from sync_rate import UUID7_SQL
 
 # `g` runs over 0..upserts-1 for the upserts and over 0..changes-1 for the changes: a change's key is
@@ -70,66 +69,23 @@ def stage_wide_ops(url: str, rows: int) -> None:
         conn.execute("VACUUM ANALYZE ops")
 
 
-def read_and_fold_wide(url: str) -> Any:
-    """Every operation over ADBC into Arrow, folded per email in DuckDB: per attribute the last value an operation
-    carried, deleted when the last operation deletes (a NULL is an attribute the operation did not carry)."""
-    import adbc_driver_postgresql.dbapi as adbc
-    import duckdb
-
-    with adbc.connect(url) as conn, conn.cursor() as cur:
-        cur.execute('SELECT seq, op, email, "firstName", "lastName" FROM ops')
-        ops = cur.fetch_arrow_table()
-    con = duckdb.connect()
-    con.register("ops", ops)
-    folded = con.execute(
-        'SELECT uuid()::varchar AS id, email, arg_max("firstName", seq) FILTER (WHERE "firstName" IS NOT NULL) '
-        'AS "firstName", arg_max("lastName", seq) FILTER (WHERE "lastName" IS NOT NULL) AS "lastName", '
-        "arg_max(op, seq) = 'delete' AS deleted FROM ops GROUP BY email").to_arrow_table()
-    con.close()
-    return folded
-
-
-_MERGE = ('MERGE INTO t USING b ON t.email = b.email '
-          'WHEN MATCHED AND b.deleted THEN DELETE '
-          'WHEN MATCHED THEN UPDATE SET "firstName" = coalesce(b."firstName", t."firstName"), '
-          '"lastName" = coalesce(b."lastName", t."lastName") '
-          'WHEN NOT MATCHED AND NOT b.deleted THEN INSERT (id, email, "firstName", "lastName") '
-          'VALUES (b.id, b.email, b."firstName", b."lastName")')
-_COLUMNS = 'id text, email text, "firstName" text, "lastName" text'
+# Per attribute the last value an operation carried (a NULL is an attribute the operation did not carry), deleted
+# when the last operation deletes.
+FOLD_WIDE = ('SELECT uuid()::varchar AS id, email, arg_max("firstName", seq) FILTER (WHERE "firstName" IS NOT NULL) '
+             'AS "firstName", arg_max("lastName", seq) FILTER (WHERE "lastName" IS NOT NULL) AS "lastName", '
+             "arg_max(op, seq) = 'delete' AS deleted FROM ops GROUP BY email")
+MERGE_WIDE = ('MERGE INTO t USING b ON t.email = b.email '
+              'WHEN MATCHED AND b.deleted THEN DELETE '
+              'WHEN MATCHED THEN UPDATE SET "firstName" = coalesce(b."firstName", t."firstName"), '
+              '"lastName" = coalesce(b."lastName", t."lastName") '
+              'WHEN NOT MATCHED AND NOT b.deleted THEN INSERT (id, email, "firstName", "lastName") '
+              'VALUES (b.id, b.email, b."firstName", b."lastName")')
+COLUMNS_WIDE = 'id text, email text, "firstName" text, "lastName" text'
 
 
 def limit_wide_child(args: dict[str, Any]) -> dict[str, Any]:
     """The limit: read, fold and MERGE by hand into a table of those columns (timed from the read to the commit)."""
-    url = args["warehouse"]
-    if url.startswith("duckdb"):
-        import duckdb
-
-        con = duckdb.connect(url.split("://", 1)[1])
-        con.execute(f"CREATE TABLE t ({_COLUMNS})")
-        started = time.perf_counter()
-        con.register("arrow_batch", read_and_fold_wide(args["ops"]))
-        con.execute("BEGIN")
-        con.execute(f"CREATE TEMP TABLE b ({_COLUMNS}, deleted boolean)")
-        con.execute("INSERT INTO b SELECT * FROM arrow_batch")
-        con.execute(_MERGE)
-        con.execute("COMMIT")
-        seconds = time.perf_counter() - started
-        count = con.execute("SELECT count(*) FROM t").fetchone()[0]  # type: ignore[index]
-        con.close()
-    else:
-        import pyarrow.csv as pacsv
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"CREATE TABLE t ({_COLUMNS}, PRIMARY KEY (email))")
-            started = time.perf_counter()
-            out = io.BytesIO()
-            pacsv.write_csv(read_and_fold_wide(args["ops"]), out, pacsv.WriteOptions(include_header=False))
-            with conn.transaction():
-                conn.execute(f"CREATE TEMP TABLE b ({_COLUMNS}, deleted boolean) ON COMMIT DROP")
-                with conn.cursor().copy("COPY b FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(out.getvalue())
-                conn.execute("ANALYZE b")
-                conn.execute(_MERGE)
-            seconds = time.perf_counter() - started
-            count = conn.execute("SELECT count(*) FROM t").fetchone()[0]  # type: ignore[index]
+    seconds, count = merge_by_hand(
+        args["warehouse"], COLUMNS_WIDE, MERGE_WIDE,
+        lambda: read_and_fold(args["ops"], 'seq, op, email, "firstName", "lastName"', FOLD_WIDE))
     return {"seconds": seconds, "rows_after": count, "expected": expected_rows(args["rows"])}

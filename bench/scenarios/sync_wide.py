@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import statistics
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness import Databases, child, spread, staging, warehouse_url
+from harness import Databases, spread, warehouse_url
 from report import add
 from wide import expected_rows, stage_wide, stage_wide_ops
+
+from scenarios.sync import measure
 
 
 def sync_wide(cfg: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -> None:
@@ -17,26 +19,14 @@ def sync_wide(cfg: dict[str, Any], rows: list[dict[str, Any]], notes: list[str])
     batches) against the same operations read, folded and MERGEd by hand into a table of only those columns."""
     n = cfg["wide_rows"]
     for engine in ("duckdb", "postgresql"):
-        found: dict[str, list[dict[str, Any]]] = {"ferry": [], "limit": []}
-        for _ in range(cfg["heavy_repeats"]):
-            dbs = Databases()
-            try:
-                with tempfile.TemporaryDirectory(prefix="ferry-bench-") as folder:
-                    tmp = Path(folder)
-                    stg = dbs.new("stg")
-                    with staging(stg, tmp) as db:
-                        stage_wide(db, n)
-                    found["ferry"].append(child("ferry-sync", {"staging": stg, "tmp": folder, "batch_rows": None,
-                                                               "warehouse": warehouse_url(engine, dbs, tmp, "wh")}))
-                    ops = dbs.new("ops")
-                    stage_wide_ops(ops, n)
-                    found["limit"].append(child("limit-wide", {"rows": n, "ops": ops,
-                                                               "warehouse": warehouse_url(engine, dbs, tmp, "lim")}))
-            finally:
-                dbs.drop()
-        for r in found["limit"]:
-            if r["rows_after"] != r["expected"]:
-                raise SystemExit(f"limit-wide anchor left {r['rows_after']} rows, expected {r['expected']}")
+
+        def anchors(dbs: Databases, tmp: Path, stg: str,
+                    engine: str = engine) -> Iterator[tuple[str, str, dict[str, Any]]]:
+            ops = dbs.new("ops")
+            stage_wide_ops(ops, n)
+            yield "limit", "limit-wide", {"rows": n, "ops": ops, "warehouse": warehouse_url(engine, dbs, tmp, "lim")}
+
+        found = measure(cfg, engine, lambda db, wh: stage_wide(db, n), anchors)
         for r in found["ferry"]:
             counts = r["counts"]
             if counts["inserted"] - counts["deleted"] != expected_rows(n) or counts["skipped"] or counts["failed"]:

@@ -35,10 +35,11 @@ KEY = ("email",)
 
 
 @st.composite
-def unique_segments(draw: st.DrawFn) -> tuple[pa.Table, pa.Table]:
-    """A keyed segment (staged rows in `_seq` order) whose emails are all distinct, and the emails that exist."""
-    emails = draw(st.lists(st.one_of(st.none(), st.sampled_from([f"e{i}" for i in range(12)])), min_size=1,
-                           max_size=12, unique=True))
+def unique_segments(draw: st.DrawFn, unique: bool = True) -> tuple[pa.Table, pa.Table]:
+    """A keyed segment (staged rows in `_seq` order) whose emails are all distinct (unless not `unique`), and the
+    emails that exist."""
+    emails = draw(st.lists(st.one_of(st.none(), st.sampled_from([f"e{i}" for i in range(12 if unique else 4)])),
+                           min_size=1, max_size=12, unique=unique))
     rows: list[dict[str, Any]] = []
     for seq, email in enumerate(emails, start=1):
         row_uuid = str(uuid.UUID(int=seq))
@@ -60,7 +61,7 @@ def unique_segments(draw: st.DrawFn) -> tuple[pa.Table, pa.Table]:
               pa.field("_key", pa.list_(pa.string())), pa.field("_present", pa.list_(pa.string()))]
     fields += [pa.field(name, TYPES[name]) for name in ATTRIBUTES]
     segment = pa.Table.from_pylist(rows, pa.schema(fields))
-    known = [email for email in emails if email is not None and draw(st.booleans())]
+    known = sorted({email for email in emails if email is not None and draw(st.booleans())})
     return segment, pa.table({"email": pa.array(known, pa.string())})
 
 
@@ -77,11 +78,10 @@ def _sorted_groups(groups: pa.Table) -> list[dict[str, Any]]:
 @given(unique_segments())
 def test_the_fast_path_equals_the_general_fold(case: tuple[pa.Table, pa.Table]) -> None:
     segment, existing = case
-    con = folding._engine()
     names = [name for name in ITEM.attribute_names if name in segment.column_names]
-    assert folding.keys_unique(con, KEY, segment)
-    fast = folding._fold_unique(con, ITEM, KEY, names, segment, existing)
-    general = folding._fold_keyed(con, ITEM, KEY, names, segment, existing)
+    assert folding.keys_unique(KEY, segment)
+    fast = folding._fold_unique(ITEM, KEY, names, segment, existing)
+    general = folding._fold_keyed(folding._engine(), ITEM, KEY, names, segment, existing)
     for got, want in zip(fast, general, strict=True):
         assert _types(got) == _types(want)
     assert fast[2].to_pylist() == general[2].to_pylist()
@@ -89,10 +89,38 @@ def test_the_fast_path_equals_the_general_fold(case: tuple[pa.Table, pa.Table]) 
     assert _sorted_groups(fast[0]) == _sorted_groups(general[0])
 
 
+@settings(max_examples=300, deadline=None)
+@given(unique_segments(unique=False))
+def test_the_runs_fold_equals_the_general_fold(case: tuple[pa.Table, pa.Table]) -> None:
+    segment, existing = case
+    names = [name for name in ITEM.attribute_names if name in segment.column_names]
+    fast = folding._fold_runs(ITEM, KEY, names, segment, existing)
+    general = folding._fold_keyed(folding._engine(), ITEM, KEY, names, segment, existing)
+    for got, want in zip(fast, general, strict=True):
+        assert _types(got) == _types(want)
+    assert fast[2].to_pylist() == general[2].to_pylist()
+    assert fast[1].to_pylist() == general[1].to_pylist()
+    assert _sorted_groups(fast[0]) == _sorted_groups(general[0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(unique_segments())
+def test_free_inserts_fold_as_the_general_fold(case: tuple[pa.Table, pa.Table]) -> None:
+    segment = case[0].filter(folding.free_inserts(case[0]))
+    if segment.num_rows == 0:
+        return
+    names = [name for name in ITEM.attribute_names if name in segment.column_names]
+    free = folding._fold_free(ITEM, ("id",), names, segment)
+    general = folding._fold_keyed(folding._engine(), ITEM, ("id",), names, segment,
+                                  pa.table({"id": pa.array([], pa.string())}))
+    assert free[2].to_pylist() == general[2].to_pylist()
+    assert free[1].to_pylist() == general[1].to_pylist()
+    assert free[0].num_rows == general[0].num_rows == 0
+
+
 def test_keys_unique_counts_nulls_as_one_value() -> None:
-    con = folding._engine()
-    assert folding.keys_unique(con, KEY, pa.table({"email": ["a", "b", None]}))
-    assert not folding.keys_unique(con, KEY, pa.table({"email": ["a", None, None]}))
-    assert not folding.keys_unique(con, KEY, pa.table({"email": ["a", "b", "a"]}))
-    assert not folding.keys_unique(con, ("email", "n"), pa.table({"email": ["a", "a"], "n": [1, 1]}))
-    assert folding.keys_unique(con, ("email", "n"), pa.table({"email": ["a", "a"], "n": [1, 2]}))
+    assert folding.keys_unique(KEY, pa.table({"email": ["a", "b", None]}))
+    assert not folding.keys_unique(KEY, pa.table({"email": ["a", None, None]}))
+    assert not folding.keys_unique(KEY, pa.table({"email": ["a", "b", "a"]}))
+    assert not folding.keys_unique(("email", "n"), pa.table({"email": ["a", "a"], "n": [1, 1]}))
+    assert folding.keys_unique(("email", "n"), pa.table({"email": ["a", "a"], "n": [1, 2]}))

@@ -212,12 +212,43 @@ class ReaderPool:
         self._idle: list[BatchReader] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._warming: threading.Event | None = None
+
+    def warm(self) -> None:
+        """Open a reader on a thread of its own unless one is idle: a run's first round trips (run row, lock,
+        ledger, horizon) hide the connect, which a fresh process or a pool emptied by an error pays."""
+        with self._lock:
+            if self._idle or self._warming is not None or self._closed:
+                return
+            warming = self._warming = threading.Event()
+        threading.Thread(target=self._open, args=(warming,), name="ferry-read-warm", daemon=True).start()
+
+    def _open(self, warming: threading.Event) -> None:
+        reader: BatchReader | None = None
+        try:
+            with contextlib.suppress(Exception):  # a failed connect: the run's own one reports it
+                reader = BatchReader(self._conninfo)
+        finally:
+            with self._lock:
+                if reader is not None and not self._closed:
+                    self._idle.append(reader)
+                    reader = None
+                self._warming = None
+            warming.set()
+            if reader is not None:
+                reader.close()
 
     @contextmanager
     def reader(self) -> Iterator[BatchReader]:
-        """An idle reader or a new one; back to the pool after a clean use, closed after an error."""
+        """An idle reader (or the one being opened) or a new one; back to the pool after a clean use, closed after
+        an error."""
         with self._lock:
             reader = self._idle.pop() if self._idle else None
+            warming = self._warming
+        if reader is None and warming is not None:
+            warming.wait()
+            with self._lock:
+                reader = self._idle.pop() if self._idle else None
         if reader is None:
             reader = BatchReader(self._conninfo)
         clean = False

@@ -111,6 +111,7 @@ def run_once(db: StagingDatabase, warehouse: Warehouse, schema_id: str, settings
     if schema is None or not schema.staged:
         raise FerryError(errors.SYNC_UNKNOWN_SCHEMA, f"{schema_id} is not a staged schema")
     result = RunResult(run_id or uuid.uuid4(), schema.id)
+    batches.readers(db).warm()  # the read's connection opens while the run's bookkeeping goes on
     with log_context(schema=schema.id, run_id=result.run_id):
         runs.start(db.pool, result)
         try:
@@ -285,7 +286,10 @@ class _Feed:
                     continue
                 trace.read(batch.first_seq, batch.last_seq, batch.rows.num_rows, started)
                 self._put(batch)
-                after, limits = batch.last_seq, self.limits
+                # The next read is up to twice the rows of this one: applying a batch takes about as long as reading
+                # twice its rows, so reads stay hidden while batches grow from a small first one to the bounds.
+                after = batch.last_seq
+                limits = (min(self.limits[0], max(first[0], 2 * batch.rows.num_rows)), self.limits[1])
         except BaseException as exc:
             with self._cond:
                 self._error = exc

@@ -2,7 +2,8 @@
 
 A *segment* is a run of consecutive staged rows sharing one reconciliation key K. Inside a segment a row
 only touches the records whose K values equal its own, and never changes those values, so every key value
-is independent: per key we compute, with window functions, whether a record exists before each row
+is independent: per key we compute (in Arrow over the rows sorted by key, or with window functions in DuckDB for
+keys of several columns) whether a record exists before each row
 (`exists` = E0 from the warehouse, then `delete` → no, `insert`/`insertOrUpdate` → yes, `update` → unchanged),
 hence each row's outcome, and the net effect:
 
@@ -92,19 +93,20 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
     `__p_` flag per attribute) for the records that existed before the batch; news: one full record per row that
     creates one, with the later updates of its key group applied; outcomes: each row's `_seq` and outcome code.
     """
-    con = _engine()
     names = [attr.name for attr in schema.attributes if attr.name in segment.column_names]
     if all_free(segment):
-        return _fold_free(con, schema, key, names, segment)
-    if keys_unique(con, key, segment):
-        return _fold_unique(con, schema, key, names, segment, existing)
-    return _fold_keyed(con, schema, key, names, segment, existing)
+        return _fold_free(schema, key, names, segment)
+    # The private DuckDB is opened only for what Arrow compute does not do (~25 ms the first time in a process).
+    if keys_unique(key, segment):
+        return _fold_unique(schema, key, names, segment, existing)
+    return _fold_runs(schema, key, names, segment, existing)
 
 
-def keys_unique(con: duckdb.DuckDBPyConnection, key: Sequence[str], segment: pa.Table) -> bool:
+def keys_unique(key: Sequence[str], segment: pa.Table) -> bool:
     """True when no two rows of the segment share a key value (NULLs count as one value, as in the fold)."""
     if len(key) == 1:
         return bool(int(pc.count_distinct(segment.column(key[0]), mode="all").as_py()) == segment.num_rows)
+    con = _engine()
     con.register("seg", segment)
     try:
         rows = con.sql(f"SELECT count(*) FROM (SELECT 1 FROM seg GROUP BY {', '.join(quote(k) for k in key)} "  # noqa: S608
@@ -130,7 +132,7 @@ def _registered(con: duckdb.DuckDBPyConnection, segment: pa.Table, existing: pa.
     queries, and its temporary table `z` dropped afterwards; yields the flagged segment."""
     flagged = segment.append_column("__free", free_inserts(segment))
     con.register("seg", flagged)
-    con.register("ex", existing.append_column("__hit", pa.array([True] * existing.num_rows, pa.bool_())))
+    con.register("ex", existing.append_column("__hit", pa.repeat(pa.scalar(True), existing.num_rows)))
     try:
         yield flagged
     finally:
@@ -156,80 +158,196 @@ def _overlay_columns(key: Sequence[str], names: list[str], *, grouped: bool) -> 
     return columns
 
 
-def _fold_unique(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
-                 segment: pa.Table, existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+def _fold_unique(schema: Schema, key: Sequence[str], names: list[str], segment: pa.Table,
+                 existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # What `_fold_unique_sql` computes, in Arrow compute for a one-column key: no query to plan and run (~4 DuckDB
     # statements, most of a small batch's fold: continuous mode applies many small batches).
     if len(key) != 1:
-        return _fold_unique_sql(con, schema, key, names, segment, existing)
+        return _fold_unique_sql(_engine(), schema, key, names, segment, existing)
     column = segment.column(key[0])
-    try:
-        known = existing.column(key[0]).cast(column.type)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return _fold_unique_sql(con, schema, key, names, segment, existing)
-    # A NULL key matches no record (the warehouse's join never returns one).
-    before = pc.and_(pc.is_in(column, value_set=known.combine_chunks(), skip_nulls=True), pc.is_valid(column))
+    before = _held(column, existing, key[0])
+    if before is None:
+        return _fold_unique_sql(_engine(), schema, key, names, segment, existing)
     op = segment.column("_op")
-    free = free_inserts(segment)
+    code = _outcome_codes(op, before, free_inserts(segment))
+    outcomes = pa.table({"_seq": segment.column("_seq"), "outcome": pc.take(_CODE_TEXT, code)})
 
-    def when(condition: Any, then: str, otherwise: Any) -> Any:
-        return pc.if_else(condition, pa.scalar(then), otherwise)
-
-    on_before = {"insert": (SKIPPED_EXISTS, INSERTED), "insertOrUpdate": (UPDATED, INSERTED),
-                 "update": (UPDATED, SKIPPED_MISSING)}
-    outcome = when(before, DELETED, pa.scalar(SKIPPED_MISSING))  # a delete (and any other op)
-    for name, (yes, no) in on_before.items():
-        outcome = pc.if_else(pc.equal(op, name), when(before, yes, pa.scalar(no)), outcome)
-    outcome = pc.if_else(free, pa.scalar(INSERTED), outcome)
-    outcomes = pa.table({"_seq": segment.column("_seq"), "outcome": outcome})
-
-    updated = pc.equal(outcome, UPDATED)
-    present = _presence(segment.column("_present"), names)
+    updated = pc.is_in(code, value_set=_codes(UPDATED))
     deleting = pc.equal(op, "delete")
+    creating = pc.and_(pc.is_in(code, value_set=_codes(INSERTED)), pc.invert(deleting))
+    present = _presence(segment.column("_present"), names)
     picked = pc.or_(deleting, updated)
-    group_columns: dict[str, Any] = {"__k_" + key[0]: column}
+    groups = _overlays(segment.filter(picked), key[0], names,
+                       {name: flags.filter(picked) for name, flags in present.items()},
+                       deleting.filter(picked), updated.filter(picked))
+    news = _new_records(schema, names, segment.filter(creating),
+                        {name: flags.filter(creating) for name, flags in present.items()}, issued=True)
+    return groups, news, outcomes
+
+
+# Outcome codes of `_fold_unique`: each op's outcome without a record before (at its base), then with one.
+_CODES = (SKIPPED_MISSING, DELETED, INSERTED, SKIPPED_EXISTS, INSERTED, UPDATED, SKIPPED_MISSING, UPDATED)
+_CODE_TEXT = pa.array(_CODES, pa.string())
+_OP_BASES = {"insert": 2, "insertOrUpdate": 4, "update": 6}  # a delete (and any other op): 0
+
+
+def _codes(outcome: str) -> pa.Array:
+    return pa.array([i for i, text in enumerate(_CODES) if text == outcome], pa.int8())
+
+
+def _outcome_codes(op: Any, before: Any, free: Any) -> Any:
+    """Each row's outcome as an index into _CODES (turned into text once, at the end), from its op and whether a
+    record with its key exists just before it."""
+    code = pa.repeat(pa.scalar(0, pa.int8()), len(op))  # a delete (and any other op)
+    for name, base in _OP_BASES.items():
+        code = pc.if_else(pc.equal(op, name), pa.scalar(base, pa.int8()), code)
+    code = pc.add(code, pc.cast(before, pa.int8()))
+    return pc.if_else(free, pa.scalar(_OP_BASES["insert"], pa.int8()), code)
+
+
+def _run_last(values: Any, starts: Any, ends: Any) -> Any:
+    """Per run of rows (`starts` and `ends` flag each run's first and last row), the last non-null of `values`, or
+    NULL; `values` only grow along a run (positions, `_seq`)."""
+    seeded = pc.if_else(pc.and_(starts, pc.is_null(values)), pa.scalar(-1, pa.int64()), values)
+    last = pc.fill_null_forward(seeded).filter(ends)
+    return pc.if_else(pc.less(last, 0), pa.scalar(None, pa.int64()), last)
+
+
+def _held(column: Any, existing: pa.Table, name: str) -> Any:
+    """Whether a record holds each row's key value before the segment (a NULL key matches none, as in the
+    warehouse's join); None when the existing keys do not cast to the column's type."""
+    try:
+        known = existing.column(name).cast(column.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if len(known) == 0:
+        return pa.repeat(pa.scalar(False), len(column))
+    return pc.fill_null(pc.is_in(column, value_set=known.combine_chunks(), skip_nulls=True), False)
+
+
+def _fold_runs(schema: Schema, key: Sequence[str], names: list[str], segment: pa.Table,
+               existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    # What `_fold_keyed` computes, in Arrow compute for a one-column key (its windows, aggregates and self-join
+    # cost most of a batch where calls touch a key more than once): the rows sorted by (key, `_seq`), so each key
+    # value's rows are a run of that order; a run's facts are forward fills read at its last row.
+    if len(key) != 1:
+        return _fold_keyed(_engine(), schema, key, names, segment, existing)
+    order = pc.sort_indices(segment, sort_keys=[(key[0], "ascending"), ("_seq", "ascending")])  # NULLs: at the end
+    # Only the columns used from here on: the lists (`_key`, `_present`) cost most of a take.
+    kept_columns = list(dict.fromkeys([key[0], "_seq", "_op", "_uuid", *names]))
+    rows = segment.select(kept_columns).take(order).combine_chunks()
+    column = rows.column(key[0])
+    e0 = _held(column, existing, key[0])
+    if e0 is None:
+        return _fold_keyed(_engine(), schema, key, names, segment, existing)
+    n = rows.num_rows
+    cur, prev = column.slice(1), column.slice(0, n - 1)
+    same = pc.or_kleene(pc.equal(cur, prev), pc.and_(pc.is_null(cur), pc.is_null(prev)))  # NULLs: one run
+    starts = pa.concat_arrays([pa.array([True]), pc.invert(pc.fill_null(same, False)).combine_chunks()])
+    ends = pa.concat_arrays([starts.slice(1), pa.array([True])])
+    run = pc.subtract(pc.cumulative_sum(pc.cast(starts, pa.int64())), 1)
+    seq = rows.column("_seq")
+    op = rows.column("_op")
+    deleting = pc.equal(op, "delete")
+    # Whether a record exists just before each row: the warehouse's state at a run's start, then after each row
+    # other than an update (a delete removes it, anything else leaves one), carried over updates.
+    after = pc.if_else(pc.equal(op, "update"), pa.scalar(None, pa.bool_()), pc.invert(deleting))
+    shifted = pc.if_else(starts, e0, pa.concat_arrays([pa.array([None], pa.bool_()),
+                                                       after.slice(0, n - 1).combine_chunks()]))
+    before = pc.fill_null_forward(shifted)
+    code = _outcome_codes(op, before, free_inserts(segment).take(order))
+    outcomes = pa.table({"_seq": seq, "outcome": pc.take(_CODE_TEXT, code)}).sort_by("_seq")
+
+    updated = pc.is_in(code, value_set=_codes(UPDATED))
+    present = _presence(segment.column("_present"), names, order)
+    position = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)), 1)
+    last_del = _run_last(pc.if_else(deleting, seq, pa.scalar(None, seq.type)), starts, ends)
+    overlaid = [name for name in names if name != ID_ATTRIBUTE]
+    # Per attribute, the last row of each run updating it: the overlay's value and, for a new record, the update
+    # after its creating row that wins.
+    last_set = {name: _run_last(pc.if_else(pc.and_(updated, present[name]), position, pa.scalar(None, pa.int64())),
+                                starts, ends) for name in overlaid}
+    kept = pc.or_(pc.is_valid(last_del), pc.and_(pc.is_valid(_run_last(pc.if_else(
+        updated, position, pa.scalar(None, pa.int64())), starts, ends)), e0.filter(starts)))
+    group_columns: dict[str, Any] = {"__k_" + key[0]: column.filter(starts)}
+    for name in overlaid:
+        last = last_set[name]
+        group_columns[name] = rows.column(name).take(last)
+        group_columns["__p_" + name] = pc.is_valid(last)
+    group_columns["__del"] = pc.is_valid(last_del)
+    group_columns["__upd"] = pc.and_(kept, pc.invert(pc.is_valid(last_del)))
+    groups = pa.table(group_columns).filter(kept)
+
+    # New records: each row after its run's last delete that creates one, its values overlaid by the last later
+    # update of each attribute in the run.
+    tail = pc.greater(seq, pc.fill_null(pc.take(last_del, run), -1))
+    creating = pc.and_(tail, pc.is_in(code, value_set=_codes(INSERTED)))
+    at = position.filter(creating)
+    runs_of = run.filter(creating)
+    values: dict[str, Any] = {"_seq": seq.filter(creating), "_uuid": rows.column("_uuid").filter(creating)}
+    found: dict[str, Any] = {}
+    for name in names:
+        own = pc.if_else(present[name].filter(creating), at, pa.scalar(None, pa.int64()))
+        if name != ID_ATTRIBUTE:
+            later = pc.take(last_set[name], runs_of)
+            own = pc.if_else(pc.fill_null(pc.greater(later, at), False), later, own)
+        values[name] = rows.column(name).take(own)
+        found[name] = pc.is_valid(own)
+    made = pa.table(values)
+    news = _new_records(schema, names, made, found, issued=True)
+    news = news.take(pc.sort_indices(made.column("_seq")))
+    return groups, news, outcomes
+
+
+def _overlays(picked: pa.Table, key: str, names: list[str], present: dict[str, Any], deleting: Any,
+              updated: Any) -> pa.Table:
+    """The groups of the rows that delete or update (one row per key value): per attribute the updating row's value
+    and its `__p_` flag."""
+    columns: dict[str, Any] = {"__k_" + key: picked.column(key)}
     for name in names:
         if name == ID_ATTRIBUTE:
             continue
         condition = pc.and_(updated, present[name])
-        group_columns[name] = pc.if_else(condition, segment.column(name),
-                                         pa.scalar(None, segment.schema.field(name).type))
-        group_columns["__p_" + name] = condition
-    group_columns["__del"] = deleting
-    group_columns["__upd"] = updated
-    groups = pa.table(group_columns).filter(picked)
+        columns[name] = pc.if_else(condition, picked.column(name), pa.scalar(None, picked.schema.field(name).type))
+        columns["__p_" + name] = condition
+    columns["__del"] = deleting
+    columns["__upd"] = updated
+    return pa.table(columns)
 
-    creating = pc.and_(pc.equal(outcome, INSERTED), pc.invert(deleting))
-    new_columns: dict[str, Any] = {}
+
+def _new_records(schema: Schema, names: list[str], rows: pa.Table, present: dict[str, Any], *,
+                 issued: bool) -> pa.Table:
+    """One full record per row: each attribute's value when present, else its literal default (or NULL); the
+    literal defaults of the attributes the batch does not carry. Its id: the row's own, or (`issued`, when absent)
+    the staged UUID an insertOrUpdate creates the record with."""
+    columns: dict[str, Any] = {}
     for name in names:
-        kind = segment.schema.field(name).type
+        kind = rows.schema.field(name).type
         if name == ID_ATTRIBUTE:
-            # A new record's id: the row's, else (insertOrUpdate) its staged UUID.
-            new_columns[name] = pc.if_else(present[name], segment.column(name), segment.column("_uuid").cast(kind))
+            columns[name] = (pc.if_else(present[name], rows.column(name), rows.column("_uuid").cast(kind))
+                             if issued else rows.column(name))
             continue
         attr = schema.attribute(name)
         assert attr is not None
         default = default_literal(attr)
         if default is None:
-            new_columns[name] = pc.if_else(present[name], segment.column(name), pa.scalar(None, kind))
+            columns[name] = pc.if_else(present[name], rows.column(name), pa.scalar(None, kind))
         else:
             wide = _widened(kind)  # the SQL fold's CAST(? AS BIGINT/DOUBLE) widens the column the same way
-            new_columns[name] = pc.if_else(present[name], segment.column(name).cast(wide),
-                                           pa.scalar(default).cast(wide))
-    news = pa.table(new_columns).filter(creating)
-    for name, value in _absent_default_values(schema, segment):
-        news = news.append_column(name, pa.array([value] * news.num_rows, pa.scalar(value).type))
-    return groups, news, outcomes
+            columns[name] = pc.if_else(present[name], rows.column(name).cast(wide), pa.scalar(default).cast(wide))
+    for name, value in _absent_default_values(schema, rows):
+        columns[name] = pa.repeat(pa.scalar(value), rows.num_rows)
+    return pa.table(columns)
 
 
-def _presence(present: pa.ChunkedArray, names: Sequence[str]) -> dict[str, pa.Array]:
-    """Per attribute, whether each row's `_present` holds it: decided once per distinct list (a call's rows repeat
-    one), then spread by the rows' indices."""
+def _presence(present: pa.ChunkedArray, names: Sequence[str], order: Any = None) -> dict[str, pa.Array]:
+    """Per attribute, whether each row's `_present` holds it (rows taken in `order` if given): decided once per
+    distinct list (a call's rows repeat one), then spread by the rows' indices."""
     joined = pc.binary_join(present, "\x1f").combine_chunks()
     encoded = joined.dictionary_encode()
     lists = [set(str(text).split("\x1f")) if text else set() for text in encoded.dictionary.to_pylist()]
-    return {name: pc.take(pa.array([name in found for found in lists], pa.bool_()), encoded.indices)
-            for name in names}
+    indices = encoded.indices if order is None else pc.take(encoded.indices, order)
+    return {name: pc.take(pa.array([name in found for found in lists], pa.bool_()), indices) for name in names}
 
 
 def _widened(kind: pa.DataType) -> pa.DataType:
@@ -331,17 +449,12 @@ def _fold_keyed(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[st
     return groups, news, outcomes
 
 
-def _fold_free(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
+def _fold_free(schema: Schema, key: Sequence[str], names: list[str],
                segment: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # Only free inserts: no groups, each row is a new record (its values, defaults for absent ones), all inserted.
-    values, params = _record_values(schema, names, segment, quote(ID_ATTRIBUTE))  # its id is its staged UUID
-    con.register("seg", segment)
-    try:
-        news = con.sql(f"SELECT {', '.join(values)} FROM seg", params=params).to_arrow_table()  # noqa: S608
-    finally:
-        con.unregister("seg")
+    news = _new_records(schema, names, segment, _presence(segment.column("_present"), names), issued=False)
     outcomes = pa.table({"_seq": segment.column("_seq"),
-                         "outcome": pa.array([INSERTED] * segment.num_rows, pa.string())})
+                         "outcome": pa.repeat(pa.scalar(INSERTED), segment.num_rows)})
     fields = [pa.field("__k_" + k, segment.schema.field(k).type) for k in key]
     for name in names:
         if name != ID_ATTRIBUTE:
