@@ -35,7 +35,7 @@ from ferry.ingest.operations import Call
 from ferry.schema.registry import SchemaRegistry
 from ferry.staging import idempotency
 from ferry.staging.idempotency import Claim, Stored
-from ferry.staging.store import insert_calls, write_calls
+from ferry.staging.store import insert_calls, session_refused, write_calls
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,13 @@ class Limits:
 class _Pending:
     """One submitted call, shared by the event loop and a writer thread (`state` guarded by the committer lock)."""
 
-    __slots__ = ("call", "claim", "future", "queued_ns", "state")
+    __slots__ = ("call", "claim", "future", "queued_ns", "session", "state")
 
-    def __init__(self, call: Call, claim: Claim | None, future: asyncio.Future[Stored | None]) -> None:
+    def __init__(self, call: Call, claim: Claim | None, future: asyncio.Future[Stored | None],
+                 session: bytes | None = None) -> None:
         self.call = call
         self.claim = claim
+        self.session = session
         self.future = future
         self.queued_ns = time.perf_counter_ns()
         self.state = "queued"  # → "taken" by a writer, or "abandoned" by the loop after `Limits.queue`
@@ -126,14 +128,20 @@ class GroupCommitter:
         for thread in self._threads:
             thread.start()
 
-    async def submit(self, call: Call, claim: Claim | None = None) -> Stored | None:
+    async def submit(self, call: Call, claim: Claim | None = None, *, session: bytes | None = None) -> Stored | None:
         """Stage `call`; returns once it is committed (None), or the kept answer of its Idempotency-Key (`claim`)
-        when that key was already used; raises FerryError when it was not staged (or its outcome is unknown)."""
+        when that key was already used; raises FerryError when it was not staged (or its outcome is unknown).
+
+        `session`: the hash of the caller's session, checked still valid by the very statement that stages the call
+        (no round trip of its own); SessionRefused, nothing staged, when it was revoked or expired. Not with a
+        `claim` (a kept answer is given without a write: check the session before)."""
         loop = self._loop
         if loop is None:
             raise FerryError(errors.STAGING_UNAVAILABLE, "the staging writer is not running; nothing was staged")
         if claim is None:
-            return await self._submit(loop, call, None)
+            return await self._submit(loop, call, None, session)
+        if session is not None:
+            raise ValueError("a call with an Idempotency-Key has its session checked before it is submitted")
         # A concurrent repeat of a key waits for the first call with it, then finds its answer.
         slot = (claim.operator, claim.key)
         while (first := self._inflight.get(slot)) is not None:
@@ -147,9 +155,10 @@ class GroupCommitter:
             mine.set_result(None)
         return result
 
-    async def _submit(self, loop: asyncio.AbstractEventLoop, call: Call, claim: Claim | None) -> Stored | None:
+    async def _submit(self, loop: asyncio.AbstractEventLoop, call: Call, claim: Claim | None,
+                      session: bytes | None = None) -> Stored | None:
         future: asyncio.Future[Stored | None] = loop.create_future()
-        item = _Pending(call, claim, future)
+        item = _Pending(call, claim, future, session)
         self._queue.put(item)
         limits = self.limits
         timer = loop.call_later(limits.queue, self._expire, item)
@@ -348,6 +357,9 @@ class _Writer:
 
     def _refuse(self, item: _Pending, failure: _NotCommitted, outcomes: dict[int, Outcome]) -> None:
         cause = failure.cause
+        if item.session is not None and session_refused(cause):
+            outcomes[id(item)] = SessionRefused()
+            return
         if isinstance(cause, pg_errors.UniqueViolation):
             # A retry of a group that did commit, or a key another server just used: look before refusing.
             committed = self._resolve([item])
@@ -419,14 +431,15 @@ class _Writer:
         conn = self._connection()
         calls = [item.call for item in items]
         keys = [item.claim.row(item.call.request_id) for item in items if item.claim is not None]
+        sessions = [item.session for item in items] if any(item.session is not None for item in items) else []
         try:
             registry = self.owner._registry()
             # Small groups (unitary calls): one autocommitted INSERT; big ones: COPY inside a transaction.
             if sum(len(call.operations) for call in calls) <= SMALL_GROUP_ROWS \
-                    and insert_calls(conn, registry, calls, keys):
+                    and insert_calls(conn, registry, calls, keys, sessions):
                 return
             with conn.transaction():
-                write_calls(conn, registry, calls, keys)
+                write_calls(conn, registry, calls, keys, sessions)
         except Exception as exc:
             raise self._classify(exc) from exc
 
@@ -493,6 +506,13 @@ def _ended(conn: psycopg.Connection[Any], backend: tuple[int, Any] | None, deadl
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
+
+
+class SessionRefused(FerryError):
+    """The caller's session was revoked or had expired when the call's write ran: nothing was staged."""
+
+    def __init__(self) -> None:
+        super().__init__(errors.SESSION_INVALID, "the session was revoked or has expired; nothing was staged")
 
 
 class _NotCommitted(Exception):

@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 
 from ferry import errors
 from ferry.auth import Authenticator, AuthError, Operator
+from ferry.auth.session_check import SessionCheck
 from ferry.errors import FerryError
 from ferry.logs import set_log_context
 from ferry.server.api import metrics
@@ -209,6 +210,19 @@ async def caller(auth: Authenticator, session: str | None, security: str | None,
     set_log_context(operator=operator.login)  # on every line this call logs from here on
     auth.rate_limit(operator)
     return operator
+
+
+async def deferred_caller(auth: Authenticator, session: str | None, security: str | None, *,
+                          session_only: bool = False) -> tuple[Operator, SessionCheck | None]:
+    """`caller`, with a cached session's confirmation in staging left to the write staging the call (or to the
+    refusal): see `ferry.auth.session_check`."""
+    operator, check = await auth.check_deferred(session, security, session_only=session_only)
+    set_log_context(operator=operator.login)
+    try:
+        auth.rate_limit(operator)
+    except AuthError as exc:
+        raise (await check.settle(exc) if check is not None else exc) from None
+    return operator, check
 
 
 def caller_dependency(runtime: Any) -> Any:
