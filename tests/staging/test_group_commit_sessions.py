@@ -48,7 +48,7 @@ def test_a_revoked_or_expired_session_fails_the_write_and_stages_nothing(staging
     revoke(staging_db, gone, how)
     calls = [one(staging_db, "a@x"), one(staging_db, "b@x"), one(staging_db, "c@x")]
     with staging_db.pool.connection() as conn:
-        with pytest.raises(Exception) as failed:  # noqa: PT011 - either path's own error, told by session_refused
+        with pytest.raises(Exception) as failed:  # either path's own error, told by session_refused
             if path == "insert":
                 insert_calls(conn, staging_db.registry, calls, (), [good, gone, None])
             else:
