@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from starlette.requests import ClientDisconnect
 
 from ferry import errors
 from ferry.auth import Authenticator, AuthError, Operator
@@ -24,7 +23,7 @@ from ferry.logs import set_log_context
 from ferry.server.api import metrics
 from ferry.server.api.rest_models import ErrorReply
 from ferry.server.door import route_rights, zones
-from ferry.server.door.limits import client_gone
+from ferry.server.door.limits import BodyTooLarge, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -97,21 +96,12 @@ def error_response(exc: FerryError) -> JSONResponse:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with FRY-600008 (413) as soon as it passes `limit` bytes."""
+    """The request body, refused with FRY-600008 (413) from its Content-Length, or as soon as it passes `limit`
+    bytes (the door's one bounded read, `read_limited`)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise FerryError(errors.BODY_TOO_LARGE, f"the body is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise FerryError(errors.BODY_TOO_LARGE, f"the body is larger than the limit of {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise client_gone("REST") from None
-    return b"".join(chunks)
+        raise BodyTooLarge(limit, int(declared))
+    return await read_limited(request, limit, where="REST")
 
 
 def media_type(request: Request) -> str:
