@@ -95,3 +95,25 @@ def test_the_committer_refuses_only_the_revoked_call_of_a_group(staging_db: Stag
     assert isinstance(outcomes[1], SessionRefused) and isinstance(outcomes[4], SessionRefused)
     emails, requests = staged(staging_db)
     assert sorted(emails) == ["0@x", "2@x", "3@x"] and requests == 3
+
+
+def test_a_revoked_session_is_told_whatever_error_the_statement_met_first(staging_db: StagingDatabase,
+                                                                          settings: Settings) -> None:
+    (session,) = sessions(staging_db, settings, 1)
+    call = one(staging_db, "a@x")
+
+    async def run() -> list[BaseException | None]:
+        writer = GroupCommitter(staging_db.pool, lambda: staging_db.registry, writers=1)
+        await writer.start()
+        try:
+            first = await writer.submit(call, session=session)
+            revoke(staging_db, session)
+            # The same request again: its id is taken (a unique violation) and its session is revoked.
+            again = await asyncio.gather(writer.submit(call, session=session), return_exceptions=True)
+            return [first, *again]
+        finally:
+            await writer.close()
+
+    first, again = asyncio.run(run())
+    assert first is None and isinstance(again, SessionRefused)
+    assert staged(staging_db) == (["a@x"], 1)

@@ -35,7 +35,7 @@ from ferry.ingest.operations import Call
 from ferry.schema.registry import SchemaRegistry
 from ferry.staging import idempotency
 from ferry.staging.idempotency import Claim, Stored
-from ferry.staging.store import insert_calls, session_refused, write_calls
+from ferry.staging.store import insert_calls, session_refused, valid_sessions, write_calls
 
 log = logging.getLogger(__name__)
 
@@ -357,7 +357,8 @@ class _Writer:
 
     def _refuse(self, item: _Pending, failure: _NotCommitted, outcomes: dict[int, Outcome]) -> None:
         cause = failure.cause
-        if item.session is not None and session_refused(cause):
+        if item.session is not None and (session_refused(cause) or not self._session_valid(item.session)):
+            # Another error may have come first in the statement: a revoked session is still told as such.
             outcomes[id(item)] = SessionRefused()
             return
         if isinstance(cause, pg_errors.UniqueViolation):
@@ -377,6 +378,15 @@ class _Writer:
         message = getattr(getattr(cause, "diag", None), "message_primary", None) or str(cause)
         outcomes[id(item)] = FerryError(errors.STAGING_REFUSED, f"the staging database refused the call "
                                         f"({message}); nothing was staged by it")
+
+    def _session_valid(self, session: bytes) -> bool:
+        """Whether a session is still valid in staging (True when that cannot be found out: the call's own
+        refusal is answered then)."""
+        try:
+            return session in valid_sessions(self._connection(), [session])
+        except Exception:
+            self.close()
+            return True
 
     def _answer_keys(self, items: list[_Pending], outcomes: dict[int, Outcome]) -> list[_Pending]:
         """Calls whose Idempotency-Key already has an answer get it (or a mismatch error); the others remain."""

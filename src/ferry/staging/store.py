@@ -140,7 +140,7 @@ def write_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Seque
     `sessions` (one per call, or empty): a call's session hash, checked valid in staging first (SessionNotValid)."""
     wanted = [session for session in sessions if session is not None]
     if wanted:
-        valid = {bytes(row[0]) for row in conn.execute(_VALID_SESSIONS, (wanted,)).fetchall()}
+        valid = valid_sessions(conn, wanted)
         if any(session not in valid for session in wanted):
             raise SessionNotValid("a session was revoked or expired")
     if keys:
@@ -243,6 +243,11 @@ _VALID_SESSIONS = ("SELECT session_hash FROM ferry.sessions WHERE session_hash =
 # The request id of a call whose session is still valid, else NULL (ferry.requests.id is the primary key).
 _GUARDED_ID = ("(SELECT ${id}::uuid FROM ferry.sessions WHERE session_hash = ${session}::bytea "
                "AND revoked_at IS NULL AND expires_at > now())")
+
+
+def valid_sessions(conn: psycopg.Connection, hashes: Sequence[bytes]) -> set[bytes]:
+    """The session hashes of `hashes` neither revoked nor expired in staging."""
+    return {bytes(row[0]) for row in conn.execute(_VALID_SESSIONS, (list(hashes),)).fetchall()}
 
 
 def session_refused(exc: BaseException) -> bool:
