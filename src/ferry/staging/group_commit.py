@@ -61,7 +61,7 @@ class Limits:
 class _Pending:
     """One submitted call, shared by the event loop and a writer thread (`state` guarded by the committer lock)."""
 
-    __slots__ = ("call", "claim", "future", "queued_ns", "session", "state")
+    __slots__ = ("call", "claim", "expired", "future", "queued_ns", "session", "state")
 
     def __init__(self, call: Call, claim: Claim | None, future: asyncio.Future[Stored | None],
                  session: bytes | None = None) -> None:
@@ -70,6 +70,7 @@ class _Pending:
         self.session = session
         self.future = future
         self.queued_ns = time.perf_counter_ns()
+        self.expired = False  # `Limits.queue` passed (on the loop)
         self.state = "queued"  # → "taken" by a writer, or "abandoned" by the loop after `Limits.queue`
 
 
@@ -108,6 +109,9 @@ class GroupCommitter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: list[asyncio.Future[None]] = []
         self._inflight: dict[tuple[str, str], asyncio.Future[Stored | None]] = {}
+        # Calls submitted and not answered yet (on the loop), watched by one sweeping timer.
+        self._waiting: dict[int, _Pending] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
         self._purged_at = 0.0
         self.batches_written = 0
         self.calls_written = 0
@@ -160,12 +164,32 @@ class GroupCommitter:
         future: asyncio.Future[Stored | None] = loop.create_future()
         item = _Pending(call, claim, future, session)
         self._queue.put(item)
-        limits = self.limits
-        timer = loop.call_later(limits.queue, self._expire, item)
+        waiting = self._waiting
+        waiting[id(item)] = item
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(self._sweep_every(), self._sweep, loop)
         try:
             return await future
         finally:
-            timer.cancel()
+            del waiting[id(item)]
+
+    def _sweep_every(self) -> float:
+        # One timer for every call in flight (a timer per call is ~6 µs of the loop's time per call); a call
+        # expires at most this much after `Limits.queue`.
+        return min(0.1, self.limits.queue / 10)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop: expire the calls in flight longer than `Limits.queue` (each once), while any are (also
+        after `close`: a call left to a stuck writer still gets its answer in time)."""
+        self._sweeper = None
+        if not self._waiting:
+            return
+        due = time.perf_counter_ns() - int(self.limits.queue * 1e9)
+        for item in [item for item in self._waiting.values() if item.queued_ns <= due and not item.expired]:
+            item.expired = True
+            self._expire(item)
+        if self._waiting:
+            self._sweeper = loop.call_later(self._sweep_every(), self._sweep, loop)
 
     def _expire(self, item: _Pending) -> None:
         """On the loop: a call still queued is dropped (nothing staged); one being written gets more time."""
@@ -179,10 +203,9 @@ class GroupCommitter:
                                                  f"{self.limits.queue:g} s (staging slow or frozen); nothing was "
                                                  "staged by this call: retry later"))
             return
-        assert self._loop is not None
         limits = self.limits
         budget = limits.answer + limits.per_row * len(item.call.operations)
-        self._loop.call_later(budget, self._give_up, item)
+        asyncio.get_running_loop().call_later(budget, self._give_up, item)
 
     def _give_up(self, item: _Pending) -> None:
         if not item.future.done():
