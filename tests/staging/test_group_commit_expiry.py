@@ -22,7 +22,7 @@ def test_calls_no_writer_takes_are_refused_and_taken_ones_told_in_doubt(staging_
                  for i in range(3)]
         submitted = [asyncio.ensure_future(writer.submit(call)) for call in calls]
         await asyncio.sleep(0.05)
-        taken = writer._queue.get_nowait()  # as a writer would take it, then never answer
+        taken = writer._queue.get_nowait()[0]  # as a writer would take it, then never answer
         taken.state = "taken"
         outcomes = await asyncio.gather(*submitted, return_exceptions=True)
         assert not writer._waiting

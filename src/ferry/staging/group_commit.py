@@ -109,6 +109,8 @@ class GroupCommitter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: list[asyncio.Future[None]] = []
         self._inflight: dict[tuple[str, str], asyncio.Future[Stored | None]] = {}
+        # Calls submitted in this turn of the loop, not yet handed to the writers (`_flush`).
+        self._outbox: list[_Pending] = []
         # Calls submitted and not answered yet (on the loop), watched by one sweeping timer.
         self._waiting: dict[int, _Pending] = {}
         self._sweeper: asyncio.TimerHandle | None = None
@@ -163,7 +165,13 @@ class GroupCommitter:
                       session: bytes | None = None) -> Stored | None:
         future: asyncio.Future[Stored | None] = loop.create_future()
         item = _Pending(call, claim, future, session)
-        self._queue.put(item)
+        # Calls submitted in one turn of the loop go to the writers together, once that turn ends: one writer
+        # wakes for them all and commits them as one group (a writer woken per call makes small groups, and
+        # takes the GIL from the loop once per call).
+        outbox = self._outbox
+        outbox.append(item)
+        if len(outbox) == 1:
+            loop.call_soon(self._flush)
         waiting = self._waiting
         waiting[id(item)] = item
         if self._sweeper is None:
@@ -172,6 +180,22 @@ class GroupCommitter:
             return await future
         finally:
             del waiting[id(item)]
+
+    def _flush(self) -> None:
+        """On the loop: hand the calls submitted since the last flush to the writers, in order, in chunks within
+        the group limits."""
+        items, self._outbox = self._outbox, []
+        chunk: list[_Pending] = []
+        rows = 0
+        for item in items:
+            size = len(item.call.operations)
+            if chunk and (len(chunk) >= self._max_calls or rows + size > self._max_rows):
+                self._queue.put(chunk)
+                chunk, rows = [], 0
+            chunk.append(item)
+            rows += size
+        if chunk:
+            self._queue.put(chunk)
 
     def _sweep_every(self) -> float:
         # One timer for every call in flight (a timer per call is ~6 µs of the loop's time per call); a call
@@ -215,6 +239,7 @@ class GroupCommitter:
         """Write everything already submitted, then stop the writer threads."""
         if self._loop is None:
             return
+        self._flush()  # the calls of this turn go before the stop
         for _ in self._threads:
             self._queue.put(_STOP)
         # Bounded: a writer stuck on a frozen staging must not hold the shutdown forever (its thread is a daemon).
@@ -246,23 +271,24 @@ class GroupCommitter:
             _call_soon(loop, _set_done, stopped)
 
     def _take(self) -> tuple[list[_Pending], bool]:
-        """The next group: every queued call (up to the limits), once at least one is there."""
+        """The next group: every queued call (up to the limits, passed by less than one flush's chunk), once at
+        least one is there."""
         first = self._queue.get()
         if first is _STOP:
             return [], True
-        batch: list[_Pending] = [first]
-        rows = len(first.call.operations)
+        batch: list[_Pending] = list(first)
+        rows = sum(len(item.call.operations) for item in batch)
         stop = False
         while len(batch) < self._max_calls and rows < self._max_rows:
             try:
-                item = self._queue.get_nowait()
+                chunk = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is _STOP:
+            if chunk is _STOP:
                 stop = True
                 break
-            batch.append(item)
-            rows += len(item.call.operations)
+            batch += chunk
+            rows += sum(len(item.call.operations) for item in chunk)
         with self._lock:
             live = [item for item in batch if item.state == "queued"]
             for item in live:
