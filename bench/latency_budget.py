@@ -7,7 +7,8 @@ Starts `ferry serve` in a subprocess whose stages are wrapped with `time.perf_co
 that process only: the product code carries no timing), drives it with keep-alive aiohttp clients as `bench/run`
 does, and prints the p50 (and p90) µs of each stage per protocol and client count:
 
-receive (ASGI entry → body read), parse (envelope / JSON → records), validate (`build_call`), hand-off (queued →
+receive (ASGI entry → body read), envelope (SOAP: the envelope parsed), auth (the session checked: cache, and in
+the code before issue 23 the revocation query in staging), parse (records), validate (`build_call`), hand-off (queued →
 taken by a writer thread: the wait for a free writer, i.e. for a group), build (the group's statement), round trip
 (statement + commit on PostgreSQL), back (writer → event loop), resume (loop → the handler continues), reply (the
 answer built and sent), total. PostgreSQL from FERRY_BENCH_DATABASE_URL / FERRY_TEST_DATABASE_URL / local.
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
-import itertools
 import json
 import os
 import signal
@@ -39,7 +39,11 @@ from soap_unitary import ENVELOPE, free_port  # noqa: E402
 
 ADMIN_URL = (os.environ.get("FERRY_BENCH_DATABASE_URL") or os.environ.get("FERRY_TEST_DATABASE_URL")
              or "postgresql://postgres@127.0.0.1/postgres")
-STAGES = ("receive", "parse", "validate", "hand-off", "build", "round trip", "back", "resume", "reply", "total")
+STAGES = ("receive", "envelope", "auth", "parse", "validate", "hand-off", "build", "round trip", "back", "resume",
+          "reply", "total")
+# Where each protocol stamps its steps: SOAP reads and parses the envelope before it knows the tokens; REST checks
+# the tokens first.
+ORDER = {"soap": ("start", "body", "envelope", "auth", "parsed"), "rest": ("start", "auth", "body", "parsed")}
 
 
 # ------------------------------------------------------------------------------------------ inside the server
@@ -83,8 +87,14 @@ def serve(port: int, folder: Path, out: Path) -> None:
 
         setattr(module, attr, wrapper)
 
+    from ferry.auth import authenticator
+
     after_async(soap_routes, "read_limited", "body")
     after_async(rest, "read_body", "body")
+    after(soap_routes, "parse_request", "envelope")
+    for name in ("check_async", "check_deferred"):  # check_deferred: since issue 23
+        if hasattr(authenticator.Authenticator, name):
+            after_async(authenticator.Authenticator, name, "auth")
     after(soap_routes, "records_from_xml", "parsed")
     after(rest, "parse_records", "parsed")
     for module in (soap_routes, rest):
@@ -103,8 +113,8 @@ def serve(port: int, folder: Path, out: Path) -> None:
     committer = group_commit.GroupCommitter
     original_submit = committer._submit
 
-    async def submit(self: Any, loop: Any, call: Any, claim: Any) -> Any:
-        result = await original_submit(self, loop, call, claim)
+    async def submit(self: Any, *args: Any) -> Any:
+        result = await original_submit(self, *args)
         stamp("resumed")
         return result
 
@@ -123,8 +133,8 @@ def serve(port: int, folder: Path, out: Path) -> None:
     committer._take = take  # type: ignore[method-assign]
     original_statement = store.insert_statement
 
-    def statement(registry: Any, calls: Any, keys: Any = ()) -> Any:
-        found = original_statement(registry, calls, keys)
+    def statement(registry: Any, calls: Any, *args: Any) -> Any:
+        found = original_statement(registry, calls, *args)
         built = now()
         for call in calls:
             record = by_request.get(call.request_id)
@@ -190,16 +200,17 @@ def serve(port: int, folder: Path, out: Path) -> None:
 
 def stages(record: dict[str, Any]) -> dict[str, float]:
     """µs per stage of one call (stamps missing on a path count as zero-length stages)."""
-    order = ("start", "body", "parsed", "validated", "queued", "taken", "built", "committed", "back", "resumed", "end")
+    order = (*ORDER[record["proto"]], "validated", "queued", "taken", "built", "committed", "back", "resumed", "end")
     stamps: list[int] = [record["start"]]
     for name in order[1:]:
         found = record.get(name)
         stamps.append(stamps[-1] if found is None else int(found))
-    values = [(b - a) / 1000 for a, b in itertools.pairwise(stamps)]
-    # validated → queued is the loop's hand-off to submit (tiny): counted in "validate".
-    receive, parse, validate, queue_gap, handoff, build, trip, back, resume, reply = values
-    return {"receive": receive, "parse": parse, "validate": validate + queue_gap, "hand-off": handoff,
-            "build": build, "round trip": trip, "back": back, "resume": resume, "reply": reply,
+    took = {name: (b - a) / 1000 for name, a, b in zip(order[1:], stamps[:-1], stamps[1:], strict=True)}
+    return {"receive": took["body"], "envelope": took.get("envelope", 0.0), "auth": took["auth"],
+            "parse": took["parsed"],
+            # validated → queued is the loop's hand-off to submit (tiny): counted in "validate".
+            "validate": took["validated"] + took["queued"], "hand-off": took["taken"], "build": took["built"],
+            "round trip": took["committed"], "back": took["back"], "resume": took["resumed"], "reply": took["end"],
             "total": (stamps[-1] - stamps[0]) / 1000}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ferry import errors
+from ferry import errors, xmlsafe
 from ferry.errors import FerryError
 from ferry.ingest.files import FileFormat, iter_records
 from ferry.schema.loader import load_schema_file
@@ -145,3 +145,9 @@ def test_the_bounded_parse_reads_what_the_plain_one_reads() -> None:
     with pytest.raises(FerryError) as caught:
         parse_xml(b"<a>" + b"<b/>" * 500 + b"</a>", max_children=100)
     assert caught.value.code == errors.TOO_MANY_RECORDS
+
+
+def test_a_body_too_short_for_the_limit_is_not_counted_and_one_past_it_is() -> None:
+    assert xmlsafe._few_elements(b"<a/>" * 100, 100)  # 400 bytes: at most 100 elements, whatever they are
+    assert not xmlsafe._few_elements(b"<a/>" * 101, 100)
+    assert not xmlsafe._few_elements("<a/>".encode("utf-16"), 100)  # not ASCII-compatible: the bounded parse

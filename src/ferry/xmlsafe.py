@@ -68,6 +68,8 @@ def _few_elements(raw: bytes, max_children: int) -> bool:
     only an ASCII-compatible encoding allows: a UTF-16 body goes the bounded way)."""
     if raw[:1] not in (b"<", b" ", b"\n", b"\r", b"\t") and not raw.startswith(b"\xef\xbb\xbf"):
         return False
+    if len(raw) <= _SHORTEST_ELEMENT * max_children:  # a unitary call: too short to hold that many, no count
+        return True
     return raw.count(b"<") - raw.count(b"</") <= max_children
 
 

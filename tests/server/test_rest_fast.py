@@ -135,6 +135,43 @@ async def test_a_body_streamed_past_the_limit_is_the_same_413(pair: Pair) -> Non
     assert plain.status_code == 413 and shape(plain) == shape(fast)
 
 
+async def test_sessions_logged_off_elsewhere_are_refused_through_both_whatever_the_call(pair: Pair) -> None:
+    ann, root = await pair.logon("ann"), await pair.logon("root")
+    for headers in (ann, root):  # both sessions cached on the fast path (and confirmed by the write)
+        assert (await pair.fast.post("/api/v1/ingest/nms:recipient", json={"email": "w@x"},
+                                     headers=headers)).status_code == 200
+    confirms = 0
+    check = pair.runtime.auth.revocations._valid
+
+    def counted(hashes: list[bytes]) -> set[bytes]:
+        nonlocal confirms
+        confirms += 1
+        return check(hashes)
+
+    pair.runtime.auth.revocations._valid = counted  # type: ignore[method-assign]
+    assert (await pair.fast.post("/api/v1/ingest/nms:recipient", json={"email": "v@x"},
+                                 headers=ann)).status_code == 200
+    assert confirms == 0  # the write that staged the call confirmed the session: no query of its own
+    for replayed in ("", "true"):  # with an Idempotency-Key the session is confirmed first (a replay writes nothing)
+        first = await pair.fast.post("/api/v1/ingest/nms:recipient", json={"email": "k@x"},
+                                     headers={**ann, "Idempotency-Key": "k0"})
+        assert first.status_code == 200 and first.headers.get("Idempotent-Replayed", "") == replayed
+    assert confirms == 2
+    with pair.runtime.db.pool.connection() as conn:
+        before = conn.execute("SELECT count(*) FROM ferry.requests").fetchone()
+        conn.execute("UPDATE ferry.sessions SET revoked_at = now()")  # another server's logoffs
+    statuses = set()
+    for url, kwargs in cases(ann, root):
+        status, _, body = await both(pair, url, **kwargs)
+        statuses.add(status)
+        assert status == 401 or (status == 413 and "content" in kwargs), (url, kwargs, body)
+    keyed = {**ann, "Idempotency-Key": "k1"}
+    status, _, _ = await both(pair, "/api/v1/ingest/nms:recipient", json={"email": "k@x"}, headers=keyed)
+    assert statuses == {401, 413} and status == 401
+    with pair.runtime.db.pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM ferry.requests").fetchone() == before
+
+
 async def test_the_rate_limit_answers_the_same_429(pair: Pair) -> None:
     pair.runtime.auth._buckets.rate = 1.0  # one call per second, a burst of one
     pair.runtime.auth._buckets.capacity = 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import psycopg
 import pytest
 
 pytestmark = pytest.mark.anyio
@@ -167,3 +168,32 @@ async def test_double_slash_path(soap: Any) -> None:
     body = soap.envelope("xtk:session", "Logon", "<login>admin</login><password>secret</password>")
     reply = await soap.client.post("http://ferry.test//nl/jsp/soaprouter.jsp", content=body)
     assert b"<pstrSessionToken" in reply.content
+
+
+async def test_a_session_logged_off_elsewhere_is_refused_by_ingest_though_cached(soap: Any) -> None:
+    session, security = await soap.logon()
+    assert (await soap.call("xtk:session", "Ingest", soap.doc(RECORD), session=session, security=security)).fault \
+        is None  # the session is now in this server's cache
+    staged = soap.rows()
+    confirms = 0
+    check = soap.runtime.auth.revocations._valid
+
+    def counted(hashes: list[bytes]) -> set[bytes]:
+        nonlocal confirms
+        confirms += 1
+        return check(hashes)
+
+    soap.runtime.auth.revocations._valid = counted
+    ok = await soap.call("xtk:session", "Ingest", soap.doc(RECORD), session=session, security=security)
+    assert ok.fault is None and confirms == 0  # confirmed by the write that staged it, no query of its own
+    staged = soap.rows()
+    # Another server's Logoff: a row in staging, nothing in this server's cache.
+    with psycopg.connect(soap.db_url, autocommit=True) as conn:
+        conn.execute("UPDATE ferry.sessions SET revoked_at = now()")
+    bad = '<sampleTable xtkschema="dem:sampleTable" testcol1="a" nope="1"/>'
+    keyed = RECORD.replace("<sampleTable ", '<sampleTable _key="@id" ')
+    for method, record in (("Ingest", RECORD), ("IngestExt", keyed), ("Ingest", bad),
+                           ("Ingest", '<nothing xtkschema="nms:nothing"/>')):
+        refused = await soap.call("xtk:session", method, soap.doc(record), session=session, security=security)
+        assert refused.fault is not None and refused.fault.startswith("XSV-350008 "), refused.body
+    assert soap.rows() == staged

@@ -68,3 +68,12 @@ def test_writer_renders_the_seed_for_any_urn() -> None:
         assert writer.response(urn, "IngestExt").decode() == SEED_INGEST_EXT
     # Other methods keep Campaign's usual shape (declaration, the URN as namespace).
     assert writer.response("xtk:session", "Logoff").startswith(b"<?xml version='1.0'?>\n")
+
+
+@pytest.mark.parametrize("method", ["Ingest", "IngestExt"])
+@pytest.mark.parametrize("value", ["", SEED_UUID, f"{SEED_UUID},{SEED_UUID}", "a<b & c>\r\n'\"", "\x00é"])
+def test_the_one_output_template_writes_the_same_bytes_as_the_lines(method: str, value: str) -> None:
+    for output in (writer.string("pstrSUuids", value), writer.string("other", value, "xsd:int")):
+        assert writer.seed_response(method, [output]) == writer._seed_lines(method, [output])
+    two = [writer.string("a", value), writer.string("b", "1")]
+    assert writer.seed_response(method, two) == writer._seed_lines(method, two)

@@ -23,6 +23,7 @@ from ferry.auth.models import CAMPAIGN_BAD_LOGON, CAMPAIGN_SESSION_INVALID, Auth
 from ferry.auth.passwords import hash_password, needs_rehash, verify_password
 from ferry.auth.ratelimit import TokenBuckets
 from ferry.auth.revocations import RevocationCheck
+from ferry.auth.session_check import SessionCheck
 from ferry.auth.throttle import LogonThrottle, ThrottlePolicy
 from ferry.auth.tokens import digest, new_security_token, new_session_token
 from ferry.config import Settings
@@ -201,6 +202,32 @@ class Authenticator:
                     raise session_invalid()
                 return cached.operator
         return await asyncio.to_thread(lambda: self.check(session_token, security_token, session_only=session_only))
+
+    async def check_deferred(self, session_token: str | None, security_token: str | None, *,
+                             session_only: bool = False) -> tuple[Operator, SessionCheck | None]:
+        """`check_async`, but a cached session is not confirmed in staging here: the caller gets the confirmation
+        it owes (`SessionCheck`) and makes it in the write that stages the call, or before any other answer.
+        (operator, None) when the session was just read from staging."""
+        if session_token and (security_token or session_only):
+            session_hash = digest(session_token)
+            cached = self._cached(session_hash)
+            if cached is not None:
+                if security_token and not hmac.compare_digest(cached.security_hash, digest(security_token)):
+                    raise session_invalid()
+                return cached.operator, SessionCheck(session_hash, self.confirm, self.session_gone)
+        operator = await asyncio.to_thread(lambda: self.check(session_token, security_token,
+                                                              session_only=session_only))
+        return operator, None
+
+    async def confirm(self, session_hash: bytes) -> None:
+        """Confirm in staging a session `check_deferred` answered from its cache; AuthError XSV-350008 if revoked."""
+        if not await self.revocations.confirm(session_hash):
+            raise self.session_gone(session_hash)
+
+    def session_gone(self, session_hash: bytes) -> AuthError:
+        """The refusal for a cached session found revoked or expired in staging (it leaves the cache)."""
+        self._forget(session_hash)
+        return session_invalid()
 
     def _forget(self, session_hash: bytes) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ the envelope's `ns` prefix and on the response, double quotes, no XML declaratio
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -109,6 +110,28 @@ def response(urn: str, method: str, outputs: tuple[Output, ...] | list[Output] =
 
 def seed_response(method: str, outputs: tuple[Output, ...] | list[Output] = ()) -> bytes:
     """The answer byte for byte as Adobe's documentation prints it for Ingest / IngestExt (scalar outputs only)."""
+    if len(outputs) == 1:  # every unitary Ingest answer: the same bytes from a template
+        scalar = outputs[0].scalar
+        assert scalar is not None
+        name, xsi_type, value = scalar
+        head, tail = _seed_frame(method)
+        if value:
+            return b"".join((head, f'        <{name} xsi:type="{xsi_type}">{text(value)}</{name}>'.encode(), tail))
+        return b"".join((head, f'        <{name} xsi:type="{xsi_type}"/>'.encode(), tail))
+    return _seed_lines(method, outputs)
+
+
+@functools.lru_cache(maxsize=8)
+def _seed_frame(method: str) -> tuple[bytes, bytes]:
+    """What `_seed_lines` writes around a one-output answer of `method`: (up to the output line, after it)."""
+    marker = "\x00"
+    whole = _seed_lines(method, [Output("", ("n", "t", marker))]).decode()
+    line = f'        <n xsi:type="t">{marker}</n>'
+    head, _, tail = whole.partition(line)
+    return head.encode(), tail.encode()
+
+
+def _seed_lines(method: str, outputs: tuple[Output, ...] | list[Output]) -> bytes:
     head = (f'<{method}Response SOAP-ENV:encodingStyle="{SOAP_ENCODING}" xmlns="{SEED_NAMESPACE}"')
     lines = [f'<SOAP-ENV:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
              f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:ns="{SEED_NAMESPACE}" '

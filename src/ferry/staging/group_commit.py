@@ -35,7 +35,7 @@ from ferry.ingest.operations import Call
 from ferry.schema.registry import SchemaRegistry
 from ferry.staging import idempotency
 from ferry.staging.idempotency import Claim, Stored
-from ferry.staging.store import insert_calls, write_calls
+from ferry.staging.store import insert_calls, session_refused, valid_sessions, write_calls
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +61,16 @@ class Limits:
 class _Pending:
     """One submitted call, shared by the event loop and a writer thread (`state` guarded by the committer lock)."""
 
-    __slots__ = ("call", "claim", "future", "queued_ns", "state")
+    __slots__ = ("call", "claim", "expired", "future", "queued_ns", "session", "state")
 
-    def __init__(self, call: Call, claim: Claim | None, future: asyncio.Future[Stored | None]) -> None:
+    def __init__(self, call: Call, claim: Claim | None, future: asyncio.Future[Stored | None],
+                 session: bytes | None = None) -> None:
         self.call = call
         self.claim = claim
+        self.session = session
         self.future = future
         self.queued_ns = time.perf_counter_ns()
+        self.expired = False  # `Limits.queue` passed (on the loop)
         self.state = "queued"  # → "taken" by a writer, or "abandoned" by the loop after `Limits.queue`
 
 
@@ -106,6 +109,11 @@ class GroupCommitter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: list[asyncio.Future[None]] = []
         self._inflight: dict[tuple[str, str], asyncio.Future[Stored | None]] = {}
+        # Calls submitted in this turn of the loop, not yet handed to the writers (`_flush`).
+        self._outbox: list[_Pending] = []
+        # Calls submitted and not answered yet (on the loop), watched by one sweeping timer.
+        self._waiting: dict[int, _Pending] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
         self._purged_at = 0.0
         self.batches_written = 0
         self.calls_written = 0
@@ -126,14 +134,20 @@ class GroupCommitter:
         for thread in self._threads:
             thread.start()
 
-    async def submit(self, call: Call, claim: Claim | None = None) -> Stored | None:
+    async def submit(self, call: Call, claim: Claim | None = None, *, session: bytes | None = None) -> Stored | None:
         """Stage `call`; returns once it is committed (None), or the kept answer of its Idempotency-Key (`claim`)
-        when that key was already used; raises FerryError when it was not staged (or its outcome is unknown)."""
+        when that key was already used; raises FerryError when it was not staged (or its outcome is unknown).
+
+        `session`: the hash of the caller's session, checked still valid by the very statement that stages the call
+        (no round trip of its own); SessionRefused, nothing staged, when it was revoked or expired. Not with a
+        `claim` (a kept answer is given without a write: check the session before)."""
         loop = self._loop
         if loop is None:
             raise FerryError(errors.STAGING_UNAVAILABLE, "the staging writer is not running; nothing was staged")
         if claim is None:
-            return await self._submit(loop, call, None)
+            return await self._submit(loop, call, None, session)
+        if session is not None:
+            raise ValueError("a call with an Idempotency-Key has its session checked before it is submitted")
         # A concurrent repeat of a key waits for the first call with it, then finds its answer.
         slot = (claim.operator, claim.key)
         while (first := self._inflight.get(slot)) is not None:
@@ -147,16 +161,59 @@ class GroupCommitter:
             mine.set_result(None)
         return result
 
-    async def _submit(self, loop: asyncio.AbstractEventLoop, call: Call, claim: Claim | None) -> Stored | None:
+    async def _submit(self, loop: asyncio.AbstractEventLoop, call: Call, claim: Claim | None,
+                      session: bytes | None = None) -> Stored | None:
         future: asyncio.Future[Stored | None] = loop.create_future()
-        item = _Pending(call, claim, future)
-        self._queue.put(item)
-        limits = self.limits
-        timer = loop.call_later(limits.queue, self._expire, item)
+        item = _Pending(call, claim, future, session)
+        # Calls submitted in one turn of the loop go to the writers together, once that turn ends: one writer
+        # wakes for them all and commits them as one group (a writer woken per call makes small groups, and
+        # takes the GIL from the loop once per call).
+        outbox = self._outbox
+        outbox.append(item)
+        if len(outbox) == 1:
+            loop.call_soon(self._flush)
+        waiting = self._waiting
+        waiting[id(item)] = item
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(self._sweep_every(), self._sweep, loop)
         try:
             return await future
         finally:
-            timer.cancel()
+            del waiting[id(item)]
+
+    def _flush(self) -> None:
+        """On the loop: hand the calls submitted since the last flush to the writers, in order, in chunks within
+        the group limits."""
+        items, self._outbox = self._outbox, []
+        chunk: list[_Pending] = []
+        rows = 0
+        for item in items:
+            size = len(item.call.operations)
+            if chunk and (len(chunk) >= self._max_calls or rows + size > self._max_rows):
+                self._queue.put(chunk)
+                chunk, rows = [], 0
+            chunk.append(item)
+            rows += size
+        if chunk:
+            self._queue.put(chunk)
+
+    def _sweep_every(self) -> float:
+        # One timer for every call in flight (a timer per call is ~6 µs of the loop's time per call); a call
+        # expires at most this much after `Limits.queue`.
+        return min(0.1, self.limits.queue / 10)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop: expire the calls in flight longer than `Limits.queue` (each once), while any are (also
+        after `close`: a call left to a stuck writer still gets its answer in time)."""
+        self._sweeper = None
+        if not self._waiting:
+            return
+        due = time.perf_counter_ns() - int(self.limits.queue * 1e9)
+        for item in [item for item in self._waiting.values() if item.queued_ns <= due and not item.expired]:
+            item.expired = True
+            self._expire(item)
+        if self._waiting:
+            self._sweeper = loop.call_later(self._sweep_every(), self._sweep, loop)
 
     def _expire(self, item: _Pending) -> None:
         """On the loop: a call still queued is dropped (nothing staged); one being written gets more time."""
@@ -170,10 +227,9 @@ class GroupCommitter:
                                                  f"{self.limits.queue:g} s (staging slow or frozen); nothing was "
                                                  "staged by this call: retry later"))
             return
-        assert self._loop is not None
         limits = self.limits
         budget = limits.answer + limits.per_row * len(item.call.operations)
-        self._loop.call_later(budget, self._give_up, item)
+        asyncio.get_running_loop().call_later(budget, self._give_up, item)
 
     def _give_up(self, item: _Pending) -> None:
         if not item.future.done():
@@ -183,6 +239,7 @@ class GroupCommitter:
         """Write everything already submitted, then stop the writer threads."""
         if self._loop is None:
             return
+        self._flush()  # the calls of this turn go before the stop
         for _ in self._threads:
             self._queue.put(_STOP)
         # Bounded: a writer stuck on a frozen staging must not hold the shutdown forever (its thread is a daemon).
@@ -214,23 +271,24 @@ class GroupCommitter:
             _call_soon(loop, _set_done, stopped)
 
     def _take(self) -> tuple[list[_Pending], bool]:
-        """The next group: every queued call (up to the limits), once at least one is there."""
+        """The next group: every queued call (up to the limits, passed by less than one flush's chunk), once at
+        least one is there."""
         first = self._queue.get()
         if first is _STOP:
             return [], True
-        batch: list[_Pending] = [first]
-        rows = len(first.call.operations)
+        batch: list[_Pending] = list(first)
+        rows = sum(len(item.call.operations) for item in batch)
         stop = False
         while len(batch) < self._max_calls and rows < self._max_rows:
             try:
-                item = self._queue.get_nowait()
+                chunk = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is _STOP:
+            if chunk is _STOP:
                 stop = True
                 break
-            batch.append(item)
-            rows += len(item.call.operations)
+            batch += chunk
+            rows += sum(len(item.call.operations) for item in chunk)
         with self._lock:
             live = [item for item in batch if item.state == "queued"]
             for item in live:
@@ -348,6 +406,10 @@ class _Writer:
 
     def _refuse(self, item: _Pending, failure: _NotCommitted, outcomes: dict[int, Outcome]) -> None:
         cause = failure.cause
+        if item.session is not None and (session_refused(cause) or not self._session_valid(item.session)):
+            # Another error may have come first in the statement: a revoked session is still told as such.
+            outcomes[id(item)] = SessionRefused()
+            return
         if isinstance(cause, pg_errors.UniqueViolation):
             # A retry of a group that did commit, or a key another server just used: look before refusing.
             committed = self._resolve([item])
@@ -365,6 +427,15 @@ class _Writer:
         message = getattr(getattr(cause, "diag", None), "message_primary", None) or str(cause)
         outcomes[id(item)] = FerryError(errors.STAGING_REFUSED, f"the staging database refused the call "
                                         f"({message}); nothing was staged by it")
+
+    def _session_valid(self, session: bytes) -> bool:
+        """Whether a session is still valid in staging (True when that cannot be found out: the call's own
+        refusal is answered then)."""
+        try:
+            return session in valid_sessions(self._connection(), [session])
+        except Exception:
+            self.close()
+            return True
 
     def _answer_keys(self, items: list[_Pending], outcomes: dict[int, Outcome]) -> list[_Pending]:
         """Calls whose Idempotency-Key already has an answer get it (or a mismatch error); the others remain."""
@@ -419,14 +490,15 @@ class _Writer:
         conn = self._connection()
         calls = [item.call for item in items]
         keys = [item.claim.row(item.call.request_id) for item in items if item.claim is not None]
+        sessions = [item.session for item in items] if any(item.session is not None for item in items) else []
         try:
             registry = self.owner._registry()
             # Small groups (unitary calls): one autocommitted INSERT; big ones: COPY inside a transaction.
             if sum(len(call.operations) for call in calls) <= SMALL_GROUP_ROWS \
-                    and insert_calls(conn, registry, calls, keys):
+                    and insert_calls(conn, registry, calls, keys, sessions):
                 return
             with conn.transaction():
-                write_calls(conn, registry, calls, keys)
+                write_calls(conn, registry, calls, keys, sessions)
         except Exception as exc:
             raise self._classify(exc) from exc
 
@@ -493,6 +565,13 @@ def _ended(conn: psycopg.Connection[Any], backend: tuple[int, Any] | None, deadl
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
+
+
+class SessionRefused(FerryError):
+    """The caller's session was revoked or had expired when the call's write ran: nothing was staged."""
+
+    def __init__(self) -> None:
+        super().__init__(errors.SESSION_INVALID, "the session was revoked or has expired; nothing was staged")
 
 
 class _NotCommitted(Exception):

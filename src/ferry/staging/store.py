@@ -157,9 +157,20 @@ def in_call_order(calls: Sequence[dict[str, Any]], rows: list[_Row], request_id:
     return sorted(rows, key=lambda row: position.get(str(request_id(row)), len(position)))
 
 
+class SessionNotValid(Exception):
+    """A call's session was revoked or expired when its write ran: nothing of the write is kept."""
+
+
 def write_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequence[Call],
-                keys: Sequence[Sequence[Any]] = ()) -> None:
-    """Insert the requests and COPY their rows, inside the caller's transaction; `keys`: idempotency rows."""
+                keys: Sequence[Sequence[Any]] = (), sessions: Sequence[bytes | None] = ()) -> None:
+    """Insert the requests and COPY their rows, inside the caller's transaction; `keys`: idempotency rows.
+
+    `sessions` (one per call, or empty): a call's session hash, checked valid in staging first (SessionNotValid)."""
+    wanted = [session for session in sessions if session is not None]
+    if wanted:
+        valid = valid_sessions(conn, wanted)
+        if any(session not in valid for session in wanted):
+            raise SessionNotValid("a session was revoked or expired")
     if keys:
         with conn.cursor() as cur:
             cur.executemany(idempotency.INSERT + "(%s, %s, %s, %s, %s, %s)", keys)
@@ -180,13 +191,14 @@ def write_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Seque
 
 
 def insert_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequence[Call],
-                 keys: Sequence[Sequence[Any]] = ()) -> bool:
+                 keys: Sequence[Sequence[Any]] = (), sessions: Sequence[bytes | None] = ()) -> bool:
     """Stage a few small calls with one INSERT statement (requests and rows), committed on its own.
 
     One round trip instead of BEGIN, two COPYs and COMMIT: what a group of unitary calls costs most. `conn` must be
     idle (no transaction open). Returns False, writing nothing, when the calls are too big for one statement.
+    A call's session (`sessions`) no longer valid fails the statement: `session_refused` tells that error.
     """
-    found = insert_statement(registry, calls, keys)
+    found = insert_statement(registry, calls, keys, sessions)
     if found is None:
         return False
     previous = conn.autocommit
@@ -200,19 +212,22 @@ def insert_calls(conn: psycopg.Connection, registry: SchemaRegistry, calls: Sequ
     return True
 
 
-def insert_statement(registry: SchemaRegistry, calls: Sequence[Call],
-                     keys: Sequence[Sequence[Any]] = ()) -> tuple[bytes, list[Any]] | None:
+def insert_statement(registry: SchemaRegistry, calls: Sequence[Call], keys: Sequence[Sequence[Any]] = (),
+                     sessions: Sequence[bytes | None] = ()) -> tuple[bytes, list[Any]] | None:
     """The one statement staging `calls` (idempotency rows `keys`, requests, then rows per schema) with its `$n`
     parameters.
 
     Run it alone (autocommit): data-modifying CTEs make one statement, so one transaction; rows keep document order
-    within a table. None when the calls need more parameters than one statement should carry.
+    within a table. None when the calls need more parameters than one statement should carry. A call with a
+    session hash in `sessions` gets its request id only while that session is valid in staging: a revoked or
+    expired one makes the id NULL, which fails the whole statement (the session check costs no round trip).
     """
     by_schema: dict[str, list[Call]] = defaultdict(list)
     for call in calls:
         by_schema[call.schema_id].append(call)
     layouts = []
-    placeholders = len(calls) * len(_REQUEST_COLUMNS) + len(keys) * len(idempotency.COLUMNS)
+    placeholders = len(calls) * len(_REQUEST_COLUMNS) + len(keys) * len(idempotency.COLUMNS) \
+        + sum(1 for session in sessions if session is not None)
     for schema_id, schema_calls in by_schema.items():
         schema = registry.get(schema_id)
         if schema is None or not schema.staged:
@@ -229,10 +244,16 @@ def insert_statement(registry: SchemaRegistry, calls: Sequence[Call],
             params += row
         parts.append(idempotency.INSERT + _values(1, len(keys), idempotency.CASTS))
     first = len(params) + 1
-    for call in calls:
+    guarded = tuple(session is not None for session in sessions) if any(sessions) else ()
+    for index, call in enumerate(calls):
         params += (call.request_id, call.schema_id, call.method.value, call.operator, call.origin,
                    len(call.operations), call.run_id)
-    parts.append(_INSERT_REQUESTS + _values(first, len(calls), ("",) * len(_REQUEST_COLUMNS)))
+        if guarded and guarded[index]:
+            params.append(sessions[index])
+    if guarded:
+        parts.append(_INSERT_REQUESTS + _guarded_values(first, guarded))
+    else:
+        parts.append(_INSERT_REQUESTS + _values(first, len(calls), ("",) * len(_REQUEST_COLUMNS)))
     for layout, schema_calls in layouts:
         first = len(params) + 1
         for call in schema_calls:
@@ -245,6 +266,41 @@ def insert_statement(registry: SchemaRegistry, calls: Sequence[Call],
 
 _REQUEST_COLUMNS = ("id", "schema_id", "method", "operator", "origin", "record_count", "run_id")
 _INSERT_REQUESTS = "INSERT INTO ferry.requests (id, schema_id, method, operator, origin, record_count, run_id) VALUES "
+_VALID_SESSIONS = ("SELECT session_hash FROM ferry.sessions WHERE session_hash = ANY(%s) AND revoked_at IS NULL "
+                   "AND expires_at > now()")
+# The request id of a call whose session is still valid, else NULL (ferry.requests.id is the primary key).
+_GUARDED_ID = ("(SELECT ${id}::uuid FROM ferry.sessions WHERE session_hash = ${session}::bytea "
+               "AND revoked_at IS NULL AND expires_at > now())")
+
+
+def valid_sessions(conn: psycopg.Connection, hashes: Sequence[bytes]) -> set[bytes]:
+    """The session hashes of `hashes` neither revoked nor expired in staging."""
+    return {bytes(row[0]) for row in conn.execute(_VALID_SESSIONS, (list(hashes),)).fetchall()}
+
+
+def session_refused(exc: BaseException) -> bool:
+    """True when a failed write failed on a session check (`insert_calls` / `write_calls` with `sessions`)."""
+    if isinstance(exc, SessionNotValid):
+        return True
+    diag = getattr(exc, "diag", None)
+    return (isinstance(exc, psycopg.errors.NotNullViolation) and diag is not None
+            and diag.table_name == "requests" and diag.column_name == "id")
+
+
+@functools.lru_cache(maxsize=256)
+def _guarded_values(first: int, guarded: tuple[bool, ...]) -> str:
+    """The requests' VALUES tuples from `$first` on, a guarded call's id behind its session check (its session
+    hash is the parameter after its 7 request columns)."""
+    width = len(_REQUEST_COLUMNS)
+    tuples = []
+    number = first
+    for guard in guarded:
+        cells = [f"${number + column}" for column in range(width)]
+        if guard:
+            cells[0] = _GUARDED_ID.format(id=number, session=number + width)
+        tuples.append("(" + ", ".join(cells) + ")")
+        number += width + (1 if guard else 0)
+    return ", ".join(tuples)
 # PostgreSQL takes at most 65,535 parameters per statement; bigger groups go through COPY.
 _MAX_PLACEHOLDERS = 30_000
 

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from ferry import errors
 from ferry.auth import Operator
+from ferry.auth.session_check import SessionCheck
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, Op, build_call
 from ferry.ingest.bounded import json_document, ndjson_lines
@@ -30,10 +31,19 @@ from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.server.api import metrics
 from ferry.server.api.rest_models import IngestReply
-from ferry.server.api.rest_support import API_PREFIX, PROTOCOL, caller, media_type, read_body, refusal, request_tokens
+from ferry.server.api.rest_support import (
+    API_PREFIX,
+    PROTOCOL,
+    deferred_caller,
+    media_type,
+    read_body,
+    refusal,
+    request_tokens,
+)
 from ferry.server.door import route_rights, zones
 from ferry.server.door.limits import BodyTooLarge, content_length, limited_receive, reply_413
 from ferry.server.process.runtime import Runtime
+from ferry.staging.group_commit import SessionRefused
 from ferry.staging.idempotency import MAX_KEY_LENGTH, Claim, fingerprint
 
 # Set on the answer of a repeated Idempotency-Key (the first call's status and body, nothing staged).
@@ -80,8 +90,11 @@ class RestIngest:
                 raise
         return runtime.registry.resolve_staged(schema_name)  # type: ignore[no-any-return]
 
-    async def __call__(self, request: Request, schema_name: str, method: Method, operator: Operator) -> Response:
-        """Check the right, read and validate the body, stage it (group commit) and answer the IngestReply."""
+    async def __call__(self, request: Request, schema_name: str, method: Method, operator: Operator,
+                       check: SessionCheck | None = None) -> Response:
+        """Check the right, read and validate the body, stage it (group commit) and answer the IngestReply.
+
+        `check`: the caller's cached session, confirmed by the write that stages the call (`SessionCheck`)."""
         runtime = self.runtime
         schema = await self.resolve(schema_name)
         registry = runtime.registry
@@ -99,8 +112,15 @@ class RestIngest:
         call = await asyncio.to_thread(prepare) if len(body) > _THREAD_BODY_BYTES else prepare()
         reply = _ingest_reply(call)
         if key is None:
-            await runtime.writer.submit(call)
+            session = check.take() if check is not None else None
+            try:
+                await runtime.writer.submit(call, session=session)
+            except SessionRefused:
+                assert check is not None and session is not None
+                raise check.refused(session) from None
         else:
+            if check is not None:  # a kept answer is given without a write: confirm the session first
+                await check.confirm()
             claim = Claim(operator.login, key, fingerprint(method.value, schema_name, content_type, body),
                           reply.status_code, bytes(reply.body))
             stored = await runtime.writer.submit(call, claim)
@@ -249,13 +269,25 @@ class RestIngestFastPath:
         request = Request(scope, limited_receive(receive, limit))
         started = time.perf_counter()
         outcome, code = "ok", None
+        check: SessionCheck | None = None
         try:
-            zone = zones.session_token_only(runtime.settings, zones.client_address(scope))
-            operator = await caller(runtime.auth, *request_tokens(request), session_only=zone)
-            template = f"{API_PREFIX}/{name.replace('_', '-')}/{{schema}}"
-            route_rights.enforce(operator, route_rights.http_rule("POST", template), f"POST {template}",
-                                 {"schema": schema})
-            response = await self.ingest(request, schema, method, operator)
+            try:
+                zone = zones.session_token_only(runtime.settings, zones.client_address(scope))
+                operator, check = await deferred_caller(runtime.auth, *request_tokens(request), session_only=zone)
+                template = f"{API_PREFIX}/{name.replace('_', '-')}/{{schema}}"
+                route_rights.enforce(operator, route_rights.http_rule("POST", template), f"POST {template}",
+                                     {"schema": schema})
+                response = await self.ingest(request, schema, method, operator, check)
+                if check is not None:
+                    await check.confirm()  # owed still when no write took it
+            except Exception as exc:
+                # A refusal of a call whose session is not confirmed yet: a revoked session is refused first.
+                if check is None:
+                    raise
+                settled = await check.settle(exc)
+                if settled is exc:
+                    raise
+                raise settled from None
         except Exception as exc:
             response, outcome, code = refusal(exc, name)
         staged: tuple[str, int] | None = getattr(request.state, "ferry_staged", None)

@@ -14,16 +14,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from starlette.requests import ClientDisconnect
 
 from ferry import errors
 from ferry.auth import Authenticator, AuthError, Operator
+from ferry.auth.session_check import SessionCheck
 from ferry.errors import FerryError
 from ferry.logs import set_log_context
 from ferry.server.api import metrics
 from ferry.server.api.rest_models import ErrorReply
 from ferry.server.door import route_rights, zones
-from ferry.server.door.limits import client_gone
+from ferry.server.door.limits import BodyTooLarge, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -96,21 +96,12 @@ def error_response(exc: FerryError) -> JSONResponse:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with FRY-600008 (413) as soon as it passes `limit` bytes."""
+    """The request body, refused with FRY-600008 (413) from its Content-Length, or as soon as it passes `limit`
+    bytes (the door's one bounded read, `read_limited`)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise FerryError(errors.BODY_TOO_LARGE, f"the body is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise FerryError(errors.BODY_TOO_LARGE, f"the body is larger than the limit of {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise client_gone("REST") from None
-    return b"".join(chunks)
+        raise BodyTooLarge(limit, int(declared))
+    return await read_limited(request, limit, where="REST")
 
 
 def media_type(request: Request) -> str:
@@ -209,6 +200,19 @@ async def caller(auth: Authenticator, session: str | None, security: str | None,
     set_log_context(operator=operator.login)  # on every line this call logs from here on
     auth.rate_limit(operator)
     return operator
+
+
+async def deferred_caller(auth: Authenticator, session: str | None, security: str | None, *,
+                          session_only: bool = False) -> tuple[Operator, SessionCheck | None]:
+    """`caller`, with a cached session's confirmation in staging left to the write staging the call (or to the
+    refusal): see `ferry.auth.session_check`."""
+    operator, check = await auth.check_deferred(session, security, session_only=session_only)
+    set_log_context(operator=operator.login)
+    try:
+        auth.rate_limit(operator)
+    except AuthError as exc:
+        raise (await check.settle(exc) if check is not None else exc) from None
+    return operator, check
 
 
 def caller_dependency(runtime: Any) -> Any:

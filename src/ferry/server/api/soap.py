@@ -30,6 +30,7 @@ import ferry
 from ferry import errors, options
 from ferry.auth import AuthError, Operator
 from ferry.auth.rights import Access
+from ferry.auth.session_check import SessionCheck
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, build_call, records_from_xml
 from ferry.schema import not_served
@@ -40,6 +41,7 @@ from ferry.server.door.limits import BodyTooLarge, read_limited
 from ferry.soap import envelope, packages, schemas, writer, wsdl
 from ferry.soap.envelope import SoapRequest, parse_request
 from ferry.soap.writer import Output
+from ferry.staging.group_commit import SessionRefused
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ class SoapContext:
     body_size: int
     session_token: str | None = None
     staged: tuple[str, int] | None = None
+    # A cached session still to confirm in staging (methods `confirms_session`: in the write staging the call).
+    session_check: SessionCheck | None = None
 
     @property
     def big(self) -> bool:
@@ -86,12 +90,14 @@ Handler = Callable[[SoapContext], Awaitable[list[Output]]]
 
 @dataclass(frozen=True)
 class SoapMethod:
-    """A method served for any of `urns`; `anonymous` methods (Logon) need no tokens."""
+    """A method served for any of `urns`; `anonymous` methods (Logon) need no tokens; `confirms_session`
+    methods confirm a cached session in the write that stages the call (`SoapContext.session_check`)."""
 
     urns: frozenset[str]
     name: str
     handler: Handler
     anonymous: bool = False
+    confirms_session: bool = False
 
 
 @dataclass
@@ -101,9 +107,10 @@ class SoapRouter:
     runtime: Any
     methods: dict[str, list[SoapMethod]] = field(default_factory=dict)
 
-    def add(self, urns: Iterable[str], name: str, handler: Handler, *, anonymous: bool = False) -> None:
+    def add(self, urns: Iterable[str], name: str, handler: Handler, *, anonymous: bool = False,
+            confirms_session: bool = False) -> None:
         """Serve `urn#name` for every urn of `urns` (replacing an earlier handler for the same pair)."""
-        method = SoapMethod(frozenset(urns), name, handler, anonymous)
+        method = SoapMethod(frozenset(urns), name, handler, anonymous, confirms_session)
         kept = [m for m in self.methods.get(name, []) if not (m.urns & method.urns)]
         self.methods[name] = [*kept, method]
 
@@ -119,33 +126,49 @@ class SoapRouter:
         started = time.perf_counter()
         name, outcome, code = "unknown", "ok", None
         ctx: SoapContext | None = None
+        check: SessionCheck | None = None
         try:
-            limit = self.runtime.settings.max_body_bytes
-            declared = request.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
-                raise BodyTooLarge(limit, int(declared))
-            body = await read_limited(request, limit)
-            max_records = self.runtime.settings.max_records_per_call
-            soap = await asyncio.to_thread(parse_request, body, max_records) if len(body) > threshold() \
-                else parse_request(body, max_records)
-            name = soap.method
-            method = self.find(soap.urn, soap.method)
-            if method is None:
-                outcome, code = "refused", "SOP-330006"
-                return _fault(f"SOP-330006 The method '{soap.method}' is not defined in SOAP service "
-                              f"'{soap.urn}'.", urn=soap.urn or "xtk:session")
-            session, security = _tokens(request, soap)
-            operator = None
-            rule = route_rights.soap_rule(soap.method)
-            if rule is None or rule.access is not Access.PUBLIC:
-                zone = zones.session_token_only(self.runtime.settings, zones.client_address(request))
-                operator = await self.runtime.auth.check_async(session, security, session_only=zone)
-                self.runtime.auth.rate_limit(operator)
-            ctx = SoapContext(request, soap, self.runtime, operator, len(body), session)
-            if operator is not None:
-                route_rights.enforce(operator, rule, f"{soap.urn}#{soap.method}")
-            outputs = await method.handler(ctx)
-            return Response(writer.response(soap.urn, soap.method, outputs), media_type=writer.CONTENT_TYPE)
+            try:
+                limit = self.runtime.settings.max_body_bytes
+                declared = request.headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > limit:
+                    raise BodyTooLarge(limit, int(declared))
+                body = await read_limited(request, limit)
+                max_records = self.runtime.settings.max_records_per_call
+                soap = await asyncio.to_thread(parse_request, body, max_records) if len(body) > threshold() \
+                    else parse_request(body, max_records)
+                name = soap.method
+                method = self.find(soap.urn, soap.method)
+                if method is None:
+                    outcome, code = "refused", "SOP-330006"
+                    return _fault(f"SOP-330006 The method '{soap.method}' is not defined in SOAP service "
+                                  f"'{soap.urn}'.", urn=soap.urn or "xtk:session")
+                session, security = _tokens(request, soap)
+                operator = None
+                rule = route_rights.soap_rule(soap.method)
+                if rule is None or rule.access is not Access.PUBLIC:
+                    zone = zones.session_token_only(self.runtime.settings, zones.client_address(request))
+                    auth = self.runtime.auth
+                    if method.confirms_session:
+                        operator, check = await auth.check_deferred(session, security, session_only=zone)
+                    else:
+                        operator = await auth.check_async(session, security, session_only=zone)
+                    auth.rate_limit(operator)
+                ctx = SoapContext(request, soap, self.runtime, operator, len(body), session, session_check=check)
+                if operator is not None:
+                    route_rights.enforce(operator, rule, f"{soap.urn}#{soap.method}")
+                outputs = await method.handler(ctx)
+                if check is not None:
+                    await check.confirm()  # a handler that did not write: confirm before answering
+                return Response(writer.response(soap.urn, soap.method, outputs), media_type=writer.CONTENT_TYPE)
+            except Exception as exc:
+                # A refusal of a call whose session is not confirmed yet: a revoked session is refused first.
+                if check is None:
+                    raise
+                settled = await check.settle(exc)
+                if settled is exc:
+                    raise
+                raise settled from None
         except BodyTooLarge as exc:
             outcome, code = "refused", exc.code.code
             return Response(writer.fault(exc.text), status_code=413, media_type=writer.CONTENT_TYPE,
@@ -302,7 +325,13 @@ async def _stage(ctx: SoapContext, method: Method) -> Call:
         if exc.code not in (errors.UNKNOWN_SCHEMA, errors.SCHEMA_NOT_STAGED) or not await ctx.runtime.refresh_schemas():
             raise
         call = _prepare(ctx, method, document)
-    await ctx.runtime.writer.submit(call)
+    check = ctx.session_check
+    session = check.take() if check is not None else None
+    try:
+        await ctx.runtime.writer.submit(call, session=session)
+    except SessionRefused:
+        assert check is not None and session is not None
+        raise check.refused(session) from None
     ctx.staged = (call.schema_id, len(call.operations))
     return call
 
@@ -327,8 +356,8 @@ def soap_router(runtime: Any) -> SoapRouter:
     router.add(SESSION_URNS, "GetServerTime", get_server_time)
     router.add(SESSION_URNS, "GetUserInfo", get_user_info)
     router.add(PERSIST_URNS, "GetEntityIfMoreRecent", get_entity_if_more_recent)
-    router.add(PERSIST_URNS, "Ingest", ingest)
-    router.add(PERSIST_URNS, "IngestExt", ingest_ext)
+    router.add(PERSIST_URNS, "Ingest", ingest, confirms_session=True)
+    router.add(PERSIST_URNS, "IngestExt", ingest_ext, confirms_session=True)
     return router
 
 
