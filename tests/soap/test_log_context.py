@@ -33,7 +33,12 @@ async def test_a_soap_call_puts_its_operator_in_the_log_context(soap: Any) -> No
             refused = await soap.call("xtk:session", "GetOption", '<name xsi:type="xsd:string">x</name>',
                                       session="nope", security="nope")
             assert refused.fault is not None
+            # Ingest confirms a cached session in its write (check_deferred): its lines name the operator too.
+            staged = await soap.call("xtk:session", "Ingest", soap.doc(
+                '<sampleTableStg testcol1="x" xtkschema="dem:sampleTableStg"/>'), session=session, security=security)
+            assert staged.fault is None, staged.body
         finally:
             soap.client = kept
     assert seen[0].get("operator") == "admin"
     assert "operator" not in seen[1]  # no valid session: no operator named
+    assert seen[2].get("operator") == "admin"

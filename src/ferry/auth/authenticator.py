@@ -182,32 +182,26 @@ class Authenticator:
 
     async def check_async(self, session_token: str | None, security_token: str | None, *,
                           session_only: bool = False) -> Operator:
-        """`check` for the event loop: answered from the cache when fresh, else in a worker thread. The operator goes
-        into the log context of the calling task (`ferry.logs`): every line the call logs from here on names it,
-        whichever way in (SOAP, REST, the console) checked the session."""
-        operator = await self._checked_async(session_token, security_token, session_only)
+        """`check` for the event loop: answered from the cache when fresh (confirmed in staging), else in a worker
+        thread. The operator goes into the log context of the calling task (`ferry.logs`): every line the call logs
+        from here on names it, whichever way in (SOAP, REST, the console) checked the session."""
+        operator, owed = await self._checked(session_token, security_token, session_only)
+        if owed is not None:
+            await owed.confirm()
         set_log_context(operator=operator.login)
         return operator
-
-    async def _checked_async(self, session_token: str | None, security_token: str | None,
-                             session_only: bool) -> Operator:
-        if session_token and (security_token or session_only):
-            session_hash = digest(session_token)
-            cached = self._cached(session_hash)
-            if cached is not None:
-                if security_token and not hmac.compare_digest(cached.security_hash, digest(security_token)):
-                    raise session_invalid()
-                if not await self.revocations.confirm(session_hash):
-                    self._forget(session_hash)
-                    raise session_invalid()
-                return cached.operator
-        return await asyncio.to_thread(lambda: self.check(session_token, security_token, session_only=session_only))
 
     async def check_deferred(self, session_token: str | None, security_token: str | None, *,
                              session_only: bool = False) -> tuple[Operator, SessionCheck | None]:
         """`check_async`, but a cached session is not confirmed in staging here: the caller gets the confirmation
         it owes (`SessionCheck`) and makes it in the write that stages the call, or before any other answer.
         (operator, None) when the session was just read from staging."""
+        operator, owed = await self._checked(session_token, security_token, session_only)
+        set_log_context(operator=operator.login)
+        return operator, owed
+
+    async def _checked(self, session_token: str | None, security_token: str | None,
+                       session_only: bool) -> tuple[Operator, SessionCheck | None]:
         if session_token and (security_token or session_only):
             session_hash = digest(session_token)
             cached = self._cached(session_hash)

@@ -50,3 +50,9 @@ class SessionCheck:
         except FerryError as refused:
             return refused
         return exc
+
+
+async def refusal_for(check: SessionCheck | None, exc: BaseException) -> BaseException:
+    """The error to answer for `exc` raised while a call's session confirmation may still be owed: a revoked
+    session is refused as such first."""
+    return exc if check is None else await check.settle(exc)

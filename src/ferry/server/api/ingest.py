@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from ferry import errors
 from ferry.auth import Operator
-from ferry.auth.session_check import SessionCheck
+from ferry.auth.session_check import SessionCheck, refusal_for
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, Op, build_call
 from ferry.ingest.bounded import json_document, ndjson_lines
@@ -281,10 +281,7 @@ class RestIngestFastPath:
                 if check is not None:
                     await check.confirm()  # owed still when no write took it
             except Exception as exc:
-                # A refusal of a call whose session is not confirmed yet: a revoked session is refused first.
-                if check is None:
-                    raise
-                settled = await check.settle(exc)
+                settled = await refusal_for(check, exc)
                 if settled is exc:
                     raise
                 raise settled from None

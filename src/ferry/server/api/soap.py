@@ -30,7 +30,7 @@ import ferry
 from ferry import errors, options
 from ferry.auth import AuthError, Operator
 from ferry.auth.rights import Access
-from ferry.auth.session_check import SessionCheck
+from ferry.auth.session_check import SessionCheck, refusal_for
 from ferry.errors import FerryError
 from ferry.ingest import Call, Method, build_call, records_from_xml
 from ferry.schema import not_served
@@ -162,10 +162,7 @@ class SoapRouter:
                     await check.confirm()  # a handler that did not write: confirm before answering
                 return Response(writer.response(soap.urn, soap.method, outputs), media_type=writer.CONTENT_TYPE)
             except Exception as exc:
-                # A refusal of a call whose session is not confirmed yet: a revoked session is refused first.
-                if check is None:
-                    raise
-                settled = await check.settle(exc)
+                settled = await refusal_for(check, exc)
                 if settled is exc:
                     raise
                 raise settled from None
