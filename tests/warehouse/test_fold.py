@@ -82,11 +82,7 @@ def test_the_fast_path_equals_the_general_fold(case: tuple[pa.Table, pa.Table]) 
     assert folding.keys_unique(KEY, segment)
     fast = folding._fold_unique(ITEM, KEY, names, segment, existing)
     general = folding._fold_keyed(folding._engine(), ITEM, KEY, names, segment, existing)
-    for got, want in zip(fast, general, strict=True):
-        assert _types(got) == _types(want)
-    assert fast[2].to_pylist() == general[2].to_pylist()
-    assert fast[1].to_pylist() == general[1].to_pylist()
-    assert _sorted_groups(fast[0]) == _sorted_groups(general[0])
+    _assert_same_fold(fast, general)
 
 
 @settings(max_examples=300, deadline=None)
@@ -96,11 +92,7 @@ def test_the_runs_fold_equals_the_general_fold(case: tuple[pa.Table, pa.Table]) 
     names = [name for name in ITEM.attribute_names if name in segment.column_names]
     fast = folding._fold_runs(ITEM, KEY, names, segment, existing)
     general = folding._fold_keyed(folding._engine(), ITEM, KEY, names, segment, existing)
-    for got, want in zip(fast, general, strict=True):
-        assert _types(got) == _types(want)
-    assert fast[2].to_pylist() == general[2].to_pylist()
-    assert fast[1].to_pylist() == general[1].to_pylist()
-    assert _sorted_groups(fast[0]) == _sorted_groups(general[0])
+    _assert_same_fold(fast, general)
 
 
 @settings(max_examples=100, deadline=None)
@@ -124,3 +116,12 @@ def test_keys_unique_counts_nulls_as_one_value() -> None:
     assert not folding.keys_unique(KEY, pa.table({"email": ["a", "b", "a"]}))
     assert not folding.keys_unique(("email", "n"), pa.table({"email": ["a", "a"], "n": [1, 1]}))
     assert folding.keys_unique(("email", "n"), pa.table({"email": ["a", "a"], "n": [1, 2]}))
+
+
+def _assert_same_fold(fast: Any, general: Any) -> None:
+    """The same groups, outcomes and deletes, of the same types, whichever fold made them."""
+    for got, want in zip(fast, general, strict=True):
+        assert _types(got) == _types(want)
+    assert fast[2].to_pylist() == general[2].to_pylist()
+    assert fast[1].to_pylist() == general[1].to_pylist()
+    assert _sorted_groups(fast[0]) == _sorted_groups(general[0])
