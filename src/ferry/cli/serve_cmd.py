@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import shutil
@@ -42,6 +43,14 @@ def _loop_and_http() -> tuple[str, str]:
     except ImportError:
         http = "h11"
     return loop, http
+
+
+def _freeze_startup_heap() -> None:
+    """Move the ~120k objects left by imports and startup out of the garbage collector's reach."""
+    # They live as long as the process, yet each full collection walked them all again: under 128 clients that
+    # was ~10-16 µs of server CPU per call (bench unitary; a call's own garbage is young and still collected).
+    gc.collect()
+    gc.freeze()
 
 
 def _server_class() -> Any:
@@ -198,6 +207,7 @@ def serve(
               f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1; {describe(settings)}; role: {runtime.role}"
               f"{f', warehouse via the first process (PID {runtime.remote.link.pid})' if runtime.remote else ''}"
               f"{f'; {settings.workers} workers' if settings.workers > 1 else ''})", flush=True)
+        _freeze_startup_heap()
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).
         _server_class()(config).run(sockets=[sock])
