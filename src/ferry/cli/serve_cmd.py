@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import shutil
@@ -42,6 +43,23 @@ def _loop_and_http() -> tuple[str, str]:
     except ImportError:
         http = "h11"
     return loop, http
+
+
+# Young objects that trigger a collection (CPython's default is 700). The calls in flight hold that many between
+# them from ~20 concurrent calls on: a collection then ran every few calls, found almost nothing to free, and moved
+# the survivors on to older generations to be walked again (bench unitary at 128 clients: ~8-12 µs of server CPU
+# per call at 700, under 1 µs at 5,000).
+_YOUNG_THRESHOLD = 5_000
+
+
+def _freeze_startup_heap() -> None:
+    """Move the ~120k objects left by imports and startup out of the garbage collector's reach, and let young
+    objects pile up further before a collection."""
+    # They live as long as the process, yet each full collection walked them all again: under 128 clients that
+    # was ~10-16 µs of server CPU per call (bench unitary; a call's own garbage is young and still collected).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _server_class() -> Any:
@@ -198,6 +216,7 @@ def serve(
               f"(SOAP /nl/jsp/soaprouter.jsp, REST /api/v1; {describe(settings)}; role: {runtime.role}"
               f"{f', warehouse via the first process (PID {runtime.remote.link.pid})' if runtime.remote else ''}"
               f"{f'; {settings.workers} workers' if settings.workers > 1 else ''})", flush=True)
+        _freeze_startup_heap()
         # uvicorn handles SIGTERM / SIGINT: stop accepting, finish in-flight requests, then run the lifespan
         # shutdown (which drains the group committer).
         _server_class()(config).run(sockets=[sock])
