@@ -23,14 +23,13 @@ from psycopg_pool import ConnectionPool
 
 from ferry import errors
 from ferry.errors import FerryError
-from ferry.scripts.results import storable
+from ferry.scripts.results import cut_message, storable
 from ferry.sync.runs import OWNER
 
 log = logging.getLogger(__name__)
 
 # Advisory lock class of workflow locks (second key hashtext(name)); distinct from the sync's schema and run locks.
 WORKFLOW_LOCK_CLASS = 0x46525746  # "FRWF"
-MAX_MESSAGE_CHARS = 4000
 FLUSH_SECONDS = 1.0  # a running run's log is written this often, so the console shows it while it runs
 STATES = ("running", "succeeded", "failed", "timed_out", "stopped", "abandoned")
 
@@ -90,7 +89,7 @@ def close_abandoned(pool: ConnectionPool, when: str = "at the start of a server"
 
 
 class RunLog:
-    """A run's log lines: the first `cap` kept (each message cut at MAX_MESSAGE_CHARS), the rest counted."""
+    """A run's log lines: the first `cap` kept (each message cut as `cut_message` does), the rest counted."""
 
     def __init__(self, cap: int) -> None:
         self.cap = max(0, cap)
@@ -106,9 +105,7 @@ class RunLog:
             stamp = dt.datetime.fromtimestamp(at, dt.UTC).isoformat()
         else:
             stamp = at or dt.datetime.now(dt.UTC).isoformat()
-        if len(message) > MAX_MESSAGE_CHARS:
-            message = message[:MAX_MESSAGE_CHARS] + f"… ({len(message) - MAX_MESSAGE_CHARS} more characters)"
-        kept = {"time": stamp, "level": str(level), "message": message}
+        kept = {"time": stamp, "level": str(level), "message": cut_message(message)}
         with self._lock:
             if len(self.lines) < self.cap:
                 self.lines.append(kept)
