@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -171,8 +172,10 @@ def build_call(
     operator: str | None = None,
     origin: str = "api",
     max_records: int | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> Call:
-    """Validate every record of one call; the first error (with its position) refuses the whole call."""
+    """Validate every record of one call; the first error (with its position) refuses the whole call. `run_id`:
+    the script run making it (see `Call.run_id`)."""
     if not records:
         raise FerryError(errors.EMPTY_CALL, "the document holds no record")
     if max_records is not None and len(records) > max_records:
@@ -187,7 +190,8 @@ def build_call(
             append(_operation(schema, table, method, record))
     except FerryError as exc:
         raise exc.at(record.position) from None
-    return Call(schema_id=schema.id, method=method, operations=tuple(operations), operator=operator, origin=origin)
+    return Call(schema_id=schema.id, method=method, operations=tuple(operations), operator=operator, origin=origin,
+                run_id=run_id)
 
 
 def _schema_of(registry: SchemaRegistry, records: Iterable[RawRecord]) -> Schema:

@@ -69,6 +69,7 @@ class ScriptApi:
     scripts_dir: Path | None = None
     run_id: str | None = None
     _staged: list[str] = field(default_factory=list)
+    _parsed_run_id: tuple[str, uuid.UUID] | None = None
 
     @classmethod
     def for_staging(cls, db: StagingDatabase, settings: Settings, operator: Operator | None = None, *,
@@ -117,7 +118,7 @@ class ScriptApi:
     def _op_ingest(self, args: dict[str, Any]) -> str:
         method = Method.INGEST if args.get("method") == "Ingest" else Method.INGEST_EXT
         document = self._document(args.get("doc"), method.value)
-        call = self._of_run(self._retrying(lambda: self._prepare(method, document)))
+        call = self._retrying(lambda: self._prepare(method, document))
         self.stage(call)
         self._staged.append(str(call.request_id))
         return call.result if method is Method.INGEST else ""
@@ -125,7 +126,7 @@ class ScriptApi:
     def _prepare(self, method: Method, document: etree._Element) -> Call:
         # As `ferry.server.soap_routes._prepare`: validate, then the ingest right on the call's schema.
         call = build_call(self.registry(), method, records_from_xml(document), operator=self.operator.login,
-                          origin=ORIGIN, max_records=self.settings.max_records_per_call)
+                          origin=ORIGIN, max_records=self.settings.max_records_per_call, run_id=self._run_uuid())
         if not rights.can_write(self.operator, call.schema_id):
             raise AuthError(errors.FORBIDDEN, f"operator {self.operator.login!r} has no right to ingest into "
                             f"{call.schema_id}", http_status=403)
@@ -249,9 +250,15 @@ class ScriptApi:
     def _of_run(self, call: Call) -> Call:
         """`call` marked with this run's id, so `/api/v1/requests/{run id}` lists every call of the run; its own
         request id stays its own (the group committer resolves in-doubt commits by it)."""
+        return dataclasses.replace(call, run_id=self._run_uuid())
+
+    def _run_uuid(self) -> uuid.UUID:
+        """This run's id (made on first use), parsed once per run rather than once per call."""
         if self.run_id is None:
             self.run_id = new_run_id()
-        return dataclasses.replace(call, run_id=uuid.UUID(self.run_id))
+        if self._parsed_run_id is None or self._parsed_run_id[0] != self.run_id:
+            self._parsed_run_id = (self.run_id, uuid.UUID(self.run_id))
+        return self._parsed_run_id[1]
 
     def _retrying(self, prepare: Callable[[], Call]) -> Call:
         try:

@@ -200,7 +200,7 @@ def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, tim
         assert isinstance(message, dict)
         kind = message.get("t")
         if kind == "call":
-            worker.send(_answer(api, result, message))
+            worker.send(_answer(api, result, message.get("a")))
         elif kind == "log":
             line = LogLine(dt.datetime.now(dt.UTC), _LEVELS.get(str(message.get("level")), "info"),
                            str(message.get("message")))
@@ -212,11 +212,14 @@ def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, tim
             return
 
 
-def _answer(api: Any, result: ScriptResult, message: dict[str, Any]) -> dict[str, Any]:
-    op = str(message.pop("op", ""))
-    message.pop("t", None)
+def _answer(api: Any, result: ScriptResult, args: Any) -> dict[str, Any]:
+    if not isinstance(args, dict):
+        error = FerryError(errors.SCRIPT_ENGINE, "the call's arguments did not reach ferry as a JSON object (was "
+                           "JSON.stringify replaced?)")
+        return {"error": {"code": error.code.code, "text": error.text}}
+    op = str(args.pop("op", ""))
     try:
-        value = api.serve(op, message)
+        value = api.serve(op, args)
     except FerryError as exc:
         return {"error": {"code": exc.code.code, "text": exc.text}}
     except Exception as exc:  # a bug or an outage below: the script sees a coded error, the run goes on
@@ -304,8 +307,9 @@ class _Worker:
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
-        assert process.stdout is not None
+        assert process.stdout is not None and process.stdin is not None
         self._out = process.stdout.fileno()
+        self._in = process.stdin.fileno()  # written directly, one system call per message (never through the stream)
         self._buffer = bytearray()
         self._stderr = bytearray()
         threading.Thread(target=self._read_stderr, name="ferry-script-stderr", daemon=True).start()
@@ -353,7 +357,7 @@ class _Worker:
         """A message to the worker (ignored when it is gone: its end is reported by `next`)."""
         assert self.process.stdin is not None
         with contextlib.suppress(BrokenPipeError, OSError, ValueError):
-            frames.send(self.process.stdin, message)
+            frames.send(self._in, message)
 
     def next(self, timeout: float) -> dict[str, Any] | object | None:
         """The next message, None when the worker ended, `_TIMEOUT` when `timeout` passed first."""
@@ -386,8 +390,17 @@ class _Worker:
                                                                 "message": "the engine sent an oversized message"}}
         if len(self._buffer) < 4 + size:
             return None
-        message: dict[str, Any] = json.loads(bytes(self._buffer[4:4 + size]))
+        body = bytes(self._buffer[4:4 + size])
         del self._buffer[:4 + size]
+        try:
+            message = json.loads(body)
+        except ValueError:
+            # Only a call holds text the worker did not encode itself (the arguments as the shim wrote them, with
+            # the script's JSON.stringify): answered with an error, as any call refused.
+            message = {"t": "call", "a": None} if body.endswith(frames.CALL_END) else None
+        if not isinstance(message, dict):
+            return {"t": "done", "outcome": "failed", "error": {"code": errors.SCRIPT_ENGINE.code,
+                                                                "message": "the engine sent a malformed message"}}
         return message
 
     @property

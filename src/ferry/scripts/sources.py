@@ -7,9 +7,7 @@ range of lines: a stack frame's line tells which source it belongs to, and the t
 
 from __future__ import annotations
 
-import importlib
 import os
-import re
 
 # Not `typing.TYPE_CHECKING`, no dataclasses, no importlib.resources: the worker imports this module, and each of
 # those costs its interpreter start milliseconds (a fresh worker is part of a `ferry js` run's start).
@@ -19,7 +17,7 @@ if TYPE_CHECKING:
 else:
     Protocol = object
 
-_FRAME = re.compile(r"<input>:(\d+)(?::(\d+))?")
+_FRAME: Any = None  # `<input>:line:column`, compiled when first needed (`re` costs a starting worker milliseconds)
 
 
 class Translated(Protocol):
@@ -63,7 +61,14 @@ class Sources:
     def locate(self, stack: str | None) -> tuple[str, int, int] | None:
         """(file, line, column) in the source placed (its translation maps it back) of the innermost frame of
         `stack` that lies in a script or a library (frames in the runtime or the shim are skipped), or None."""
-        for match in _FRAME.finditer(stack or ""):
+        global _FRAME
+        if not stack:
+            return None
+        if _FRAME is None:
+            import re
+
+            _FRAME = re.compile(r"<input>:(\d+)(?::(\d+))?")
+        for match in _FRAME.finditer(stack):
             line, column = int(match.group(1)), int(match.group(2) or 1)
             for source in self._sources:
                 if source.first <= line <= source.last:
@@ -96,6 +101,8 @@ def runtime_js() -> str:
 
 def translator() -> tuple[Any, str]:
     """(`translate(source, filename)`, RUNTIME_JS) of the E4X package, or an identity translation."""
+    import importlib
+
     try:
         e4x = importlib.import_module("ferry.scripts.e4x")
     except ImportError:  # the E4X translator is built in its own branch; plain JavaScript runs meanwhile

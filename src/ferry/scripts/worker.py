@@ -10,9 +10,7 @@ credential and no database connection. The parent enforces the time limit by kil
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 
 import _quickjs  # type: ignore[import-not-found]  # quickjs-ng's C module (its Python wrapper starts threads)
@@ -24,12 +22,24 @@ from ferry.scripts.sources import Identity, Sources, runtime_js
 # needs (`ferry.errors` pulls in dataclasses and typing, `ferry.scripts.dates` datetime: both come when used).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO, Any
+    from typing import Any
 
     from ferry.errors import Code, FerryError
 
 STACK_BYTES = 1 << 20  # QuickJS's own guard against deep recursion (the C stack of the main thread is 8 MB)
-_FRY = re.compile(r"^(FRY-\d{6}) ?(.*)$", re.DOTALL)
+
+
+def _fry() -> Any:
+    """`FRY-123456 text` (compiled when first needed: `re` costs a starting worker milliseconds)."""
+    global _FRY
+    if _FRY is None:
+        import re
+
+        _FRY = re.compile(r"^(FRY-\d{6}) ?(.*)$", re.DOTALL)
+    return _FRY
+
+
+_FRY: Any = None
 
 
 def code_of(text: str) -> Code:
@@ -43,9 +53,9 @@ def code_of(text: str) -> Code:
 class Worker:
     """One run: evaluate the prelude, then the translated script, and report how it ended."""
 
-    def __init__(self, inbox: IO[bytes], outbox: IO[bytes]) -> None:
+    def __init__(self, inbox: frames.Reader, outbox: int) -> None:
         self.inbox = inbox
-        self.outbox = outbox
+        self.outbox = outbox  # the pipe's descriptor
         self.filename = "<script>"
         self.start: dict[str, Any] = {}
         self.log_error: tuple[str, tuple[str, int, int] | None] | None = None
@@ -67,13 +77,13 @@ class Worker:
         self.filename = start["filename"]
         context = self.context
         context.set_memory_limit(int(start["memory_limit"]))
-        context.set("vars", context.parse_json(json.dumps(start.get("vars") or {})))
-        instance = context.parse_json(json.dumps({"vars": start.get("instance_vars") or {}}))
+        context.set("vars", context.parse_json(frames.dumps(start.get("vars") or {})))
+        instance = context.parse_json(frames.dumps({"vars": start.get("instance_vars") or {}}))
         context.set("instance", instance)
         context.set("__ferry_code", self.sources.place(self.filename, Identity(start["code"])))
         try:
             thrown = context.eval("__ferry_run(__ferry_code)")
-            report = json.loads(thrown) if thrown is not None else None
+            report = frames.loads(thrown) if thrown is not None else None
         except _quickjs.StackOverflow as exc:
             report = {"name": "RangeError", "message": "Maximum call stack size exceeded", "stack": str(exc)}
         except _quickjs.JSException as exc:  # the report itself failed (out of memory again, …)
@@ -95,7 +105,7 @@ class Worker:
             text = context.eval("__ferry_instance_vars()")
         except Exception:  # out of memory, a getter that throws: the parent keeps the input's
             return None
-        value = json.loads(text) if isinstance(text, str) else None
+        value = frames.loads(text) if isinstance(text, str) else None
         return value if isinstance(value, dict) else None
 
     def error_of(self, report: dict[str, Any]) -> FerryError:
@@ -106,7 +116,7 @@ class Worker:
         name, message = report.get("name"), str(report.get("message") or "")
         code = report.get("code")
         if isinstance(code, str) and code.startswith("FRY-"):
-            found = _FRY.match(message)
+            found = _fry().match(message)
             return FerryError(code_of(code), found.group(2) if found and found.group(1) == code else message)
         if name == "InternalError" and "out of memory" in message:
             return FerryError(errors.SCRIPT_MEMORY, f"the script used more than its memory limit of "
@@ -127,11 +137,12 @@ class Worker:
     def host(self, kind: str, payload: str) -> str:
         """`__ferry_host(kind, json)`: never raises into the engine (a Python exception would corrupt the call)."""
         try:
-            args = json.loads(payload)
             if kind == "call":
-                self.send({"t": "call", **args})
-                reply: dict[str, Any] = frames.receive(self.inbox)
-                return json.dumps(reply)
+                # Relayed as the shim wrote it, and the parent's answer handed back as it came: the parent decodes
+                # the call once, the shim the answer once (no decode and re-encode here, per call).
+                frames.write(self.outbox, frames.call_frame(payload))
+                return self.inbox.body().decode("utf-8")
+            args = frames.loads(payload)
             if kind == "log":
                 where = self.sources.locate(args.get("stack"))
                 message = frames.cut_message(str(args["message"]))  # a huge message never crosses the pipe whole
@@ -144,15 +155,15 @@ class Worker:
             if kind == "formatDate":
                 from ferry.scripts import dates
 
-                return json.dumps({"ok": dates.format_date(args["date"], args["format"])})
+                return frames.dumps({"ok": dates.format_date(args["date"], args["format"])})
             if kind == "parseTimeStamp":
                 from ferry.scripts import dates
 
-                return json.dumps({"ok": dates.parse_timestamp(args["text"])})
+                return frames.dumps({"ok": dates.parse_timestamp(args["text"])})
             if kind == "library":
-                return json.dumps({"ok": self.library(args["name"])})
+                return frames.dumps({"ok": self.library(args["name"])})
             raise ValueError(f"unknown host request {kind!r}")
-        except frames.PipeClosed:
+        except (frames.PipeClosed, BrokenPipeError):
             os._exit(3)  # the parent is gone or killed the run: nothing is left to report to
         except Exception as exc:
             from ferry import errors
@@ -160,7 +171,7 @@ class Worker:
 
             if not isinstance(exc, FerryError):  # a bug on this side: the script sees a coded error
                 exc = FerryError(errors.SCRIPT_ENGINE, f"{type(exc).__name__}: {exc}")
-            return json.dumps({"error": {"code": exc.code.code, "text": exc.text}})
+            return frames.dumps({"error": {"code": exc.code.code, "text": exc.text}})
 
     def fatal(self, args: dict[str, Any]) -> None:
         """A function ferry does not offer: end the run now, whatever `catch` the script has."""
@@ -176,12 +187,12 @@ class Worker:
 
     def library(self, name: str) -> str:
         """`loadLibrary(name)`: the parent reads and translates the file; it is placed in its own lines here."""
-        self.send({"t": "call", "op": "library", "name": name})
-        reply = frames.receive(self.inbox)
+        frames.write(self.outbox, frames.call_frame(frames.dumps({"op": "library", "name": name})))
+        reply = self.inbox.message()
         if "error" in reply:
             from ferry.errors import FerryError
 
-            raise FerryError(code_of(reply["error"]["code"]), _FRY.sub(r"\2", reply["error"]["text"]))
+            raise FerryError(code_of(reply["error"]["code"]), _fry().sub(r"\2", reply["error"]["text"]))
         return self.sources.place(name, Identity(reply["ok"]))
 
     def send(self, message: dict[str, Any]) -> None:
@@ -225,11 +236,11 @@ def _die_with_parent(parent: int) -> None:
 def main() -> None:
     """Entry point of the worker process (argument: the parent's pid)."""
     _die_with_parent(int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 0)
-    inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
+    inbox, outbox = frames.Reader(sys.stdin.fileno()), sys.stdout.fileno()
     sys.stdout = sys.stderr  # nothing but messages on the pipe
     worker = Worker(inbox, outbox)  # ready before the start message: a worker started ahead of time waits here
     try:
-        start = frames.receive(inbox)
+        start = inbox.message()
     except frames.PipeClosed:
         return
     _limit_process(int(start["memory_limit"]))
