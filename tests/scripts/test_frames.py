@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from ferry.scripts import frames
-from ferry.scripts.runner import _answer, _Worker
 from ferry.scripts.results import ScriptResult
+from ferry.scripts.runner import _answer, _Worker
 from script_bench import ScriptBench
 
 VALUES: list[Any] = [{"a": [1, 2.5, None, True, False, "é\u2028\ud800", {"x": -0.0}], "b": 10**30}, "x", [], {},
