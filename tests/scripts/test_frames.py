@@ -96,3 +96,17 @@ def test_a_script_that_replaces_json_stringify_gets_a_coded_error_and_goes_on(be
     assert result.outcome == "succeeded", (result.error, result.logs)
     assert [line.message for line in result.logs] == ["FRY-130007", "FRY-130007", "string"]
     assert len(result.request_ids) == 1
+
+
+def test_a_lone_surrogate_in_a_call_is_a_coded_error_and_nothing_is_staged(bench: ScriptBench) -> None:
+    result = bench.run('''
+        var docs = [<sampleTableStg testcol1={"a\\ud800"} xtkschema="dem:sampleTableStg"/>,
+                    {sampleTableStg: {xtkschema: "dem:sampleTableStg", testcol1: "b\\udc00"}}];
+        for (var i = 0; i < docs.length; i++) {
+          try { xtk.session.Ingest(docs[i]); } catch (e) { logInfo(e.code); }
+        }
+        var whole = xtk.session.Ingest(<sampleTableStg testcol1={"\\ud83d\\ude00"} xtkschema="dem:sampleTableStg"/>);
+        logInfo(whole ? "ok" : "");''')
+    assert result.outcome == "succeeded", (result.error, result.logs)
+    assert [line.message for line in result.logs] == ["FRY-130007", "FRY-130007", "ok"]
+    assert len(result.request_ids) == 1  # a whole character (a surrogate pair) goes through

@@ -200,7 +200,7 @@ def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, tim
         assert isinstance(message, dict)
         kind = message.get("t")
         if kind == "call":
-            worker.send(_answer(api, result, message.get("a")))
+            worker.send(_answer(api, result, message.get("a"), message.get("refused")))
         elif kind == "log":
             line = LogLine(dt.datetime.now(dt.UTC), _LEVELS.get(str(message.get("level")), "info"),
                            str(message.get("message")))
@@ -212,10 +212,19 @@ def _serve(worker: _Worker, api: Any, result: ScriptResult, deadline: float, tim
             return
 
 
-def _answer(api: Any, result: ScriptResult, args: Any) -> dict[str, Any]:
-    if not isinstance(args, dict):
-        error = FerryError(errors.SCRIPT_ENGINE, "the call's arguments did not reach ferry as a JSON object (was "
-                           "JSON.stringify replaced?)")
+def _utf8(value: Any) -> bool:
+    """Whether `value` (decoded JSON) holds only text UTF-8 can carry."""
+    try:
+        frames.dumps(value, ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _answer(api: Any, result: ScriptResult, args: Any, refused: str | None = None) -> dict[str, Any]:
+    if refused is not None or not isinstance(args, dict):
+        error = FerryError(errors.SCRIPT_ENGINE, refused or "the call's arguments did not reach ferry as a JSON "
+                           "object (was JSON.stringify replaced?)")
         return {"error": {"code": error.code.code, "text": error.text}}
     op = str(args.pop("op", ""))
     try:
@@ -401,6 +410,11 @@ class _Worker:
         if not isinstance(message, dict):
             return {"t": "done", "outcome": "failed", "error": {"code": errors.SCRIPT_ENGINE.code,
                                                                 "message": "the engine sent a malformed message"}}
+        if (b"\\ud" in body or b"\\uD" in body) and message.get("t") == "call" and not _utf8(message.get("a")):
+            # JSON.stringify escapes a lone UTF-16 surrogate, and JSON decodes it back: no text ferry stages
+            # can hold it (refused as before, when the worker's re-encoding of the call failed on it).
+            return {"t": "call", "a": None, "refused": "the call holds a lone UTF-16 surrogate (half of a character "
+                    "written as \\uD800-\\uDFFF), which is not text"}
         return message
 
     @property
