@@ -167,4 +167,4 @@ def test_inserts_read_as_the_operations_they_hold() -> None:
     assert (first.op, first.key, first.position) == (Op.INSERT, None, 1)
     assert first.values == {"req": 1, "id": str(first.uuid)}
     assert isinstance(first.uuid, uuid.UUID) and str(first.uuid) == operations.texts[0]
-    assert first.uuid == uuid.UUID(int=operations.uuids[0])
+    assert first.uuid == uuid.UUID(bytes=operations.uuids[:16])

@@ -75,9 +75,8 @@ def _values(table: dict[str, Any], fields: Iterable[tuple[Any, Any]], named: str
 
 def _call(schema: Schema, rows: list[dict[str, Any]], operator: str | None, origin: str) -> Call:
     """The call of `rows` (converted values): a new time-ordered UUID each; an insert without id gets its text."""
-    uuids = ids.uuid7_ints(len(rows))
-    text = ids.text
-    texts = [text(value) for value in uuids]
+    uuids = ids.uuid7_block(len(rows))
+    texts = ids.block_texts(uuids)
     for values, row_text in zip(rows, texts, strict=True):
         if values.get(ID_ATTRIBUTE) in (None, ""):
             # The new record's internal key is the staged row's UUID, as `rules._operation` gives it.

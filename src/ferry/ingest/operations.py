@@ -51,13 +51,13 @@ class Inserts(Sequence[Operation]):
     """A call's plain inserts (records without `_key`), held as columns: the COPY and the reply read the columns,
     and an `Operation` is built only when one is asked for (position i + 1, op insert, no key).
 
-    `uuids`: each row's UUID as its 128-bit integer; `texts`: their canonical text; `values`: each record's
-    converted values (with `id`), as `Operation.values`.
+    `uuids`: each row's UUID, 16 bytes each end to end (`ids.uuid7_block`); `texts`: their canonical text;
+    `values`: each record's converted values (with `id`), as `Operation.values`.
     """
 
     __slots__ = ("texts", "uuids", "values")
 
-    def __init__(self, uuids: list[int], texts: list[str], values: list[dict[str, Any]]) -> None:
+    def __init__(self, uuids: bytes, texts: list[str], values: list[dict[str, Any]]) -> None:
         self.uuids = uuids
         self.texts = texts
         self.values = values
@@ -91,7 +91,8 @@ class Inserts(Sequence[Operation]):
     __hash__ = None  # type: ignore[assignment]
 
     def _operation(self, index: int) -> Operation:
-        return Operation(uuid=ids.from_int(self.uuids[index]), op=Op.INSERT, key=None, values=self.values[index],
+        number = int.from_bytes(self.uuids[16 * index:16 * index + 16], "big")
+        return Operation(uuid=ids.from_int(number), op=Op.INSERT, key=None, values=self.values[index],
                          position=index + 1)
 
 

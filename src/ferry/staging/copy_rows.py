@@ -157,9 +157,10 @@ class RowEncoder:
             if isinstance(operations, Inserts):
                 # Every row: a new UUID, insert, no key; only the values differ.
                 middle = request + self._op("insert") + NULL
-                for number, values in zip(operations.uuids, operations.values, strict=True):
+                uuids = operations.uuids
+                for offset, values in zip(range(0, len(uuids), 16), operations.values, strict=True):
                     out += start
-                    out += number.to_bytes(16, "big")
+                    out += uuids[offset:offset + 16]
                     out += middle
                     present = tuple(values)
                     head, steps = plan_of(present) or make_plan(present)
