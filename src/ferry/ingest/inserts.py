@@ -99,9 +99,10 @@ def xml_call(registry: SchemaRegistry, root: etree._Element, *, operator: str | 
             return None
         rows: list[dict[str, Any]] = []
         append = rows.append
+        element = etree._Element
         for node in root:
-            if len(node) or not isinstance(node.tag, str):
-                return None  # value elements, comments, processing instructions: the general path
+            if type(node) is not element or len(node):
+                return None  # comments, processing instructions, value elements: the general path
             append(_values(table, node.items(), named))
     except _NotPlain:
         return None
