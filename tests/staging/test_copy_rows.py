@@ -53,6 +53,7 @@ def staged(db: StagingDatabase, copy: Any, calls: list[Call]) -> list[dict[str, 
     schema = db.registry.get("cus:every")
     assert schema is not None
     with db.pool.connection() as conn, conn.transaction():
+        assert conn.info.encoding == "utf-8"  # so `_copy_rows` encodes the rows itself
         copy(conn, schema, calls)
     with psycopg.connect(db.url, row_factory=dict_row) as conn:
         found = conn.execute("SELECT * FROM ferry_stg.cus_every ORDER BY _seq").fetchall()
