@@ -26,7 +26,6 @@ _unknown = uuid.SafeUUID.unknown
 _time_ns = time.time_ns
 # The variant (0b10) on a byte of random bits: the first byte of `rand_b`.
 _VARIANT = bytes((byte & 0x3F) | 0x80 for byte in range(256))
-_TEXT = "%s%s-%s-%s-%s-%s%s%s"
 
 
 class _State(threading.local):
@@ -109,9 +108,8 @@ def block_texts(block: bytes) -> list[str]:
     """The canonical texts of the UUIDs of a `uuid7_block` (as str(uuid.UUID(bytes=...)) each)."""
     if not block:
         return []
-    groups = iter(block.hex("-", 2).split("-"))  # 8 groups of 4 digits per UUID: 8-4-4-4-12 joins them
-    return [_TEXT % parts for parts in zip(groups, groups, groups, groups, groups, groups, groups, groups,
-                                           strict=True)]
+    return [f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+            for digits in block.hex("-", 16).split("-")]
 
 
 def from_int(value: int) -> uuid.UUID:
