@@ -71,8 +71,12 @@ def uuid7s(count: int) -> list[uuid.UUID]:
     ids = []
     from_bytes = int.from_bytes
     for start in range(0, 8 * count, 8):
-        ids.append(from_int((millis << 80) | (counter << 64) | _V7
-                            | (from_bytes(raw[start:start + 8], "big") & _RANDOM_B)))
+        # What uuid.UUID(int=...) does, without its argument checks.
+        item = _new(uuid.UUID)
+        _set(item, "int", (millis << 80) | (counter << 64) | _V7
+             | (from_bytes(raw[start:start + 8], "big") & _RANDOM_B))
+        _set(item, "is_safe", _unknown)
+        ids.append(item)
         counter += 1
         if counter > 0xFFF:
             millis, counter = millis + 1, 0
