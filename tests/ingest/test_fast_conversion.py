@@ -80,6 +80,23 @@ def test_new_ids_are_version_7_increasing_and_stamped_now() -> None:
     assert before <= drawn[0].int >> 80 and drawn[-1].int >> 80 <= after + 2
 
 
+def test_a_block_of_ids_holds_what_uuid7s_would_give_and_their_texts() -> None:
+    before = time.time_ns() // 1_000_000
+    first = ids.uuid7()
+    block = ids.uuid7_block(9000)  # past 4,096: the block moves on to the next milliseconds
+    last = ids.uuid7()
+    after = time.time_ns() // 1_000_000
+    drawn = [uuid.UUID(bytes=block[offset:offset + 16]) for offset in range(0, len(block), 16)]
+    assert len(drawn) == 9000 and len(set(drawn)) == 9000
+    assert [first, *drawn, last] == sorted([first, *drawn, last])
+    assert all(item.version == 7 and item.variant == uuid.RFC_4122 for item in drawn)
+    assert ids.block_texts(block) == [str(item) for item in drawn]
+    assert before <= drawn[0].int >> 80 and drawn[-1].int >> 80 <= after + 3
+    # The random bits differ from id to id (62 of them each).
+    assert len({item.int & ((1 << 62) - 1) for item in drawn}) == 9000
+    assert ids.uuid7_block(0) == b"" and ids.block_texts(b"") == []
+
+
 def test_a_forked_child_draws_other_uuids_than_its_parent() -> None:
     ids.uuid7()  # the parent's thread holds random bytes drawn ahead
     read, write = os.pipe()

@@ -11,6 +11,7 @@ path of a call): the ids one thread hands out are strictly increasing.
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import time
 import uuid
@@ -23,6 +24,8 @@ _new = object.__new__
 _set = object.__setattr__
 _unknown = uuid.SafeUUID.unknown
 _time_ns = time.time_ns
+# The variant (0b10) on a byte of random bits: the first byte of `rand_b`.
+_VARIANT = bytes((byte & 0x3F) | 0x80 for byte in range(256))
 
 
 class _State(threading.local):
@@ -78,6 +81,47 @@ def uuid7s(count: int) -> list[uuid.UUID]:
         if counter > 0xFFF:
             millis, counter = millis + 1, 0
     return ids
+
+
+def uuid7_block(count: int) -> bytes:
+    """`count` new time-ordered UUIDs, increasing, as their 16 bytes each, end to end (built in bulk: a 1,000-id
+    block costs a tenth of 1,000 `uuid7()`)."""
+    if count <= 0:
+        return b""
+    raw = os.urandom(8 * count + 2)
+    millis, counter = _stamp(_state, int.from_bytes(raw[-2:], "big"), count)
+    heads: list[int] = []  # per id: 48 bits of milliseconds, the version, the 12-bit counter
+    left = count
+    while left:
+        run = min(left, 0x1000 - counter)
+        first = (millis << 16) | 0x7000 | counter
+        heads.extend(range(first, first + run))
+        left -= run
+        millis, counter = millis + 1, 0
+    random_b = bytearray(raw[:8 * count])
+    random_b[0::8] = random_b[0::8].translate(_VARIANT)
+    block = bytearray(16 * count)
+    # Heads and random halves interleaved 8 bytes at a time (copied as is: the bytes keep their order).
+    halves = memoryview(block).cast("Q")
+    halves[0::2] = memoryview(struct.pack(f">{count}Q", *heads)).cast("Q")
+    halves[1::2] = memoryview(random_b).cast("Q")
+    return bytes(block)
+
+
+def block_texts(block: bytes) -> list[str]:
+    """The canonical texts of the UUIDs of a `uuid7_block` (as str(uuid.UUID(bytes=...)) each)."""
+    if not block:
+        return []
+    return [f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+            for digits in block.hex("-", 16).split("-")]
+
+
+def from_int(value: int) -> uuid.UUID:
+    """The UUID of a 128-bit integer: what uuid.UUID(int=...) does, without its argument checks."""
+    item = _new(uuid.UUID)
+    _set(item, "int", value)
+    _set(item, "is_safe", _unknown)
+    return item
 
 
 def uuid7() -> uuid.UUID:

@@ -106,7 +106,7 @@ def _fast_converter(attr: Attribute) -> Callable[[Any], Any]:
         def integer(value: Any) -> Any:
             if type(value) is int and low <= value <= high:
                 return value
-            if type(value) is str and INTEGER_TEXT.fullmatch(value):
+            if type(value) is str and ((value.isdigit() and value.isascii()) or INTEGER_TEXT.fullmatch(value)):
                 number = int(value)
                 if low <= number <= high:
                     return number

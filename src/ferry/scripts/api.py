@@ -24,7 +24,7 @@ from ferry import errors, options, system_views
 from ferry.auth import AuthError, Operator, rights
 from ferry.config import Settings
 from ferry.errors import FerryError
-from ferry.ingest import Call, Method, build_call, records_from_xml, writes
+from ferry.ingest import Call, Method, build_call, inserts, records_from_xml, writes
 from ferry.query import QueryDef, QueryNotFound, analyzed, parse_query_def, rows_to_xml
 from ferry.query import run as query_run
 from ferry.schema.registry import SchemaRegistry
@@ -124,9 +124,16 @@ class ScriptApi:
         return call.result if method is Method.INGEST else ""
 
     def _prepare(self, method: Method, document: etree._Element) -> Call:
-        # As `ferry.server.soap_routes._prepare`: validate, then the ingest right on the call's schema.
-        call = build_call(self.registry(), method, records_from_xml(document), operator=self.operator.login,
-                          origin=ORIGIN, max_records=self.settings.max_records_per_call, run_id=self._run_uuid())
+        # As `ferry.server.api.soap._prepare`: validate (plain inserts straight into columns), then the ingest
+        # right on the call's schema.
+        registry, max_records, run_id = self.registry(), self.settings.max_records_per_call, self._run_uuid()
+        call = inserts.xml_call(registry, document, operator=self.operator.login, origin=ORIGIN,
+                                max_records=max_records) if method is Method.INGEST else None
+        if call is not None:
+            call = dataclasses.replace(call, run_id=run_id)
+        else:
+            call = build_call(registry, method, records_from_xml(document), operator=self.operator.login,
+                              origin=ORIGIN, max_records=max_records, run_id=run_id)
         if not rights.can_write(self.operator, call.schema_id):
             raise AuthError(errors.FORBIDDEN, f"operator {self.operator.login!r} has no right to ingest into "
                             f"{call.schema_id}", http_status=403)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import struct
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -20,6 +19,7 @@ from ferry.ingest.operations import Call
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.staging import idempotency, outcomes
+from ferry.staging.copy_rows import RowEncoder, text_array
 from ferry.staging.ddl import COPY_TYPES, STAGING_SCHEMA, staging_table_name, table_ident
 
 _ROW_HEAD = ("_uuid", "_request_id", "_op", "_key", "_present")
@@ -361,6 +361,17 @@ def _row_params(names: tuple[str, ...], call: Call) -> list[Any]:
 
 def _copy_rows(conn: psycopg.Connection, schema: Schema, calls: Sequence[Call]) -> None:
     layout = _layout(schema)
+    if conn.info.encoding == "utf-8":
+        # The rows encoded here in one buffer (the common case: staging databases are UTF-8).
+        encoder = RowEncoder(conn, layout.names, layout.types[len(_ROW_HEAD):])
+        with conn.cursor() as cur, cur.copy(layout.copy) as copy:
+            copy.write(encoder.encode(calls))
+        return
+    _write_rows(conn, layout, calls)
+
+
+def _write_rows(conn: psycopg.Connection, layout: _Layout, calls: Sequence[Call]) -> None:
+    """The rows of `calls` through psycopg's `write_row` (a connection in another client encoding than UTF-8)."""
     head = len(_ROW_HEAD)
     blank: list[Any] = [None] * (head + len(layout.names))
     position = {name: head + index for index, name in enumerate(layout.names)}
@@ -383,24 +394,6 @@ def _copy_rows(conn: psycopg.Connection, schema: Schema, calls: Sequence[Call]) 
                     if index is not None:
                         row[index] = value
                 copy.write_row(row)
-
-
-_TEXT_OID = 25
-_ARRAY_HEAD = struct.Struct("!iiiii")
-_EMPTY_ARRAY = struct.Struct("!iii")
-_LENGTH = struct.Struct("!i")
-
-
-def text_array(items: Sequence[str]) -> bytes:
-    """A one-dimensional text[] in PostgreSQL's binary format (array_send): what psycopg sends for a list of str."""
-    if not items:
-        return _EMPTY_ARRAY.pack(0, 0, _TEXT_OID)
-    parts = [_ARRAY_HEAD.pack(1, 0, _TEXT_OID, len(items), 1)]
-    for item in items:
-        data = item.encode("utf-8")
-        parts.append(_LENGTH.pack(len(data)))
-        parts.append(data)
-    return b"".join(parts)
 
 
 def schema_status(conn: psycopg.Connection, schema: Schema) -> SchemaStatus:

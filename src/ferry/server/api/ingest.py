@@ -24,9 +24,10 @@ from ferry import errors
 from ferry.auth import Operator
 from ferry.auth.session_check import SessionCheck, refusal_for
 from ferry.errors import FerryError
-from ferry.ingest import Call, Method, Op, build_call
+from ferry.ingest import Call, Method, Op, build_call, inserts
 from ferry.ingest.bounded import json_document, ndjson_lines
 from ferry.ingest.documents import RawRecord, iter_ndjson, records_from_json
+from ferry.ingest.operations import Inserts
 from ferry.schema.model import Schema
 from ferry.schema.registry import SchemaRegistry
 from ferry.server.api import metrics
@@ -103,10 +104,8 @@ class RestIngest:
         content_type = media_type(request)
 
         def prepare() -> Call:
-            records = parse_records(body, content_type, schema_name, runtime.settings.max_records_per_call)
-            check_same_schema(registry, schema, records)
-            return build_call(registry, method, records, operator=operator.login, origin=PROTOCOL,
-                              max_records=runtime.settings.max_records_per_call)
+            return prepare_call(registry, schema, method, body, content_type, schema_name, operator.login,
+                                runtime.settings.max_records_per_call)
 
         key = idempotency_key(request)
         call = await asyncio.to_thread(prepare) if len(body) > _THREAD_BODY_BYTES else prepare()
@@ -169,11 +168,16 @@ def _ingest_reply(call: Call) -> Response:
     The bytes are JSONResponse's (compact, UTF-8, keys in this order); orjson writes those same bytes for these
     values (str, int, None) about twice as fast.
     """
-    records = [
-        {"position": op.position, "uuid": str(op.uuid), "state": "staged", "operation": op.op.value,
-         "id": str(op.values["id"]) if op.op is Op.INSERT and "id" in op.values else None}
-        for op in call.operations
-    ]
+    operations = call.operations
+    if isinstance(operations, Inserts):  # the same records, read from the columns
+        records = [{"position": index, "uuid": text, "state": "staged", "operation": "insert", "id": str(values["id"])}
+                   for index, (text, values) in enumerate(zip(operations.texts, operations.values, strict=True), 1)]
+    else:
+        records = [
+            {"position": op.position, "uuid": str(op.uuid), "state": "staged", "operation": op.op.value,
+             "id": str(op.values["id"]) if op.op is Op.INSERT and "id" in op.values else None}
+            for op in operations
+        ]
     content = {"requestId": str(call.request_id), "schema": call.schema_id, "method": call.method.value,
                "result": call.result, "count": len(records), "records": records}
     try:
@@ -183,6 +187,40 @@ def _ingest_reply(call: Call) -> Response:
     return Response(body, media_type=JSONResponse.media_type)
 
 
+def prepare_call(registry: SchemaRegistry, schema: Schema, method: Method, body: bytes, content_type: str,
+                 path_schema: str, operator: str, max_records: int | None) -> Call:
+    """The body's validated call (FerryError when refused). Plain inserts are read straight into columns
+    (`inserts.mapping_call`); anything else, and every refusal, goes through `build_call` from the decoded objects."""
+    objects: list[Any] | None = None
+    if content_type in NDJSON_TYPES:
+        lines = ndjson_lines(body, max_records)
+        objects = inserts.ndjson_objects(lines)
+        if objects is None:  # a line orjson does not decode as json would: the general path words it
+            records = list(iter_ndjson(lines, default_schema=path_schema))
+    elif content_type in JSON_TYPES or content_type.endswith("+json"):
+        data = _json_data(body, max_records)
+        objects = data if isinstance(data, list) else [data]
+    else:
+        records = parse_records(body, content_type, path_schema, max_records)  # refused: not JSON
+    if objects is not None:
+        if method is Method.INGEST:
+            call = inserts.mapping_call(registry, objects, path_schema, operator=operator, origin=PROTOCOL,
+                                        max_records=max_records)
+            if call is not None:
+                return call
+        records = records_from_json(objects, default_schema=path_schema)
+    check_same_schema(registry, schema, records)
+    return build_call(registry, method, records, operator=operator, origin=PROTOCOL, max_records=max_records)
+
+
+def _json_data(body: bytes, max_records: int | None) -> Any:
+    data = json_document(body, max_records)
+    if not isinstance(data, dict | list):
+        raise FerryError(errors.MALFORMED_DOCUMENT, "the body must be a JSON object (one record) or an array "
+                         "of objects")
+    return data
+
+
 def parse_records(body: bytes, content_type: str, path_schema: str,
                   max_records: int | None = None) -> list[RawRecord]:
     """A JSON object, a JSON array, or NDJSON → raw records; a missing `xtkschema` is the URL's schema. Past
@@ -190,11 +228,7 @@ def parse_records(body: bytes, content_type: str, path_schema: str,
     if content_type in NDJSON_TYPES:
         return list(iter_ndjson(ndjson_lines(body, max_records), default_schema=path_schema))
     if content_type in JSON_TYPES or content_type.endswith("+json"):
-        data = json_document(body, max_records)
-        if not isinstance(data, dict | list):
-            raise FerryError(errors.MALFORMED_DOCUMENT, "the body must be a JSON object (one record) or an array "
-                             "of objects")
-        return records_from_json(data, default_schema=path_schema)
+        return records_from_json(_json_data(body, max_records), default_schema=path_schema)
     raise FerryError(errors.UNSUPPORTED_MEDIA_TYPE, f"content type {content_type!r} is not supported; send "
                      "application/json (an object or an array) or application/x-ndjson")
 

@@ -32,7 +32,7 @@ from ferry.auth import AuthError, Operator
 from ferry.auth.rights import Access
 from ferry.auth.session_check import SessionCheck, refusal_for
 from ferry.errors import FerryError
-from ferry.ingest import Call, Method, build_call, records_from_xml
+from ferry.ingest import Call, Method, build_call, inserts, records_from_xml
 from ferry.schema import not_served
 from ferry.server.api import metrics
 from ferry.server.api.public_url import own_base_url
@@ -300,9 +300,13 @@ async def get_entity_if_more_recent(ctx: SoapContext) -> list[Output]:
 def _prepare(ctx: SoapContext, method: Method, document: etree._Element) -> Call:
     operator = ctx.operator
     assert operator is not None
-    records = records_from_xml(document)
-    call = build_call(ctx.runtime.registry, method, records, operator=operator.login, origin=PROTOCOL,
-                      max_records=ctx.runtime.settings.max_records_per_call)
+    registry, max_records = ctx.runtime.registry, ctx.runtime.settings.max_records_per_call
+    # A collection of plain inserts is read straight into columns; anything else (errors too) the general way.
+    call = inserts.xml_call(registry, document, operator=operator.login, origin=PROTOCOL, max_records=max_records) \
+        if method is Method.INGEST else None
+    if call is None:
+        call = build_call(registry, method, records_from_xml(document), operator=operator.login, origin=PROTOCOL,
+                          max_records=max_records)
     if not ctx.runtime.auth.can_ingest(operator, call.schema_id):
         raise AuthError(errors.FORBIDDEN, f"operator {operator.login!r} has no right to ingest into "
                         f"{call.schema_id}", http_status=403)
