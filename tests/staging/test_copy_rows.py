@@ -7,21 +7,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from every_type_schema import EVERY_TYPE
 from psycopg.rows import dict_row
 
 from ferry.ingest import Call, Method, build_call, inserts, records_from_json
 from ferry.schema.loader import parse_schema
 from ferry.staging import StagingDatabase
 from ferry.staging import store as store_module
-
-EVERY_TYPE = """<srcSchema namespace="cus" name="every"><element name="every" autoStg="true">
-  <attribute name="s" type="string" length="20"/><attribute name="m" type="memo"/><attribute name="u" type="uuid"/>
-  <attribute name="b" type="boolean"/><attribute name="by" type="byte"/><attribute name="sh" type="short"/>
-  <attribute name="l" type="long"/><attribute name="i" type="int"/><attribute name="big" type="int64"/>
-  <attribute name="d" type="double"/><attribute name="f" type="float"/><attribute name="day" type="date"/>
-  <attribute name="ts" type="datetime"/><attribute name="tz" type="datetimetz"/>
-  <attribute name="naive" type="datetimenotz"/><attribute name="tm" type="time"/>
-</element></srcSchema>"""
 
 INSERTS: list[dict[str, Any]] = [
     {"s": "tab\there\\back", "m": "line\nline\r\nend \\N \\. é 😀 \u2028", "u": "ABC12345", "b": "true", "by": "-128",

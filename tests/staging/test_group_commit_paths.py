@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from every_type_schema import EVERY_TYPE
 from psycopg.rows import dict_row
 
 from ferry.ingest import Call, Method, build_call, records_from_json
@@ -15,15 +16,6 @@ from ferry.staging import StagingDatabase
 from ferry.staging import store as store_module
 from ferry.staging.group_commit import GroupCommitter
 from ferry.staging.store import insert_calls, write_calls
-
-EVERY_TYPE = """<srcSchema namespace="cus" name="every"><element name="every" autoStg="true">
-  <attribute name="s" type="string" length="20"/><attribute name="m" type="memo"/><attribute name="u" type="uuid"/>
-  <attribute name="b" type="boolean"/><attribute name="by" type="byte"/><attribute name="sh" type="short"/>
-  <attribute name="l" type="long"/><attribute name="i" type="int"/><attribute name="big" type="int64"/>
-  <attribute name="d" type="double"/><attribute name="f" type="float"/><attribute name="day" type="date"/>
-  <attribute name="ts" type="datetime"/><attribute name="tz" type="datetimetz"/>
-  <attribute name="naive" type="datetimenotz"/><attribute name="tm" type="time"/>
-</element></srcSchema>"""
 
 RECORDS: list[dict[str, Any]] = [
     {"s": "héllo 'x' \"y\" \\ $1", "m": "line\nline", "u": "ABC12345", "b": "true", "by": "-128", "sh": "32767",

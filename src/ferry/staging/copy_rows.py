@@ -148,9 +148,7 @@ class RowEncoder:
         """The whole COPY data of `calls`' rows: signature, rows in order, trailer."""
         out = bytearray(SIGNATURE)
         start = self.start
-        length = _LENGTH
-        plan_of = self._plans.get
-        make_plan = self._plan
+        values_into = self._values_into
         for call in calls:
             request = _UUID_LENGTH + call.request_id.bytes
             operations = call.operations
@@ -162,20 +160,7 @@ class RowEncoder:
                     out += start
                     out += uuids[offset:offset + 16]
                     out += middle
-                    present = tuple(values)
-                    head, steps = plan_of(present) or make_plan(present)
-                    out += head
-                    for name, text, encode, gap in steps:
-                        value = values[name]
-                        if text and type(value) is str:
-                            data = value.encode()
-                            out += length(len(data))
-                            out += data
-                        elif value is None:
-                            out += NULL
-                        else:
-                            out += encode(value)
-                        out += gap
+                    values_into(out, values)
                 continue
             for op in operations:
                 values = op.values
@@ -184,19 +169,24 @@ class RowEncoder:
                 out += request
                 out += self._op(op.op.value)
                 out += self._key(op.key)
-                present = tuple(values)
-                head, steps = plan_of(present) or make_plan(present)
-                out += head
-                for name, text, encode, gap in steps:
-                    value = values[name]
-                    if text and type(value) is str:
-                        data = value.encode()
-                        out += length(len(data))
-                        out += data
-                    elif value is None:
-                        out += NULL
-                    else:
-                        out += encode(value)
-                    out += gap
+                values_into(out, values)
         out += TRAILER
         return out
+
+    def _values_into(self, out: bytearray, values: dict[str, Any]) -> None:
+        """Append one row's attribute fields (its plan's NULL runs between them) to `out`."""
+        present = tuple(values)
+        head, steps = self._plans.get(present) or self._plan(present)
+        out += head
+        length = _LENGTH
+        for name, text, encode, gap in steps:
+            value = values[name]
+            if text and type(value) is str:
+                data = value.encode()
+                out += length(len(data))
+                out += data
+            elif value is None:
+                out += NULL
+            else:
+                out += encode(value)
+            out += gap
