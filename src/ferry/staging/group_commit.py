@@ -33,7 +33,7 @@ from ferry import errors
 from ferry.errors import FerryError
 from ferry.ingest.operations import Call
 from ferry.schema.registry import SchemaRegistry
-from ferry.staging import idempotency, notify
+from ferry.staging import idempotency
 from ferry.staging.idempotency import Claim, Stored
 from ferry.staging.store import insert_calls, session_refused, valid_sessions, write_calls
 
@@ -100,8 +100,6 @@ class GroupCommitter:
         self._connect_kwargs: dict[str, Any] = {**(found or {}), "autocommit": True}
         self._registry = registry
         self._writers = writers
-        # The writers' inserts skip the staging tables' notify trigger; this thread notifies after their commits.
-        self._notifier = notify.Notifier(self._connect)
         self._max_calls = max_calls
         self._max_rows = max_rows
         self.limits = limits or Limits()
@@ -133,7 +131,6 @@ class GroupCommitter:
         self._stopped = [loop.create_future() for _ in range(self._writers)]
         self._threads = [threading.Thread(target=self._run, args=(stopped,), name=f"ferry-writer-{index}",
                                           daemon=True) for index, stopped in enumerate(self._stopped)]
-        self._notifier.start()
         for thread in self._threads:
             thread.start()
 
@@ -249,13 +246,8 @@ class GroupCommitter:
         _, stuck = await asyncio.wait(self._stopped, timeout=self.limits.answer + self.limits.resolve)
         if stuck:
             log.error("%d staging writer(s) did not stop in time (staging frozen?); left behind", len(stuck))
-        await asyncio.to_thread(self._notifier.close, self.limits.connect + 1.0)
         self._threads = []
         self._loop = None
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        kwargs = {"connect_timeout": max(1, round(self.limits.connect)), **self._connect_kwargs}
-        return psycopg.Connection.connect(self._conninfo, **kwargs)
 
     # -- the writer threads ---------------------------------------------------------------------------------------
 
@@ -269,8 +261,6 @@ class GroupCommitter:
                 if batch:
                     outcomes = writer.write(batch)
                     _call_soon(loop, _deliver, batch, outcomes)
-                    self._notifier.notify({item.call.schema_id for item, outcome in zip(batch, outcomes, strict=True)
-                                           if outcome is None})
                 if stop:
                     return
                 writer.maybe_purge()
@@ -323,7 +313,8 @@ class _Writer:
         return self.owner.limits
 
     def connect(self) -> psycopg.Connection[Any]:
-        return self.owner._connect()
+        kwargs = {"connect_timeout": max(1, round(self.limits.connect)), **self.owner._connect_kwargs}
+        return psycopg.Connection.connect(self.owner._conninfo, **kwargs)
 
     def close(self) -> None:
         if self.conn is not None:
@@ -342,7 +333,9 @@ class _Writer:
             return
         owner._purged_at = time.monotonic()
         try:
-            idempotency.purge(self._connection())
+            if self.conn is None:
+                self.conn = self.connect()
+            idempotency.purge(self.conn)
         except Exception as exc:
             log.warning("idempotency purge failed: %s", exc)
             self.close()
@@ -485,9 +478,8 @@ class _Writer:
         self.conn = None
         try:
             self.conn = self.connect()
-            # This connection's inserts leave the notification to the owner's Notifier, sent after their commit.
-            row = self.conn.execute("SELECT pid, backend_start, set_config(%s, %s, false) FROM pg_stat_activity "
-                                    "WHERE pid = pg_backend_pid()", (notify.SETTING, notify.AFTER_COMMIT)).fetchone()
+            row = self.conn.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+                                    ).fetchone()
         except Exception as exc:  # nothing was sent: certainly not committed
             self.close()
             raise _NotCommitted(exc, data_caused=False) from exc
