@@ -7,9 +7,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from every_type_schema import EVERY_TYPE
 from psycopg.rows import dict_row
 
+from every_type_schema import EVERY_TYPE
 from ferry.ingest import Call, Method, build_call, inserts, records_from_json
 from ferry.schema.loader import parse_schema
 from ferry.staging import StagingDatabase
