@@ -26,6 +26,7 @@ from ferry.server.api.metrics import metrics_of
 from ferry.server.app import create_app, serving_app
 from ferry.server.process.runtime import Runtime
 from ferry.staging import StagingDatabase
+from session_confirms import ConfirmQueries
 
 pytestmark = pytest.mark.anyio
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -140,23 +141,15 @@ async def test_sessions_logged_off_elsewhere_are_refused_through_both_whatever_t
     for headers in (ann, root):  # both sessions cached on the fast path (and confirmed by the write)
         assert (await pair.fast.post("/api/v1/ingest/nms:recipient", json={"email": "w@x"},
                                      headers=headers)).status_code == 200
-    confirms = 0
-    check = pair.runtime.auth.revocations._valid
-
-    def counted(hashes: list[bytes]) -> set[bytes]:
-        nonlocal confirms
-        confirms += 1
-        return check(hashes)
-
-    pair.runtime.auth.revocations._valid = counted  # type: ignore[method-assign]
+    confirms = ConfirmQueries(pair.runtime.auth.revocations)
     assert (await pair.fast.post("/api/v1/ingest/nms:recipient", json={"email": "v@x"},
                                  headers=ann)).status_code == 200
-    assert confirms == 0  # the write that staged the call confirmed the session: no query of its own
+    assert confirms.count == 0  # the write that staged the call confirmed the session: no query of its own
     for replayed in ("", "true"):  # with an Idempotency-Key the session is confirmed first (a replay writes nothing)
         first = await pair.fast.post("/api/v1/ingest/nms:recipient", json={"email": "k@x"},
                                      headers={**ann, "Idempotency-Key": "k0"})
         assert first.status_code == 200 and first.headers.get("Idempotent-Replayed", "") == replayed
-    assert confirms == 2
+    assert confirms.count == 2
     with pair.runtime.db.pool.connection() as conn:
         before = conn.execute("SELECT count(*) FROM ferry.requests").fetchone()
         conn.execute("UPDATE ferry.sessions SET revoked_at = now()")  # another server's logoffs

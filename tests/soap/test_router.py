@@ -8,6 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from session_confirms import ConfirmQueries
+
 pytestmark = pytest.mark.anyio
 
 RECORD = '<sampleTable xtkschema="dem:sampleTable" testcol1="a" testcol2="b"/>'
@@ -175,17 +177,9 @@ async def test_a_session_logged_off_elsewhere_is_refused_by_ingest_though_cached
     assert (await soap.call("xtk:session", "Ingest", soap.doc(RECORD), session=session, security=security)).fault \
         is None  # the session is now in this server's cache
     staged = soap.rows()
-    confirms = 0
-    check = soap.runtime.auth.revocations._valid
-
-    def counted(hashes: list[bytes]) -> set[bytes]:
-        nonlocal confirms
-        confirms += 1
-        return check(hashes)
-
-    soap.runtime.auth.revocations._valid = counted
+    confirms = ConfirmQueries(soap.runtime.auth.revocations)
     ok = await soap.call("xtk:session", "Ingest", soap.doc(RECORD), session=session, security=security)
-    assert ok.fault is None and confirms == 0  # confirmed by the write that staged it, no query of its own
+    assert ok.fault is None and confirms.count == 0  # confirmed by the write that staged it, no query of its own
     staged = soap.rows()
     # Another server's Logoff: a row in staging, nothing in this server's cache.
     with psycopg.connect(soap.db_url, autocommit=True) as conn:
