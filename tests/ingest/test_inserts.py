@@ -124,8 +124,34 @@ def test_anything_else_takes_the_general_path(record: str) -> None:
     assert inserts.xml_call(REGISTRY, root, operator=None, origin="soap", max_records=None) is None
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(NAMES), RAW, max_size=5), st.sampled_from(["every", "other"]))
+def test_one_xml_record_agrees_with_build_call(record: dict[str, str], tag: str) -> None:
+    attributes = " ".join(f"{name}={xml_text(value)}" for name, value in record.items())
+    try:
+        root = parse_xml(f'<{tag} xtkschema="cus:every" {attributes}/>')
+    except FerryError:
+        return  # not XML (a NUL): never reaches either path
+    slow = slow_or_error(lambda: build_call(REGISTRY, Method.INGEST, records_from_xml(root), operator="o",
+                                            origin="soap"))
+    fast = inserts.xml_call(REGISTRY, root, operator="o", origin="soap", max_records=None)
+    if isinstance(slow, FerryError):
+        assert fast is None
+    else:
+        assert fast is not None  # a unitary Ingest of a plain insert takes the fast path
+        same(fast, slow)
+
+
+@pytest.mark.parametrize("record", [
+    '<every xtkschema="cus:every" _key="@s" s="a" req="1"/>', '<every xtkschema="cus:every" req="1"><s>a</s></every>',
+    '<every req="1"/>', '<every xtkschema="cus:nope" req="1"/>',
+])
+def test_one_record_that_is_not_plain_takes_the_general_path(record: str) -> None:
+    assert inserts.xml_call(REGISTRY, parse_xml(record), operator=None, origin="soap", max_records=None) is None
+
+
 @pytest.mark.parametrize("document", [
-    '<every xtkschema="cus:every" req="1"/>', '<every-collection xtkschema="cus:every"/>',
+    '<every-collection xtkschema="cus:every"/>',
     '<every-collection><every req="1"/></every-collection>',
     '<every-collection xtkschema="cus:nope"><every req="1"/></every-collection>',
 ])

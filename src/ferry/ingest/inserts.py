@@ -87,8 +87,11 @@ def _call(schema: Schema, rows: list[dict[str, Any]], operator: str | None, orig
 
 def xml_call(registry: SchemaRegistry, root: etree._Element, *, operator: str | None, origin: str,
              max_records: int | None) -> Call | None:
-    """An Ingest `<name-collection>` of plain inserts → its call, or None (then `records_from_xml` + `build_call`)."""
-    if not etree.QName(root).localname.endswith("-collection") or len(root) == 0:
+    """An Ingest `<name-collection>` of plain inserts, or one plain record element, → its call, or None (then
+    `records_from_xml` + `build_call`)."""
+    if not etree.QName(root).localname.endswith("-collection"):
+        return _record_call(registry, root, operator, origin) if max_records is None or max_records >= 1 else None
+    if len(root) == 0:
         return None
     if max_records is not None and len(root) > max_records:
         return None
@@ -107,6 +110,21 @@ def xml_call(registry: SchemaRegistry, root: etree._Element, *, operator: str | 
     except _NotPlain:
         return None
     return _call(registry.resolve_staged(named), rows, operator, origin)
+
+
+def _record_call(registry: SchemaRegistry, root: etree._Element, operator: str | None, origin: str) -> Call | None:
+    """A unitary Ingest: the root is the record (`records_from_xml`), its schema its own `xtkschema`."""
+    if len(root):
+        return None  # value elements, comments: the general path
+    named = root.get("xtkschema")
+    try:
+        table = _table(_schema(registry, named))
+        if table is None:
+            return None
+        row = _values(table, root.items(), named)
+    except _NotPlain:
+        return None
+    return _call(registry.resolve_staged(named), [row], operator, origin)
 
 
 def mapping_call(registry: SchemaRegistry, objects: Sequence[Any], default_schema: str, *, operator: str | None,
