@@ -21,7 +21,7 @@ import asyncio
 import json
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from ferry import errors
 from ferry.errors import Code
@@ -58,6 +58,68 @@ class DoorLimits:
         self.header_timeout = float(settings.header_timeout)
         self.body_timeout = float(settings.body_timeout)
         self.per_client = int(settings.max_connections_per_client)
+
+
+class _Collected:
+    """Stands in for the transport while uvicorn's `send` writes: keeps the bytes (and a close) for one write."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.parts: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed or bool(self.transport.is_closing())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+class OneWriteCycle(RequestResponseCycle):
+    """uvicorn's request cycle, but a response of known length goes out in one write, head and body together.
+
+    uvicorn writes the head at `http.response.start` and the body at `http.response.body`: two system calls and
+    two TCP segments (the socket has TCP_NODELAY), so the client wakes twice, for every unitary call. The head of a
+    response with a Content-Length is held until its body; a streamed one (no length) still goes out at once."""
+
+    held: list[bytes] | None = None
+
+    async def send(self, message: Any) -> None:
+        if self.flow.write_paused and not self.disconnected:
+            await self.flow.drain()  # here, so uvicorn's `send` below never waits with the transport swapped
+        held = self.held
+        if held is None:
+            if self.response_started or message["type"] != "http.response.start" \
+                    or not _has_length(message.get("headers", ())):
+                await super().send(message)
+                return
+            held = []
+        self.held = None
+        transport = self.transport
+        collected = _Collected(transport)
+        self.transport = collected  # type: ignore[assignment]
+        try:
+            await super().send(message)
+        finally:
+            self.transport = transport
+        held += collected.parts
+        if message["type"] == "http.response.start" and not collected.closed:
+            self.held = held  # the head: it waits for the body
+            return
+        if held and not self.disconnected:
+            transport.write(b"".join(held))
+        if collected.closed:
+            transport.close()
+
+
+def _has_length(headers: Any) -> bool:
+    return any(name.lower() == b"content-length" for name, _ in headers)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -148,6 +210,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                          "bytes (setting max_header_bytes)")
             return False
         return True
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        cycle.__class__ = OneWriteCycle  # uvicorn builds the cycle itself; this subclass adds no state of its own
+        super()._start_asgi_task(cycle, app)
 
     # -- parser callbacks -----------------------------------------------------------------------------------------
 
