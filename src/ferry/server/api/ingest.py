@@ -286,6 +286,7 @@ class RestIngestFastPath:
         self.app = app
         self.runtime: Runtime = app.state.runtime
         self.ingest = RestIngest(self.runtime)
+        self.metrics: metrics.Metrics | None = None  # the app's, found on the first call
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = match(scope)
@@ -306,7 +307,7 @@ class RestIngestFastPath:
         check: SessionCheck | None = None
         try:
             try:
-                zone = zones.session_token_only(runtime.settings, zones.client_address(scope))
+                zone = zones.session_token_only_for(runtime.settings, scope)
                 operator, check = await deferred_caller(runtime.auth, *request_tokens(request), session_only=zone)
                 template = f"{API_PREFIX}/{name.replace('_', '-')}/{{schema}}"
                 route_rights.enforce(operator, route_rights.http_rule("POST", template), f"POST {template}",
@@ -322,6 +323,10 @@ class RestIngestFastPath:
         except Exception as exc:
             response, outcome, code = refusal(exc, name)
         staged: tuple[str, int] | None = getattr(request.state, "ferry_staged", None)
-        metrics.observe_call(self.app, name, PROTOCOL, outcome, time.perf_counter() - started,
-                             records=staged[1] if staged else 0, schema=staged[0] if staged else None, code=code)
+        counted = self.metrics
+        if counted is None:
+            counted = self.metrics = metrics.metrics_of(self.app)
+        if counted is not None:
+            counted.observe_call(name, PROTOCOL, outcome, time.perf_counter() - started,
+                               records=staged[1] if staged else 0, schema=staged[0] if staged else None, code=code)
         await response(scope, receive, send)

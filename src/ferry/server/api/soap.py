@@ -106,6 +106,8 @@ class SoapRouter:
 
     runtime: Any
     methods: dict[str, list[SoapMethod]] = field(default_factory=dict)
+    # The app's Metrics, found on the first call (one app per router).
+    _metrics: metrics.Metrics | None = field(default=None, repr=False)
 
     def add(self, urns: Iterable[str], name: str, handler: Handler, *, anonymous: bool = False,
             confirms_session: bool = False) -> None:
@@ -147,7 +149,7 @@ class SoapRouter:
                 operator = None
                 rule = route_rights.soap_rule(soap.method)
                 if rule is None or rule.access is not Access.PUBLIC:
-                    zone = zones.session_token_only(self.runtime.settings, zones.client_address(request))
+                    zone = zones.session_token_only_for(self.runtime.settings, request)
                     auth = self.runtime.auth
                     if method.confirms_session:
                         operator, check = await auth.check_deferred(session, security, session_only=zone)
@@ -192,9 +194,13 @@ class SoapRouter:
             return _execution_fault(ctx, error, faultcode="SOAP-ENV:Server")
         finally:
             staged = ctx.staged if ctx is not None else None
-            metrics.observe_call(request.app, name, PROTOCOL, outcome, time.perf_counter() - started,
-                                 records=staged[1] if staged else 0, schema=staged[0] if staged else None,
-                                 code=code)
+            found = self._metrics
+            if found is None:
+                found = self._metrics = metrics.metrics_of(request.app)
+            if found is not None:
+                found.observe_call(name, PROTOCOL, outcome, time.perf_counter() - started,
+                                   records=staged[1] if staged else 0, schema=staged[0] if staged else None,
+                                   code=code)
 
 
 def _fault(faultstring: str, *, detail: str | None = None, urn: str = "xtk:session",

@@ -59,6 +59,14 @@ def session_token_only(settings: Any, address: str | None) -> bool:
     return bool(text) and in_networks(address, parse_networks(text, "FERRY_SESSION_TOKEN_ONLY_NETWORKS"))
 
 
+def session_token_only_for(settings: Any, request: Any) -> bool:
+    """`session_token_only` for a request (Starlette request or ASGI scope); its address is read only when a
+    `sessionTokenOnly` zone is configured."""
+    if not (getattr(settings, "session_token_only_networks", "") or ""):
+        return False
+    return session_token_only(settings, client_address(request))
+
+
 def is_loopback_host(host: str) -> bool:
     """True when a listen address only accepts local connections."""
     if host in LOOPBACK_HOSTS:
