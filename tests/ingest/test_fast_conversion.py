@@ -97,6 +97,13 @@ def test_a_block_of_ids_holds_what_uuid7s_would_give_and_their_texts() -> None:
     assert ids.uuid7_block(0) == b"" and ids.block_texts(b"") == []
 
 
+def test_a_block_of_one_id_is_ordered_with_the_others() -> None:
+    drawn = [ids.uuid7(), *(uuid.UUID(bytes=ids.uuid7_block(1)) for _ in range(5000)), ids.uuid7()]
+    assert drawn == sorted(drawn) and len(set(drawn)) == len(drawn)
+    assert all(item.version == 7 and item.variant == uuid.RFC_4122 for item in drawn)
+    assert len({item.int & ((1 << 62) - 1) for item in drawn}) == len(drawn)
+
+
 def test_a_forked_child_draws_other_uuids_than_its_parent() -> None:
     ids.uuid7()  # the parent's thread holds random bytes drawn ahead
     read, write = os.pipe()
