@@ -32,3 +32,15 @@ def test_one_turn_of_calls_is_one_group_within_the_limits(staging_db: StagingDat
     with psycopg.connect(staging_db.url) as conn:
         emails = [row[0] for row in conn.execute("SELECT email FROM ferry_stg.nms_recipient ORDER BY _seq")]
     assert sorted(emails) == [f"{i}@x" for i in range(6)]
+
+
+def test_two_writers_by_default(staging_db: StagingDatabase) -> None:
+    async def run() -> int:
+        writer = GroupCommitter(staging_db.pool, lambda: staging_db.registry)
+        await writer.start()
+        try:
+            return sum(1 for thread in writer._threads if thread.is_alive())
+        finally:
+            await writer.close()
+
+    assert asyncio.run(run()) == 2

@@ -44,6 +44,11 @@ SMALL_GROUP_ROWS = 64
 # SQLSTATE classes of errors one call's data causes (22 data exception, 23 integrity constraint violation).
 _DATA_CLASSES = ("22", "23")
 _PURGE_SECONDS = 600.0
+# Two, not three: the staging tables' notify trigger makes every commit take a database-wide lock through its WAL
+# flush, so writers' commits run one at a time anyway; a third writer only split the calls into smaller groups (more
+# commits, thread wake-ups and GIL hand-offs per call: +20-25% server CPU per unitary call at 8 clients, bench/README
+# "Unitary calls, fourth pass"). The second keeps ingest moving while one purges keys or resolves a commit in doubt.
+WRITERS = 2
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class GroupCommitter:
         pool: ConnectionPool,
         registry: Callable[[], SchemaRegistry],
         *,
-        writers: int = 3,
+        writers: int = WRITERS,
         max_calls: int = 1000,
         max_rows: int = 100_000,
         limits: Limits | None = None,
