@@ -354,7 +354,9 @@ class _Writer:
         if staged:
             owner.batches_written += 1
             owner.calls_written += staged
-        return [outcomes.get(id(item), _unavailable("the call was not written")) for item in batch]
+        # Every call has its outcome by now; the error is built only for one that (against expectation) has none.
+        return [outcomes[id(item)] if id(item) in outcomes else _unavailable("the call was not written")
+                for item in batch]
 
     def _write(self, items: list[_Pending], outcomes: dict[int, Outcome], started: float) -> None:
         pending = items
