@@ -245,7 +245,7 @@ class Warehouse(ABC):
         # The key values of the rows that are not free inserts, as they are (repeats included: the engine's join
         # dedups them cheaper than Arrow). A key only free inserts carry needs no answer: each of them creates its
         # record whatever exists, and with no update or delete of that key there is no group to apply.
-        keys = segment.filter(pc.invert(free_inserts(segment))).select(list(key))
+        keys = segment.select(list(key)).filter(pc.invert(free_inserts(segment)))
         return segment, tx.existing(schema, key, keys)
 
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
