@@ -132,3 +132,23 @@ def test_a_batch_is_one_range_bounded_by_rows_and_bytes(staging: tuple[StagingDa
     assert tiny is not None and tiny.rows.num_rows == 1 and tiny.last_seq == seqs[0]  # the first row always comes
     assert empty is None
     assert by_bytes.rows.column_names[:5] == ["_seq", "_uuid", "_op", "_key", "_present"]
+
+
+def test_a_process_first_run_finds_the_partitions_made_ahead_in_one_read(
+        staging: tuple[StagingDatabase, Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh process (no partition bound remembered) skips making partitions when earlier runs made them ahead."""
+    from ferry.staging import partitions
+    from ferry.sync import workflow
+
+    db, _ = staging
+    schema = item_schema(db)
+    with db.pool.connection() as conn:
+        partitions.ensure(conn, schema)  # what an earlier process left
+        monkeypatch.setattr(workflow, "_partitions_ready", {})
+        made: list[str] = []
+        monkeypatch.setattr(partitions, "ensure", lambda conn, schema: made.append(schema.id) or [])
+        workflow._ensure_partitions(db, conn, schema, 0)
+        assert made == []
+        # Past what is made ahead, they are made.
+        workflow._ensure_partitions(db, conn, schema, partitions.partitions(conn, schema)[-1][2])
+        assert made == [schema.id]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +14,7 @@ from ferry.schema.loader import parse_schema
 from ferry.schema.model import Schema
 from ferry.schema.staging import with_internal_id
 from ferry.warehouse import Warehouse, open_warehouse
+from ferry.warehouse.base import Transaction
 from ferry.warehouse.tables import default_literal
 
 XML = """<srcSchema namespace="tst" name="thing" xtkschema="xtk:srcSchema">
@@ -109,3 +110,36 @@ def test_table_evolves_and_batch_applies_once(warehouse: Warehouse) -> None:
     assert "extra" in warehouse.read(grown)[0]
     long_email = [(7, "u7", "insert", None, {"id": "u7", "email": "x" * 150})]
     assert warehouse.apply_batch(grown, "batch-3", batch(long_email, grown)).counts["inserted"] == 1
+
+
+def test_keys_only_free_inserts_carry_are_not_looked_up(warehouse: Warehouse,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    s = schema()
+    warehouse.ensure_table(s)
+    warehouse.apply_batch(s, "batch-1", batch([(1, "u1", "insert", None, {"id": "u1", "email": "a"})], s))
+    looked: list[list[object]] = []
+    begin = warehouse._begin
+
+    def spying() -> Transaction:
+        tx = begin()
+        existing = tx.existing
+
+        def spy(schema: Schema, key: Sequence[str], keys: pa.Table) -> pa.Table:
+            looked.append(sorted(keys.column(0).to_pylist()))
+            return existing(schema, key, keys)
+
+        monkeypatch.setattr(tx, "existing", spy)
+        return tx
+
+    monkeypatch.setattr(warehouse, "_begin", spying)
+    rows = [
+        (2, "u2", "insert", None, {"id": "u2", "email": "a", "n": 1}),  # free, but its key is updated below
+        (3, "u3", "insert", None, {"id": "u3", "email": "b"}),  # free, and no other row carries "b"
+        (4, "u4", "update", ["email"], {"email": "a", "label": "y"}),  # both records holding "a"
+        (5, "u5", "insert", ["email"], {"email": "c"}),
+    ]
+    outcome = warehouse.apply_batch(s, "batch-2", batch(rows, s))
+    assert looked == [["a", "c"]]
+    assert outcome.counts == {"read": 4, "inserted": 3, "updated": 1, "deleted": 0, "skipped": 0, "failed": 0}
+    records = sorted((r["id"], r["email"], r["n"], r["label"]) for r in warehouse.read(s))
+    assert records == [("u1", "a", 7, "y"), ("u2", "a", 1, "y"), ("u3", "b", 7, "none"), ("u5", "c", 7, "none")]

@@ -214,6 +214,11 @@ def _ensure_partitions(db: StagingDatabase, conn: Any, schema: Schema, horizon_s
     meanwhile, and the next check moves it)."""
     key = (db.url, schema.id)
     ready = _partitions_ready.get(key)
+    if ready is None:
+        # A process's first run: one catalog read finds what earlier runs (of any process) made ahead.
+        found = partitions.partitions(conn, schema)
+        if found:
+            ready = _partitions_ready[key] = found[-1][2]
     if ready is not None and ready > horizon_seq + partitions.SPAN:
         return
     partitions.ensure(conn, schema)

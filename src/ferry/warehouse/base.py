@@ -23,6 +23,7 @@ from ferry.warehouse.fold import (
     UPDATED,
     all_free,
     fold,
+    free_inserts,
     segments,
 )
 
@@ -241,8 +242,11 @@ class Warehouse(ABC):
         if all_free(segment):
             # Free inserts create records with fresh UUIDs as ids: no record can hold one, nothing to look up.
             return segment, segment.select(list(key)).schema.empty_table()
-        # The rows' key values as they are (repeats included): the engine's join dedups them cheaper than Arrow.
-        return segment, tx.existing(schema, key, segment.select(list(key)))
+        # The key values of the rows that are not free inserts, as they are (repeats included: the engine's join
+        # dedups them cheaper than Arrow). A key only free inserts carry needs no answer: each of them creates its
+        # record whatever exists, and with no update or delete of that key there is no group to apply.
+        keys = segment.select(list(key)).filter(pc.invert(free_inserts(segment)))
+        return segment, tx.existing(schema, key, keys)
 
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
                  hook: Hook | None, *, commit: bool,
