@@ -48,6 +48,9 @@ def peak_mb() -> float:
 UUID7_SQL = ("(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint + g / 4096), 12, '0') "
              "|| '7' || lpad(to_hex(g %% 4096), 3, '0') || '8' || substr(md5(random()::text), 1, 15))::uuid")
 
+# The same layout a day earlier, for the records preloaded into a warehouse (no query parameters: `%` unescaped).
+PRELOAD_UUID7_SQL = UUID7_SQL.replace("%%", "%").replace("* 1000)::bigint", "* 1000)::bigint - 86400000")
+
 
 def stage_inserts(db: StagingDatabase, rows: int, start: int, op: str, key: list[str] | None) -> None:
     """Stage rows with SQL, 200k per statement: emails e{start}..e{start+rows-1}@x.test."""
@@ -113,6 +116,8 @@ def preload(db: StagingDatabase, url: str, rows: int) -> None:
     warehouse.ensure_table(schema)
     warehouse.close()
     t0 = time.perf_counter()
+    # The records of a ferry warehouse carry time-ordered ids (its own sync made them, issue 23): the preloaded ones
+    # too, a day old, so the new records' ids extend the `id` index on its right, as they do in use.
     select = ("SELECT {uuid}, 'e' || g || '@x.test', 'First' || g, 'Last' || (g % 977), 0, false, now(), now() "
               "FROM {series}")
     statement = ('INSERT INTO nms_recipient (id, email, "firstName", "lastName", gender, "blackList", created, '
@@ -121,10 +126,10 @@ def preload(db: StagingDatabase, url: str, rows: int) -> None:
         import duckdb
 
         with duckdb.connect(url.split("://", 1)[1].split("?", 1)[0]) as con:
-            con.execute(statement + select.format(uuid="uuid()::varchar", series=f"range({rows}) t(g)"))
+            con.execute(statement + select.format(uuid="uuidv7()::varchar", series=f"range({rows}) t(g)"))
     else:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(statement + select.format(uuid="gen_random_uuid()::text",
+            conn.execute(statement + select.format(uuid=PRELOAD_UUID7_SQL + "::text",
                                                     series=f"generate_series(0, {rows - 1}) g"))
             conn.execute("ANALYZE nms_recipient")
     print(f"preloaded {rows} warehouse records in {time.perf_counter() - t0:.1f}s")
