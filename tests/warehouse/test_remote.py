@@ -7,7 +7,9 @@ import decimal
 import json
 import math
 import os
+import socket
 import stat
+import time
 import uuid
 import zoneinfo
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ from ferry.schema.staging import with_internal_id
 from ferry.server.process.owner_socket import WarehouseOwner
 from ferry.server.process.parts import UP, PartState
 from ferry.server.process.runtime import Runtime
-from ferry.warehouse import Warehouse, open_warehouse
+from ferry.warehouse import Warehouse, open_warehouse, remote
 from ferry.warehouse.base import BatchOutcome
 from ferry.warehouse.remote import (
     OwnerLink,
@@ -170,6 +172,26 @@ def test_a_wrong_secret_is_refused(owned: tuple[WarehouseOwner, Warehouse, Schem
 def test_a_peer_of_another_uid_is_refused(owned: tuple[WarehouseOwner, Warehouse, Schema]) -> None:
     owner, _, _ = owned
     owner.uid = os.getuid() + 1  # as if this test ran as another user than the owner
+    with pytest.raises(FerryError) as refused:
+        _remote(owner).select("SELECT 1", [])
+    assert refused.value.code is errors.FORBIDDEN and "uid" in refused.value.message
+
+
+def test_a_refusal_sent_before_the_hello_is_read_not_a_broken_pipe(owned: tuple[WarehouseOwner, Warehouse, Schema],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # The owner refuses another uid before reading the hello and closes; the hello then meets a closed socket.
+    owner, _, _ = owned
+    owner.uid = os.getuid() + 1
+    real_send = remote.send_message
+
+    def late_hello(sock: socket.socket, header: dict[str, Any], blob: bytes | None = None) -> None:
+        if header.get("op") == "hello":
+            sock.settimeout(5)
+            sock.recv(1, socket.MSG_PEEK)  # the refusal has arrived
+            time.sleep(0.05)  # and the owner has closed its end
+        real_send(sock, header, blob)
+
+    monkeypatch.setattr(remote, "send_message", late_hello)
     with pytest.raises(FerryError) as refused:
         _remote(owner).select("SELECT 1", [])
     assert refused.value.code is errors.FORBIDDEN and "uid" in refused.value.message
