@@ -98,20 +98,35 @@ def test_a_read_of_other_columns_ends_the_batch_waiting() -> None:
 
 
 def test_a_caught_up_following_run_takes_small_batches_at_once() -> None:
-    """Continuous mode: each read reaches the horizon (rows arrive 2 at a time), so no batch waits for the
-    granularity's 10 rows."""
+    """Continuous mode: rows arrive 2 at a time and each read reaches the horizon, so each arrival is applied
+    before the next comes (the next one is staged only once the previous is taken): none waits for 10 rows."""
     log = _Log(total=2, part=1000)
     feed = _feed(log, batch_rows=25, granularity=10)
-    rounds = iter(range(4))
+    taken = threading.Condition()
+    sizes: list[int] = []
+    waited_out = []
 
     def follow() -> bool:
-        if next(rounds, None) is None:
+        with taken:
+            if not taken.wait_for(lambda: sum(sizes) == log.total, timeout=10):
+                waited_out.append(log.total)
+                return False
+        if log.total >= 10:
             return False
         log.total += 2
         return True
 
     feed.follow = follow
     feed.prove = lambda wait=0.0: setattr(feed, "upto", log.total)  # type: ignore[method-assign]
-    sizes = [batch.rows.num_rows for batch in _drain(feed, first=25)]
-    assert sum(sizes) == 10
-    assert max(sizes) <= 2 * 2  # at most one arrival appended to the batch waiting, never held for 10 rows
+    producer = threading.Thread(target=feed.produce, args=(0, (25, 1 << 30), False))
+    producer.start()
+    try:
+        while (batch := feed.take()) is not None:
+            with taken:
+                sizes.append(batch.rows.num_rows)
+                taken.notify_all()
+    finally:
+        feed.stop()
+        producer.join()
+    assert not waited_out
+    assert sizes == [2, 2, 2, 2, 2]

@@ -39,8 +39,12 @@ BACKOFF = 0.5
 # With FERRY_BATCH_ROWS of at least FIRST_BATCH_FROM, a run's first batch holds at most 1/FIRST_BATCH_SHARE of it.
 FIRST_BATCH_SHARE = 5
 FIRST_BATCH_FROM = 50_000
-# With a warehouse's batch granularity, a backlog is read in parts of 1/GRANULE_PARTS of it.
+# With a warehouse's batch granularity, a backlog is read in parts of 1/GRANULE_PARTS of it, after a first batch
+# of at most 1/FIRST_GRANULE_SHARE of it.
 GRANULE_PARTS = 2
+FIRST_GRANULE_SHARE = 4
+# A backlog (width of the `_seq` range proven) of at least SPLIT_FROM is read in two parts or more.
+SPLIT_FROM = 20_000
 
 _T = TypeVar("_T")
 Progress = Callable[["RunResult"], None]
@@ -392,7 +396,15 @@ def _copy_batches(warehouse: Warehouse, schema: Schema, settings: Settings, feed
     # Nothing overlaps the first read: with big batches, a smaller first one starts the apply (and the overlap)
     # sooner (~7% of a 1M-row sync into DuckDB).
     rows = settings.batch_rows
-    first = (rows // FIRST_BATCH_SHARE if rows >= FIRST_BATCH_FROM else rows, settings.batch_bytes)
+    first_rows = rows // FIRST_BATCH_SHARE if rows >= FIRST_BATCH_FROM else rows
+    if feed.granularity:
+        # A first batch below the granularity goes through DuckDB's WAL, which a later commit checkpoints once it
+        # passes 16 MiB: keep it a fraction of a granule (the reads after it are as many either way).
+        first_rows = min(first_rows, feed.granularity // FIRST_GRANULE_SHARE)
+    if feed.upto - applied >= SPLIT_FROM:
+        # A backlog of a few first batches or less: a third of it first, so its apply hides the read of the rest.
+        first_rows = min(first_rows, (feed.upto - applied) // 3)
+    first = (first_rows, settings.batch_bytes)
     try:
         # Batch N+1 is read while batch N is applied: its range starts where N's ends, known before N is applied.
         # A custom applier reads its rows whole; the generic sync only the attributes a batch carries.
