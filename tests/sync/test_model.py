@@ -131,6 +131,22 @@ def test_sync_equals_sequential_model(engine: str, staging: tuple[StagingDatabas
     run()
 
 
+def test_sync_in_granules_equals_sequential_model(staging: tuple[StagingDatabase, Settings],
+                                                 warehouses: dict[str, Warehouse],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same on DuckDB with a batch granularity of 3 rows: a backlog read a row at a time, batches gathered."""
+    db, base = staging
+    warehouse = warehouses["duckdb"]
+    monkeypatch.setattr(warehouse, "batch_granularity", 3)
+
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(plan=steps())
+    def run(plan: list[tuple[str, Any]]) -> None:
+        check_stream(db, base, warehouse, plan)
+
+    run()
+
+
 def test_known_interleavings(staging: tuple[StagingDatabase, Settings], warehouses: dict[str, Warehouse]) -> None:
     """Hand-written cases: keyless duplicates then keyed update/delete, delete-then-insert, insert-then-delete."""
     db, base = staging

@@ -20,7 +20,7 @@ from ferry.errors import FerryError
 from ferry.ingest import Method
 from ferry.schema.model import Schema
 from ferry.staging import StagingDatabase
-from ferry.sync import purge, run_once, runs
+from ferry.sync import purge, run_once, runs, workflow
 from ferry.warehouse import Warehouse, open_warehouse
 from ferry.warehouse.base import BatchOutcome
 from ferry.workflows import Scheduler, last_success, list_runs, sync_metrics
@@ -257,3 +257,31 @@ def test_a_following_run_goes_on_past_its_horizon_in_order(engine: str, batch_ro
     # Nothing left: a run without `follow` reads nothing more.
     again = run_once(db, warehouse, SCHEMA_ID, settings)
     assert again.state == "succeeded" and not again.counts["read"]
+
+
+def test_a_backlog_is_applied_in_batches_of_the_warehouse_granularity(staging: tuple[StagingDatabase, Settings],
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    """A DuckDB warehouse asking for batches of 8 rows, batch bound 20 (a first batch of 4), 60 rows staged in calls
+    of 3: after the run's first batch, each holds 8 to 20 rows (the last one what is left); every row synced, once."""
+    db, settings = staging
+    warehouse = open_warehouse(f"duckdb:///{tmp_path / 'granules.duckdb'}")
+    try:
+        monkeypatch.setattr(warehouse, "batch_granularity", 8)
+        monkeypatch.setattr(workflow, "FIRST_BATCH_FROM", 1)
+        reset(db, warehouse)
+        for start in range(0, 60, 3):
+            db.store.stage([call(db, Method.INGEST, *(({"email": f"g{i}"}, None, None)
+                                                       for i in range(start, start + 3)))])
+        result = run_once(db, warehouse, SCHEMA_ID, dataclasses.replace(settings, batch_rows=20))
+        assert result.state == "succeeded", result.error
+        assert result.counts["inserted"] == 60
+        with db.pool.connection() as conn:
+            spans = conn.execute("SELECT first_seq, last_seq, row_count FROM ferry.log_batches WHERE schema_id = %s "
+                                 "ORDER BY first_seq", (SCHEMA_ID,)).fetchall()
+        assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(spans))
+        assert sum(count for _, _, count in spans) == 60
+        assert all(8 <= count <= 20 for _, _, count in spans[1:-1])
+        assert {r["email"] for r in warehouse.read(item_schema(db))} == {f"g{i}" for i in range(60)}
+    finally:
+        warehouse.close()

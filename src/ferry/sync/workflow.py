@@ -39,6 +39,12 @@ BACKOFF = 0.5
 # With FERRY_BATCH_ROWS of at least FIRST_BATCH_FROM, a run's first batch holds at most 1/FIRST_BATCH_SHARE of it.
 FIRST_BATCH_SHARE = 5
 FIRST_BATCH_FROM = 50_000
+# With a warehouse's batch granularity, a backlog is read in parts of 1/GRANULE_PARTS of it, after a first batch
+# of at most 1/FIRST_GRANULE_SHARE of it.
+GRANULE_PARTS = 2
+FIRST_GRANULE_SHARE = 4
+# A backlog (width of the `_seq` range proven) of at least SPLIT_FROM is read in two parts or more.
+SPLIT_FROM = 20_000
 
 _T = TypeVar("_T")
 Progress = Callable[["RunResult"], None]
@@ -199,7 +205,7 @@ def _sync(db: StagingDatabase, warehouse: Warehouse, schema: Schema, settings: S
         applied = found.last_seq
     with batches.readers(db).reader() as reader:
         feed = _Feed(db, schema, reader, applier is not None, follow, applied,
-                     (settings.batch_rows, settings.batch_bytes))
+                     (settings.batch_rows, settings.batch_bytes), warehouse.batch_granularity)
         feed.prove()
         _copy_batches(warehouse, schema, settings, feed, identity, applied, applier, done, retries, backoff, db)
 
@@ -234,12 +240,17 @@ class _Feed:
     At most one batch waits ready (the memory of one batch, as without following): what is read while it waits is
     appended to it, up to the batch bounds, so the next apply takes everything proven meanwhile. The ranges are
     contiguous (each read starts where the last ended), so a merged batch is the one a single read would give.
+
+    With a `granularity` (the warehouse's `batch_granularity`, when the row bound reaches it), a backlog is read in
+    parts of a fraction of it and every batch after the run's first waits until it holds that many rows, unless
+    the log below the horizon holds no more: big batches without a big read that nothing overlaps.
     """
 
     def __init__(self, db: StagingDatabase, schema: Schema, reader: batches.BatchReader, whole: bool,
-                 follow: Follow | None, applied: int, limits: tuple[int, int]) -> None:
+                 follow: Follow | None, applied: int, limits: tuple[int, int], granularity: int = 0) -> None:
         self.db, self.schema, self.reader, self.whole, self.follow = db, schema, reader, whole, follow
         self.limits = limits
+        self.granularity = granularity if 0 < granularity <= limits[0] else 0
         self.upto = applied  # only grows: each proof is of a horizon no transaction can still add rows below
         self._cond = threading.Condition()
         self._ready: batches.Batch | None = None
@@ -247,6 +258,9 @@ class _Feed:
         self._error: BaseException | None = None
         self._stopped = False
         self._proved_at = 0.0
+        self._more = False  # the last read stopped at a bound: rows wait behind it below the horizon
+        self._blocked = False  # the producer holds a read it cannot append to the batch waiting
+        self._taken = 0
 
     def prove(self, wait: float = horizon.WAIT_SECONDS) -> None:
         """Move `upto` to the horizon proven now (making the log's next partitions before the sequence needs
@@ -265,18 +279,22 @@ class _Feed:
                 self.prove()
             limits = first
             while True:
+                # With a granularity the batch waiting fills up to the batch bounds (its apply waits for a part of
+                # them); else up to this read's limits.
+                bound = self.limits if self.granularity else limits
                 with self._cond:
-                    while self._ready is not None and not self._room(self._ready, limits) and not self._stopped:
+                    while self._ready is not None and not self._room(self._ready, bound) and not self._stopped:
                         self._cond.wait()
                     if self._stopped:
                         return
                     held = self._ready
                 rows, size = limits
                 if held is not None:  # only what still fits beside the batch waiting
-                    rows, size = rows - held.rows.num_rows, max(1, size - held.rows.nbytes)
+                    rows, size = min(rows, bound[0] - held.rows.num_rows), max(1, bound[1] - held.rows.nbytes)
                 started = time.time()
                 batch = self.reader.read(self.schema, after, self.upto, rows, size, every_column=self.whole)
                 if batch is None:
+                    self._reached()
                     if self.follow is None or not self.follow():
                         break
                     # A following run's proofs are spaced (each reads pg_locks) and first do not wait for the
@@ -290,11 +308,9 @@ class _Feed:
                         self.prove()
                     continue
                 trace.read(batch.first_seq, batch.last_seq, batch.rows.num_rows, started)
-                self._put(batch)
-                # The next read is up to twice the rows of this one: applying a batch takes about as long as reading
-                # twice its rows, so reads stay hidden while batches grow from a small first one to the bounds.
+                self._put(batch, more=batch.last_seq < self.upto)
                 after = batch.last_seq
-                limits = (min(self.limits[0], max(first[0], 2 * batch.rows.num_rows)), self.limits[1])
+                limits = self._next_limits(first, batch.rows.num_rows)
         except BaseException as exc:
             with self._cond:
                 self._error = exc
@@ -304,18 +320,41 @@ class _Feed:
             self._ended = True
             self._cond.notify_all()
 
+    def _next_limits(self, first: tuple[int, int], read: int) -> tuple[int, int]:
+        if self.granularity:
+            # Parts of the granularity: the batch waiting grows while the previous one is applied, and its apply
+            # starts as soon as it is big enough instead of after one big read.
+            return max(1, self.granularity // GRANULE_PARTS), self.limits[1]
+        # The next read is up to twice the rows of this one: applying a batch takes about as long as reading
+        # twice its rows, so reads stay hidden while batches grow from a small first one to the bounds.
+        return min(self.limits[0], max(first[0], 2 * read)), self.limits[1]
+
     def take(self) -> batches.Batch | None:
         """The next batch to apply (everything read since the last take); None when the producer ended."""
         with self._cond:
-            while self._ready is None and not self._ended and self._error is None:
+            while self._waits():
                 self._cond.wait()
             batch, self._ready = self._ready, None
             if batch is None:
                 if self._error is not None:
                     raise self._error
                 self._ended = False  # taken: a new produce() may start
+            else:
+                self._taken += 1
             self._cond.notify_all()
             return batch
+
+    def _waits(self) -> bool:
+        # Called holding the condition.
+        if self._ended or self._error is not None:
+            return False
+        held = self._ready
+        if held is None:
+            return True
+        # A backlog's batch below the granularity waits for the parts being read, unless it is the run's first (it
+        # starts the overlap) or the producer cannot add to it (bounds reached, or a read of other columns).
+        return bool(self.granularity and self._taken and self._more and not self._blocked
+                    and held.rows.num_rows < self.granularity and self._room(held, self.limits))
 
     def stop(self) -> None:
         """Make the producer return (the run ends, or failed)."""
@@ -326,10 +365,18 @@ class _Feed:
     def _room(self, held: batches.Batch, limits: tuple[int, int]) -> bool:
         return bool(held.rows.num_rows < limits[0] and held.rows.nbytes < limits[1])
 
-    def _put(self, batch: batches.Batch) -> None:
+    def _reached(self) -> None:
+        with self._cond:
+            self._more = False
+            self._cond.notify_all()
+
+    def _put(self, batch: batches.Batch, *, more: bool) -> None:
         with self._cond:
             while self._ready is not None and not _joinable(self._ready, batch) and not self._stopped:
+                self._blocked = True
+                self._cond.notify_all()
                 self._cond.wait()
+            self._blocked = False
             if self._stopped:
                 return
             held = self._ready
@@ -338,6 +385,7 @@ class _Feed:
             else:
                 self._ready = batches.Batch(held.first_seq, batch.last_seq,
                                             pa.concat_tables([held.rows, batch.rows]))
+            self._more = more
             self._cond.notify_all()
 
 
@@ -353,7 +401,15 @@ def _copy_batches(warehouse: Warehouse, schema: Schema, settings: Settings, feed
     # Nothing overlaps the first read: with big batches, a smaller first one starts the apply (and the overlap)
     # sooner (~7% of a 1M-row sync into DuckDB).
     rows = settings.batch_rows
-    first = (rows // FIRST_BATCH_SHARE if rows >= FIRST_BATCH_FROM else rows, settings.batch_bytes)
+    first_rows = rows // FIRST_BATCH_SHARE if rows >= FIRST_BATCH_FROM else rows
+    if feed.granularity:
+        # A first batch below the granularity goes through DuckDB's WAL, which a later commit checkpoints once it
+        # passes 16 MiB: keep it a fraction of a granule (the reads after it are as many either way).
+        first_rows = min(first_rows, feed.granularity // FIRST_GRANULE_SHARE)
+    if feed.upto - applied >= SPLIT_FROM:
+        # A backlog of a few first batches or less: a third of it first, so its apply hides the read of the rest.
+        first_rows = min(first_rows, (feed.upto - applied) // 3)
+    first = (first_rows, settings.batch_bytes)
     try:
         # Batch N+1 is read while batch N is applied: its range starts where N's ends, known before N is applied.
         # A custom applier reads its rows whole; the generic sync only the attributes a batch carries.

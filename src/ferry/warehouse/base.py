@@ -169,6 +169,9 @@ class Warehouse(ABC):
         """Is this a bad value (data), an unreachable engine (outage), or a bug (other)?"""
 
     dialect: Literal["duckdb", "postgres", "snowflake"] = "duckdb"
+    # Rows a batch should reach while a backlog lasts, for engines whose commits of fewer rows cost more per row
+    # (DuckDB's row group); 0: any size. Small batches of a sync that has caught up are taken as they are.
+    batch_granularity: int = 0
 
     def identity(self) -> Identity:
         """This warehouse's identity (created inside it on first call where the engine keeps one)."""
