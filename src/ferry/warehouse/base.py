@@ -242,13 +242,14 @@ class Warehouse(ABC):
                 refused: dict[int, str]) -> tuple[pa.Table, pa.Table]:
         """The segment's rows to apply and the keys records already hold; an engine may refuse rows here
         (adding `_seq → reason` to `refused`)."""
-        if all_free(segment):
+        free = free_inserts(segment)
+        if all_free(segment, free):
             # Free inserts create records with fresh UUIDs as ids: no record can hold one, nothing to look up.
             return segment, segment.select(list(key)).schema.empty_table()
         # The key values of the rows that are not free inserts, as they are (repeats included: the engine's join
         # dedups them cheaper than Arrow). A key only free inserts carry needs no answer: each of them creates its
         # record whatever exists, and with no update or delete of that key there is no group to apply.
-        keys = segment.select(list(key)).filter(pc.invert(free_inserts(segment)))
+        keys = segment.select(list(key)).filter(pc.invert(free))
         return segment, tx.existing(schema, key, keys)
 
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],

@@ -75,9 +75,12 @@ def free_inserts(batch: pa.Table) -> pa.ChunkedArray:
                    pc.fill_null(pc.equal(batch.column(ID_ATTRIBUTE), batch.column("_uuid")), False))
 
 
-def all_free(segment: pa.Table) -> bool:
-    """True when every row of the segment is a free insert (it creates its record, nothing else touches it)."""
-    return segment.num_rows > 0 and bool(pc.all(free_inserts(segment)).as_py())
+def all_free(segment: pa.Table, free: pa.ChunkedArray | None = None) -> bool:
+    """True when every row of the segment is a free insert (it creates its record, nothing else touches it);
+    `free`: its `free_inserts`, when already computed."""
+    if segment.num_rows == 0:
+        return False
+    return bool(pc.all(free_inserts(segment) if free is None else free).as_py())
 
 
 def distinct_keys(segment: pa.Table, key: Sequence[str]) -> pa.Table:
