@@ -8,6 +8,7 @@ import uuid
 
 import psycopg
 from harness import percentile
+from soap_unitary import own_cpu
 
 
 def free_connections(url: str) -> int:
@@ -35,11 +36,11 @@ async def insert_anchor(url: str, clients: int, calls: int, tag: str) -> dict[st
                 await conn.execute(statement, (row, uuid.uuid4(), str(row), f"a{tag}-{n}-{i}@x.test"))
                 latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    cpu0, started = own_cpu(), time.perf_counter()
     await asyncio.gather(*(worker(n) for n in range(clients)))
-    secs = time.perf_counter() - started
+    secs, cpu = time.perf_counter() - started, own_cpu() - cpu0
     return {"rate": len(latencies) / secs, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
-            "connections": clients}
+            "connections": clients, "gen_cpu_per_call": cpu / max(1, len(latencies))}
 
 
 async def copy_anchor(url: str, clients: int, calls: int, size: int, tag: str) -> float:

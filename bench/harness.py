@@ -33,14 +33,14 @@ FULL = {"repeats": 3, "heavy_repeats": 3, "unitary_calls": 6000, "clients": (8, 
         "sync_rows": 1_000_000, "growth_sizes": (1_000_000, 5_000_000, 10_000_000), "growth_batch": 100_000,
         "lag_seconds": 60, "lag_calls_per_s": 1000,
         "memory_batch": 50_000, "wide_rows": 400_000, "worker_clients": (8, 32),
-        "script_calls": 100_000, "script_collection": 10_000}
+        "script_calls": 100_000, "script_collection": 10_000, "unitary_driver": "aiohttp"}
 
 
 # Quick: the sync and growth scenarios run once (each repeat makes databases and starts fresh processes).
 QUICK = {"repeats": 3, "heavy_repeats": 1, "unitary_calls": 1200, "clients": (8, 32, 128), "collections": 12,
          "sync_rows": 30_000, "growth_sizes": (50_000, 250_000, 500_000), "growth_batch": 5_000, "lag_seconds": 8,
          "lag_calls_per_s": 1000, "memory_batch": 5_000, "wide_rows": 40_000,
-         "worker_clients": (8, 32), "script_calls": 500, "script_collection": 10_000}
+         "worker_clients": (8, 32), "script_calls": 500, "script_collection": 10_000, "unitary_driver": "aiohttp"}
 
 
 def log(*parts: Any) -> None:
@@ -188,6 +188,34 @@ async def drive(clients: int, count: int, send: Callable[[Any, int, int], Any]) 
     cpu0, started = own_cpu(), time.perf_counter()
     await asyncio.gather(*(client(n, per_client, True) for n in range(clients)))
     return latencies, time.perf_counter() - started, own_cpu() - cpu0
+
+
+async def drive_raw(clients: int, count: int, host: str, port: int,
+                    request: Callable[[int, int], bytes], marker: bytes) -> tuple[list[float], float, float]:
+    """`drive` with one `RawHttp` connection per client instead of aiohttp: request(n, i) builds the bytes of a
+    call, every reply must be a 200 holding `marker`. Same returns as `drive`."""
+    per_client = count // clients
+    latencies: list[float] = []
+
+    async def client(http: RawHttp, n: int, calls: int, record: bool) -> None:
+        for i in range(calls):
+            data = request(n, i if record else -1 - i)
+            started = time.perf_counter()
+            status, reply = await http.send(data)
+            if record:
+                latencies.append(time.perf_counter() - started)
+            if status != 200 or marker not in reply:
+                raise SystemExit(f"unexpected reply {status}: {reply[:400]!r}")
+
+    connections = [RawHttp(host, port) for _ in range(clients)]
+    try:
+        await asyncio.gather(*(client(http, n, 3, False) for n, http in enumerate(connections)))  # connect, warm
+        cpu0, started = own_cpu(), time.perf_counter()
+        await asyncio.gather(*(client(http, n, per_client, True) for n, http in enumerate(connections)))
+        return latencies, time.perf_counter() - started, own_cpu() - cpu0
+    finally:
+        for http in connections:
+            http.close()
 
 
 async def expect(response: Any, marker: bytes) -> None:

@@ -10,7 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from anchors import insert_anchor
-from harness import SOAP_PATH, Databases, Server, drive, expect, json_record, percentile, soap_record, spread, staging
+from harness import (
+    SOAP_PATH,
+    Databases,
+    RawHttp,
+    Server,
+    drive,
+    drive_raw,
+    expect,
+    json_record,
+    percentile,
+    soap_record,
+    spread,
+    staging,
+)
 from report import add
 
 
@@ -31,6 +44,7 @@ def _unitary(cfg: dict[str, Any], rows: list[dict[str, Any]], notes: list[str], 
             staging(url, Path(tmp)).close()
             server = Server(url, Path(tmp), workers=workers)
             run = uuid.uuid4().hex[:6]
+            soap_headers, rest_headers = server.soap_headers(), server.rest_headers("application/json")
             try:
                 for clients in client_counts:
                     results: dict[str, list[dict[str, float]]] = {"soap": [], "rest": [], "anchor": []}
@@ -48,9 +62,22 @@ def _unitary(cfg: dict[str, Any], rows: list[dict[str, Any]], notes: list[str], 
                                                  data=json_record(f"r{tag}-{n}-{i}").encode()) as r:
                                 await expect(r, b"uuid")
 
-                        for name, send in (("soap", soap), ("rest", rest)):
+                        def soap_raw(n: int, i: int, tag: str = tag) -> bytes:
+                            return RawHttp.request("POST", SOAP_PATH, soap_headers,
+                                                   server.soap_body(soap_record(f"s{tag}-{n}-{i}")))
+
+                        def rest_raw(n: int, i: int, tag: str = tag) -> bytes:
+                            return RawHttp.request("POST", "/api/v1/ingest/nms:recipient", rest_headers,
+                                                   json_record(f"r{tag}-{n}-{i}").encode())
+
+                        for name, send, raw, marker in (("soap", soap, soap_raw, b"<pstrSUuids"),
+                                                        ("rest", rest, rest_raw, b"uuid")):
                             cpu0, (b0, c0) = server.cpu_seconds(), server.group_commits()
-                            lat, secs, gen_cpu = asyncio.run(drive(clients, cfg["unitary_calls"], send))
+                            if cfg["unitary_driver"] == "aiohttp":
+                                lat, secs, gen_cpu = asyncio.run(drive(clients, cfg["unitary_calls"], send))
+                            else:
+                                lat, secs, gen_cpu = asyncio.run(drive_raw(clients, cfg["unitary_calls"], "127.0.0.1",
+                                                                           server.port, raw, marker))
                             b1, c1 = server.group_commits()
                             results[name].append({"per_commit": (c1 - c0) / max(1, b1 - b0),
                                                   "rate": len(lat) / secs, "p50": percentile(lat, 0.5),
@@ -69,8 +96,12 @@ def _unitary(cfg: dict[str, Any], rows: list[dict[str, Any]], notes: list[str], 
                                      f" ms, p99 {statistics.median(r['p99'] for r in results['anchor']) * 1000:.1f} "
                                      f"ms, {min(r['connections'] for r in results['anchor']):.0f} connections); "
                                      f"spread {spread(rates):.0%} (anchor {spread(anchor):.0%}); server CPU "
-                                     f"{med['server_cpu'] * 1e6:.0f} µs/call; load generator CPU "
-                                     f"{med['gen_cpu']:.0%} of one core"
+                                     f"{med['server_cpu'] * 1e6:.0f} µs/call; load generator "
+                                     f"({cfg['unitary_driver']}) CPU {med['gen_cpu']:.0%} of one core, "
+                                     f"{med['gen_cpu'] / med['rate'] * 1e6:.0f} "
+                                     f"µs/call (anchor's psycopg clients "
+                                     f"{statistics.median(r['gen_cpu_per_call'] for r in results['anchor']) * 1e6:.0f}"
+                                     f" µs/call)"
                                      # /healthz answers for one worker: its counts say nothing of the others'.
                                      + (f"; {med['per_commit']:.1f} calls per group commit" if workers == 1 else ""))
             finally:
