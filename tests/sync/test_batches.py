@@ -11,7 +11,7 @@ from ferry.config import Settings
 from ferry.ingest import Method
 from ferry.staging import StagingDatabase
 from ferry.sync import run_once
-from ferry.sync.batches import BatchReader
+from ferry.sync.batches import BatchReader, parse_text_array
 from ferry.warehouse import Warehouse
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -52,6 +52,49 @@ def test_a_batch_holds_the_attributes_its_rows_carry_and_reads_more_when_a_later
         assert whole is not None and whole.rows.column_names == [*_HEAD, *schema.attribute_names]
     finally:
         reader.close()
+
+
+def test_a_batch_holds_each_rows_key_and_present_attributes_as_lists(
+        staging: tuple[StagingDatabase, Settings]) -> None:
+    db, _ = staging
+    reset(db)
+    schema = item_schema(db)
+    # Lists that repeat and lists that change from row to row, an insert without _key (NULL key), a key of two
+    # attributes.
+    db.store.stage([call(db, Method.INGEST_EXT, ({"email": "k1", "a": "x"}, "@email", None),
+                         ({"email": "k2", "a": "y"}, "@email", None),
+                         ({"email": "k3", "a": "z", "b": 5, "note": "t"}, "@email,@a", "update"),
+                         ({"email": "k1"}, "@email", "delete"))])
+    db.store.stage([call(db, Method.INGEST, ({"email": "k4"}, None, None), ({"email": "k5", "n": 3}, None, None))])
+    with db.pool.connection() as conn:
+        staged = conn.execute("SELECT _key, _present FROM ferry_stg.tst_item ORDER BY _seq").fetchall()
+    reader = BatchReader(db.url)
+    try:
+        for every_column in (False, True):
+            batch = reader.read(schema, 0, _last_seq(db), 1000, 1 << 30, every_column=every_column)
+            assert batch is not None
+            assert list(zip(batch.rows.column("_key").to_pylist(), batch.rows.column("_present").to_pylist(),
+                            strict=True)) == staged
+            assert batch.rows.schema.field("_present").type == batch.rows.schema.field("_key").type
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("items", [[], ["a"], ["id", "email", "firstName"], ["a b", "x,y", 'q"t', "b\\s", "", "NULL",
+                                                                            None, "{", "}", " lead", "é", "t\tab"]])
+def test_array_text_reads_back_as_the_array_postgresql_wrote(items: list[str | None],
+                                                             staging: tuple[StagingDatabase, Settings]) -> None:
+    db, _ = staging
+    with db.pool.connection() as conn:
+        row = conn.execute("SELECT %s::text[]::text", (items,)).fetchone()
+    assert row is not None
+    assert parse_text_array(row[0]) == items
+
+
+def test_array_text_with_a_lower_bound_or_two_dimensions() -> None:
+    assert parse_text_array("[0:1]={a,b}") == ["a", "b"]
+    with pytest.raises(ValueError, match="one-dimensional"):
+        parse_text_array("{{a,b},{c,d}}")
 
 
 def test_the_byte_bound_cuts_a_batch_after_the_row_that_reaches_it(staging: tuple[StagingDatabase, Settings]) -> None:
