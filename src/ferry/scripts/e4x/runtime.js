@@ -125,11 +125,14 @@
       case "processing-instruction": return pad + "<?" + n.name + " " + n.value + "?>";
     }
     let s = pad + "<" + n.name;
-    for (const a of n.attrs) s += " " + a.name + "=\"" + escAttr(a.value) + "\"";
-    if (n.kids.length === 0) return s + "/>";
+    const attrs = n.attrs, kids = n.kids;
+    for (let k = 0; k < attrs.length; k++) s += " " + attrs[k].name + "=\"" + escAttr(attrs[k].value) + "\"";
+    if (kids.length === 0) return s + "/>";
     s += ">";
-    const indentKids = pretty && (n.kids.length > 1 || n.kids[0].kind !== "text");
-    for (const k of n.kids) s += indentKids ? "\n" + toXMLString(k, indent + 2, true) : toXMLString(k, 0, false);
+    const indentKids = pretty && (kids.length > 1 || kids[0].kind !== "text");
+    for (let k = 0; k < kids.length; k++) {
+      s += indentKids ? "\n" + toXMLString(kids[k], indent + 2, true) : toXMLString(kids[k], 0, false);
+    }
     if (indentKids) s += "\n" + pad;
     return s + "</" + n.name + ">";
   }
@@ -657,10 +660,10 @@
       skeletons.set(shape, sk);
     }
     if (sk === null) return parseLiteral(parts);
-    const vals = [];
-    for (const p of parts) if (typeof p !== "string") vals.push(p[1]);
+    const vals = slotValues(parts);
+    if (sk.flat !== null) return wrap(new FlatImpl(sk.flat, attrValues(sk.flat, vals)));
     const nodes = [];
-    for (const s of sk.nodes) instantiate(s, vals, null, nodes);
+    for (let k = 0; k < sk.nodes.length; k++) instantiate(sk.nodes[k], vals, null, nodes);
     if (nodes.length === 1 && !sk.isList) return xmlOf(nodes[0]);
     return listOf(nodes);
   }
@@ -676,9 +679,14 @@
       for (const k of toNodes(parseLiteral(parts))) { k.parent = el; el.kids.push(k); }
       return;
     }
+    const vals = slotValues(parts);
+    for (let k = 0; k < sk.nodes.length; k++) instantiate(sk.nodes[k], vals, el, el.kids);
+  }
+
+  function slotValues(parts) {
     const vals = [];
-    for (const p of parts) if (typeof p !== "string") vals.push(p[1]);
-    for (const s of sk.nodes) instantiate(s, vals, el, el.kids);
+    for (let k = 0; k < parts.length; k++) { const p = parts[k]; if (typeof p !== "string") vals.push(p[1]); }
+    return vals;
   }
 
   const ATTR_SLOT = /^\u0001([0-9]+)$/;
@@ -716,10 +724,67 @@
       }
       return true;
     };
-    return mark(nodes) ? { nodes: nodes, isList: isList } : null;
+    return mark(nodes) ? { nodes: nodes, isList: isList, flat: isList ? null : flatOf(nodes) } : null;
   }
 
-  function attrValue(v) { return isXML(v) ? implString(implOf(v)) : String(v); }
+  // A literal of one element holding attributes only (a record, as most scripts write them): its XML value keeps
+  // the attribute values and makes its nodes when first asked for (never, when it only goes to the host as text).
+  function flatOf(nodes) {
+    if (nodes.length !== 1) return null;
+    const el = nodes[0];
+    if (el.kind !== "element" || el.kids.length !== 0 || el.slot !== undefined) return null;
+    // The serialised text, cut around each slot's value (static attributes written once, escaped as usual).
+    const texts = [], slots = [];
+    let text = "<" + el.name;
+    for (let k = 0; k < el.attrs.length; k++) {
+      const a = el.attrs[k];
+      if (a.slot === undefined) { text += " " + a.name + "=\"" + escAttr(a.value) + "\""; continue; }
+      texts.push(text + " " + a.name + "=\"");
+      slots.push(a.slot);
+      text = "\"";
+    }
+    texts.push(text + "/>");
+    return { element: el, texts: texts, slots: slots };
+  }
+
+  function attrValues(flat, vals) {
+    // As `instantiate` converts them, in the same order (a value's toString runs now, not when the nodes are made).
+    const slots = flat.slots, out = new Array(vals.length);
+    for (let k = 0; k < slots.length; k++) out[slots[k]] = attrValue(vals[slots[k]]);
+    return out;
+  }
+
+  function FlatImpl(flat, values) {
+    this.flat = flat;
+    this.values = values;
+    this.single = true;
+    this.targetNode = null;
+    this.targetName = null;
+  }
+  FlatImpl.prototype = Object.create(Impl.prototype, {
+    nodes: {
+      get: function () {
+        const nodes = [];
+        instantiate(this.flat.element, this.values, null, nodes); // the values are text: taken as they are
+        Object.defineProperty(this, "nodes", { value: nodes, writable: true, enumerable: true, configurable: true });
+        return nodes;
+      },
+      set: function (v) {
+        Object.defineProperty(this, "nodes", { value: v, writable: true, enumerable: true, configurable: true });
+      },
+      configurable: true,
+    },
+  });
+
+  // The compact text of an XML value whose nodes were never made.
+  function flatString(i) {
+    const texts = i.flat.texts, slots = i.flat.slots, values = i.values;
+    let s = texts[0];
+    for (let k = 0; k < slots.length; k++) s += escAttr(values[slots[k]]) + texts[k + 1];
+    return s;
+  }
+
+  function attrValue(v) { return typeof v === "string" ? v : isXML(v) ? implString(implOf(v)) : String(v); }
 
   function instantiate(s, vals, parent, out) {
     if (s.slot !== undefined) {
@@ -741,12 +806,14 @@
     c.cdata = s.cdata;
     c.parent = parent;
     if (s.kind === "element") {
-      for (const a of s.attrs) {
-        const ac = node("attribute", a.name, a.slot === undefined ? a.value : attrValue(vals[a.slot]));
-        ac.parent = c;
-        c.attrs.push(ac);
+      // Indexed loops and attribute nodes made in place: this runs once per node of every literal evaluated.
+      const attrs = s.attrs, made = c.attrs, kids = s.kids;
+      for (let k = 0; k < attrs.length; k++) {
+        const a = attrs[k];
+        made.push({ kind: "attribute", name: a.name, value: a.slot === undefined ? a.value : attrValue(vals[a.slot]),
+                    attrs: null, kids: null, parent: c, cdata: false });
       }
-      for (const k of s.kids) instantiate(k, vals, c, c.kids);
+      for (let k = 0; k < kids.length; k++) instantiate(kids[k], vals, c, c.kids);
     }
     out.push(c);
   }
@@ -825,6 +892,7 @@
   define("__e4x_toXMLString", function (v) {
     const i = implOf(v);
     if (!i) return String(v);
+    if (i instanceof FlatImpl && !Object.prototype.hasOwnProperty.call(i, "nodes")) return flatString(i);
     return i.nodes.map(function (n) { return toXMLString(n, 0, false); }).join("");
   });
   define("__e4x_fromXMLString", function (text) { return XMLClass(String(text)); });
