@@ -124,9 +124,14 @@
       case "comment": return pad + "<!--" + n.value + "-->";
       case "processing-instruction": return pad + "<?" + n.name + " " + n.value + "?>";
     }
-    let s = pad + "<" + n.name;
-    const attrs = n.attrs, kids = n.kids;
-    for (let k = 0; k < attrs.length; k++) s += " " + attrs[k].name + "=\"" + escAttr(attrs[k].value) + "\"";
+    const start = flatStart(n), kids = n.kids;
+    let s = pad;
+    if (start !== null) s += start;
+    else {
+      const attrs = n.attrs;
+      s += "<" + n.name;
+      for (let k = 0; k < attrs.length; k++) s += " " + attrs[k].name + "=\"" + escAttr(attrs[k].value) + "\"";
+    }
     if (kids.length === 0) return s + "/>";
     s += ">";
     const indentKids = pretty && (kids.length > 1 || kids[0].kind !== "text");
@@ -661,7 +666,7 @@
     }
     if (sk === null) return parseLiteral(parts);
     const vals = slotValues(parts);
-    if (sk.flat !== null) return wrap(new FlatImpl(sk.flat, attrValues(sk.flat, vals)));
+    if (sk.flat !== null) return xmlOf(flatNode(sk.flat, attrValues(sk.flat, vals), null));
     const nodes = [];
     for (let k = 0; k < sk.nodes.length; k++) instantiate(sk.nodes[k], vals, null, nodes);
     if (nodes.length === 1 && !sk.isList) return xmlOf(nodes[0]);
@@ -680,6 +685,7 @@
       return;
     }
     const vals = slotValues(parts);
+    if (sk.flat !== null) { el.kids.push(flatNode(sk.flat, attrValues(sk.flat, vals), el)); return; }
     for (let k = 0; k < sk.nodes.length; k++) instantiate(sk.nodes[k], vals, el, el.kids);
   }
 
@@ -727,13 +733,14 @@
     return mark(nodes) ? { nodes: nodes, isList: isList, flat: isList ? null : flatOf(nodes) } : null;
   }
 
-  // A literal of one element holding attributes only (a record, as most scripts write them): its XML value keeps
-  // the attribute values and makes its nodes when first asked for (never, when it only goes to the host as text).
+  // A literal of one element holding attributes only (a record, as most scripts write them) makes an element whose
+  // attribute nodes are made when first read (never, when it is only turned into text): it keeps the skeleton and
+  // the attribute values, and its text is the skeleton's, cut around the values.
   function flatOf(nodes) {
     if (nodes.length !== 1) return null;
     const el = nodes[0];
     if (el.kind !== "element" || el.kids.length !== 0 || el.slot !== undefined) return null;
-    // The serialised text, cut around each slot's value (static attributes written once, escaped as usual).
+    // The start tag's text cut around each slot's value (static attributes written once, escaped as usual).
     const texts = [], slots = [];
     let text = "<" + el.name;
     for (let k = 0; k < el.attrs.length; k++) {
@@ -743,7 +750,7 @@
       slots.push(a.slot);
       text = "\"";
     }
-    texts.push(text + "/>");
+    texts.push(text);
     return { element: el, texts: texts, slots: slots };
   }
 
@@ -754,31 +761,39 @@
     return out;
   }
 
-  function FlatImpl(flat, values) {
-    this.flat = flat;
-    this.values = values;
-    this.single = true;
-    this.targetNode = null;
-    this.targetName = null;
+  // Keys no script can name (nodes never reach a script, but Object.prototype is the script's to change).
+  const FLAT = Symbol("flat"), VALUES = Symbol("values");
+  function ownAttrs(n, attrs) {
+    Object.defineProperty(n, "attrs", { value: attrs, writable: true, enumerable: true, configurable: true });
+    return attrs;
   }
-  FlatImpl.prototype = Object.create(Impl.prototype, {
-    nodes: {
+  const FLAT_ELEMENT = Object.create(Object.prototype, {
+    attrs: {
       get: function () {
-        const nodes = [];
-        instantiate(this.flat.element, this.values, null, nodes); // the values are text: taken as they are
-        Object.defineProperty(this, "nodes", { value: nodes, writable: true, enumerable: true, configurable: true });
-        return nodes;
+        const attrs = this[FLAT].element.attrs, values = this[VALUES], made = [];
+        for (let k = 0; k < attrs.length; k++) {
+          const a = attrs[k];
+          made.push({ kind: "attribute", name: a.name, value: a.slot === undefined ? a.value : values[a.slot],
+                      attrs: null, kids: null, parent: this, cdata: false });
+        }
+        return ownAttrs(this, made);
       },
-      set: function (v) {
-        Object.defineProperty(this, "nodes", { value: v, writable: true, enumerable: true, configurable: true });
-      },
-      configurable: true,
+      set: function (v) { ownAttrs(this, v); },
     },
   });
 
-  // The compact text of an XML value whose nodes were never made.
-  function flatString(i) {
-    const texts = i.flat.texts, slots = i.flat.slots, values = i.values;
+  function flatNode(flat, values, parent) {
+    return { __proto__: FLAT_ELEMENT, kind: "element", name: flat.element.name, value: undefined, kids: [],
+             parent: parent, cdata: false, [FLAT]: flat, [VALUES]: values };
+  }
+
+  // The start tag of a record element whose attribute nodes were never made (null: made, or renamed since).
+  function flatStart(n) {
+    const flat = n[FLAT];
+    if (flat === undefined || Object.prototype.hasOwnProperty.call(n, "attrs") || n.name !== flat.element.name) {
+      return null;
+    }
+    const texts = flat.texts, slots = flat.slots, values = n[VALUES];
     let s = texts[0];
     for (let k = 0; k < slots.length; k++) s += escAttr(values[slots[k]]) + texts[k + 1];
     return s;
@@ -892,7 +907,6 @@
   define("__e4x_toXMLString", function (v) {
     const i = implOf(v);
     if (!i) return String(v);
-    if (i instanceof FlatImpl && !Object.prototype.hasOwnProperty.call(i, "nodes")) return flatString(i);
     return i.nodes.map(function (n) { return toXMLString(n, 0, false); }).join("");
   });
   define("__e4x_fromXMLString", function (text) { return XMLClass(String(text)); });
