@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ferry.config import Settings
+from ferry.scripts import runner
 from ferry.scripts.api import ScriptApi
 from ferry.scripts.results import ScriptResult
 from ferry.scripts.runner import run_script
@@ -79,6 +80,14 @@ def test_dynamic_import_loads_no_file(bench: ScriptBench, tmp_path: Any) -> None
     assert [line.message for line in result.logs] == ["undefined"]
 
 
+def _cpu_ticks(pid: str) -> int:
+    """The user CPU time of process `pid` so far, in clock ticks (0 once it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def test_a_killed_parent_leaves_no_runaway_worker() -> None:
     code = ("from ferry.scripts.runner import run_script\n"
             "class Api:\n    def serve(self, op, args): return ''\n"
@@ -88,7 +97,9 @@ def test_a_killed_parent_leaves_no_runaway_worker() -> None:
         workers: list[str] = []
         for _ in range(300):
             workers = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split()
-            if workers:
+            # Killed once the worker runs the loop (0.3 s of CPU): a worker still starting would also end when its
+            # pipe closes, and only one already looping needs the parent-death signal.
+            if workers and _cpu_ticks(workers[0]) >= 30:
                 break
             time.sleep(0.1)
         assert workers, "no worker started"
@@ -102,3 +113,23 @@ def test_a_killed_parent_leaves_no_runaway_worker() -> None:
             break
         time.sleep(0.1)
     assert not alive
+
+
+class _Quiet:
+    def serve(self, op: str, args: dict[str, Any]) -> Any:
+        return ""
+
+
+def test_a_worker_starts_without_site_from_the_folders_ferry_and_its_engine_come_from() -> None:
+    command = runner.worker_command(123)
+    assert command[1:4] == ["-I", "-S", "-c"] and command[5] == "123"
+    assert any((Path(folder) / "ferry" / "scripts" / "worker.py").is_file() for folder in command[6:])
+    result = run_script('logInfo(typeof xtk.session.Ingest)', filename="x.js", api=_Quiet(), time_limit=60)
+    assert result.outcome == "succeeded" and [line.message for line in result.logs] == ["function"]
+
+
+def test_a_worker_starts_with_site_when_those_folders_are_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "_worker_paths", [])
+    assert runner.worker_command(123)[1:] == ["-I", "-m", "ferry.scripts.worker", "123"]
+    result = run_script('logInfo("started")', filename="x.js", api=_Quiet(), time_limit=60)
+    assert result.outcome == "succeeded" and [line.message for line in result.logs] == ["started"]

@@ -258,6 +258,42 @@ def _finish(result: ScriptResult, message: dict[str, Any], translations: Transla
     result.line, result.column = line, column
 
 
+# The worker's interpreter skips `site` (-S): its .pth files, sitecustomize and `_distutils_hack` are a good part
+# of a fresh worker's start, and the worker needs no more than the folders holding ferry and the engine, which it
+# is given (after the standard library's, as `site` would add them). `runpy` (-m) is skipped too.
+_BOOT = "import sys\nsys.path += sys.argv[2:]\ndel sys.argv[2:]\nfrom ferry.scripts.worker import main\nmain()\n"
+_worker_paths: list[str] | None = None
+
+
+def worker_command(parent: int) -> list[str]:
+    """The command starting a worker for the process `parent`: an isolated interpreter without `site`, given the
+    folders ferry and its engine are imported from (`python -I -m ferry.scripts.worker` when they are not found)."""
+    global _worker_paths
+    if _worker_paths is None:
+        _worker_paths = _import_folders()
+    if not _worker_paths:
+        return [sys.executable, "-I", "-m", "ferry.scripts.worker", str(parent)]
+    return [sys.executable, "-I", "-S", "-c", _BOOT, str(parent), *_worker_paths]
+
+
+def _import_folders() -> list[str]:
+    """The sys.path folders `ferry` and `_quickjs` come from here ([] when one is not a plain file on disk)."""
+    import importlib.util
+
+    import ferry
+
+    folders: list[str] = []
+    package = getattr(ferry, "__file__", None)
+    engine = importlib.util.find_spec("_quickjs")
+    for found in (os.path.dirname(os.path.dirname(package)) if package else None,
+                  os.path.dirname(engine.origin) if engine is not None and engine.origin else None):
+        if found is None or not os.path.isdir(found):
+            return []
+        if found not in folders:
+            folders.append(found)
+    return folders
+
+
 _TIMEOUT = object()
 _spare_lock = threading.Lock()
 _spare: _Worker | None = None
@@ -349,9 +385,8 @@ class _Worker:
     @classmethod
     def start(cls) -> _Worker:
         """A fresh worker: isolated interpreter, empty environment, its own session; it dies with this process."""
-        command = [sys.executable, "-I", "-m", "ferry.scripts.worker", str(os.getpid())]
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   env={}, cwd=os.sep, close_fds=True, start_new_session=True)
+        process = subprocess.Popen(worker_command(os.getpid()), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env={}, cwd=os.sep, close_fds=True, start_new_session=True)
         return cls(process)
 
     def _read_stderr(self) -> None:

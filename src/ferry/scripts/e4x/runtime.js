@@ -124,12 +124,20 @@
       case "comment": return pad + "<!--" + n.value + "-->";
       case "processing-instruction": return pad + "<?" + n.name + " " + n.value + "?>";
     }
-    let s = pad + "<" + n.name;
-    for (const a of n.attrs) s += " " + a.name + "=\"" + escAttr(a.value) + "\"";
-    if (n.kids.length === 0) return s + "/>";
+    const start = flatStart(n), kids = n.kids;
+    let s = pad;
+    if (start !== null) s += start;
+    else {
+      const attrs = n.attrs;
+      s += "<" + n.name;
+      for (let k = 0; k < attrs.length; k++) s += " " + attrs[k].name + "=\"" + escAttr(attrs[k].value) + "\"";
+    }
+    if (kids.length === 0) return s + "/>";
     s += ">";
-    const indentKids = pretty && (n.kids.length > 1 || n.kids[0].kind !== "text");
-    for (const k of n.kids) s += indentKids ? "\n" + toXMLString(k, indent + 2, true) : toXMLString(k, 0, false);
+    const indentKids = pretty && (kids.length > 1 || kids[0].kind !== "text");
+    for (let k = 0; k < kids.length; k++) {
+      s += indentKids ? "\n" + toXMLString(kids[k], indent + 2, true) : toXMLString(kids[k], 0, false);
+    }
     if (indentKids) s += "\n" + pad;
     return s + "</" + n.name + ">";
   }
@@ -657,10 +665,10 @@
       skeletons.set(shape, sk);
     }
     if (sk === null) return parseLiteral(parts);
-    const vals = [];
-    for (const p of parts) if (typeof p !== "string") vals.push(p[1]);
+    const vals = slotValues(parts);
+    if (sk.flat !== null) return xmlOf(flatNode(sk.flat, attrValues(sk.flat, vals), null));
     const nodes = [];
-    for (const s of sk.nodes) instantiate(s, vals, null, nodes);
+    for (let k = 0; k < sk.nodes.length; k++) instantiate(sk.nodes[k], vals, null, nodes);
     if (nodes.length === 1 && !sk.isList) return xmlOf(nodes[0]);
     return listOf(nodes);
   }
@@ -676,9 +684,15 @@
       for (const k of toNodes(parseLiteral(parts))) { k.parent = el; el.kids.push(k); }
       return;
     }
+    const vals = slotValues(parts);
+    if (sk.flat !== null) { el.kids.push(flatNode(sk.flat, attrValues(sk.flat, vals), el)); return; }
+    for (let k = 0; k < sk.nodes.length; k++) instantiate(sk.nodes[k], vals, el, el.kids);
+  }
+
+  function slotValues(parts) {
     const vals = [];
-    for (const p of parts) if (typeof p !== "string") vals.push(p[1]);
-    for (const s of sk.nodes) instantiate(s, vals, el, el.kids);
+    for (let k = 0; k < parts.length; k++) { const p = parts[k]; if (typeof p !== "string") vals.push(p[1]); }
+    return vals;
   }
 
   const ATTR_SLOT = /^\u0001([0-9]+)$/;
@@ -716,10 +730,76 @@
       }
       return true;
     };
-    return mark(nodes) ? { nodes: nodes, isList: isList } : null;
+    return mark(nodes) ? { nodes: nodes, isList: isList, flat: isList ? null : flatOf(nodes) } : null;
   }
 
-  function attrValue(v) { return isXML(v) ? implString(implOf(v)) : String(v); }
+  // A literal of one element holding attributes only (a record, as most scripts write them) makes an element whose
+  // attribute nodes are made when first read (never, when it is only turned into text): it keeps the skeleton and
+  // the attribute values, and its text is the skeleton's, cut around the values.
+  function flatOf(nodes) {
+    if (nodes.length !== 1) return null;
+    const el = nodes[0];
+    if (el.kind !== "element" || el.kids.length !== 0 || el.slot !== undefined) return null;
+    // The start tag's text cut around each slot's value (static attributes written once, escaped as usual).
+    const texts = [], slots = [];
+    let text = "<" + el.name;
+    for (let k = 0; k < el.attrs.length; k++) {
+      const a = el.attrs[k];
+      if (a.slot === undefined) { text += " " + a.name + "=\"" + escAttr(a.value) + "\""; continue; }
+      texts.push(text + " " + a.name + "=\"");
+      slots.push(a.slot);
+      text = "\"";
+    }
+    texts.push(text);
+    return { element: el, texts: texts, slots: slots };
+  }
+
+  function attrValues(flat, vals) {
+    // As `instantiate` converts them, in the same order (a value's toString runs now, not when the nodes are made).
+    const slots = flat.slots, out = new Array(vals.length);
+    for (let k = 0; k < slots.length; k++) out[slots[k]] = attrValue(vals[slots[k]]);
+    return out;
+  }
+
+  // Keys no script can name (nodes never reach a script, but Object.prototype is the script's to change).
+  const FLAT = Symbol("flat"), VALUES = Symbol("values");
+  function ownAttrs(n, attrs) {
+    Object.defineProperty(n, "attrs", { value: attrs, writable: true, enumerable: true, configurable: true });
+    return attrs;
+  }
+  const FLAT_ELEMENT = Object.create(Object.prototype, {
+    attrs: {
+      get: function () {
+        const attrs = this[FLAT].element.attrs, values = this[VALUES], made = [];
+        for (let k = 0; k < attrs.length; k++) {
+          const a = attrs[k];
+          made.push({ kind: "attribute", name: a.name, value: a.slot === undefined ? a.value : values[a.slot],
+                      attrs: null, kids: null, parent: this, cdata: false });
+        }
+        return ownAttrs(this, made);
+      },
+      set: function (v) { ownAttrs(this, v); },
+    },
+  });
+
+  function flatNode(flat, values, parent) {
+    return { __proto__: FLAT_ELEMENT, kind: "element", name: flat.element.name, value: undefined, kids: [],
+             parent: parent, cdata: false, [FLAT]: flat, [VALUES]: values };
+  }
+
+  // The start tag of a record element whose attribute nodes were never made (null: made, or renamed since).
+  function flatStart(n) {
+    const flat = n[FLAT];
+    if (flat === undefined || Object.prototype.hasOwnProperty.call(n, "attrs") || n.name !== flat.element.name) {
+      return null;
+    }
+    const texts = flat.texts, slots = flat.slots, values = n[VALUES];
+    let s = texts[0];
+    for (let k = 0; k < slots.length; k++) s += escAttr(values[slots[k]]) + texts[k + 1];
+    return s;
+  }
+
+  function attrValue(v) { return typeof v === "string" ? v : isXML(v) ? implString(implOf(v)) : String(v); }
 
   function instantiate(s, vals, parent, out) {
     if (s.slot !== undefined) {
@@ -741,12 +821,14 @@
     c.cdata = s.cdata;
     c.parent = parent;
     if (s.kind === "element") {
-      for (const a of s.attrs) {
-        const ac = node("attribute", a.name, a.slot === undefined ? a.value : attrValue(vals[a.slot]));
-        ac.parent = c;
-        c.attrs.push(ac);
+      // Indexed loops and attribute nodes made in place: this runs once per node of every literal evaluated.
+      const attrs = s.attrs, made = c.attrs, kids = s.kids;
+      for (let k = 0; k < attrs.length; k++) {
+        const a = attrs[k];
+        made.push({ kind: "attribute", name: a.name, value: a.slot === undefined ? a.value : attrValue(vals[a.slot]),
+                    attrs: null, kids: null, parent: c, cdata: false });
       }
-      for (const k of s.kids) instantiate(k, vals, c, c.kids);
+      for (let k = 0; k < kids.length; k++) instantiate(kids[k], vals, c, c.kids);
     }
     out.push(c);
   }
