@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ferry
@@ -49,36 +48,14 @@ class SoapFastPath:
         self.router = router
         self.fallback: ASGIApp = fallback if fallback is not None else app
 
-    @staticmethod
-    def serves(scope: Scope) -> bool:
-        """True when `scope` is a POST to the SOAP router (what this path answers)."""
-        return bool(scope["type"] == "http" and scope["method"] == "POST"
-                    and scope["path"].lstrip("/") == soap.SOAP_ROUTER_PATH[1:])
-
-    async def respond(self, scope: Scope, receive: Receive) -> Response:
-        """The SOAP router's response to a request `serves` took."""
-        scope["app"] = self.app
-        return await self.router.handle(Request(scope, receive))
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.serves(scope):
-            response = await self.respond(scope, receive)
+        if (scope["type"] == "http" and scope["method"] == "POST"
+                and scope["path"].lstrip("/") == soap.SOAP_ROUTER_PATH[1:]):
+            scope["app"] = self.app
+            response = await self.router.handle(Request(scope, receive))
             await response(scope, receive, send)
             return
         await self.fallback(scope, receive, send)
-
-
-class IngestRoutes:
-    """The SOAP router and REST ingest routes, for the HTTP protocol to serve below ASGI
-    (`ferry.server.door.protocol`): `route(scope)` is the responder of a request they take, else None."""
-
-    def __init__(self, soap_path: SoapFastPath, rest_path: RestIngestFastPath) -> None:
-        self.soap_path, self.rest_path = soap_path, rest_path
-
-    def route(self, scope: Scope) -> Callable[[Scope, Receive], Awaitable[Response]] | None:
-        if self.soap_path.serves(scope):
-            return self.soap_path.respond
-        return self.rest_path.responder(scope)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -129,11 +106,10 @@ def create_app(runtime: Runtime) -> FastAPI:
 def serving_app(app: FastAPI) -> ASGIApp:
     """What uvicorn runs: the app behind the SOAP and REST ingest fast paths (and, for `--role sync`, a door
     that lets only health and metrics through)."""
-    rest_path = RestIngestFastPath(app)
-    soap_path = SoapFastPath(app, app.state.soap, rest_path)
+    served: ASGIApp = SoapFastPath(app, app.state.soap, RestIngestFastPath(app))
     if getattr(app.state.runtime, "role", "all") == "sync":
-        return RequestIdDoor(SyncRoleDoor(soap_path))
-    return RequestIdDoor(soap_path, direct=IngestRoutes(soap_path, rest_path))
+        served = SyncRoleDoor(served)
+    return RequestIdDoor(served)
 
 
 class SyncRoleDoor:

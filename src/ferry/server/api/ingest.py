@@ -13,7 +13,6 @@ metrics of `rest_support.FerryRoute`. Anything else goes to the app.
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -43,7 +42,7 @@ from ferry.server.api.rest_support import (
     request_tokens,
 )
 from ferry.server.door import route_rights, zones
-from ferry.server.door.limits import BodyTooLarge, content_length, limited_receive, response_413
+from ferry.server.door.limits import BodyTooLarge, content_length, limited_receive, reply_413
 from ferry.server.process.runtime import Runtime
 from ferry.staging.group_commit import SessionRefused
 from ferry.staging.idempotency import MAX_KEY_LENGTH, Claim, fingerprint
@@ -294,24 +293,13 @@ class RestIngestFastPath:
         if found is None:
             await self.app(scope, receive, send)
             return
-        response = await self.respond(scope, receive, found)
-        await response(scope, receive, send)
-
-    def responder(self, scope: Scope) -> Callable[[Scope, Receive], Awaitable[Response]] | None:
-        """The responder of `scope` when this path serves it, else None (for the HTTP protocol's direct routes)."""
-        found = match(scope)
-        if found is None:
-            return None
-        return lambda scope, receive: self.respond(scope, receive, found)
-
-    async def respond(self, scope: Scope, receive: Receive, found: tuple[Method, str, str]) -> Response:
-        """The response to an ingest request `match` found: the reply, a refusal or the 413."""
         method, name, schema = found
         runtime = self.runtime
         limit = runtime.settings.max_body_bytes
         declared = content_length(scope)
         if declared is not None and declared > limit:
-            return response_413(scope, BodyTooLarge(limit, declared))
+            await reply_413(scope, send, BodyTooLarge(limit, declared))
+            return
         scope["app"] = self.app
         request = Request(scope, limited_receive(receive, limit))
         started = time.perf_counter()
@@ -341,4 +329,4 @@ class RestIngestFastPath:
         if counted is not None:
             counted.observe_call(name, PROTOCOL, outcome, time.perf_counter() - started,
                                records=staged[1] if staged else 0, schema=staged[0] if staged else None, code=code)
-        return response
+        await response(scope, receive, send)

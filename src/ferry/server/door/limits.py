@@ -11,7 +11,6 @@ import json
 import logging
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ferry import errors
@@ -109,21 +108,10 @@ def content_length(scope: Scope) -> int | None:
 async def reply_413(scope: Scope, send: Send, exc: FerryError) -> None:
     """Answer 413 with `too_large_body` and close the connection (the rest of the body is never read)."""
     body, content_type = too_large_body(scope.get("path", ""), exc)
-    await send({"type": "http.response.start", "status": 413, "headers": _headers_413(body, content_type)})
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
-
-
-def response_413(scope: Scope, exc: FerryError) -> Response:
-    """`reply_413`'s answer as a Response (the same headers, in the same order)."""
-    body, content_type = too_large_body(scope.get("path", ""), exc)
-    response = Response(body, status_code=413)
-    response.raw_headers = _headers_413(body, content_type)
-    return response
-
-
-def _headers_413(body: bytes, content_type: str) -> list[tuple[bytes, bytes]]:
-    return [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close")]
 
 
 class CollapseSlashesMiddleware:

@@ -13,39 +13,18 @@ limit, so `GuardedHttpToolsProtocol` adds them:
 What uvicorn has is used as is (`uvicorn_options`): `limit_concurrency` (`max_connections`, 503 over it),
 `timeout_keep_alive` (`keep_alive_timeout`), `h11_max_incomplete_event_size` (the head cap when h11 serves),
 `proxy_headers` / `forwarded_allow_ips` (`--forwarded-allow-ips`). The body cap (413) is `BodyLimitMiddleware`.
-
-The SOAP router and the REST ingest routes (the unitary hot path) are served by the protocol itself when the app
-is ferry's `RequestIdDoor` with `direct` routes: the responder's Response is written as uvicorn's `send` would
-write it, without the ASGI messages, middleware and per-message checks in between (`OneWriteCycle.run_direct`).
-Anything else — other paths and methods, a wrapped app (proxy headers, the concurrency limit's 503), a response
-without a Content-Length — takes the ASGI path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.responses import Response
-from starlette.types import Message, Receive, Scope
-from uvicorn.protocols.http.httptools_impl import (
-    HEADER_RE,
-    HEADER_VALUE_RE,
-    STATUS_LINE,
-    HttpToolsProtocol,
-    RequestResponseCycle,
-)
-from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from ferry import errors
 from ferry.errors import Code
-from ferry.server.door.request_id import HEADER as REQUEST_ID
-from ferry.server.door.request_id import take_request_id
-
-Responder = Callable[[Scope, Receive], Awaitable[Response]]
 
 _REASONS = {408: b"Request Timeout", 414: b"URI Too Long", 429: b"Too Many Requests",
             431: b"Request Header Fields Too Large"}
@@ -137,85 +116,6 @@ class OneWriteCycle(RequestResponseCycle):
             transport.write(b"".join(held))
         if collected.closed:
             transport.close()
-
-
-    async def run_direct(self, responder: Responder) -> None:
-        """`run_asgi` for a route the protocol serves: RequestIdDoor's id, the responder's Response, one write."""
-        scope: Any = self.scope  # uvicorn's TypedDict, a plain ASGI scope to starlette
-        receive: Any = self.receive
-        try:
-            request_id = take_request_id(scope)
-            try:
-                response = await responder(scope, receive)
-            except BaseException as exc:  # as run_asgi: log, then a 500 (nothing of the response is out yet)
-                self.logger.error("Exception in ASGI application\n", exc_info=exc)
-                await self.send_500_response()
-                return
-            headers = [*response.raw_headers, (REQUEST_ID, request_id)]
-            if response.background is None and type(response.body) is bytes and _has_length(response.raw_headers):
-                await self._respond(response.status_code, headers, response.body)
-                return
-
-            async def send_with_id(message: Message) -> None:  # what RequestIdDoor does, for any other response
-                if message["type"] == "http.response.start":
-                    message["headers"] = headers
-                await self.send(message)
-
-            try:
-                await response(scope, receive, send_with_id)
-            except BaseException as exc:
-                self.logger.error("Exception in ASGI application\n", exc_info=exc)
-                if not self.response_started:
-                    await self.send_500_response()
-                else:
-                    self.transport.close()
-        finally:
-            self.on_response = lambda: None
-
-    async def _respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        """uvicorn's `send` of `http.response.start` then the whole body, as one write (a POST, with a length)."""
-        if self.flow.write_paused and not self.disconnected:
-            await self.flow.drain()
-        if self.disconnected:
-            return
-        self.response_started = True
-        self.waiting_for_100_continue = False
-        if self.access_log:
-            self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), self.scope["method"],
-                                    get_path_with_query_string(self.scope), self.scope["http_version"], status)
-        content = [STATUS_LINE[status]]
-        has_close = False
-        length: int | None = None
-        for name, value in self.default_headers:  # the server's own (date, server): checked as uvicorn does
-            if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
-                raise RuntimeError("Invalid HTTP header.")
-            content.extend((name.lower(), b": ", value, b"\r\n"))
-        for name, value in headers:
-            if HEADER_RE.search(name):
-                raise RuntimeError("Invalid HTTP header name.")
-            if HEADER_VALUE_RE.search(value):
-                raise RuntimeError("Invalid HTTP header value.")
-            name = name.lower()
-            if name == b"content-length" and length is None:
-                length = int(value.decode())
-            elif name == b"connection" and b"close" in [token.lower().strip() for token in value.split(b",")]:
-                self.keep_alive = False
-                has_close = True
-            content.extend((name, b": ", value, b"\r\n"))
-        if not self.keep_alive and not has_close:
-            content.append(b"connection: close\r\n")
-        if length != len(body):
-            # uvicorn's own refusals; the head stays unwritten, as it would in one write
-            raise RuntimeError("Response content longer than Content-Length" if length is not None and
-                               len(body) > length else "Response content shorter than Content-Length")
-        content.append(b"\r\n")
-        content.append(body)
-        self.transport.write(b"".join(content))
-        self.response_complete = True
-        self.message_event.set()
-        if not self.keep_alive:
-            self.transport.close()
-        self.on_response()
 
 
 def _has_length(headers: Any) -> bool:
@@ -313,18 +213,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         cycle.__class__ = OneWriteCycle  # uvicorn builds the cycle itself; this subclass adds no state of its own
-        direct = getattr(app, "direct", None)  # only ferry's RequestIdDoor, unwrapped (see the module's docstring)
-        responder = direct.route(cycle.scope) if direct is not None else None
-        if responder is None:
-            super()._start_asgi_task(cycle, app)
-            return
-        run = cycle.run_direct(responder)  # type: ignore[attr-defined]
-        if self.config.reset_contextvars:
-            task = self.loop.create_task(run, context=contextvars.Context())
-        else:
-            task = self.loop.create_task(run)
-        task.add_done_callback(self.tasks.discard)
-        self.tasks.add(task)
+        super()._start_asgi_task(cycle, app)
 
     # -- parser callbacks -----------------------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ log context of everything the call logs and echoed in the reply's `X-Request-Id`
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,29 +14,20 @@ HEADER = b"x-request-id"
 _SANE = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 
-def take_request_id(scope: Scope) -> bytes:
-    """The call's id (the client's when sane, else a new one), set in the current log context."""
-    given = next((value for name, value in scope.get("headers", ()) if name == HEADER), None)
-    # A new id takes random bits drawn ahead (`uuid7`): no system call per call.
-    request_id: bytes = given if given is not None and _SANE.fullmatch(given) else uuid7().hex.encode()
-    set_log_context(request_id=request_id.decode())
-    return request_id
-
-
 class RequestIdDoor:
-    """Outermost ASGI layer: the id goes into the log context (the access log line included) and the reply.
+    """Outermost ASGI layer: the id goes into the log context (the access log line included) and the reply."""
 
-    `direct`: the routes the HTTP protocol may serve itself, below this app (`ferry.server.door.direct`)."""
-
-    def __init__(self, inner: ASGIApp, direct: Any = None) -> None:
+    def __init__(self, inner: ASGIApp) -> None:
         self.inner = inner
-        self.direct = direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.inner(scope, receive, send)
             return
-        request_id = take_request_id(scope)
+        given = next((value for name, value in scope.get("headers", ()) if name == HEADER), None)
+        # A new id takes random bits drawn ahead (`uuid7`): no system call per call.
+        request_id = given if given is not None and _SANE.fullmatch(given) else uuid7().hex.encode()
+        set_log_context(request_id=request_id.decode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
