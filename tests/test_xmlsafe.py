@@ -30,6 +30,22 @@ def test_depth_is_bounded_exactly_at_the_limit(limit: int) -> None:
     assert caught.value.message == f"SOAP request: elements nested deeper than {limit} levels"
 
 
+def test_a_document_too_short_to_nest_that_deep_is_not_walked_but_the_same_answer() -> None:
+    # `<` counted on the bytes stands for the depth walk in UTF-8 only: here, 40 levels in 1 `<` byte (UTF-7)
+    deep = "<a>" * 40 + "</a>" * 40
+    utf7 = b'<?xml version="1.0" encoding="UTF-7"?>' + deep.encode("utf-7").replace(b"<", b"+ADw-")
+    assert utf7.count(b"<") == 1
+    latin = b'<?xml version="1.0" encoding="ISO-8859-1"?>' + deep.encode("latin-1")
+    for document in (utf7, latin, deep.encode("utf-16"), deep.encode()):
+        with pytest.raises(FerryError) as caught:
+            parse_xml(document, max_depth=32)
+        assert caught.value.code == errors.DOCUMENT_TOO_LARGE
+    shallow = "<a>" * 32 + "</a>" * 32
+    for encoded in (shallow.encode(), shallow.encode("utf-16"), b'<?xml version="1.0" encoding="UTF-7"?>' +
+                    shallow.encode("utf-7").replace(b"<", b"+ADw-")):
+        assert parse_xml(encoded, max_depth=32).tag == "a"
+
+
 def test_depth_counts_elements_only_and_any_branch() -> None:
     assert parse_xml(_nested(3, text_between=True), max_depth=3) is not None
     wide = b"<r>" + b"<b/>" * 500 + b"<b><c><d/></c></b></r>"

@@ -16,6 +16,8 @@ MAX_DEPTH = 64
 _DOCTYPE = re.compile(rb"<!doctype", re.IGNORECASE)
 _ENTITY = re.compile(rb"<!entity", re.IGNORECASE)
 _local = threading.local()
+# Encodings (as lxml's docinfo names them) in which the character `<` is the byte `<` and no other byte is.
+_BYTE_FOR_BYTE = frozenset({"UTF-8", "utf-8", "US-ASCII", "ASCII"})
 
 
 # `<a/>`: the fewest bytes an element takes.
@@ -58,8 +60,13 @@ def parse_xml(data: bytes | str, *, origin: str = "document", max_depth: int = M
         raise FerryError(errors.MALFORMED_DOCUMENT, f"{origin}: not well-formed XML ({exc.msg})") from None
     if root is None:
         raise FerryError(errors.MALFORMED_DOCUMENT, f"{origin}: empty document")
-    refuse_dtd(root, origin)
-    _check_depth(root, origin, max_depth)
+    info = root.getroottree().docinfo
+    if info.internalDTD is not None or info.externalDTD is not None or info.doctype:
+        raise _dtd_refused(origin)  # as refuse_dtd
+    # In UTF-8 every element start is a `<` byte: a document with no more of them than `max_depth` cannot nest
+    # deeper, and the XPath walk is skipped (a unitary call). Any other encoding is walked.
+    if raw.count(b"<") > max_depth or info.encoding not in _BYTE_FOR_BYTE:
+        _check_depth(root, origin, max_depth)
     return root
 
 

@@ -29,7 +29,17 @@ def _encode_pipes(match: re.Match[bytes]) -> bytes:
 
 
 def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname
+    tag: str = element.tag  # `{namespace}local` or `local` (elements only)
+    return tag.rpartition("}")[2]
+
+
+def _split(element: etree._Element) -> tuple[str | None, str]:
+    """(namespace or None, local name) of an element, as etree.QName gives them, without building one."""
+    tag: str = element.tag
+    if tag[:1] == "{":
+        namespace, _, local = tag[1:].partition("}")
+        return namespace, local
+    return None, tag
 
 
 def _children(element: etree._Element) -> list[etree._Element]:
@@ -89,10 +99,10 @@ def parse_request(body: bytes, max_records: int | None = None) -> SoapRequest:
     if b"|" in body:
         body = _XMLNS.sub(_encode_pipes, body)
     root = parse_xml(body, origin="SOAP request", max_depth=MAX_DEPTH, max_children=max_records)
-    namespace = etree.QName(root).namespace
-    if _local(root) != "Envelope" or namespace not in _ENVELOPES:
+    namespace, local = _split(root)
+    if local != "Envelope" or namespace not in _ENVELOPES:
         raise FerryError(errors.SOAP_MALFORMED, "the document is not a SOAP envelope "
-                         f"(root element {_local(root)!r} in namespace {namespace or 'none'!r})")
+                         f"(root element {local!r} in namespace {namespace or 'none'!r})")
     header = body_el = None
     for child in _children(root):
         name = _local(child)
@@ -107,13 +117,13 @@ def parse_request(body: bytes, max_records: int | None = None) -> SoapRequest:
         raise FerryError(errors.SOAP_MALFORMED, f"the SOAP Body must hold exactly one method element, "
                          f"not {len(methods)}")
     method = methods[0]
-    qname = etree.QName(method)
-    urn = qname.namespace or ""
+    method_namespace, method_name = _split(method)
+    urn = method_namespace or ""
     if urn.startswith("urn:"):
         urn = urn[4:]
     urn = urn.replace(_PIPE, "|")
     session, security = _header_tokens(header)
-    return SoapRequest(urn=urn, method=qname.localname, params=tuple(_children(method)),
+    return SoapRequest(urn=urn, method=method_name, params=tuple(_children(method)),
                        header_session=session, header_security=security)
 
 
