@@ -108,7 +108,8 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
 def keys_unique(key: Sequence[str], segment: pa.Table) -> bool:
     """True when no two rows of the segment share a key value (NULLs count as one value, as in the fold)."""
     if len(key) == 1:
-        return bool(int(pc.count_distinct(segment.column(key[0]), mode="all").as_py()) == segment.num_rows)
+        # `unique` (NULL: one value) hashes strings about twice as fast as `count_distinct` (pyarrow 26).
+        return bool(len(pc.unique(segment.column(key[0]))) == segment.num_rows)
     con = _engine()
     con.register("seg", segment)
     try:
