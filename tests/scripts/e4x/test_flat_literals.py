@@ -8,6 +8,8 @@ import quickjs
 
 from ferry.scripts.e4x import RUNTIME_JS, translate
 
+from .test_translator import run
+
 # Literals whose host text comes from the kept attribute values, each with values needing escapes, XML values,
 # objects with toString, several slots, static attributes before and after.
 FLAT = [
@@ -56,16 +58,6 @@ def test_a_record_literal_changed_after_it_is_made_gives_the_changed_text() -> N
     out = host_texts("<r a={i}/>", "var c = <c/>; c.appendChild(<r a={i}/>); c.r.@a = 'z'; c.r.setName('t'); "
                      "x = c; ")
     assert out == ['<c><t a="z"/></c>'] * 3
-
-
-def run(source: str) -> list[str]:
-    ctx = quickjs.Context()
-    printed: list[str] = []
-    ctx.add_callable("__print", printed.append)
-    ctx.eval(RUNTIME_JS)
-    ctx.eval("function print() { __print(Array.prototype.map.call(arguments, String).join(' ')); }")
-    ctx.eval(translate(source).code)
-    return printed
 
 
 def test_a_record_literal_converts_its_values_when_made_in_their_order() -> None:
