@@ -8,8 +8,6 @@ import uuid
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -110,56 +108,6 @@ def test_free_inserts_fold_as_the_general_fold(case: tuple[pa.Table, pa.Table]) 
     assert free[2].to_pylist() == general[2].to_pylist()
     assert free[1].to_pylist() == general[1].to_pylist()
     assert free[0].num_rows == general[0].num_rows == 0
-
-
-@pytest.mark.parametrize("unique", [True, False])
-def test_groups_folded_with_every_key_held_apply_the_real_ones_and_learn_existence(unique: bool) -> None:
-    """What PostgreSQL does (`Warehouse._change_first`): the groups of the segment's keyed rows folded as if every key
-    were held are the real groups wherever a record exists (elsewhere they match nothing); with the keys their
-    statements match, and the looked-up keys of keyed inserts, the fold makes the real new records and outcomes."""
-
-    @settings(max_examples=300, deadline=None)
-    @given(unique_segments(unique=unique))
-    def check(case: tuple[pa.Table, pa.Table]) -> None:
-        segment, existing = case
-        held = set(existing.column("email").to_pylist())
-        keyed = segment.filter(pc.invert(folding.free_inserts(segment)))
-        assumed = folding.fold(ITEM, KEY, keyed, None)[0] if keyed.num_rows else None
-        real = folding.fold(ITEM, KEY, segment, existing)
-        assumed_rows = [] if assumed is None else assumed.to_pylist()
-        assert _applied(assumed_rows, held) == _applied(real[0].to_pylist(), held)
-        # A real group where no record exists only deletes (nothing).
-        assert all(r["__del"] for r in real[0].to_pylist() if r["__k_email"] not in held)
-        probed = {r["email"] for r in keyed.to_pylist() if r["_op"] == "insert"}
-        learned = held & (probed | {r["__k_email"] for r in assumed_rows})
-        # Repeats allowed in what the statements return.
-        told = pa.table({"email": pa.array(sorted(learned) * 2, pa.string())})
-        got = folding.fold(ITEM, KEY, segment, told)
-        assert got[1].to_pylist() == real[1].to_pylist()
-        assert got[2].to_pylist() == real[2].to_pylist()
-
-    check()
-
-
-def _applied(groups: list[dict[str, Any]], held: set[str]) -> list[dict[str, Any]]:
-    # What the statements use of the groups on held keys: a deleting group's overlay is never read.
-    kept = [r if not r["__del"] else {k: r[k] for k in ("__k_email", "__del", "__upd")}
-            for r in groups if r["__k_email"] in held]
-    return sorted(kept, key=lambda row: repr(row["__k_email"]))
-
-
-def test_fold_with_every_key_held_equals_the_fold_given_every_key() -> None:
-    segment = pa.table({"_seq": pa.array([1, 2, 3], pa.int64()), "_uuid": ["u1", "u2", "u3"],
-                        "_op": ["update", "delete", "insertOrUpdate"],
-                        "_key": pa.array([["email"]] * 3, pa.list_(pa.string())),
-                        "_present": pa.array([["email", "a"], ["email"], ["email", "a"]], pa.list_(pa.string())),
-                        "id": pa.array([None, None, None], pa.string()), "email": ["a", "b", None],
-                        "a": ["x", None, "y"]})
-    every = pa.table({"email": ["a", "b"]})
-    _assert_same_fold(folding.fold(ITEM, KEY, segment, None), folding.fold(ITEM, KEY, segment, every))
-    names = ["id", "email", "a"]
-    _assert_same_fold(folding._fold_keyed(folding._engine(), ITEM, KEY, names, segment, None),
-                      folding._fold_keyed(folding._engine(), ITEM, KEY, names, segment, every))
 
 
 def test_keys_unique_counts_nulls_as_one_value() -> None:

@@ -114,18 +114,9 @@ class BatchOutcome:
 class Transaction(ABC):
     """One open warehouse transaction, as the engine-independent apply drives it."""
 
-    # Whether `apply_matching` is offered: the groups' own statements then tell which keys exist, and only keys that
-    # no update, upsert or delete carries are looked up first (`Warehouse._screen`).
-    matches = False
-
-    def apply_matching(self, schema: Schema, key: Sequence[str], groups: pa.Table) -> pa.Table:
-        """Apply folded groups (deletes and overlays) and return the key values of the records they matched (repeated
-        when records share one); engines setting `matches` only."""
-        raise NotImplementedError
-
     @abstractmethod
     def existing(self, schema: Schema, key: Sequence[str], keys: pa.Table) -> pa.Table:
-        """The key values among `keys` (which may repeat) that some record holds now (each once)."""
+        """The distinct key values among `keys` (which may repeat) that some record holds now."""
 
     @abstractmethod
     def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table, news: pa.Table) -> None:
@@ -258,37 +249,8 @@ class Warehouse(ABC):
         # The key values of the rows that are not free inserts, as they are (repeats included: the engine's join
         # dedups them cheaper than Arrow). A key only free inserts carry needs no answer: each of them creates its
         # record whatever exists, and with no update or delete of that key there is no group to apply.
-        wanted = pc.invert(free)
-        if tx.matches:
-            # The other keys' existence comes back from the statements changing their records (`_change_first`).
-            wanted = pc.and_(wanted, pc.equal(segment.column("_op"), "insert"))
-            if not pc.any(wanted).as_py():
-                return segment, segment.select(list(key)).schema.empty_table()
-        keys = segment.select(list(key)).filter(wanted)
+        keys = segment.select(list(key)).filter(pc.invert(free))
         return segment, tx.existing(schema, key, keys)
-
-    def _change_first(self, tx: Transaction, schema: Schema, key: Sequence[str], segment: pa.Table,
-                      existing: pa.Table) -> pa.Table | None:
-        """Delete and update first, as if every key of the segment were held, and return the keys held with those
-        the statements matched (None when nothing was applied: the engine cannot, or no row changes a record).
-
-        Per key, the fold with a record existing is the fold of the real state wherever one does exist, and its
-        groups change nothing where none does; so the groups applied are the real ones, and their statements
-        return the existence that the fold of the new records and outcomes needs, with no lookup scan of their own.
-        """
-        if not tx.matches:
-            return None
-        keyed = segment.filter(pc.invert(free_inserts(segment)))
-        # Free inserts never make a group, nor change another row's group when every key is held.
-        groups = fold(schema, key, keyed, None)[0] if keyed.num_rows else None
-        if groups is None or groups.num_rows == 0:
-            return None
-        matched = tx.apply_matching(schema, key, groups)
-        if existing.num_rows == 0:
-            return matched
-        if matched.num_rows == 0:
-            return existing
-        return pa.concat_tables([existing, matched.cast(existing.schema)])  # repeats: the fold allows them
 
     def _attempt(self, schema: Schema, batch_id: str, rows: pa.Table, read: int, failed: dict[int, str],
                  hook: Hook | None, *, commit: bool,
@@ -301,10 +263,7 @@ class Warehouse(ABC):
                 kept, existing = self._screen(tx, schema, key, segment, refused)
                 if kept.num_rows == 0:
                     continue
-                matched = self._change_first(tx, schema, key, kept, existing)
-                groups, news, outcomes = fold(schema, key, kept, existing if matched is None else matched)
-                if matched is not None:
-                    groups = groups.slice(0, 0)  # applied already
+                groups, news, outcomes = fold(schema, key, kept, existing)
                 if groups.num_rows or news.num_rows:
                     tx.apply_groups(schema, key, groups, news)
                 parts.append(outcomes)

@@ -89,9 +89,8 @@ def distinct_keys(segment: pa.Table, key: Sequence[str]) -> pa.Table:
 
 
 def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
-         existing: pa.Table | None) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """(groups, news, outcomes) of one segment keyed on `key`, given the key values records hold before it (`existing`,
-    repeats allowed; None: every non-NULL one).
+         existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """(groups, news, outcomes) of one segment keyed on `key`.
 
     groups: per key value, `__del` (delete the records holding it) and `__upd` with the overlay (value and
     `__p_` flag per attribute) for the records that existed before the batch; news: one full record per row that
@@ -109,8 +108,7 @@ def fold(schema: Schema, key: Sequence[str], segment: pa.Table,
 def keys_unique(key: Sequence[str], segment: pa.Table) -> bool:
     """True when no two rows of the segment share a key value (NULLs count as one value, as in the fold)."""
     if len(key) == 1:
-        # `unique` (NULL: one value) hashes strings about twice as fast as `count_distinct` (pyarrow 26).
-        return bool(len(pc.unique(segment.column(key[0]))) == segment.num_rows)
+        return bool(int(pc.count_distinct(segment.column(key[0]), mode="all").as_py()) == segment.num_rows)
     con = _engine()
     con.register("seg", segment)
     try:
@@ -132,22 +130,17 @@ def _outcome_case(before: str) -> str:
 
 
 @contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, segment: pa.Table, existing: pa.Table | None,
-                key: Sequence[str]) -> Iterator[pa.Table]:
-    """`seg` (the segment with its `__free` flags) and `ex` (the distinct existing keys, `__hit`) registered for the
-    fold's queries, and its temporary table `z` dropped afterwards; yields the flagged segment."""
+def _registered(con: duckdb.DuckDBPyConnection, segment: pa.Table, existing: pa.Table) -> Iterator[pa.Table]:
+    """`seg` (the segment with its `__free` flags) and `ex` (the existing keys, `__hit`) registered for the fold's
+    queries, and its temporary table `z` dropped afterwards; yields the flagged segment."""
     flagged = segment.append_column("__free", free_inserts(segment))
     con.register("seg", flagged)
-    con.register("ex_rows", flagged if existing is None else existing)
-    # Distinct: a join with repeated keys would repeat the segment's rows (NULL keys never join: none is held).
-    con.execute(f"CREATE OR REPLACE TEMP VIEW ex AS SELECT DISTINCT {', '.join(quote(k) for k in key)}, "  # noqa: S608
-                "true AS __hit FROM ex_rows")
+    con.register("ex", existing.append_column("__hit", pa.repeat(pa.scalar(True), existing.num_rows)))
     try:
         yield flagged
     finally:
-        con.execute("DROP VIEW IF EXISTS ex")
         con.unregister("seg")
-        con.unregister("ex_rows")
+        con.unregister("ex")
         con.execute("DROP TABLE IF EXISTS z")
 
 
@@ -169,7 +162,7 @@ def _overlay_columns(key: Sequence[str], names: list[str], *, grouped: bool) -> 
 
 
 def _fold_unique(schema: Schema, key: Sequence[str], names: list[str], segment: pa.Table,
-                 existing: pa.Table | None) -> tuple[pa.Table, pa.Table, pa.Table]:
+                 existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # What `_fold_unique_sql` computes, in Arrow compute for a one-column key: no query to plan and run (~4 DuckDB
     # statements, most of a small batch's fold: continuous mode applies many small batches).
     if len(key) != 1:
@@ -223,11 +216,9 @@ def _run_last(values: Any, starts: Any, ends: Any) -> Any:
     return pc.if_else(pc.less(last, 0), pa.scalar(None, pa.int64()), last)
 
 
-def _held(column: Any, existing: pa.Table | None, name: str) -> Any:
+def _held(column: Any, existing: pa.Table, name: str) -> Any:
     """Whether a record holds each row's key value before the segment (a NULL key matches none, as in the
     warehouse's join); None when the existing keys do not cast to the column's type."""
-    if existing is None:
-        return pc.is_valid(column)
     try:
         known = existing.column(name).cast(column.type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -238,7 +229,7 @@ def _held(column: Any, existing: pa.Table | None, name: str) -> Any:
 
 
 def _fold_runs(schema: Schema, key: Sequence[str], names: list[str], segment: pa.Table,
-               existing: pa.Table | None) -> tuple[pa.Table, pa.Table, pa.Table]:
+               existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # What `_fold_keyed` computes, in Arrow compute for a one-column key (its windows, aggregates and self-join
     # cost most of a batch where calls touch a key more than once): the rows sorted by (key, `_seq`), so each key
     # value's rows are a run of that order; a run's facts are forward fills read at its last row.
@@ -371,12 +362,12 @@ def _widened(kind: pa.DataType) -> pa.DataType:
 
 
 def _fold_unique_sql(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
-                     segment: pa.Table, existing: pa.Table | None) -> tuple[pa.Table, pa.Table, pa.Table]:
+                     segment: pa.Table, existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # Each key value has one row: what exists before it is the warehouse's state, its group is itself, and no later
     # row updates what it creates. The same result as `_fold_keyed` without its windows, aggregates and self-join
     # (the usual batch: distinct records upserted), which cost most of a keyed fold.
     on = " AND ".join(f"s.{quote(k)} = e.{quote(k)}" for k in key)
-    with _registered(con, segment, existing, key) as segment:
+    with _registered(con, segment, existing) as segment:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE z AS
             SELECT *, {_outcome_case("__e0")} AS __outcome
@@ -398,12 +389,12 @@ def _fold_unique_sql(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequen
 
 
 def _fold_keyed(con: duckdb.DuckDBPyConnection, schema: Schema, key: Sequence[str], names: list[str],
-                segment: pa.Table, existing: pa.Table | None) -> tuple[pa.Table, pa.Table, pa.Table]:
+                segment: pa.Table, existing: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
     # The general case: per key value, windows over the rows in `_seq` order (see the module's docstring).
     on = " AND ".join(f"s.{quote(k)} = e.{quote(k)}" for k in key)
     part = ", ".join(f"s.{quote(k)}" for k in key)
     same = " AND ".join(f"ov.{quote(k)} IS NOT DISTINCT FROM c.{quote(k)}" for k in key)
-    with _registered(con, segment, existing, key) as segment:
+    with _registered(con, segment, existing) as segment:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE z AS
             WITH x AS (

@@ -256,8 +256,6 @@ class PostgresWarehouse(Warehouse):
 
 
 class _PgTransaction(Transaction):
-    matches = True
-
     def __init__(self, owner: PostgresWarehouse, conn: Any) -> None:
         self._owner = owner
         self._conn = conn
@@ -281,27 +279,15 @@ class _PgTransaction(Transaction):
         result: pa.Table = self._cur.fetch_arrow_table()
         return result
 
-    def apply_matching(self, schema: Schema, key: Sequence[str], groups: pa.Table) -> pa.Table:
-        table = quote(table_name(schema))
-        names = self._load_groups(schema, key, groups)
-        self._cur.execute(statements.matching_sql(
-            schema, table, key, names, _GROUPS, "now()", deletes=bool(pc.any(groups.column("__del")).as_py()),
-            updates=bool(pc.any(groups.column("__upd")).as_py())))
-        result: pa.Table = self._cur.fetch_arrow_table()
-        return result
-
-    def _load_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table) -> list[str]:
-        """The groups into the temp table (analyzed); the names of the attributes they carry."""
-        # The key's own value columns are never SET (`statements`): not sent.
-        unused = [c for k in key for c in (k, f"__p_{k}") if c in groups.column_names]
-        self._cur.adbc_ingest(_GROUPS, _for_postgres(groups.drop_columns(unused)), mode="replace", temporary=True)
-        self._analyze(_GROUPS, [f"__k_{k}" for k in key])
-        return [n for n in schema.attribute_names if n in groups.column_names]
-
     def apply_groups(self, schema: Schema, key: Sequence[str], groups: pa.Table, news: pa.Table) -> None:
         table = quote(table_name(schema))
+        names = [n for n in schema.attribute_names if n in groups.column_names]
         if groups.num_rows:
-            names = self._load_groups(schema, key, groups)
+            # The key's own value columns are never SET (`statements`): not sent.
+            unused = [c for k in key for c in (k, f"__p_{k}") if c in groups.column_names]
+            self._cur.adbc_ingest(_GROUPS, _for_postgres(groups.drop_columns(unused)), mode="replace",
+                                  temporary=True)
+            self._analyze(_GROUPS, [f"__k_{k}" for k in key])
             for statement in statements.group_statements(
                     schema, table, key, names, _GROUPS, "now()", merge=self._owner._merge,
                     deletes=bool(pc.any(groups.column("__del")).as_py()),

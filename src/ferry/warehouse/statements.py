@@ -52,24 +52,6 @@ def group_statements(schema: Schema, table: str, key: Sequence[str], names: Sequ
         [update_sql(schema, table, key, names, groups, now)] if updates else [])
 
 
-def matching_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str, *,
-                 deletes: bool, updates: bool) -> str:
-    """PostgreSQL: the groups' DELETE and UPDATE in one statement, returning the key values of the records they
-    matched, repeated when records share one (each group either deletes or updates: no record is changed twice)."""
-    cols = ", ".join(f"t.{quote(k)}" for k in key)
-    parts = []
-    if deletes:
-        parts.append(f"d AS (DELETE FROM {table} AS t USING {groups} AS g "  # noqa: S608
-                     f"WHERE g.__del AND {_match('t', key)} RETURNING {cols})")
-    if updates:
-        parts.append(f"u AS (UPDATE {table} AS t SET {_assignments(schema, key, names, now)} "  # noqa: S608
-                     f"FROM {groups} AS g WHERE g.__upd AND {_match('t', key)} RETURNING {cols})")
-    # Not made distinct here: a sort of every matched key (spilling at the default work_mem) costs more than the
-    # fold's hash lookups of the repeats.
-    selects = " UNION ALL ".join(f"SELECT * FROM {part[0]}" for part in parts)  # noqa: S608
-    return f"WITH {', '.join(parts)} {selects}"
-
-
 def update_sql(schema: Schema, table: str, key: Sequence[str], names: Sequence[str], groups: str, now: str) -> str:
     """UPDATE … FROM, for engines without MERGE."""
     return (f"UPDATE {table} AS t SET {_assignments(schema, key, names, now)} FROM {groups} AS g "  # noqa: S608
