@@ -61,8 +61,7 @@ def parse_xml(data: bytes | str, *, origin: str = "document", max_depth: int = M
     if root is None:
         raise FerryError(errors.MALFORMED_DOCUMENT, f"{origin}: empty document")
     info = root.getroottree().docinfo
-    if info.internalDTD is not None or info.externalDTD is not None or info.doctype:
-        raise _dtd_refused(origin)  # as refuse_dtd
+    _refuse_declared_dtd(info, origin)
     # In UTF-8 every element start is a `<` byte: a document with no more of them than `max_depth` cannot nest
     # deeper, and the XPath walk is skipped (a unitary call). Any other encoding is walked.
     if raw.count(b"<") > max_depth or info.encoding not in _BYTE_FOR_BYTE:
@@ -111,7 +110,10 @@ def _parse_bounded(raw: bytes, origin: str, max_children: int) -> etree._Element
 def refuse_dtd(element: etree._Element, origin: str) -> None:
     """Refuse a document that declared a DTD, whatever its encoding hid from a byte search (UTF-16, UTF-32, EBCDIC):
     its entities and attribute defaults would change the values a record carries."""
-    info = element.getroottree().docinfo
+    _refuse_declared_dtd(element.getroottree().docinfo, origin)
+
+
+def _refuse_declared_dtd(info: etree.DocInfo, origin: str) -> None:
     if info.internalDTD is not None or info.externalDTD is not None or info.doctype:
         raise _dtd_refused(origin)
 
