@@ -110,6 +110,23 @@ def serve(port: int, folder: Path, out: Path) -> None:
 
         setattr(module, "build_call", build)  # noqa: B010
 
+    from ferry.ingest import inserts
+
+    for name in ("xml_call", "mapping_call"):
+        # Since issue 23 a plain record (SOAP) or JSON object (REST) takes the columns path, parsed and validated in
+        # one step (no `records_from_xml` / `parse_records` + `build_call`): "parse" holds both, "validate" is 0.
+        original_columns = getattr(inserts, name)
+
+        def columns(*args: Any, _original: Any = original_columns, **kwargs: Any) -> Any:
+            call = _original(*args, **kwargs)
+            record = current.get()
+            if call is not None and record is not None:
+                record["parsed"] = record["validated"] = now()
+                by_request[call.request_id] = record
+            return call
+
+        setattr(inserts, name, columns)
+
     committer = group_commit.GroupCommitter
     original_submit = committer._submit
 
