@@ -2,6 +2,7 @@
 
     python bench/sync_stages.py --rows 1000000 --warehouse duckdb [--admin-url postgresql://postgres@127.0.0.1/postgres]
     python bench/sync_stages.py --workload wide --rows 400000 --warehouse postgresql
+    python bench/sync_stages.py --workload wide --rows 400000 --duckdb-options checkpoint_threshold=256MB
 
 Stages the rows of `bench/run`'s sync scenario (70% new keys, 20% insertOrUpdate, 10% delete, a warehouse holding
 the 30% existing keys), or with `--workload wide` those of its sync-wide scenario (`bench/wide.py`, into an empty
@@ -63,9 +64,12 @@ def main() -> None:
     parser.add_argument("--warehouse", choices=["duckdb", "postgresql"], default="duckdb")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1/postgres")
     parser.add_argument("--workload", choices=["mixed", "wide"], default="mixed")
+    parser.add_argument("--duckdb-options", default="", help="the DuckDB warehouse URL's query string, e.g. "
+                        "checkpoint_threshold=256MB")
     args = parser.parse_args()
 
-    with bench_databases(args.admin_url, args.warehouse) as (settings, url), StagingDatabase.open(settings) as db:
+    with bench_databases(args.admin_url, args.warehouse, args.duckdb_options) as (settings, url), \
+            StagingDatabase.open(settings) as db:
         if args.workload == "wide":
             stage_wide(db, args.rows)
         else:

@@ -23,6 +23,24 @@ def test_memory_limit_and_threads_reach_duckdb(tmp_path: Path) -> None:
     assert (tmp_path / "w.duckdb").exists()
 
 
+@pytest.mark.parametrize(("threshold", "checkpointed"), [("1KiB", True), ("1GiB", False)])
+def test_checkpoint_threshold_reaches_duckdb(tmp_path: Path, threshold: str, checkpointed: bool) -> None:
+    """A commit whose WAL passes the threshold checkpoints it into the file; below it the changes stay in the WAL."""
+    path = tmp_path / "w.duckdb"
+    warehouse = open_warehouse(f"duckdb:///{path}?checkpoint_threshold={threshold}")
+    try:
+        assert isinstance(warehouse, DuckDBWarehouse)
+        (setting,) = warehouse.select("SELECT current_setting('checkpoint_threshold')", [])[0]
+        assert setting == threshold.replace("Ki", " Ki").replace("Gi", " Gi").replace("1 ", "1.0 ")
+        with warehouse._lock:
+            warehouse._con.execute("CREATE TABLE t AS SELECT range AS n, repeat('x', 40) AS s FROM range(2000)")
+            warehouse._con.execute("UPDATE t SET s = repeat('y', 40) || n")  # an update always goes through the WAL
+        wal = Path(str(path) + ".wal")
+        assert (not wal.exists() or wal.stat().st_size == 0) is checkpointed
+    finally:
+        warehouse.close()
+
+
 def test_unknown_options_are_refused(tmp_path: Path) -> None:
     with pytest.raises(FerryError) as caught:
         open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}?memroy_limit=1GB")

@@ -10,8 +10,10 @@ from ferry.errors import FerryError
 from ferry.warehouse.base import BatchOutcome, Identity, Timeouts, Warehouse
 from ferry.warehouse.tables import table_name
 
-# DuckDB settings a `duckdb:///file.duckdb?memory_limit=512MB&threads=2` URL may carry.
-DUCKDB_OPTIONS = frozenset({"memory_limit", "threads", "temp_directory", "max_temp_directory_size"})
+# DuckDB settings a `duckdb:///file.duckdb?memory_limit=512MB&threads=2` URL may carry. `checkpoint_threshold`: the
+# WAL size at which a commit also checkpoints (DuckDB's 16 MB default puts that work inside some sync runs' commits).
+DUCKDB_OPTIONS = frozenset({"memory_limit", "threads", "temp_directory", "max_temp_directory_size",
+                            "checkpoint_threshold"})
 
 
 def open_warehouse(url: str, timeouts: Timeouts | None = None) -> Warehouse:
