@@ -130,6 +130,8 @@ def new_database(pg_admin_url: str) -> Iterator[Callable[[], str]]:
         return make_conninfo(pg_admin_url, dbname=name)
 
     yield make
+    if not os.environ.get("FERRY_TEST_DATABASE_URL"):
+        return  # the embedded server's folder is deleted with them: dropping ~1,000 databases first took ~40 s
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         for name in created:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
