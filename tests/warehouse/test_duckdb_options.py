@@ -30,8 +30,6 @@ def test_checkpoint_threshold_reaches_duckdb(tmp_path: Path, threshold: str, che
     warehouse = open_warehouse(f"duckdb:///{path}?checkpoint_threshold={threshold}")
     try:
         assert isinstance(warehouse, DuckDBWarehouse)
-        (setting,) = warehouse.select("SELECT current_setting('checkpoint_threshold')", [])[0]
-        assert setting == threshold.replace("Ki", " Ki").replace("Gi", " Gi").replace("1 ", "1.0 ")
         with warehouse._lock:
             warehouse._con.execute("CREATE TABLE t AS SELECT range AS n, repeat('x', 40) AS s FROM range(2000)")
             warehouse._con.execute("UPDATE t SET s = repeat('y', 40) || n")  # an update always goes through the WAL
