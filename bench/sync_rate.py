@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import resource
+import shutil
 import tempfile
 import time
 import uuid
@@ -155,6 +156,7 @@ def bench_databases(admin_url: str, warehouse: str, duckdb_options: str = "") ->
         with psycopg.connect(admin_url, autocommit=True) as conn:
             for name in names:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        shutil.rmtree(tmp, ignore_errors=True)  # the DuckDB warehouse file (tens of MB at full size)
 
 
 def main() -> None:
